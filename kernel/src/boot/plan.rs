@@ -1,0 +1,248 @@
+//! Where everything goes at boot: the rootserver image, its initial
+//! objects, and the untyped memory handed over for the rest.
+//!
+//! This is arithmetic on the memory map only, so every placement rule and
+//! every refusal is host-tested; `init` then carries the plan out.
+
+use super::multiboot::{MemoryEntry, Module, MMAP_TYPE_RAM};
+use super::regions::{split_into_untypeds, Region, RegionSet, UntypedBlock};
+use super::BootError;
+use crate::config::{HIGHMEM_PADDR, PADDR_TOP, PADDR_USER_DEVICE_TOP};
+use arrayvec::ArrayVec;
+use sel4_compat::objects::*;
+use sel4_compat::MAX_NUM_BOOTINFO_UNTYPED_CAPS;
+
+const PAGE: u64 = 1 << PAGE_BITS;
+
+/// Paging structures needed to map `start..end` (both page-aligned):
+/// (PDPTs, page directories, page tables).
+pub fn paging_structures_for(start: u64, end: u64) -> (u64, u64, u64) {
+    let count = |bits: u32| ((end - 1) >> bits) - (start >> bits) + 1;
+    (count(39), count(30), count(21))
+}
+
+/// Physical placement of the initial thread's objects.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Physical address the user image (ELF span) is copied to.
+    pub image_paddr: u64,
+    pub image_vstart: u64,
+    pub image_vend: u64,
+    pub ipc_buffer_vaddr: u64,
+    pub bootinfo_vaddr: u64,
+    /// End of everything mapped for the initial thread.
+    pub it_vend: u64,
+    pub cnode: u64,
+    pub tcb: u64,
+    pub vspace: u64,
+    pub asid_pool: u64,
+    pub ipc_buffer: u64,
+    pub bootinfo: u64,
+    /// First paging structure frame; `paging_count` consecutive frames.
+    pub paging: u64,
+    pub paging_count: u64,
+    /// Free RAM left for untyped after the placements above.
+    pub free: RegionSet,
+}
+
+/// Usable RAM from the memory map: type-1 entries, above 1 MiB as in seL4,
+/// clipped to what the kernel window maps.
+pub fn usable_ram(memory: &[MemoryEntry]) -> RegionSet {
+    let mut ram = RegionSet::new();
+    for e in memory.iter().filter(|e| e.kind == MMAP_TYPE_RAM) {
+        let start = e.base.next_multiple_of(PAGE);
+        let end = e.base.saturating_add(e.len) & !(PAGE - 1);
+        ram.add(Region::new(start, end));
+    }
+    ram.clip(Region::new(HIGHMEM_PADDR, PADDR_TOP));
+    ram
+}
+
+/// Plans the boot. `kernel_end` is the physical end of the kernel image.
+pub fn plan(
+    memory: &[MemoryEntry],
+    modules: &[Module],
+    kernel_end: u64,
+    image_vstart: u64,
+    image_vend: u64,
+) -> Result<Plan, BootError> {
+    let ram = usable_ram(memory);
+    if ram.as_slice().is_empty() {
+        return Err(BootError::EmptyMemoryMap);
+    }
+    let rootserver = modules.first().ok_or(BootError::NoModule)?;
+    let mut free = ram.clone();
+    free.remove(Region::new(0, kernel_end.next_multiple_of(PAGE)));
+    for m in modules {
+        free.remove(Region::new(m.start & !(PAGE - 1), m.end.next_multiple_of(PAGE)));
+    }
+
+    // The image goes right after the last module (seL4's choice), so the
+    // copy never overlaps the module it is read from.
+    let last_module_end = modules.iter().map(|m| m.end).max().unwrap_or(rootserver.end);
+    let image_paddr = last_module_end.max(kernel_end).next_multiple_of(PAGE);
+    let image_size = image_vend - image_vstart;
+    let image = Region::new(image_paddr, image_paddr.saturating_add(image_size));
+    if image.end == u64::MAX || !free.as_slice().iter().any(|r| r.contains(&image)) {
+        return Err(BootError::ImageOutsideRam { paddr: image_paddr, size: image_size });
+    }
+    free.remove(image);
+
+    let ipc_buffer_vaddr = image_vend;
+    let bootinfo_vaddr = ipc_buffer_vaddr + PAGE;
+    let it_vend = bootinfo_vaddr + PAGE;
+    let (pdpts, pds, pts) = paging_structures_for(image_vstart, it_vend);
+    let paging_count = pdpts + pds + pts;
+
+    let mut needed = 0u64;
+    let mut take = |free: &mut RegionSet, bits: u32| {
+        needed += 1 << bits;
+        free.alloc_top(1 << bits, 1 << bits).ok_or(BootError::OutOfBootMemory { needed })
+    };
+    let cnode = take(&mut free, ROOT_CNODE_BITS)?;
+    let vspace = take(&mut free, VSPACE_BITS)?;
+    let tcb = take(&mut free, TCB_BITS)?;
+    let asid_pool = take(&mut free, ASID_POOL_BITS)?;
+    let ipc_buffer = take(&mut free, PAGE_BITS)?;
+    let bootinfo = take(&mut free, BOOT_INFO_FRAME_BITS)?;
+    let paging = free
+        .alloc_top(paging_count * PAGE, PAGE)
+        .ok_or(BootError::OutOfBootMemory { needed: needed + paging_count * PAGE })?;
+
+    Ok(Plan {
+        image_paddr,
+        image_vstart,
+        image_vend,
+        ipc_buffer_vaddr,
+        bootinfo_vaddr,
+        it_vend,
+        cnode,
+        tcb,
+        vspace,
+        asid_pool,
+        ipc_buffer,
+        bootinfo,
+        paging,
+        paging_count,
+        free,
+    })
+}
+
+/// Bytes of the root CNode: 2^13 slots of 32 bytes.
+pub const ROOT_CNODE_BITS: u32 = sel4_compat::ROOT_CNODE_SIZE_BITS as u32 + SLOT_BITS;
+
+/// The untyped blocks for bootinfo, in seL4's order: device memory (every
+/// physical range below 2^47 that is neither RAM nor `kernel_devices`)
+/// first, then free RAM, each in address order, at most 230 in all.
+pub fn untyped_blocks(
+    memory: &[MemoryEntry],
+    free_ram: &RegionSet,
+    kernel_devices: &[Region],
+) -> ArrayVec<UntypedBlock, MAX_NUM_BOOTINFO_UNTYPED_CAPS> {
+    let mut devices = RegionSet::new();
+    devices.add(Region::new(0, PADDR_USER_DEVICE_TOP));
+    for r in usable_ram(memory).as_slice() {
+        devices.remove(*r);
+    }
+    for r in kernel_devices {
+        devices.remove(*r);
+    }
+    let mut out = ArrayVec::new();
+    let mut emit = |paddr, size_bits, is_device| {
+        let _ = out.try_push(UntypedBlock { paddr, size_bits, is_device });
+    };
+    for r in devices.as_slice() {
+        split_into_untypeds(*r, MIN_UNTYPED_BITS, MAX_UNTYPED_BITS, |p, b| emit(p, b, true));
+    }
+    for r in free_ram.as_slice() {
+        split_into_untypeds(*r, MIN_UNTYPED_BITS, MAX_UNTYPED_BITS, |p, b| emit(p, b, false));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// QEMU's map for `-m 3G`: low RAM, RAM to 3 GiB minus the BIOS hole,
+    /// and reserved BIOS ROM.
+    fn qemu_map() -> Vec<MemoryEntry> {
+        vec![
+            MemoryEntry { base: 0, len: 0x9fc00, kind: 1 },
+            MemoryEntry { base: 0x9fc00, len: 0x400, kind: 2 },
+            MemoryEntry { base: 0xf0000, len: 0x10000, kind: 2 },
+            MemoryEntry { base: 0x100000, len: 0xbfee0000, kind: 1 },
+            MemoryEntry { base: 0xbffe0000, len: 0x20000, kind: 2 },
+            MemoryEntry { base: 0xfffc0000, len: 0x40000, kind: 2 },
+        ]
+    }
+
+    const MODULE: Module = Module { start: 0x40_0000, end: 0x45_1234 };
+
+    #[test]
+    fn places_image_after_modules_and_objects_in_free_ram() {
+        let p = plan(&qemu_map(), &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000).unwrap();
+        assert_eq!(p.image_paddr, 0x45_2000);
+        assert_eq!(p.ipc_buffer_vaddr, 0x48_0000);
+        assert_eq!(p.bootinfo_vaddr, 0x48_1000);
+        assert_eq!(p.cnode % (1 << ROOT_CNODE_BITS), 0);
+        let used = [
+            Region::new(0, 0x30_0000),
+            Region::new(MODULE.start, MODULE.end),
+            Region::new(p.image_paddr, p.image_paddr + 0x8_0000),
+            Region::new(p.cnode, p.cnode + (1 << ROOT_CNODE_BITS)),
+            Region::new(p.paging, p.paging + p.paging_count * 4096),
+        ];
+        for f in p.free.as_slice() {
+            for u in &used {
+                assert!(!f.overlaps(u), "free {f:?} overlaps used {u:?}");
+            }
+        }
+        // One PDPT, one PD, one PT cover 0x400000..0x482000.
+        assert_eq!(p.paging_count, 3);
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(plan(&[], &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000).unwrap_err(), BootError::EmptyMemoryMap);
+        let low_only = [MemoryEntry { base: 0, len: 0x9fc00, kind: 1 }];
+        assert_eq!(plan(&low_only, &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000).unwrap_err(), BootError::EmptyMemoryMap);
+        assert_eq!(plan(&qemu_map(), &[], 0x30_0000, 0x40_0000, 0x48_0000).unwrap_err(), BootError::NoModule);
+        let huge = plan(&qemu_map(), &[MODULE], 0x30_0000, 0x40_0000, 0x40_0000 + (16 << 30));
+        assert!(matches!(huge, Err(BootError::ImageOutsideRam { .. })));
+        let tiny = [MemoryEntry { base: 0x100000, len: 0x13_0000, kind: 1 }];
+        let r = plan(&tiny, &[Module { start: 0x20_0000, end: 0x20_1000 }], 0x20_0000, 0x40_0000, 0x40_1000);
+        assert!(matches!(r, Err(BootError::OutOfBootMemory { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn paging_counts() {
+        assert_eq!(paging_structures_for(0x40_0000, 0x40_1000), (1, 1, 1));
+        assert_eq!(paging_structures_for(0x1f_f000, 0x20_1000), (1, 1, 2));
+        assert_eq!(paging_structures_for(0x3fff_f000, 0x4000_1000), (1, 2, 2));
+    }
+
+    #[test]
+    fn untypeds_cover_devices_then_ram_without_overlap() {
+        let map = qemu_map();
+        let p = plan(&map, &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000).unwrap();
+        let lapic = Region::new(0xfee0_0000, 0xfee0_1000);
+        let uts = untyped_blocks(&map, &p.free, &[lapic]);
+        assert!(uts.len() <= MAX_NUM_BOOTINFO_UNTYPED_CAPS);
+        let first_ram = uts.iter().position(|u| !u.is_device).unwrap();
+        assert!(uts[first_ram..].iter().all(|u| !u.is_device));
+        let ram: u64 = uts.iter().filter(|u| !u.is_device).map(|u| 1u64 << u.size_bits).sum();
+        // Everything free of at least 16 bytes is handed out.
+        assert!(p.free.total() - ram < 16 * p.free.as_slice().len() as u64);
+        let mut all: Vec<_> = uts.iter().map(|u| (u.paddr, u.paddr + (1u64 << u.size_bits))).collect();
+        all.sort();
+        for w in all.windows(2) {
+            assert!(w[0].1 <= w[1].0, "untypeds overlap: {w:?}");
+        }
+        for u in uts.iter() {
+            let r = Region::new(u.paddr, u.paddr + (1 << u.size_bits));
+            assert!(!r.overlaps(&lapic));
+            assert_eq!(u.paddr % (1 << u.size_bits), 0);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! A Rust rewrite of the seL4 microkernel for x86_64.
+//!
+//! The crate is a library so that the pure parts (parsers, capability
+//! encodings, lookup, region arithmetic) build and are unit-tested on the
+//! host; everything that touches hardware lives under `arch::x86_64` and
+//! is compiled only for the bare-metal target. The `kernel` binary links
+//! this library into the bootable image.
+#![cfg_attr(target_os = "none", no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod boot;
+pub mod config;
+pub mod cspace;
+pub mod object;
+
+#[cfg(target_os = "none")]
+#[macro_use]
+pub mod console;
+#[cfg(target_os = "none")]
+pub mod arch;
+#[cfg(target_os = "none")]
+pub mod debug;
+#[cfg(target_os = "none")]
+pub mod kernel_state;
+#[cfg(target_os = "none")]
+pub mod syscall;
+#[cfg(target_os = "none")]
+pub mod thread;

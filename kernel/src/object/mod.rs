@@ -1,0 +1,3 @@
+//! Kernel objects and the capabilities that name them.
+
+pub mod cap;

@@ -1,0 +1,33 @@
+//! Object sizes (`seL4_*Bits`) for x86_64 with FXSAVE (XSaveSize 512).
+
+pub const WORD_BITS: u32 = 64;
+pub const PAGE_BITS: u32 = 12;
+pub const LARGE_PAGE_BITS: u32 = 21;
+pub const HUGE_PAGE_BITS: u32 = 30;
+pub const SLOT_BITS: u32 = 5;
+/// 11 because `KernelXSaveSize` is 512 (12 from 832 upwards).
+pub const TCB_BITS: u32 = 11;
+pub const ENDPOINT_BITS: u32 = 4;
+pub const NOTIFICATION_BITS: u32 = 5;
+pub const PAGE_TABLE_BITS: u32 = 12;
+pub const PAGE_DIR_BITS: u32 = 12;
+pub const PDPT_BITS: u32 = 12;
+pub const PML4_BITS: u32 = 12;
+pub const VSPACE_BITS: u32 = PML4_BITS;
+pub const ASID_POOL_BITS: u32 = 12;
+pub const MIN_UNTYPED_BITS: u32 = 4;
+pub const MAX_UNTYPED_BITS: u32 = 47;
+pub const BOOT_INFO_FRAME_BITS: u32 = PAGE_BITS;
+pub const IPC_BUFFER_SIZE_BITS: u32 = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cnode_slot_is_four_words() {
+        assert_eq!(1u64 << SLOT_BITS, 4 * 8);
+        // A radix-r CNode therefore takes 2^(r+5) bytes of untyped.
+        assert_eq!((1u64 << 13) << SLOT_BITS, 1 << 18);
+    }
+}

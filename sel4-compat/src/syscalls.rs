@@ -1,0 +1,70 @@
+//! Syscall numbers as passed in `rdx` (seL4's `seL4_Syscall_ID` for this
+//! configuration: non-MCS, debug build, no benchmark, no VT-x).
+
+/// One seL4 system call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i64)]
+pub enum Syscall {
+    Call = -1,
+    ReplyRecv = -2,
+    Send = -3,
+    NBSend = -4,
+    Recv = -5,
+    Reply = -6,
+    Yield = -7,
+    NBRecv = -8,
+    DebugPutChar = -9,
+    DebugDumpScheduler = -10,
+    DebugHalt = -11,
+    DebugCapIdentify = -12,
+    DebugSnapshot = -13,
+    DebugNameThread = -14,
+    SetTLSBase = -30,
+}
+
+impl Syscall {
+    /// Decodes the raw `rdx` value; `None` is an unknown syscall.
+    pub fn from_word(word: u64) -> Option<Syscall> {
+        use Syscall::*;
+        Some(match word as i64 {
+            -1 => Call,
+            -2 => ReplyRecv,
+            -3 => Send,
+            -4 => NBSend,
+            -5 => Recv,
+            -6 => Reply,
+            -7 => Yield,
+            -8 => NBRecv,
+            -9 => DebugPutChar,
+            -10 => DebugDumpScheduler,
+            -11 => DebugHalt,
+            -12 => DebugCapIdentify,
+            -13 => DebugSnapshot,
+            -14 => DebugNameThread,
+            -30 => SetTLSBase,
+            _ => return None,
+        })
+    }
+
+    /// The value user code places in `rdx`.
+    pub const fn to_word(self) -> u64 {
+        self as i64 as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_every_number() {
+        for n in -40i64..5 {
+            if let Some(sc) = Syscall::from_word(n as u64) {
+                assert_eq!(sc.to_word(), n as u64);
+            }
+        }
+        assert_eq!(Syscall::from_word(-15i64 as u64), None);
+        assert_eq!(Syscall::from_word(0), None);
+        assert_eq!(Syscall::SetTLSBase.to_word(), (-30i64) as u64);
+    }
+}
