@@ -8,14 +8,15 @@
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(target_os = "none")]
+#[macro_use]
+pub mod console;
+
 pub mod boot;
 pub mod config;
 pub mod cspace;
 pub mod object;
 
-#[cfg(target_os = "none")]
-#[macro_use]
-pub mod console;
 #[cfg(target_os = "none")]
 pub mod arch;
 #[cfg(target_os = "none")]

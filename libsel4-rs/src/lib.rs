@@ -1,1 +1,49 @@
-#![no_std]
+//! `sel4`: the user-side library for programs running on seL4 x86_64 (and
+//! on this kernel, which implements the same ABI).
+//!
+//! It provides the syscall stubs, access to the IPC buffer and bootinfo,
+//! console output through the debug syscalls, and a minimal runtime that
+//! starts a rootserver: declare the program's entry with [`main!`].
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! sel4::main!(start);
+//!
+//! fn start(bootinfo: &'static sel4::BootInfo) -> ! {
+//!     sel4::println!("{} untypeds", bootinfo.untyped.len());
+//!     sel4::debug::halt()
+//! }
+//! ```
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod arch;
+pub mod console;
+pub mod debug;
+pub mod ipc_buffer;
+
+pub use sel4_compat::bootinfo::{BootInfo, SlotRegion, UntypedDesc};
+pub use sel4_compat::caps::{root_slots, CapType};
+pub use sel4_compat::errors::Error;
+pub use sel4_compat::ipc::{IpcBuffer, MessageInfo};
+pub use sel4_compat::syscalls::Syscall;
+pub use sel4_compat::{CPtr, Word};
+
+/// Declares the rootserver's entry function, `fn(&'static BootInfo) -> !`.
+/// The runtime's `_start` sets up a stack, records the IPC buffer from
+/// bootinfo, and calls it.
+#[macro_export]
+macro_rules! main {
+    ($entry:path) => {
+        #[no_mangle]
+        extern "C" fn __sel4_rs_main(bootinfo: *const $crate::BootInfo) -> ! {
+            // Safety: the kernel passes the address of the mapped bootinfo
+            // frame in rdi; it stays mapped for the life of the rootserver.
+            let bootinfo: &'static $crate::BootInfo = unsafe { &*bootinfo };
+            // Safety: the kernel maps the IPC buffer it names in bootinfo.
+            unsafe { $crate::ipc_buffer::set_ipc_buffer(bootinfo.ipc_buffer as *mut $crate::IpcBuffer) };
+            $entry(bootinfo)
+        }
+    };
+}

@@ -24,6 +24,8 @@ pub enum BootError {
     MultibootInfoUnreadable,
     EmptyMemoryMap,
     NoModule,
+    ModuleOutsideRam { start: u64, end: u64 },
+    TooManyInitialCaps { needed: u64 },
     Elf(elf::ElfError),
     ImageOutsideRam { paddr: u64, size: u64 },
     OutOfBootMemory { needed: u64 },
@@ -48,6 +50,13 @@ impl fmt::Display for BootError {
             BootError::NoModule => write!(
                 f,
                 "no boot module: the rootserver ELF must be the first module (-initrd)"
+            ),
+            BootError::ModuleOutsideRam { start, end } => {
+                write!(f, "boot module {start:#x}..{end:#x} is not inside RAM")
+            }
+            BootError::TooManyInitialCaps { needed } => write!(
+                f,
+                "the rootserver needs {needed} initial caps, more than the root CNode's 8192 slots"
             ),
             BootError::Elf(e) => write!(f, "rootserver module rejected: {e}"),
             BootError::ImageOutsideRam { paddr, size } => write!(

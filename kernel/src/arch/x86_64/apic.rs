@@ -1,0 +1,78 @@
+//! Interrupt controllers at boot: the legacy 8259 PICs are remapped away
+//! from the exception vectors and masked (seL4 uses the IOAPIC), and the
+//! local APIC is software-enabled with its timer masked.
+
+use super::io::outb;
+use crate::config::paddr_to_pptr;
+use x86_64::registers::model_specific::Msr;
+
+const IA32_APIC_BASE: u32 = 0x1b;
+const APIC_BASE_ENABLE: u64 = 1 << 11;
+
+const LAPIC_ID: u64 = 0x20;
+const LAPIC_VERSION: u64 = 0x30;
+const LAPIC_EOI: u64 = 0xb0;
+const LAPIC_SVR: u64 = 0xf0;
+const LAPIC_LVT_TIMER: u64 = 0x320;
+const LAPIC_LVT_MASKED: u32 = 1 << 16;
+
+/// Vector for spurious local APIC interrupts.
+pub const SPURIOUS_VECTOR: u8 = 0xff;
+/// First vector the PICs are moved to before being masked.
+const PIC_VECTOR_BASE: u8 = 0x20;
+
+static LAPIC_BASE: crate::kernel_state::KernelCell<u64> = crate::kernel_state::KernelCell::new(0);
+
+/// Remaps both 8259s to vectors 0x20..0x30 and masks every line.
+pub fn disable_legacy_pic() {
+    // Safety: ports 0x20/0x21/0xa0/0xa1 are the PC's PICs; this is the
+    // standard initialisation sequence followed by a full mask.
+    unsafe {
+        outb(0x20, 0x11);
+        outb(0xa0, 0x11);
+        outb(0x21, PIC_VECTOR_BASE);
+        outb(0xa1, PIC_VECTOR_BASE + 8);
+        outb(0x21, 0x04);
+        outb(0xa1, 0x02);
+        outb(0x21, 0x01);
+        outb(0xa1, 0x01);
+        outb(0x21, 0xff);
+        outb(0xa1, 0xff);
+    }
+}
+
+fn reg(offset: u64) -> *mut u32 {
+    // Safety: reading the cell; boot sets it before any register access.
+    (paddr_to_pptr(unsafe { *LAPIC_BASE.get() }) + offset) as *mut u32
+}
+
+fn read(offset: u64) -> u32 {
+    // Safety: the LAPIC page is mapped through the physical window; the
+    // register offsets are architectural.
+    unsafe { reg(offset).read_volatile() }
+}
+
+fn write(offset: u64, value: u32) {
+    // Safety: as for `read`.
+    unsafe { reg(offset).write_volatile(value) }
+}
+
+/// Enables the local APIC at `paddr` (from the MADT) in xAPIC mode and
+/// returns (APIC ID, version).
+pub fn init_local_apic(paddr: u64) -> (u8, u8) {
+    // Safety: IA32_APIC_BASE exists (CPUID.APIC checked); setting the
+    // global enable bit with the MADT's base is the xAPIC set-up.
+    unsafe {
+        let mut msr = Msr::new(IA32_APIC_BASE);
+        let value = msr.read();
+        msr.write((value & 0xfff & !(1 << 10)) | (paddr & !0xfff) | APIC_BASE_ENABLE);
+        *LAPIC_BASE.get() = paddr;
+    }
+    write(LAPIC_LVT_TIMER, LAPIC_LVT_MASKED);
+    write(LAPIC_SVR, (1 << 8) | SPURIOUS_VECTOR as u32);
+    ((read(LAPIC_ID) >> 24) as u8, read(LAPIC_VERSION) as u8)
+}
+
+pub fn end_of_interrupt() {
+    write(LAPIC_EOI, 0);
+}

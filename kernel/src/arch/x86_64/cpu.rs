@@ -1,0 +1,91 @@
+//! CPU feature checks and the per-CPU control state the kernel relies on.
+
+use crate::boot::BootError;
+use raw_cpuid::CpuId;
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+use x86_64::registers::model_specific::{Efer, EferFlags, LStar, Msr, SFMask};
+use x86_64::registers::rflags::RFlags;
+use x86_64::VirtAddr;
+
+/// Checks every feature the kernel depends on and names the first one
+/// missing. (Long mode, 1 GiB pages and NX were already checked by the
+/// 32-bit boot code, which cannot get here without them.)
+pub fn check_features() -> Result<(), BootError> {
+    let cpuid = CpuId::new();
+    let missing = |name| Err(BootError::MissingCpuFeature(name));
+    let Some(f) = cpuid.get_feature_info() else { return missing("CPUID leaf 1") };
+    let checks: [(bool, &'static str); 9] = [
+        (f.has_fpu(), "x87 FPU"),
+        (f.has_tsc(), "TSC"),
+        (f.has_msr(), "MSRs"),
+        (f.has_pae(), "PAE"),
+        (f.has_apic(), "local APIC"),
+        (f.has_pge(), "global pages (PGE)"),
+        (f.has_fxsave_fxstor(), "FXSAVE/FXRSTOR"),
+        (f.has_sse() && f.has_sse2(), "SSE2"),
+        (f.has_cmov(), "CMOV"),
+    ];
+    for (present, name) in checks {
+        if !present {
+            return missing(name);
+        }
+    }
+    let ext = cpuid.get_extended_processor_and_feature_identifiers();
+    if !ext.as_ref().is_some_and(|e| e.has_syscall_sysret()) {
+        return missing("SYSCALL/SYSRET");
+    }
+    Ok(())
+}
+
+/// The CPU's brand string, for the boot banner.
+pub fn model_name(buf: &mut [u8; 48]) -> &str {
+    let brand = CpuId::new().get_processor_brand_string();
+    let s = brand.as_ref().map(|b| b.as_str()).unwrap_or("unknown CPU");
+    let n = s.len().min(buf.len());
+    buf[..n].copy_from_slice(&s.as_bytes()[..n]);
+    core::str::from_utf8(&buf[..n]).unwrap_or("").trim()
+}
+
+/// Enables SSE for user code (the kernel itself is soft-float) and puts
+/// the x87/SSE unit in its initial state.
+pub fn init_fpu() {
+    // Safety: setting MP/NE and clearing EM/TS is the architectural way to
+    // enable x87 and SSE; OSFXSR/OSXMMEXCPT are supported (checked above).
+    unsafe {
+        Cr0::update(|f| {
+            f.insert(Cr0Flags::MONITOR_COPROCESSOR | Cr0Flags::NUMERIC_ERROR);
+            f.remove(Cr0Flags::EMULATE_COPROCESSOR | Cr0Flags::TASK_SWITCHED);
+        });
+        Cr4::update(|f| f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE));
+        core::arch::asm!("fninit", options(nomem, nostack));
+    }
+}
+
+/// Programs SYSCALL: entry point, selectors as seL4 sets them, and the
+/// RFLAGS bits cleared on entry (interrupts, trap, direction, alignment).
+pub fn init_syscall(entry: u64) {
+    // Safety: the selectors are the GDT's (gdt::init) and `entry` is the
+    // SYSCALL stub; EFER.SCE only enables the instruction.
+    unsafe {
+        Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS | EferFlags::NO_EXECUTE_ENABLE));
+        let star = (0x2bu64 << 48) | (0x08u64 << 32);
+        Msr::new(0xc000_0081).write(star);
+        LStar::write(VirtAddr::new(entry));
+        SFMask::write(
+            RFlags::INTERRUPT_FLAG | RFlags::TRAP_FLAG | RFlags::DIRECTION_FLAG | RFlags::ALIGNMENT_CHECK,
+        );
+    }
+}
+
+const IA32_FS_BASE: u32 = 0xc000_0100;
+const IA32_GS_BASE: u32 = 0xc000_0101;
+
+/// Loads a thread's FS and GS bases (KernelFSGSBase = msr).
+pub fn load_fs_gs_base(fs: u64, gs: u64) {
+    // Safety: the values were checked canonical by whoever stored them;
+    // the MSRs only affect user segment bases (the kernel uses neither).
+    unsafe {
+        Msr::new(IA32_FS_BASE).write(fs);
+        Msr::new(IA32_GS_BASE).write(gs);
+    }
+}

@@ -1,0 +1,327 @@
+//! The boot sequence: from the multiboot hand-over to the rootserver's
+//! first instruction in ring 3.
+
+use super::acpi;
+use super::elf::ElfImage;
+use super::multiboot::{self, BootParams, MMAP_TYPE_RAM};
+use super::phys::{PhysRead, SliceMem};
+use super::plan::{self, Plan};
+use super::regions::Region;
+use super::{cmdline, BootError};
+use crate::arch::x86_64::exit::{exit_qemu, ExitCode};
+use crate::arch::x86_64::paging::{self, TableFrames, PAGE_SIZE};
+use crate::arch::x86_64::{apic, boot as arch_boot, context::UserContext, cpu, entry, gdt, idt, serial};
+use crate::config::{paddr_to_pptr, PADDR_TOP};
+use crate::object::cap::{vm_rights, Cap, FrameSize};
+use crate::thread::{self, Tcb, ThreadState};
+use sel4_compat::bootinfo::{BootInfo, SlotRegion, UntypedDesc};
+use sel4_compat::caps::{root_slots, CapType};
+use sel4_compat::objects::*;
+
+/// The initial thread's ASID (seL4's `IT_ASID`).
+const IT_ASID: u64 = 1;
+
+/// Physical memory seen through the kernel's window, bounds-checked.
+struct PhysWindow;
+
+impl PhysRead for PhysWindow {
+    fn read(&self, paddr: u64, buf: &mut [u8]) -> bool {
+        match paddr.checked_add(buf.len() as u64) {
+            Some(end) if end <= PADDR_TOP => {
+                // Safety: the whole range is inside the physical window,
+                // which maps every address below PADDR_TOP.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(paddr_to_pptr(paddr) as *const u8, buf.as_mut_ptr(), buf.len())
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Called by the boot assembly on the kernel stack, in long mode.
+#[no_mangle]
+pub extern "C" fn kernel_boot_entry(magic: u32, info: u32) -> ! {
+    serial::init_console(crate::config::DEFAULT_CONSOLE_PORT);
+    match boot(magic, info as u64) {
+        Ok(()) => thread::schedule_and_return(),
+        Err(e) => {
+            kprintln!("boot failed: {e}");
+            exit_qemu(ExitCode::Failed)
+        }
+    }
+}
+
+fn boot(magic: u32, info: u64) -> Result<(), BootError> {
+    let params = multiboot::parse(magic, info, &PhysWindow)?;
+    let opts = cmdline::parse(params.cmdline_str());
+    serial::init_console(opts.console_port);
+    kprintln!();
+    kprintln!("seL4-rs: booting (x86_64, pc99; multiboot {})", params.protocol);
+    kprintln!("command line: \"{}\"", params.cmdline_str().trim());
+    kprintln!("console on port {:#x}, debug port {:#x}", serial::console_port(), opts.debug_port);
+
+    cpu::check_features()?;
+    let mut brand = [0u8; 48];
+    kprintln!("CPU: {}", cpu::model_name(&mut brand));
+    gdt::init();
+    idt::init();
+    cpu::init_syscall(entry::syscall_entry_addr());
+    cpu::init_fpu();
+    if params.cmdline_str().split_ascii_whitespace().any(|w| w == "selftest=kernel_fault") {
+        kernel_fault_selftest();
+    }
+
+    let madt = discover_acpi(&params)?;
+    apic::disable_legacy_pic();
+    let (apic_id, apic_version) = apic::init_local_apic(madt.lapic_paddr);
+    kprintln!("local APIC: id {apic_id}, version {apic_version:#x}, xAPIC mode");
+
+    let module = *params.modules.first().ok_or(BootError::NoModule)?;
+    let in_ram = params.memory.iter().any(|e| {
+        e.kind == MMAP_TYPE_RAM && e.base <= module.start && module.end <= e.base.saturating_add(e.len)
+    });
+    if !in_ram || module.end > PADDR_TOP {
+        return Err(BootError::ModuleOutsideRam { start: module.start, end: module.end });
+    }
+    // Safety: the module lies in RAM inside the physical window (checked
+    // above) and nothing writes to it while the slice is used.
+    let file = unsafe {
+        core::slice::from_raw_parts(paddr_to_pptr(module.start) as *const u8, (module.end - module.start) as usize)
+    };
+    let image = ElfImage::parse(file)?;
+    let plan = plan::plan(&params.memory, &params.modules, arch_boot::kernel_end_paddr(), image.v_start, image.v_end)?;
+    kprintln!(
+        "rootserver: {} bytes, entry {:#x}, image {:#x}..{:#x} at physical {:#x}",
+        file.len(),
+        image.entry,
+        image.v_start,
+        image.v_end,
+        plan.image_paddr
+    );
+
+    // Safety: the plan placed the image and every object in free RAM that
+    // nothing else uses, away from the kernel and the modules.
+    unsafe {
+        load_image(&image, &plan);
+        create_rootserver(&image, &plan, &params, &madt)
+    }
+}
+
+/// Deliberately faults inside the kernel so the tests can check the
+/// kernel-fault report (kernel command line `selftest=kernel_fault`).
+fn kernel_fault_selftest() {
+    kprintln!("selftest: touching an unmapped kernel address");
+    // Safety: not safe at all; the fault handler reports and halts.
+    unsafe { core::ptr::read_volatile(0x0000_1000_0000_0008 as *const u64) };
+}
+
+fn discover_acpi(params: &BootParams) -> Result<acpi::Madt, BootError> {
+    let rsdp = match &params.rsdp {
+        Some(copy) => acpi::rsdp_at(&SliceMem { base: 0, bytes: copy }, 0),
+        None => acpi::find_rsdp(&PhysWindow),
+    }
+    .ok_or(BootError::NoAcpi)?;
+    let madt = acpi::parse_madt(&PhysWindow, &rsdp)?;
+    kprintln!(
+        "ACPI: RSDP revision {}, {} CPU(s), local APIC at {:#x}, {} IOAPIC(s)",
+        rsdp.revision,
+        madt.cpus.len(),
+        madt.lapic_paddr,
+        madt.ioapics.len()
+    );
+    for io in madt.ioapics.iter() {
+        kprintln!("  IOAPIC {} at {:#x}, GSI base {}", io.id, io.paddr, io.gsi_base);
+    }
+    Ok(madt)
+}
+
+/// # Safety
+/// `paddr..paddr + len` must be free RAM owned by the boot code.
+unsafe fn zero(paddr: u64, len: u64) {
+    // Safety: per the caller's contract.
+    unsafe { core::ptr::write_bytes(paddr_to_pptr(paddr) as *mut u8, 0, len as usize) };
+}
+
+/// Copies the ELF segments to their physical home and zero-fills the rest.
+///
+/// # Safety
+/// The plan's image region must be free RAM not overlapping the module.
+unsafe fn load_image(image: &ElfImage<'_>, plan: &Plan) {
+    // Safety: per the caller's contract.
+    unsafe { zero(plan.image_paddr, image.span()) };
+    for seg in image.segments() {
+        let bytes = image.file_bytes(&seg);
+        let dest = plan.image_paddr + (seg.vaddr - image.v_start);
+        // Safety: the segment lies inside the image span (validated ELF).
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), paddr_to_pptr(dest) as *mut u8, bytes.len()) };
+    }
+}
+
+/// Fills the root CNode slot by slot, tracking the next free one.
+struct RootCNode {
+    pptr: u64,
+    next: u64,
+}
+
+impl RootCNode {
+    fn write(&mut self, slot: u64, cap: Cap) {
+        // Safety: `slot` is below 2^13 (checked by callers through `push`
+        // or fixed slot numbers) and the CNode object is ours and zeroed.
+        unsafe { ((self.pptr + slot * (1 << SLOT_BITS)) as *mut Cap).write(cap) };
+    }
+
+    fn push(&mut self, cap: Cap) -> Result<u64, BootError> {
+        let slot = self.next;
+        if slot >= 1 << sel4_compat::ROOT_CNODE_SIZE_BITS {
+            return Err(BootError::TooManyInitialCaps { needed: slot + 1 });
+        }
+        self.write(slot, cap);
+        self.next += 1;
+        Ok(slot)
+    }
+}
+
+/// Builds the initial thread: address space, root CNode, bootinfo, TCB.
+///
+/// # Safety
+/// Every object address in `plan` must be free RAM owned by the boot code.
+unsafe fn create_rootserver(
+    image: &ElfImage<'_>,
+    plan: &Plan,
+    params: &BootParams,
+    madt: &acpi::Madt,
+) -> Result<(), BootError> {
+    // Safety (whole function): the plan's objects are ours (caller).
+    unsafe {
+        zero(plan.cnode, 1 << plan::ROOT_CNODE_BITS);
+        zero(plan.vspace, PAGE_SIZE);
+        zero(plan.tcb, 1 << TCB_BITS);
+        zero(plan.asid_pool, 1 << ASID_POOL_BITS);
+        zero(plan.ipc_buffer, PAGE_SIZE);
+        zero(plan.bootinfo, PAGE_SIZE);
+        zero(plan.paging, plan.paging_count * PAGE_SIZE);
+        paging::copy_kernel_mappings(plan.vspace);
+    }
+
+    let mut tables = TableFrames {
+        next: plan.paging,
+        end: plan.paging + plan.paging_count * PAGE_SIZE,
+        used: arrayvec::ArrayVec::new(),
+    };
+    let mut map = |vaddr: u64, paddr: u64| {
+        // Safety: the VSpace and table frames are ours; vaddr < USER_TOP.
+        unsafe { paging::map_user_page(plan.vspace, vaddr, paddr, &mut tables) }
+    };
+    for vaddr in (image.v_start..image.v_end).step_by(PAGE_SIZE as usize) {
+        map(vaddr, plan.image_paddr + (vaddr - image.v_start));
+    }
+    map(plan.ipc_buffer_vaddr, plan.ipc_buffer);
+    map(plan.bootinfo_vaddr, plan.bootinfo);
+
+    let mut cnode = RootCNode { pptr: paddr_to_pptr(plan.cnode), next: root_slots::NUM_INITIAL_CAPS };
+    let radix = sel4_compat::ROOT_CNODE_SIZE_BITS as u32;
+    let cnode_cap = Cap::cnode(cnode.pptr, radix, 64 - radix, 0);
+    let mapped_frame = |paddr: u64, vaddr: u64| {
+        Cap::frame(paddr_to_pptr(paddr), FrameSize::Small, vm_rights::READ_WRITE, false, Some((IT_ASID, vaddr)))
+    };
+    cnode.write(root_slots::INIT_THREAD_TCB, Cap::thread(paddr_to_pptr(plan.tcb)));
+    cnode.write(root_slots::INIT_THREAD_CNODE, cnode_cap);
+    cnode.write(root_slots::INIT_THREAD_VSPACE, Cap::pml4(paddr_to_pptr(plan.vspace), IT_ASID, true));
+    cnode.write(root_slots::IRQ_CONTROL, Cap::irq_control());
+    cnode.write(root_slots::ASID_CONTROL, Cap::asid_control());
+    cnode.write(root_slots::INIT_THREAD_ASID_POOL, Cap::asid_pool(paddr_to_pptr(plan.asid_pool), 0));
+    cnode.write(root_slots::IO_PORT_CONTROL, Cap::io_port_control());
+    cnode.write(root_slots::BOOT_INFO_FRAME, mapped_frame(plan.bootinfo, plan.bootinfo_vaddr));
+    cnode.write(root_slots::INIT_THREAD_IPC_BUFFER, mapped_frame(plan.ipc_buffer, plan.ipc_buffer_vaddr));
+    cnode.write(root_slots::DOMAIN, Cap::domain());
+
+    // seL4's order: paging structures (PDPTs, then directories, then
+    // tables), extra bootinfo pages (none yet), the image frames, untypeds.
+    let paging_start = cnode.next;
+    for (kind, level) in [(CapType::Pdpt, 30), (CapType::PageDirectory, 21), (CapType::PageTable, 12)] {
+        for &(frame, _, vaddr) in tables.used.iter().filter(|&&(_, l, _)| l == level) {
+            cnode.push(Cap::paging(kind, paddr_to_pptr(frame), IT_ASID, Some(vaddr)))?;
+        }
+    }
+    let user_image_paging = SlotRegion { start: paging_start, end: cnode.next };
+    let extra_bi_pages = SlotRegion { start: cnode.next, end: cnode.next };
+    let frames_start = cnode.next;
+    for vaddr in (image.v_start..image.v_end).step_by(PAGE_SIZE as usize) {
+        cnode.push(mapped_frame(plan.image_paddr + (vaddr - image.v_start), vaddr))?;
+    }
+    let user_image_frames = SlotRegion { start: frames_start, end: cnode.next };
+
+    let mut kernel_devices: arrayvec::ArrayVec<Region, 9> = arrayvec::ArrayVec::new();
+    kernel_devices.push(Region::new(madt.lapic_paddr, madt.lapic_paddr + PAGE_SIZE));
+    for io in madt.ioapics.iter() {
+        let _ = kernel_devices.try_push(Region::new(io.paddr as u64, io.paddr as u64 + PAGE_SIZE));
+    }
+    let untypeds = plan::untyped_blocks(&params.memory, &plan.free, &kernel_devices);
+    // Safety: the bootinfo frame is ours, zeroed, and BootInfo fits in it.
+    let bi = unsafe { &mut *(paddr_to_pptr(plan.bootinfo) as *mut BootInfo) };
+    let untyped_start = cnode.next;
+    let (mut ram_bytes, mut device_bytes) = (0u64, 0u64);
+    for (i, u) in untypeds.iter().enumerate() {
+        cnode.push(Cap::untyped(crate::config::PPTR_BASE.wrapping_add(u.paddr), u.size_bits, u.is_device, 0))?;
+        bi.untyped_list[i] =
+            UntypedDesc { paddr: u.paddr, size_bits: u.size_bits as u8, is_device: u.is_device as u8, padding: [0; 6] };
+        if u.is_device {
+            device_bytes += 1 << u.size_bits;
+        } else {
+            ram_bytes += 1 << u.size_bits;
+        }
+    }
+    bi.untyped = SlotRegion { start: untyped_start, end: cnode.next };
+    bi.extra_len = 0;
+    bi.node_id = 0;
+    bi.num_nodes = 1;
+    bi.num_iopt_levels = 0;
+    bi.ipc_buffer = plan.ipc_buffer_vaddr;
+    bi.empty = SlotRegion { start: cnode.next, end: 1 << sel4_compat::ROOT_CNODE_SIZE_BITS };
+    bi.user_image_frames = user_image_frames;
+    bi.user_image_paging = user_image_paging;
+    bi.extra_bi_pages = extra_bi_pages;
+    bi.init_thread_cnode_size_bits = radix as u64;
+    bi.init_thread_domain = 0;
+
+    // Safety: the ASID pool object is ours; entry IT_ASID names the VSpace.
+    unsafe { ((paddr_to_pptr(plan.asid_pool)) as *mut u64).add(IT_ASID as usize).write(paddr_to_pptr(plan.vspace)) };
+
+    let tcb_ptr = paddr_to_pptr(plan.tcb) as *mut Tcb;
+    let mut ctx = UserContext::new_user(image.entry);
+    ctx.rdi = plan.bootinfo_vaddr;
+    let mut tcb = Tcb {
+        ctx,
+        fs_base: 0,
+        gs_base: 0,
+        state: ThreadState::Running,
+        priority: 255,
+        mcp: 255,
+        ipc_buffer_vaddr: plan.ipc_buffer_vaddr,
+        ipc_buffer_paddr: plan.ipc_buffer,
+        cspace_root: cnode_cap,
+        vspace_root_paddr: plan.vspace,
+        name: [0; thread::TCB_NAME_LENGTH],
+    };
+    tcb.set_name(b"rootserver");
+    // Safety: the TCB object is ours, zeroed, aligned, and big enough.
+    unsafe {
+        tcb_ptr.write(tcb);
+        thread::add_thread(tcb_ptr);
+    }
+
+    kprintln!(
+        "bootinfo at {:#x}, IPC buffer at {:#x}; {} untyped caps ({} MiB RAM, {} GiB device), empty slots {}..{}",
+        plan.bootinfo_vaddr,
+        plan.ipc_buffer_vaddr,
+        bi.untyped.len(),
+        ram_bytes >> 20,
+        device_bytes >> 30,
+        bi.empty.start,
+        bi.empty.end
+    );
+    kprintln!("starting the rootserver in user mode");
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! seL4's debug syscalls (KernelDebugBuild): console output, halting,
+//! capability identification, thread names and the scheduler dump.
+
+use crate::arch::x86_64::exit::{exit_qemu, ExitCode};
+use crate::cspace::lookup::{resolve_address_bits, CNodeStore};
+use crate::object::cap::Cap;
+use crate::thread::{self, Tcb};
+use sel4_compat::caps::CapType;
+use sel4_compat::ipc::MSG_MAX_LENGTH;
+
+/// CNode slots in kernel memory: a slot is two cap words and two MDB words.
+pub struct KernelCNodes;
+
+impl CNodeStore for KernelCNodes {
+    fn slot(&self, cnode: u64, index: u64) -> u64 {
+        cnode + index * (1 << sel4_compat::objects::SLOT_BITS)
+    }
+    fn cap_at(&self, slot: u64) -> Cap {
+        // Safety: `slot` came from `slot()` on a CNode cap's pointer with an
+        // index below its radix, so it is inside a live CNode object.
+        unsafe { (slot as *const Cap).read() }
+    }
+}
+
+/// seL4's `lookupCap` for a full-depth pointer: the cap in the slot the
+/// pointer resolves to, or the null cap when resolution fails.
+pub fn lookup_cap(tcb: &Tcb, cptr: u64) -> Cap {
+    match resolve_address_bits(&KernelCNodes, tcb.cspace_root, cptr, 64) {
+        Ok(r) => KernelCNodes.cap_at(r.slot),
+        Err(_) => Cap::NULL,
+    }
+}
+
+pub fn put_char(c: u8) {
+    crate::arch::x86_64::serial::put_byte(c);
+}
+
+pub fn halt() -> ! {
+    kprintln!("halting: DebugHalt called by \"{}\"", thread::current().name());
+    exit_qemu(ExitCode::Halted)
+}
+
+/// The cap type of `cptr` in the caller's CSpace (0 when lookup fails).
+pub fn cap_identify(tcb: &Tcb, cptr: u64) -> u64 {
+    lookup_cap(tcb, cptr).tag()
+}
+
+/// Names the thread `cptr` refers to after the NUL-terminated string in
+/// the caller's IPC buffer message words. As in seL4, a bad cap or an
+/// unterminated name halts the system with a message.
+pub fn name_thread(caller: &mut Tcb, cptr: u64) {
+    let cap = lookup_cap(caller, cptr);
+    if cap.cap_type() != Some(CapType::Thread) {
+        kprintln!("SysDebugNameThread: cap is not a TCB, halting");
+        exit_qemu(ExitCode::Failed);
+    }
+    let mut name = [0u8; 64];
+    let mut len = 0;
+    let Some(buffer) = caller.ipc_buffer() else {
+        kprintln!("SysDebugNameThread: caller has no IPC buffer, halting");
+        exit_qemu(ExitCode::Failed);
+    };
+    let bytes = buffer.msg.iter().flat_map(|w| w.to_le_bytes());
+    let mut terminated = false;
+    for (i, b) in bytes.enumerate() {
+        if b == 0 {
+            terminated = true;
+            break;
+        }
+        if i < name.len() {
+            name[i] = b;
+            len = i + 1;
+        }
+    }
+    if !terminated {
+        kprintln!(
+            "SysDebugNameThread: Name too long (no NUL in {} bytes), halting",
+            MSG_MAX_LENGTH * 8
+        );
+        exit_qemu(ExitCode::Failed);
+    }
+    // Safety: a thread cap points to a live TCB object.
+    let target = unsafe { &mut *(cap.ptr_low59() as *mut Tcb) };
+    target.set_name(&name[..len]);
+}
+
+pub fn dump_scheduler() {
+    kprintln!("Dumping all tcbs!");
+    kprintln!("{:<40} {:<10} {:>18} {:>5} {:>5}", "Name", "State", "IP", "Prio", "Core");
+    kprintln!("{:-<82}", "");
+    for tcb in thread::all_threads() {
+        kprintln!(
+            "{:<40} {:<10} {:>#18x} {:>5} {:>5}",
+            tcb.name(),
+            tcb.state.name(),
+            tcb.ctx.rip,
+            tcb.priority,
+            0
+        );
+    }
+}
+
+/// Prints the caller's root CNode: every non-null slot and its cap type.
+pub fn snapshot() {
+    let tcb = thread::current();
+    let root = tcb.cspace_root;
+    kprintln!("snapshot of \"{}\": root CNode at {:#x}, {} slots", tcb.name(), root.cnode_ptr(), 1u64 << root.cnode_radix());
+    let mut previous: Option<(u64, u64, u64)> = None;
+    let flush = |run: (u64, u64, u64)| {
+        let (first, last, tag) = run;
+        match CapType::from_tag(tag) {
+            Some(t) => kprintln!("  slots {first:>5}..={last:<5} {t:?} (type {tag})"),
+            None => kprintln!("  slots {first:>5}..={last:<5} unknown cap type {tag}"),
+        }
+    };
+    for index in 0..(1u64 << root.cnode_radix()) {
+        let cap = KernelCNodes.cap_at(KernelCNodes.slot(root.cnode_ptr(), index));
+        if cap.is_null() {
+            continue;
+        }
+        previous = match previous {
+            Some((first, last, tag)) if last + 1 == index && tag == cap.tag() => Some((first, index, tag)),
+            Some(run) => {
+                flush(run);
+                Some((index, index, cap.tag()))
+            }
+            None => Some((index, index, cap.tag())),
+        };
+    }
+    if let Some(run) = previous {
+        flush(run);
+    }
+}

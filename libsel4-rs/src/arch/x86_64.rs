@@ -1,0 +1,81 @@
+//! x86_64 syscall stubs with seL4's register convention: number in `rdx`,
+//! capability/badge in `rdi`, message info in `rsi`, message registers
+//! 0-3 in `r10`, `r8`, `r9`, `r15`. The caller's stack pointer is kept in
+//! `r14` across the instruction, since the kernel's SYSRET path need not
+//! restore it.
+
+use crate::Syscall;
+
+/// Registers exchanged with the kernel in one syscall.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallRegs {
+    pub dest: u64,
+    pub info: u64,
+    pub mr: [u64; 4],
+}
+
+/// Issues `syscall` and returns the registers the kernel left.
+#[cfg(target_arch = "x86_64")]
+pub fn syscall(sys: Syscall, regs: SyscallRegs) -> SyscallRegs {
+    let mut out = regs;
+    // Safety: the syscall instruction transfers to the kernel, which
+    // preserves every register except rcx, r11 and the declared outputs;
+    // r14 carries rsp across it.
+    unsafe {
+        core::arch::asm!(
+            "mov r14, rsp",
+            "syscall",
+            "mov rsp, r14",
+            in("rdx") sys.to_word(),
+            inout("rdi") out.dest,
+            inout("rsi") out.info,
+            inout("r10") out.mr[0],
+            inout("r8") out.mr[1],
+            inout("r9") out.mr[2],
+            inout("r15") out.mr[3],
+            out("rcx") _,
+            out("r11") _,
+            out("r14") _,
+        );
+    }
+    out
+}
+
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    r#"
+    .section .text._start, "ax"
+    .global _start
+_start:
+    lea rsp, [rip + __sel4_rs_stack_top]
+    xor ebp, ebp
+    call __sel4_rs_main
+    ud2
+
+    .section .bss.__sel4_rs_stack, "aw", @nobits
+    .balign 16
+__sel4_rs_stack_bottom:
+    .skip 65536
+__sel4_rs_stack_top:
+"#
+);
+
+/// Sets the FS segment base through the kernel (KernelFSGSBase = msr).
+pub fn set_tls_base(base: u64) {
+    syscall(Syscall::SetTLSBase, SyscallRegs { dest: base, ..Default::default() });
+}
+
+/// Reads the 64-bit word at `fs:offset`.
+#[cfg(target_arch = "x86_64")]
+pub fn read_fs_word(offset: u64) -> u64 {
+    let value: u64;
+    // Safety: reads through FS, which the caller pointed at readable
+    // memory with `set_tls_base`.
+    unsafe { core::arch::asm!("mov {}, fs:[{}]", out(reg) value, in(reg) offset, options(readonly, nostack)) };
+    value
+}
+
+/// Gives up the rest of the time slice.
+pub fn yield_now() {
+    syscall(Syscall::Yield, SyscallRegs::default());
+}

@@ -1,0 +1,206 @@
+//! The in-QEMU test suite. Each test prints `test NAME ... ok` or
+//! `test NAME ... FAILED: why`; the harness on the host reads the lines.
+
+use sel4::{root_slots, BootInfo, CapType};
+
+struct Runner {
+    passed: u32,
+    failed: u32,
+}
+
+impl Runner {
+    fn run(&mut self, name: &str, test: impl FnOnce() -> Result<(), &'static str>) {
+        match test() {
+            Ok(()) => {
+                self.passed += 1;
+                sel4::println!("test {} ... ok", name);
+            }
+            Err(why) => {
+                self.failed += 1;
+                sel4::println!("test {} ... FAILED: {}", name, why);
+            }
+        }
+    }
+}
+
+fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
+    if cond {
+        Ok(())
+    } else {
+        Err(why)
+    }
+}
+
+const PAGE: u64 = 4096;
+
+pub fn run(bi: &'static BootInfo) -> (u32, u32) {
+    let mut t = Runner { passed: 0, failed: 0 };
+    let bi_addr = bi as *const BootInfo as u64;
+
+    t.run("bootinfo_header", || {
+        ensure(bi.node_id == 0 && bi.num_nodes == 1, "expected node 0 of 1")?;
+        ensure(bi.num_iopt_levels == 0, "IOMMU is off in this configuration")?;
+        ensure(bi.init_thread_cnode_size_bits == 13, "root CNode must have 2^13 slots")?;
+        ensure(bi.init_thread_domain == 0, "initial thread must be in domain 0")?;
+        ensure(bi.extra_len == 0, "no extra bootinfo is produced yet")
+    });
+
+    t.run("ipc_buffer_and_bootinfo_placement", || {
+        ensure(bi.ipc_buffer % PAGE == 0, "IPC buffer not page-aligned")?;
+        ensure(bi_addr % PAGE == 0, "bootinfo not page-aligned")?;
+        ensure(bi_addr == bi.ipc_buffer + PAGE, "bootinfo must follow the IPC buffer (seL4 layout)")?;
+        ensure(sel4::ipc_buffer::ipc_buffer_ptr() as u64 == bi.ipc_buffer, "runtime did not record the IPC buffer")
+    });
+
+    t.run("ipc_buffer_is_writable", || {
+        sel4::ipc_buffer::with_ipc_buffer(|buf| {
+            for (i, w) in buf.msg.iter_mut().enumerate() {
+                *w = 0x5a5a_0000 + i as u64;
+            }
+            let ok = buf.msg.iter().enumerate().all(|(i, &w)| w == 0x5a5a_0000 + i as u64);
+            buf.msg.iter_mut().for_each(|w| *w = 0);
+            ensure(ok, "IPC buffer did not keep what was written")
+        })
+    });
+
+    t.run("slot_regions_are_ordered", || {
+        let regions = [bi.user_image_paging, bi.extra_bi_pages, bi.user_image_frames, bi.untyped, bi.empty];
+        ensure(bi.user_image_paging.start == root_slots::NUM_INITIAL_CAPS, "first region must start at slot 16")?;
+        ensure(regions.windows(2).all(|w| w[0].end == w[1].start), "regions must be contiguous in seL4's order")?;
+        ensure(bi.empty.end == 1 << 13, "empty region must run to the end of the root CNode")?;
+        ensure(!bi.user_image_frames.is_empty() && !bi.user_image_paging.is_empty(), "image caps missing")
+    });
+
+    t.run("untyped_list", || {
+        let uts = bi.untypeds();
+        ensure(!uts.is_empty(), "no untypeds")?;
+        ensure(uts.len() as u64 == bi.untyped.len(), "list length differs from the slot region")?;
+        ensure(uts.iter().all(|u| (4..=47).contains(&u.size_bits)), "untyped size outside 4..=47")?;
+        ensure(uts.iter().all(|u| u.paddr % (1u64 << u.size_bits) == 0), "untyped not size-aligned")?;
+        ensure(uts.iter().all(|u| u.is_device <= 1), "is_device must be 0 or 1")?;
+        let ram: u64 = uts.iter().filter(|u| u.is_device == 0).map(|u| 1u64 << u.size_bits).sum();
+        ensure(ram > 2 << 30, "expected more than 2 GiB of RAM untyped with -m 3G")?;
+        let mut sorted = [(0u64, 0u64); 230];
+        for (i, u) in uts.iter().enumerate() {
+            sorted[i] = (u.paddr, u.paddr + (1u64 << u.size_bits));
+        }
+        let sorted = &mut sorted[..uts.len()];
+        sorted.sort_unstable();
+        ensure(sorted.windows(2).all(|w| w[0].1 <= w[1].0), "untypeds overlap")
+    });
+
+    t.run("initial_caps_identify", || {
+        let expect = [
+            (root_slots::NULL, Some(CapType::Null)),
+            (root_slots::INIT_THREAD_TCB, Some(CapType::Thread)),
+            (root_slots::INIT_THREAD_CNODE, Some(CapType::CNode)),
+            (root_slots::INIT_THREAD_VSPACE, Some(CapType::Pml4)),
+            (root_slots::IRQ_CONTROL, Some(CapType::IrqControl)),
+            (root_slots::ASID_CONTROL, Some(CapType::AsidControl)),
+            (root_slots::INIT_THREAD_ASID_POOL, Some(CapType::AsidPool)),
+            (root_slots::IO_PORT_CONTROL, Some(CapType::IoPortControl)),
+            (root_slots::IO_SPACE, Some(CapType::Null)),
+            (root_slots::BOOT_INFO_FRAME, Some(CapType::Frame)),
+            (root_slots::INIT_THREAD_IPC_BUFFER, Some(CapType::Frame)),
+            (root_slots::DOMAIN, Some(CapType::Domain)),
+        ];
+        for (slot, ty) in expect {
+            if sel4::debug::cap_identify(slot) != ty {
+                return Err("an initial slot holds the wrong cap type");
+            }
+        }
+        Ok(())
+    });
+
+    t.run("region_caps_identify", || {
+        let all = |r: sel4::SlotRegion, ok: &dyn Fn(Option<CapType>) -> bool| (r.start..r.end).all(|s| ok(sel4::debug::cap_identify(s)));
+        ensure(all(bi.untyped, &|t| t == Some(CapType::Untyped)), "untyped region holds a non-untyped cap")?;
+        ensure(all(bi.user_image_frames, &|t| t == Some(CapType::Frame)), "image frame region holds a non-frame cap")?;
+        let paging = |t| matches!(t, Some(CapType::Pdpt | CapType::PageDirectory | CapType::PageTable));
+        ensure(all(bi.user_image_paging, &paging), "paging region holds a non-paging cap")?;
+        let empty = sel4::SlotRegion { start: bi.empty.start, end: bi.empty.start + 64 };
+        ensure(all(empty, &|t| t == Some(CapType::Null)), "empty region holds a cap")
+    });
+
+    t.run("cap_identify_failed_lookups_are_null", || {
+        // Bits above the 13-bit index must match the 51-bit zero guard.
+        ensure(sel4::debug::cap_identify_raw(1 << 13 | 1) == 0, "guard mismatch should give the null cap type")?;
+        ensure(sel4::debug::cap_identify_raw(u64::MAX) == 0, "all-ones pointer should give the null cap type")
+    });
+
+    t.run("image_frames_cover_the_image", || {
+        let frames = bi.user_image_frames.len();
+        let code = start_address();
+        // The image spans at least the code of this function and the stack.
+        ensure(frames * PAGE >= bi.ipc_buffer - (code & !(PAGE - 1)), "fewer frames than the image needs")
+    });
+
+    t.run("tls_base_through_fs", || {
+        static TLS_BLOCK: [u64; 4] = [0x1111, 0x2222, 0x3333, 0x4444];
+        sel4::arch::set_tls_base(TLS_BLOCK.as_ptr() as u64);
+        ensure(sel4::arch::read_fs_word(0) == 0x1111 && sel4::arch::read_fs_word(24) == 0x4444, "fs:[..] did not read the TLS block")
+    });
+
+    t.run("yield_returns", || {
+        for _ in 0..100 {
+            sel4::arch::yield_now();
+        }
+        Ok(())
+    });
+
+    t.run("name_thread_and_dump_scheduler", || {
+        sel4::debug::name_thread(root_slots::INIT_THREAD_TCB, "rootserver-under-test");
+        sel4::debug::dump_scheduler();
+        Ok(())
+    });
+
+    t.run("snapshot_returns", || {
+        sel4::debug::snapshot();
+        Ok(())
+    });
+
+    t.run("registers_survive_syscalls", || {
+        // Callee-saved registers and the stack must come back unchanged
+        // from a kernel entry (the kernel saves and restores every one).
+        let (before, after) = registers_around_syscall();
+        ensure(before == after, "a register changed across a syscall")
+    });
+
+    (t.passed, t.failed)
+}
+
+fn start_address() -> u64 {
+    run as *const () as u64
+}
+
+/// Loads patterns into r12, r13, r15 and r10, issues a syscall that
+/// returns nothing in registers, and reads them back.
+fn registers_around_syscall() -> ([u64; 4], [u64; 4]) {
+    let before = [0x1234_5678_9abc_def0u64, 0x0fed_cba9_8765_4321, 0x1111_2222_3333_4444, 0x5555_6666_7777_8888];
+    let mut after = [0u64; 4];
+    // Safety: the asm saves and restores every register it touches except
+    // the declared outputs and clobbers; Yield has no effect on memory.
+    unsafe {
+        core::arch::asm!(
+            "push r12",
+            "push r13",
+            "mov r12, {a}",
+            "mov r13, {b}",
+            "mov r14, rsp",
+            "mov rdx, -7",
+            "xor edi, edi",
+            "syscall",
+            "mov rsp, r14",
+            "mov {a}, r12",
+            "mov {b}, r13",
+            "pop r13",
+            "pop r12",
+            a = inout(reg) before[0] => after[0],
+            b = inout(reg) before[1] => after[1],
+            inout("r15") before[2] => after[2],
+            inout("r10") before[3] => after[3],
+            out("rcx") _, out("rdx") _, out("rdi") _, out("r11") _, out("r14") _,
+        );
+    }
+    (before, after)
+}
