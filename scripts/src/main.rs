@@ -1,1 +1,164 @@
-fn main() {}
+//! `cargo xtask`: build, boot and test the kernel.
+//!
+//! - `cargo xtask run [--tcg|--kvm] [--gdb] [--cmdline "..."]`: build the
+//!   kernel and rootserver and boot them in QEMU (KVM when this host's KVM
+//!   can run the kernel, TCG otherwise).
+//! - `cargo xtask test [--host-only|--qemu-only]`: host unit tests plus
+//!   every in-QEMU suite, closing with `N passed, N failed`.
+//!
+//! Both install what a fresh Debian machine lacks (the Rust target, and
+//! QEMU and binutils when run as root).
+
+mod artifacts;
+mod setup;
+
+use kernel_tests::qemu::{self, Accel, Boot};
+use kernel_tests::suites;
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage:
+  cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"]
+  cargo xtask test [--host-only | --qemu-only]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn prepare() -> Result<artifacts::Images, String> {
+    setup::ensure_rust_target()?;
+    setup::ensure_host_tools()?;
+    artifacts::build(&[])
+}
+
+fn choose_accel(forced: Option<Accel>) -> Result<Accel, String> {
+    match (forced, qemu::kvm_usable()) {
+        (Some(Accel::Tcg), _) => Ok(Accel::Tcg),
+        (Some(Accel::Kvm), Ok(())) | (None, Ok(())) => Ok(Accel::Kvm),
+        (Some(Accel::Kvm), Err(why)) => {
+            Err(format!("--kvm: this host's KVM cannot run the kernel: {why}. Use --tcg (the default here)."))
+        }
+        (None, Err(why)) => {
+            eprintln!("xtask: using TCG because {why}");
+            Ok(Accel::Tcg)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode, String> {
+    let mut forced = None;
+    let mut gdb = false;
+    let mut cmdline = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--tcg" => forced = Some(Accel::Tcg),
+            "--kvm" => forced = Some(Accel::Kvm),
+            "--gdb" => gdb = true,
+            "--cmdline" => cmdline = Some(it.next().ok_or("--cmdline needs a value")?.clone()),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    let accel = choose_accel(forced)?;
+    let images = prepare()?;
+    let mut boot = Boot::new(&images.kernel32, Some(&images.rootserver));
+    boot.accel = accel;
+    boot.gdb = gdb;
+    boot.cmdline = cmdline;
+    eprintln!("xtask: booting with {:?}; quit QEMU with Ctrl-A X", accel);
+    if gdb {
+        eprintln!(
+            "xtask: QEMU waits for a debugger on localhost:1234; in another terminal run\n    gdb {} -ex 'target remote :1234'",
+            images.kernel.display()
+        );
+    }
+    let status = boot.command().status().map_err(|e| format!("cannot start QEMU: {e}"))?;
+    match status.code() {
+        Some(qemu::EXIT_HALTED) => Ok(ExitCode::SUCCESS),
+        Some(qemu::EXIT_FAILED) => Err("the kernel stopped with a failure (see the console above)".into()),
+        Some(0) => Ok(ExitCode::SUCCESS),
+        other => Err(format!("QEMU exited with {other:?}")),
+    }
+}
+
+/// Runs the host unit tests, echoing cargo's output; returns (passed, failed).
+fn host_tests() -> Result<(u64, u64), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(artifacts::workspace_root())
+        .args(["test", "--workspace", "--exclude", "rootserver"])
+        .output()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stderr), String::from_utf8_lossy(&output.stdout));
+    let (mut passed, mut failed) = (0, 0);
+    for line in text.lines() {
+        if let Some(rest) = line.trim().strip_prefix("test result: ") {
+            let count = |word: &str| {
+                rest.split(';')
+                    .find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(word))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    print!("{text}");
+    if !output.status.success() && failed == 0 {
+        return Err("host tests did not build or run".into());
+    }
+    Ok((passed, failed))
+}
+
+fn test(args: &[String]) -> Result<ExitCode, String> {
+    let (mut host, mut qemu) = (true, true);
+    for a in args {
+        match a.as_str() {
+            "--host-only" => qemu = false,
+            "--qemu-only" => host = false,
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    let (mut passed, mut failed) = (0u64, 0u64);
+    if host {
+        println!("== host unit tests");
+        let (p, f) = host_tests()?;
+        passed += p;
+        failed += f;
+    }
+    if qemu {
+        let images = prepare()?;
+        println!("== in-QEMU tests (TCG; logs in {})", artifacts::scratch_dir().display());
+        let under_test = kernel_tests::Images {
+            kernel32: images.kernel32.clone(),
+            rootserver: images.rootserver.clone(),
+            scratch: artifacts::scratch_dir(),
+        };
+        let results = suites::run_all(&under_test, |r| {
+            if r.passed {
+                println!("{} ... ok", r.name);
+            } else {
+                println!("{} ... FAILED: {}", r.name, r.detail);
+            }
+        })?;
+        passed += results.iter().filter(|r| r.passed).count() as u64;
+        failed += results.iter().filter(|r| !r.passed).count() as u64;
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

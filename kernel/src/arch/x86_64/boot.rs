@@ -57,11 +57,11 @@ boot_multiboot_magic:
 boot_multiboot_info:
     .long 0
 msg_no_long_mode:
-    .asciz "boot failed: this CPU lacks a required feature: long mode (64-bit)\r\n"
+    .asciz "\r\nboot failed: this CPU lacks a required feature: long mode (64-bit)\r\n"
 msg_no_1g_pages:
-    .asciz "boot failed: this CPU lacks a required feature: 1 GiB pages (pdpe1gb)\r\n"
+    .asciz "\r\nboot failed: this CPU lacks a required feature: 1 GiB pages (pdpe1gb)\r\n"
 msg_no_nx:
-    .asciz "boot failed: this CPU lacks a required feature: NX (execute disable)\r\n"
+    .asciz "\r\nboot failed: this CPU lacks a required feature: NX (execute disable)\r\n"
 
     .section .boot.text, "ax"
     .code32

@@ -1,0 +1,78 @@
+//! Installing what a fresh Debian machine lacks: the bare-metal Rust
+//! target, QEMU, and binutils' objcopy.
+
+use std::process::{Command, Stdio};
+
+pub const TARGET: &str = "x86_64-unknown-none";
+
+fn command_works(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `rustup target add` when the target's standard library is missing
+/// (rust-toolchain.toml alone installs nothing under RUSTUP_AUTO_INSTALL=0).
+pub fn ensure_rust_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("cannot run rustup: {e}"))?;
+    if String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == TARGET) {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the Rust target {TARGET}");
+    let ok = Command::new("rustup").args(["target", "add", TARGET]).status().map(|s| s.success()).unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`rustup target add {TARGET}` failed"))
+    }
+}
+
+/// Debian packages providing the host tools, with the program each gives.
+const PACKAGES: [(&str, &str, &[&str]); 2] =
+    [("qemu-system-x86", "qemu-system-x86_64", &["--version"]), ("binutils", "objcopy", &["--version"])];
+
+/// Installs QEMU and binutils with apt-get when running as root; otherwise
+/// names the exact command to run.
+pub fn ensure_host_tools() -> Result<(), String> {
+    let missing: Vec<&str> =
+        PACKAGES.iter().filter(|(_, prog, args)| !command_works(prog, args)).map(|(pkg, _, _)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !is_root() {
+        return Err(format!("missing host tools; install them with:\n    sudo apt-get update && sudo apt-get install -y {list}"));
+    }
+    eprintln!("xtask: installing {list} with apt-get");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend(missing.iter().copied());
+    if apt(&["update", "-q"]) && apt(&install) {
+        Ok(())
+    } else {
+        Err(format!("apt-get could not install {list}"))
+    }
+}

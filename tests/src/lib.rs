@@ -1,0 +1,19 @@
+//! The in-QEMU tests: how a boot is started and observed ([`qemu`]), the
+//! malformed boot modules derived from a good rootserver ([`elfedit`]),
+//! and the suites themselves ([`suites`]). `cargo xtask test` builds the
+//! images and runs [`suites::run_all`].
+
+pub mod elfedit;
+pub mod qemu;
+pub mod suites;
+
+use std::path::PathBuf;
+
+/// The images under test and a directory for logs and generated inputs.
+#[derive(Clone, Debug)]
+pub struct Images {
+    /// The elf32 copy of the kernel that QEMU's `-kernel` accepts.
+    pub kernel32: PathBuf,
+    pub rootserver: PathBuf,
+    pub scratch: PathBuf,
+}

@@ -1,0 +1,157 @@
+//! QEMU command lines (seL4's simulate line plus the debug-exit device)
+//! and running a boot with a time limit.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The CPU of seL4's simulate line for x86_64.
+pub const SEL4_CPU: &str = "Nehalem,-vme,+pdpe1gb,-xsave,-xsaveopt,-xsavec,-fsgsbase,-invpcid,+syscall,+lm,enforce";
+
+/// Status QEMU exits with when the kernel writes to isa-debug-exit:
+/// DebugHalt (0x10) and failure (0x11), shifted left and or-ed with 1.
+pub const EXIT_HALTED: i32 = 0x10 << 1 | 1;
+pub const EXIT_FAILED: i32 = 0x11 << 1 | 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+/// Whether this host's KVM can run the kernel: /dev/kvm must open, the
+/// CPU must have VT-x or AMD-V, and KVM must not be PVM (a software
+/// nested hypervisor that delivers a guest's SYSCALL in user mode).
+pub fn kvm_usable() -> Result<(), String> {
+    if std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_err() {
+        return Err("/dev/kvm is missing or not accessible".into());
+    }
+    if Path::new("/sys/module/kvm_pvm").exists() {
+        return Err("/dev/kvm is PVM (kvm_pvm), which cannot run a kernel's SYSCALL path or 1 GiB pages".into());
+    }
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags = cpuinfo.lines().find(|l| l.starts_with("flags")).unwrap_or("");
+    if !flags.split_whitespace().any(|f| f == "vmx" || f == "svm") {
+        return Err("the CPU reports neither VT-x (vmx) nor AMD-V (svm)".into());
+    }
+    Ok(())
+}
+
+/// One QEMU boot.
+#[derive(Clone, Debug)]
+pub struct Boot {
+    pub kernel32: PathBuf,
+    pub initrd: Option<PathBuf>,
+    pub cmdline: Option<String>,
+    pub accel: Accel,
+    pub gdb: bool,
+    /// Extra serial ports after COM1 (files), e.g. COM2.
+    pub extra_serial: Vec<PathBuf>,
+    pub extra_args: Vec<String>,
+    /// Adds QEMU's isa-debug-exit device so the kernel can end the run.
+    pub debug_exit: bool,
+}
+
+impl Boot {
+    pub fn new(kernel32: &Path, initrd: Option<&Path>) -> Self {
+        Boot {
+            kernel32: kernel32.to_path_buf(),
+            initrd: initrd.map(Path::to_path_buf),
+            cmdline: None,
+            accel: Accel::Tcg,
+            gdb: false,
+            extra_serial: Vec::new(),
+            extra_args: Vec::new(),
+            debug_exit: true,
+        }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("qemu-system-x86_64");
+        match self.accel {
+            Accel::Tcg => c.args(["-cpu", SEL4_CPU]),
+            Accel::Kvm => c.args(["-accel", "kvm", "-cpu", "host,-arch-capabilities"]),
+        };
+        c.args(["-nographic", "-serial", "mon:stdio"]);
+        for s in &self.extra_serial {
+            c.arg("-serial").arg(format!("file:{}", s.display()));
+        }
+        c.args(["-m", "size=3G"]);
+        if self.debug_exit {
+            c.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        }
+        c.arg("-kernel").arg(&self.kernel32);
+        if let Some(initrd) = &self.initrd {
+            c.arg("-initrd").arg(initrd);
+        }
+        if let Some(cmdline) = &self.cmdline {
+            c.arg("-append").arg(cmdline);
+        }
+        if self.gdb {
+            c.args(["-s", "-S"]);
+        }
+        c.args(&self.extra_args);
+        c
+    }
+}
+
+/// What a boot printed and how it ended.
+pub struct Outcome {
+    pub console: String,
+    /// None when the time limit ran out and QEMU was killed.
+    pub status: Option<i32>,
+}
+
+/// Runs `boot` headless with output to `log`, killing it after `limit`.
+pub fn run_captured(boot: &Boot, log: &Path, limit: Duration) -> Result<Outcome, String> {
+    run_watching(boot, log, limit, None).map(|(outcome, _)| outcome)
+}
+
+/// Runs `boot` until `needle` appears in its output (then stops QEMU and
+/// returns true), QEMU exits, or `limit` passes.
+pub fn run_until(boot: &Boot, log: &Path, needle: &str, limit: Duration) -> Result<bool, String> {
+    run_watching(boot, log, limit, Some(needle)).map(|(_, found)| found)
+}
+
+fn read_log(log: &Path) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    File::open(log).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| format!("{}: {e}", log.display()))?;
+    Ok(String::from_utf8_lossy(&bytes).replace('\r', ""))
+}
+
+fn run_watching(boot: &Boot, log: &Path, limit: Duration, needle: Option<&str>) -> Result<(Outcome, bool), String> {
+    let file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = file.try_clone().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut child = boot
+        .command()
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
+    let mut found = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s.code();
+        }
+        if let Some(needle) = needle {
+            if read_log(log)?.contains(needle) {
+                found = true;
+            }
+        }
+        if found || start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let console = read_log(log)?;
+    if let Some(needle) = needle {
+        found |= console.contains(needle);
+    }
+    Ok((Outcome { console, status }, found))
+}

@@ -1,0 +1,235 @@
+//! The in-QEMU test suites: the rootserver's own tests, the kernel command
+//! line, and every malformed-input case the kernel must refuse with one
+//! clear line and a failure status instead of a hang or a triple fault.
+
+use crate::elfedit;
+use crate::qemu::{run_captured, run_until, Boot, Outcome, EXIT_FAILED, EXIT_HALTED, SEL4_CPU};
+use crate::Images;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Generous for TCG on a loaded 2-core machine; a boot takes ~2 s.
+const BOOT_LIMIT: Duration = Duration::from_secs(120);
+
+pub struct TestResult {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+fn result(name: &str, problems: Vec<String>) -> TestResult {
+    TestResult { name: name.to_string(), passed: problems.is_empty(), detail: problems.join("; ") }
+}
+
+fn describe_status(status: Option<i32>) -> String {
+    match status {
+        None => "timed out (killed)".into(),
+        Some(EXIT_HALTED) => "DebugHalt (33)".into(),
+        Some(EXIT_FAILED) => "kernel failure (35)".into(),
+        Some(s) => format!("status {s}"),
+    }
+}
+
+fn check_status(out: &Outcome, want: i32, problems: &mut Vec<String>) {
+    if out.status != Some(want) {
+        problems.push(format!("expected {}, got {}", describe_status(Some(want)), describe_status(out.status)));
+    }
+}
+
+fn check_contains(text: &str, what: &str, needle: &str, problems: &mut Vec<String>) {
+    if !text.contains(needle) {
+        problems.push(format!("{what} lacks {needle:?}"));
+    }
+}
+
+fn write_module(images: &Images, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
+    let path = images.scratch.join(format!("{name}.elf"));
+    std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+fn boot(images: &Images, name: &str, b: &Boot) -> Result<Outcome, String> {
+    let log = images.scratch.join(format!("{name}.log"));
+    run_captured(b, &log, BOOT_LIMIT)
+}
+
+/// Parses `test NAME ... ok|FAILED: why` lines and the closing line.
+fn rootserver_results(console: &str) -> (Vec<TestResult>, Option<(u32, u32)>) {
+    let mut results = Vec::new();
+    let mut closing = None;
+    for line in console.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("test ") {
+            if let Some((name, outcome)) = rest.split_once(" ... ") {
+                let passed = outcome == "ok";
+                let detail = outcome.strip_prefix("FAILED: ").unwrap_or("").to_string();
+                results.push(TestResult { name: format!("rootserver::{name}"), passed, detail });
+            }
+        } else if let Some((p, f)) = line.split_once(" passed, ") {
+            if let (Ok(p), Some(Ok(f))) = (p.parse(), f.strip_suffix(" failed").map(str::parse)) {
+                closing = Some((p, f));
+            }
+        }
+    }
+    (results, closing)
+}
+
+/// The normal boot: kernel banner, bootinfo printed from ring 3, every
+/// rootserver test, and a clean DebugHalt.
+fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let out = boot(images, "boot_rootserver", &Boot::new(&images.kernel32, Some(&images.rootserver)))?;
+    let mut problems = Vec::new();
+    check_status(&out, EXIT_HALTED, &mut problems);
+    for needle in [
+        "seL4-rs: booting (x86_64, pc99; multiboot 1)",
+        "local APIC: id 0",
+        "starting the rootserver in user mode",
+        "rootserver: bootinfo at 0x",
+        "untyped: ",
+        "IPC buffer at 0x",
+        "rootserver-under-test",
+        "halting: DebugHalt called by \"rootserver-under-test\"",
+    ] {
+        check_contains(&out.console, "console", needle, &mut problems);
+    }
+    let (tests, closing) = rootserver_results(&out.console);
+    let passed = tests.iter().filter(|t| t.passed).count() as u32;
+    match closing {
+        None => problems.push("no closing `N passed, N failed` line from the rootserver".into()),
+        Some((p, f)) if p != passed || f as usize != tests.len() - passed as usize => {
+            problems.push(format!("closing line says {p} passed, {f} failed but {} test lines were printed", tests.len()))
+        }
+        _ => {}
+    }
+    if tests.is_empty() {
+        problems.push("the rootserver ran no tests".into());
+    }
+    results.push(result("qemu::boot_rootserver", problems));
+    results.extend(tests);
+    Ok(())
+}
+
+/// seL4's own simulate line, unchanged (no debug-exit device, so QEMU
+/// cannot end by itself): the boot must reach the rootserver's closing
+/// line; QEMU is stopped as soon as it appears.
+fn sel4_simulate_line(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let mut b = Boot::new(&images.kernel32, Some(&images.rootserver));
+    b.debug_exit = false;
+    let log = images.scratch.join("sel4_simulate_line.log");
+    let found = run_until(&b, &log, " passed, 0 failed", BOOT_LIMIT)?;
+    let mut problems = Vec::new();
+    if !found {
+        problems.push(format!("the closing line never appeared (see {})", log.display()));
+    }
+    results.push(result("qemu::sel4_simulate_line", problems));
+    Ok(())
+}
+
+/// `console_port=` moves the console to COM2.
+fn console_port(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let com2 = images.scratch.join("console_port_com2.log");
+    let _ = std::fs::remove_file(&com2);
+    let mut b = Boot::new(&images.kernel32, Some(&images.rootserver));
+    b.cmdline = Some("console_port=0x2f8".into());
+    b.extra_serial.push(com2.clone());
+    let out = boot(images, "console_port", &b)?;
+    let mut problems = Vec::new();
+    check_status(&out, EXIT_HALTED, &mut problems);
+    let com2_text = std::fs::read_to_string(&com2).unwrap_or_default();
+    check_contains(&com2_text, "COM2", "console on port 0x2f8", &mut problems);
+    check_contains(&com2_text, "COM2", "rootserver: bootinfo at", &mut problems);
+    if out.console.contains("rootserver: bootinfo at") {
+        problems.push("output still went to COM1".into());
+    }
+    results.push(result("qemu::console_port_cmdline", problems));
+    Ok(())
+}
+
+/// A boot that must fail with `boot failed: <expected>` (or another
+/// expected line) and the failure status.
+fn refused(
+    name: &str,
+    images: &Images,
+    module: Option<Vec<u8>>,
+    cpu: Option<&str>,
+    cmdline: Option<&str>,
+    expected: &str,
+    also_expected: Option<&str>,
+    results: &mut Vec<TestResult>,
+) -> Result<(), String> {
+    let module_path = match module {
+        Some(bytes) => Some(write_module(images, name, &bytes)?),
+        None => None,
+    };
+    let mut b = Boot::new(&images.kernel32, module_path.as_deref());
+    if let Some(cpu) = cpu {
+        b.extra_args = vec!["-cpu".into(), cpu.into()];
+    }
+    b.cmdline = cmdline.map(str::to_string);
+    let out = boot(images, name, &b)?;
+    let mut problems = Vec::new();
+    check_status(&out, EXIT_FAILED, &mut problems);
+    check_contains(&out.console, "console", expected, &mut problems);
+    if let Some(also) = also_expected {
+        check_contains(&out.console, "console", also, &mut problems);
+    }
+    if out.console.contains("starting the rootserver") {
+        problems.push("the kernel started the rootserver anyway".into());
+    }
+    results.push(result(&format!("qemu::{name}"), problems));
+    Ok(())
+}
+
+pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<Vec<TestResult>, String> {
+    let mut results = Vec::new();
+    let elf = std::fs::read(&images.rootserver).map_err(|e| format!("{}: {e}", images.rootserver.display()))?;
+    let mut step = |results: &mut Vec<TestResult>, f: &dyn Fn(&mut Vec<TestResult>) -> Result<(), String>| {
+        let before = results.len();
+        f(results)?;
+        for r in &results[before..] {
+            report(r);
+        }
+        Ok::<(), String>(())
+    };
+    step(&mut results, &|r| main_boot(images, r))?;
+    step(&mut results, &|r| console_port(images, r))?;
+    step(&mut results, &|r| sel4_simulate_line(images, r))?;
+    type Case = (&'static str, Option<Vec<u8>>, &'static str);
+    let module_cases: Vec<Case> = vec![
+        ("no_module", None, "boot failed: no boot module"),
+        ("not_elf", Some(elfedit::not_elf()), "boot failed: rootserver module rejected: not an ELF file"),
+        ("truncated_elf", Some(elfedit::truncated(&elf)), "boot failed: rootserver module rejected: truncated ELF"),
+        ("elf32_class", Some(elfedit::elf32_class(&elf)), "boot failed: rootserver module rejected: ELF class 1 is not ELF64"),
+        (
+            "wrong_machine",
+            Some(elfedit::wrong_machine(&elf)),
+            "boot failed: rootserver module rejected: ELF machine 3 is not x86_64",
+        ),
+        ("segment_in_kernel", Some(elfedit::segment_in_kernel(&elf)), "overlaps the kernel"),
+        ("image_larger_than_ram", Some(elfedit::larger_than_ram(&elf)), "which is not free RAM"),
+    ];
+    for (name, module, expected) in module_cases {
+        step(&mut results, &|r| refused(name, images, module.clone(), None, None, expected, None, r))?;
+    }
+    let no_1g = SEL4_CPU.replace("+pdpe1gb", "-pdpe1gb");
+    step(&mut results, &|r| {
+        refused("cpu_without_1g_pages", images, Some(elf.clone()), Some(&no_1g), None, "boot failed: this CPU lacks a required feature: 1 GiB pages", None, r)
+    })?;
+    let no_syscall = SEL4_CPU.replace("+syscall", "-syscall");
+    step(&mut results, &|r| {
+        refused("cpu_without_syscall", images, Some(elf.clone()), Some(&no_syscall), None, "boot failed: this CPU lacks a required feature: SYSCALL/SYSRET", None, r)
+    })?;
+    step(&mut results, &|r| {
+        refused(
+            "kernel_fault_report",
+            images,
+            Some(elf.clone()),
+            None,
+            Some("selftest=kernel_fault"),
+            "KERNEL FAULT: vector 14 (page fault), error code 0x0, RIP 0xffffffff8",
+            Some("CR2 0x100000000008"),
+            r,
+        )
+    })?;
+    Ok(results)
+}
