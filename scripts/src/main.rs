@@ -144,7 +144,9 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
     if qemu {
         let images = prepare()?;
         println!("== in-QEMU tests (TCG; logs in {})", artifacts::scratch_dir().display());
+        setup::ensure_test_tools()?;
         let under_test = kernel_tests::Images {
+            kernel: images.kernel.clone(),
             kernel32: images.kernel32.clone(),
             rootserver: images.rootserver.clone(),
             scratch: artifacts::scratch_dir(),

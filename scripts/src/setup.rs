@@ -42,15 +42,35 @@ pub fn ensure_rust_target() -> Result<(), String> {
     }
 }
 
-/// Debian packages providing the host tools, with the program each gives.
-const PACKAGES: [(&str, &str, &[&str]); 2] =
+/// A Debian package and a command that works once it is installed.
+type Package = (&'static str, &'static str, &'static [&'static str]);
+
+/// What `run` and `test` need: QEMU and objcopy.
+const HOST_TOOLS: [Package; 2] =
     [("qemu-system-x86", "qemu-system-x86_64", &["--version"]), ("binutils", "objcopy", &["--version"])];
+
+/// What the multiboot 2 test needs on top: GRUB's BIOS image builder.
+const TEST_TOOLS: [Package; 4] = [
+    ("grub-common", "grub-mkrescue", &["--version"]),
+    ("grub-pc-bin", "test", &["-d", "/usr/lib/grub/i386-pc"]),
+    ("xorriso", "xorriso", &["-version"]),
+    ("mtools", "mformat", &["--version"]),
+];
 
 /// Installs QEMU and binutils with apt-get when running as root; otherwise
 /// names the exact command to run.
 pub fn ensure_host_tools() -> Result<(), String> {
+    ensure_packages(&HOST_TOOLS)
+}
+
+/// Installs the extra tools the test suites use.
+pub fn ensure_test_tools() -> Result<(), String> {
+    ensure_packages(&TEST_TOOLS)
+}
+
+fn ensure_packages(packages: &[Package]) -> Result<(), String> {
     let missing: Vec<&str> =
-        PACKAGES.iter().filter(|(_, prog, args)| !command_works(prog, args)).map(|(pkg, _, _)| *pkg).collect();
+        packages.iter().filter(|(_, prog, args)| !command_works(prog, args)).map(|(pkg, _, _)| *pkg).collect();
     if missing.is_empty() {
         return Ok(());
     }

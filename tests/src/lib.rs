@@ -12,6 +12,8 @@ use std::path::PathBuf;
 /// The images under test and a directory for logs and generated inputs.
 #[derive(Clone, Debug)]
 pub struct Images {
+    /// The ELF64 kernel (what GRUB loads).
+    pub kernel: PathBuf,
     /// The elf32 copy of the kernel that QEMU's `-kernel` accepts.
     pub kernel32: PathBuf,
     pub rootserver: PathBuf,

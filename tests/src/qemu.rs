@@ -52,6 +52,8 @@ pub struct Boot {
     pub extra_args: Vec<String>,
     /// Adds QEMU's isa-debug-exit device so the kernel can end the run.
     pub debug_exit: bool,
+    /// Boot a bootloader ISO instead of QEMU's own multiboot loader.
+    pub boot_from_cdrom: Option<PathBuf>,
 }
 
 impl Boot {
@@ -65,6 +67,7 @@ impl Boot {
             extra_serial: Vec::new(),
             extra_args: Vec::new(),
             debug_exit: true,
+            boot_from_cdrom: None,
         }
     }
 
@@ -82,12 +85,16 @@ impl Boot {
         if self.debug_exit {
             c.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
         }
-        c.arg("-kernel").arg(&self.kernel32);
-        if let Some(initrd) = &self.initrd {
-            c.arg("-initrd").arg(initrd);
-        }
-        if let Some(cmdline) = &self.cmdline {
-            c.arg("-append").arg(cmdline);
+        if let Some(iso) = &self.boot_from_cdrom {
+            c.arg("-cdrom").arg(iso);
+        } else {
+            c.arg("-kernel").arg(&self.kernel32);
+            if let Some(initrd) = &self.initrd {
+                c.arg("-initrd").arg(initrd);
+            }
+            if let Some(cmdline) = &self.cmdline {
+                c.arg("-append").arg(cmdline);
+            }
         }
         if self.gdb {
             c.args(["-s", "-S"]);

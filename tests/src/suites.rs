@@ -125,6 +125,40 @@ fn sel4_simulate_line(images: &Images, results: &mut Vec<TestResult>) -> Result<
     Ok(())
 }
 
+/// The multiboot 2 path, as on real machines: GRUB (from a BIOS ISO made
+/// with grub-mkrescue) loads the ELF64 kernel and the rootserver module.
+fn multiboot2_grub(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let root = images.scratch.join("grub-iso");
+    let boot_dir = root.join("boot");
+    std::fs::create_dir_all(boot_dir.join("grub")).map_err(|e| e.to_string())?;
+    std::fs::copy(&images.kernel, boot_dir.join("kernel")).map_err(|e| e.to_string())?;
+    std::fs::copy(&images.rootserver, boot_dir.join("rootserver")).map_err(|e| e.to_string())?;
+    let cfg = "set timeout=0\nserial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\n\
+               menuentry \"seL4-rs\" {\n  multiboot2 /boot/kernel console_port=0x3f8\n  \
+               module2 /boot/rootserver rootserver\n  boot\n}\n";
+    std::fs::write(boot_dir.join("grub").join("grub.cfg"), cfg).map_err(|e| e.to_string())?;
+    let iso = images.scratch.join("multiboot2.iso");
+    let made = std::process::Command::new("grub-mkrescue")
+        .arg("-o")
+        .arg(&iso)
+        .arg(&root)
+        .output()
+        .map_err(|e| format!("cannot run grub-mkrescue: {e}"))?;
+    let mut problems = Vec::new();
+    if !made.status.success() {
+        problems.push(format!("grub-mkrescue failed: {}", String::from_utf8_lossy(&made.stderr).trim()));
+    } else {
+        let mut b = Boot::new(&images.kernel32, None);
+        b.boot_from_cdrom = Some(iso);
+        let out = boot(images, "multiboot2_grub", &b)?;
+        check_status(&out, EXIT_HALTED, &mut problems);
+        check_contains(&out.console, "console", "seL4-rs: booting (x86_64, pc99; multiboot 2)", &mut problems);
+        check_contains(&out.console, "console", " passed, 0 failed", &mut problems);
+    }
+    results.push(result("qemu::multiboot2_grub", problems));
+    Ok(())
+}
+
 /// `console_port=` moves the console to COM2.
 fn console_port(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
     let com2 = images.scratch.join("console_port_com2.log");
@@ -194,6 +228,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| main_boot(images, r))?;
     step(&mut results, &|r| console_port(images, r))?;
     step(&mut results, &|r| sel4_simulate_line(images, r))?;
+    step(&mut results, &|r| multiboot2_grub(images, r))?;
     type Case = (&'static str, Option<Vec<u8>>, &'static str);
     let module_cases: Vec<Case> = vec![
         ("no_module", None, "boot failed: no boot module"),
