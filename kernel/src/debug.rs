@@ -93,7 +93,7 @@ pub fn dump_scheduler() {
             "{:<40} {:<10} {:>#18x} {:>5} {:>5}",
             tcb.name(),
             tcb.state.name(),
-            tcb.ctx.rip,
+            tcb.ctx.regs.rip,
             tcb.priority,
             0
         );

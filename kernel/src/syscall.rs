@@ -9,15 +9,15 @@ use sel4_compat::syscalls::Syscall;
 #[no_mangle]
 extern "C" fn handle_syscall() -> ! {
     let tcb = thread::current();
-    let number = tcb.ctx.rdx;
+    let number = tcb.ctx.regs.rdx;
     match Syscall::from_word(number) {
-        Some(Syscall::DebugPutChar) => debug::put_char(tcb.ctx.rdi as u8),
+        Some(Syscall::DebugPutChar) => debug::put_char(tcb.ctx.regs.rdi as u8),
         Some(Syscall::DebugHalt) => debug::halt(),
         Some(Syscall::DebugSnapshot) => debug::snapshot(),
-        Some(Syscall::DebugCapIdentify) => tcb.ctx.rdi = debug::cap_identify(tcb, tcb.ctx.rdi),
-        Some(Syscall::DebugNameThread) => debug::name_thread(tcb, tcb.ctx.rdi),
+        Some(Syscall::DebugCapIdentify) => tcb.ctx.regs.rdi = debug::cap_identify(tcb, tcb.ctx.regs.rdi),
+        Some(Syscall::DebugNameThread) => debug::name_thread(tcb, tcb.ctx.regs.rdi),
         Some(Syscall::DebugDumpScheduler) => debug::dump_scheduler(),
-        Some(Syscall::SetTLSBase) => tcb.fs_base = tcb.ctx.rdi,
+        Some(Syscall::SetTLSBase) => tcb.fs_base = tcb.ctx.regs.rdi,
         // With a single runnable thread there is nobody to yield to.
         Some(Syscall::Yield) => {}
         Some(other) => {

@@ -114,7 +114,7 @@ fn suspend_after_fault(tcb: &mut Tcb, what: core::fmt::Arguments<'_>) {
     kprintln!(
         "user thread \"{}\" faulted at RIP {:#x}: {}; it has no fault handler and is now inactive",
         tcb.name(),
-        tcb.ctx.rip,
+        tcb.ctx.regs.rip,
         what
     );
     tcb.state = ThreadState::Inactive;
@@ -124,7 +124,7 @@ fn suspend_after_fault(tcb: &mut Tcb, what: core::fmt::Arguments<'_>) {
 /// thread is stopped, as seL4 stops a thread whose fault cannot be sent.
 pub fn handle_user_exception(vector: u64) {
     let tcb = current();
-    let error = tcb.ctx.error;
+    let error = tcb.ctx.regs.error;
     if vector == 14 {
         let kind = if error & 0x10 != 0 { "instruction fetch" } else { "data" };
         let addr = io::read_cr2();

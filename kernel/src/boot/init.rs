@@ -291,7 +291,7 @@ unsafe fn create_rootserver(
 
     let tcb_ptr = paddr_to_pptr(plan.tcb) as *mut Tcb;
     let mut ctx = UserContext::new_user(image.entry);
-    ctx.rdi = plan.bootinfo_vaddr;
+    ctx.regs.rdi = plan.bootinfo_vaddr;
     let mut tcb = Tcb {
         ctx,
         fs_base: 0,

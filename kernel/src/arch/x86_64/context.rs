@@ -13,12 +13,12 @@ pub const USER_SS: u64 = 0x33;
 /// RFLAGS a new thread starts with: interrupts on, bit 1 always set.
 pub const RFLAGS_USER_DEFAULT: u64 = 0x202;
 
-/// The saved user registers. 16-byte aligned with its end on a 16-byte
-/// boundary, because the CPU aligns the stack before pushing a frame.
-#[repr(C, align(16))]
+/// The registers a kernel entry saves, lowest address first: the stubs'
+/// pushes (`r15` .. `rax`), the error code (or 0), and the frame the CPU
+/// pushes for an interrupt (`rip` .. `ss`).
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct UserContext {
-    _pad: u64,
+pub struct TrapFrame {
     pub r15: u64,
     pub r14: u64,
     pub r13: u64,
@@ -43,17 +43,28 @@ pub struct UserContext {
     pub ss: u64,
 }
 
+/// A thread's saved user registers. 16-byte aligned with the end of the
+/// frame on a 16-byte boundary, because the CPU aligns the stack before
+/// pushing an interrupt frame at `TSS.rsp0`.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserContext {
+    _pad: u64,
+    pub regs: TrapFrame,
+}
+
 const _: () = assert!(core::mem::size_of::<UserContext>() == 176);
-const _: () = assert!(core::mem::offset_of!(UserContext, r15) == 8);
-const _: () = assert!(core::mem::offset_of!(UserContext, rax) == 120);
-const _: () = assert!(core::mem::offset_of!(UserContext, error) == 128);
-const _: () = assert!(core::mem::offset_of!(UserContext, rip) == 136);
-const _: () = assert!(core::mem::offset_of!(UserContext, ss) == 168);
+const _: () = assert!(core::mem::offset_of!(UserContext, regs) == 8);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, rax) == 112);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, error) == 120);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, rip) == 128);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, ss) == 160);
 
 impl UserContext {
     /// A context that starts at `entry` in user mode.
     pub fn new_user(entry: u64) -> Self {
-        UserContext { rip: entry, cs: USER_CS, rflags: RFLAGS_USER_DEFAULT, ss: USER_SS, ..Default::default() }
+        let regs = TrapFrame { rip: entry, cs: USER_CS, rflags: RFLAGS_USER_DEFAULT, ss: USER_SS, ..Default::default() };
+        UserContext { _pad: 0, regs }
     }
 
     /// Address just past the frame: what `TSS.rsp0` holds while this
@@ -61,32 +72,4 @@ impl UserContext {
     pub fn top(&mut self) -> u64 {
         self as *mut Self as u64 + core::mem::size_of::<Self>() as u64
     }
-}
-
-/// Registers pushed by a trap taken in kernel mode (same order as the
-/// user frame, on the kernel or fault stack).
-#[repr(C)]
-#[derive(Debug)]
-pub struct KernelTrapFrame {
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub rbp: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub rcx: u64,
-    pub rbx: u64,
-    pub rax: u64,
-    pub error: u64,
-    pub rip: u64,
-    pub cs: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
 }

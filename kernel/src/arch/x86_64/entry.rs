@@ -13,6 +13,43 @@ core::arch::global_asm!(
     .section .text.entry, "ax"
     .code64
 
+    // The general-purpose registers below `rax` in a register frame
+    // (rax is pushed first by every entry path, right after the error code).
+    .macro push_gprs_after_rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    .endm
+
+    .macro pop_gprs
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    .endm
+
     .balign 16
     .global interrupt_stubs
 interrupt_stubs:
@@ -32,20 +69,7 @@ interrupt_stubs:
 interrupt_common:
     test byte ptr [rsp + 24], 3
     jz interrupt_from_kernel
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    push_gprs_after_rax
     mov edi, eax
     lea rsp, [rip + kernel_stack_top]
     cld
@@ -53,20 +77,7 @@ interrupt_common:
     ud2
 
 interrupt_from_kernel:
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    push_gprs_after_rax
     mov edi, eax
     mov rsi, rsp
     mov rbx, rsp
@@ -74,21 +85,7 @@ interrupt_from_kernel:
     cld
     call handle_kernel_trap
     mov rsp, rbx
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    pop_gprs
     add rsp, 8
     iretq
 
@@ -104,20 +101,7 @@ syscall_entry:
     push rcx
     push 0
     push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    push_gprs_after_rax
     lea rsp, [rip + kernel_stack_top]
     call handle_syscall
     ud2
@@ -125,21 +109,7 @@ syscall_entry:
     .global restore_user_context_asm
 restore_user_context_asm:
     lea rsp, [rdi + 8]
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    pop_gprs
     add rsp, 8
     iretq
 

@@ -2,7 +2,7 @@
 //! from user mode go to the thread and scheduler code; anything that traps
 //! inside the kernel is a kernel bug and stops the machine with a report.
 
-use super::context::KernelTrapFrame;
+use super::context::TrapFrame;
 use super::exit::{exit_qemu, ExitCode};
 use crate::thread;
 
@@ -60,7 +60,7 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
 /// interrupts can arrive only while idling and are acknowledged; any
 /// exception is fatal.
 #[no_mangle]
-extern "C" fn handle_kernel_trap(vector: u64, frame: &KernelTrapFrame) {
+extern "C" fn handle_kernel_trap(vector: u64, frame: &TrapFrame) {
     if vector >= 32 {
         if vector != super::apic::SPURIOUS_VECTOR as u64 {
             super::apic::end_of_interrupt();
