@@ -80,7 +80,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     boot.accel = accel;
     boot.gdb = gdb;
     boot.cmdline = cmdline;
-    eprintln!("xtask: booting with {:?}; quit QEMU with Ctrl-A X", accel);
+    eprintln!("xtask: booting with {accel}; quit QEMU with Ctrl-A X");
     if gdb {
         eprintln!(
             "xtask: QEMU waits for a debugger on localhost:1234; in another terminal run\n    gdb {} -ex 'target remote :1234'",

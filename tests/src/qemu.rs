@@ -21,6 +21,15 @@ pub enum Accel {
     Kvm,
 }
 
+impl std::fmt::Display for Accel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Accel::Tcg => "TCG",
+            Accel::Kvm => "KVM",
+        })
+    }
+}
+
 /// Whether this host's KVM can run the kernel: /dev/kvm must open, the
 /// CPU must have VT-x or AMD-V, and KVM must not be PVM (a software
 /// nested hypervisor that delivers a guest's SYSCALL in user mode).

@@ -266,5 +266,17 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
             r,
         )
     })?;
+    step(&mut results, &|r| {
+        refused(
+            "kernel_panic_report",
+            images,
+            Some(elf.clone()),
+            None,
+            Some("selftest=panic"),
+            "KERNEL PANIC: panicked at kernel/src/boot/init.rs",
+            Some("selftest: panic requested on the kernel command line"),
+            r,
+        )
+    })?;
     Ok(results)
 }

@@ -69,8 +69,12 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     idt::init();
     cpu::init_syscall(entry::syscall_entry_addr());
     cpu::init_fpu();
-    if params.cmdline_str().split_ascii_whitespace().any(|w| w == "selftest=kernel_fault") {
-        kernel_fault_selftest();
+    for word in params.cmdline_str().split_ascii_whitespace() {
+        match word {
+            "selftest=kernel_fault" => kernel_fault_selftest(),
+            "selftest=panic" => panic!("selftest: panic requested on the kernel command line"),
+            _ => {}
+        }
     }
 
     let madt = discover_acpi(&params)?;
@@ -110,7 +114,8 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
 }
 
 /// Deliberately faults inside the kernel so the tests can check the
-/// kernel-fault report (kernel command line `selftest=kernel_fault`).
+/// kernel-fault report (kernel command line `selftest=kernel_fault`;
+/// `selftest=panic` checks the panic path the same way).
 fn kernel_fault_selftest() {
     kprintln!("selftest: touching an unmapped kernel address");
     // Safety: not safe at all; the fault handler reports and halts.
