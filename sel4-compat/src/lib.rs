@@ -28,3 +28,6 @@ pub const NUM_PRIORITIES: usize = 256;
 pub const ROOT_CNODE_SIZE_BITS: usize = 13;
 /// Maximum untyped descriptors in bootinfo (`KernelMaxNumBootinfoUntypedCaps`).
 pub const MAX_NUM_BOOTINFO_UNTYPED_CAPS: usize = 230;
+
+pub mod invocation;
+pub mod object_type;

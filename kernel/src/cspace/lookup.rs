@@ -87,6 +87,22 @@ pub fn resolve_address_bits(
     }
 }
 
+/// CNodes as they are in kernel memory: a CNode cap's pointer is the
+/// address of its first 32-byte slot.
+pub struct SlotMemory;
+
+impl CNodeStore for SlotMemory {
+    fn slot(&self, cnode: u64, index: u64) -> u64 {
+        cnode + (index << sel4_compat::objects::SLOT_BITS)
+    }
+    fn cap_at(&self, slot: u64) -> Cap {
+        // Safety: slot addresses come from `slot()` on the pointer of a CNode
+        // cap with an index below its radix; caps only ever point at live
+        // objects, so the slot is inside a live CNode.
+        unsafe { (slot as *const Cap).read() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

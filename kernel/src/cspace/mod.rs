@@ -1,4 +1,6 @@
-//! Capability addressing: resolving a capability pointer through guarded
-//! CNodes to a slot, as seL4's `resolveAddressBits` does.
+//! Capability addressing and storage: resolving a capability pointer
+//! through guarded CNodes, and the slots with their derivation tree.
 
+pub mod cte;
 pub mod lookup;
+pub mod delete;

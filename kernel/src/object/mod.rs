@@ -1,3 +1,8 @@
 //! Kernel objects and the capabilities that name them.
 
 pub mod cap;
+pub mod cap_rules;
+pub mod env;
+pub mod invocation;
+pub mod cnode;
+pub mod untyped;
