@@ -2,31 +2,17 @@
 //! capability identification, thread names and the scheduler dump.
 
 use crate::arch::x86_64::exit::{exit_qemu, ExitCode};
-use crate::cspace::lookup::{resolve_address_bits, CNodeStore};
+use crate::cspace::lookup::{resolve_address_bits, CNodeStore, SlotMemory};
 use crate::object::cap::Cap;
 use crate::thread::{self, Tcb};
 use sel4_compat::caps::CapType;
 use sel4_compat::ipc::MSG_MAX_LENGTH;
 
-/// CNode slots in kernel memory: a slot is two cap words and two MDB words.
-pub struct KernelCNodes;
-
-impl CNodeStore for KernelCNodes {
-    fn slot(&self, cnode: u64, index: u64) -> u64 {
-        cnode + index * (1 << sel4_compat::objects::SLOT_BITS)
-    }
-    fn cap_at(&self, slot: u64) -> Cap {
-        // Safety: `slot` came from `slot()` on a CNode cap's pointer with an
-        // index below its radix, so it is inside a live CNode object.
-        unsafe { (slot as *const Cap).read() }
-    }
-}
-
 /// seL4's `lookupCap` for a full-depth pointer: the cap in the slot the
 /// pointer resolves to, or the null cap when resolution fails.
 pub fn lookup_cap(tcb: &Tcb, cptr: u64) -> Cap {
-    match resolve_address_bits(&KernelCNodes, tcb.cspace_root, cptr, 64) {
-        Ok(r) => KernelCNodes.cap_at(r.slot),
+    match resolve_address_bits(&SlotMemory, tcb.cspace_root(), cptr, 64) {
+        Ok(r) => SlotMemory.cap_at(r.slot),
         Err(_) => Cap::NULL,
     }
 }
@@ -80,7 +66,7 @@ pub fn name_thread(caller: &mut Tcb, cptr: u64) {
         exit_qemu(ExitCode::Failed);
     }
     // Safety: a thread cap points to a live TCB object.
-    let target = unsafe { &mut *(cap.ptr_low59() as *mut Tcb) };
+    let target = unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) };
     target.set_name(&name[..len]);
 }
 
@@ -103,7 +89,7 @@ pub fn dump_scheduler() {
 /// Prints the caller's root CNode: every non-null slot and its cap type.
 pub fn snapshot() {
     let tcb = thread::current();
-    let root = tcb.cspace_root;
+    let root = tcb.cspace_root();
     kprintln!("snapshot of \"{}\": root CNode at {:#x}, {} slots", tcb.name(), root.cnode_ptr(), 1u64 << root.cnode_radix());
     let mut previous: Option<(u64, u64, u64)> = None;
     let flush = |run: (u64, u64, u64)| {
@@ -114,7 +100,7 @@ pub fn snapshot() {
         }
     };
     for index in 0..(1u64 << root.cnode_radix()) {
-        let cap = KernelCNodes.cap_at(KernelCNodes.slot(root.cnode_ptr(), index));
+        let cap = SlotMemory.cap_at(SlotMemory.slot(root.cnode_ptr(), index));
         if cap.is_null() {
             continue;
         }

@@ -22,6 +22,8 @@ pub mod arch;
 #[cfg(target_os = "none")]
 pub mod debug;
 #[cfg(target_os = "none")]
+pub mod kernel_env;
+#[cfg(target_os = "none")]
 pub mod kernel_state;
 #[cfg(target_os = "none")]
 pub mod syscall;

@@ -1,14 +1,21 @@
 //! Threads: the TCB, the current thread, and getting back to user mode.
 //!
-//! This is the part of seL4's scheduler the initial thread needs: one
-//! current thread, the idle loop when nothing can run, and faults of a
+//! A TCB object (2^11 bytes) holds the thread's own cap slots first (CSpace
+//! root, VSpace root, reply, caller, IPC buffer frame) and the `Tcb` at
+//! `TCB_OFFSET`, where thread caps point, as in seL4.
+//!
+//! This is the part of seL4's scheduler the initial thread needs so far:
+//! one current thread, the idle loop when nothing can run, and faults of a
 //! thread with no fault handler, which stop the thread (never the kernel).
 
 use crate::arch::x86_64::context::UserContext;
 use crate::arch::x86_64::{cpu, entry, io, paging, traps};
+use crate::config::pptr_to_paddr;
+use crate::cspace::cte::Cte;
 use crate::kernel_state::KernelCell;
-use crate::object::cap::Cap;
-use arrayvec::ArrayVec;
+use crate::object::cap::{vm_rights, Cap};
+use crate::object::cap_rules::TCB_OFFSET;
+use sel4_compat::caps::CapType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadState {
@@ -27,9 +34,18 @@ impl ThreadState {
     }
 }
 
+/// The TCB's cap slots (seL4's `tcbCTable` .. `tcbBuffer`, non-MCS).
+pub mod tcb_slot {
+    pub const CTABLE: u64 = 0;
+    pub const VTABLE: u64 = 1;
+    pub const REPLY: u64 = 2;
+    pub const CALLER: u64 = 3;
+    pub const BUFFER: u64 = 4;
+}
+
 pub const TCB_NAME_LENGTH: usize = 64;
 
-/// A thread control block. It lives in a TCB object (2^11 bytes).
+/// A thread control block, at `TCB_OFFSET` inside its TCB object.
 #[repr(C)]
 pub struct Tcb {
     pub ctx: UserContext,
@@ -39,15 +55,14 @@ pub struct Tcb {
     pub priority: u8,
     pub mcp: u8,
     pub ipc_buffer_vaddr: u64,
-    /// Physical address of the IPC buffer (frame plus offset), so the
-    /// kernel reads it through the physical window.
-    pub ipc_buffer_paddr: u64,
-    pub cspace_root: Cap,
-    pub vspace_root_paddr: u64,
+    /// All TCBs, for the debug scheduler dump (seL4's `ksDebugTCBs`).
+    debug_prev: *mut Tcb,
+    debug_next: *mut Tcb,
     pub name: [u8; TCB_NAME_LENGTH],
 }
 
-const _: () = assert!(core::mem::size_of::<Tcb>() <= 1 << sel4_compat::objects::TCB_BITS);
+const _: () = assert!(core::mem::size_of::<Tcb>() <= (1 << sel4_compat::objects::TCB_BITS) - TCB_OFFSET as usize);
+const _: () = assert!(5 * 32 <= TCB_OFFSET as usize);
 
 impl Tcb {
     pub fn name(&self) -> &str {
@@ -61,52 +76,143 @@ impl Tcb {
         self.name[..n].copy_from_slice(&name[..n]);
     }
 
-    /// The thread's IPC buffer, if it has one.
-    pub fn ipc_buffer(&mut self) -> Option<&mut sel4_compat::ipc::IpcBuffer> {
-        if self.ipc_buffer_paddr == 0 {
+    /// One of the thread's own cap slots (see [`tcb_slot`]).
+    pub fn slot(&self, index: u64) -> *mut Cte {
+        (self as *const Tcb as u64 - TCB_OFFSET + index * 32) as *mut Cte
+    }
+
+    fn slot_cap(&self, index: u64) -> Cap {
+        // Safety: the TCB object's slots precede the TCB and live with it.
+        unsafe { (*self.slot(index)).cap }
+    }
+
+    /// The thread's CSpace root cap.
+    pub fn cspace_root(&self) -> Cap {
+        self.slot_cap(tcb_slot::CTABLE)
+    }
+
+    /// Physical address of the thread's VSpace root, if it has a valid one.
+    pub fn vspace_root_paddr(&self) -> Option<u64> {
+        let cap = self.slot_cap(tcb_slot::VTABLE);
+        (cap.is(CapType::Pml4) && cap.pml4_mapped()).then(|| pptr_to_paddr(cap.pml4_ptr()))
+    }
+
+    /// The thread's IPC buffer (seL4's `lookupIPCBuffer`): the buffer frame
+    /// cap must be a writable, non-device frame.
+    pub fn ipc_buffer(&mut self) -> Option<&'static mut sel4_compat::ipc::IpcBuffer> {
+        let cap = self.slot_cap(tcb_slot::BUFFER);
+        if !cap.is(CapType::Frame) || cap.frame_is_device() || cap.frame_rights() != vm_rights::READ_WRITE {
             return None;
         }
-        // Safety: the paddr was set from a frame cap of at least 4 KiB with
-        // a 1 KiB-aligned offset, so the whole buffer is inside that frame,
-        // which stays allocated while the TCB refers to it.
-        Some(unsafe { &mut *(crate::config::paddr_to_pptr(self.ipc_buffer_paddr) as *mut _) })
+        let offset = self.ipc_buffer_vaddr & ((1u64 << cap.frame_size().bits()) - 1);
+        // Safety: the frame is live while its cap sits in the TCB's slot;
+        // SetIPCBuffer and boot require the buffer to be 1 KiB aligned, so
+        // it lies wholly inside the frame.
+        Some(unsafe { &mut *((cap.frame_base() + offset) as *mut sel4_compat::ipc::IpcBuffer) })
     }
 }
 
 struct Threads {
     current: *mut Tcb,
-    /// Every TCB, for the debug scheduler dump.
-    all: ArrayVec<*mut Tcb, 64>,
+    debug_head: *mut Tcb,
     idle_announced: bool,
 }
 
 static THREADS: KernelCell<Threads> =
-    KernelCell::new(Threads { current: core::ptr::null_mut(), all: ArrayVec::new_const(), idle_announced: false });
+    KernelCell::new(Threads { current: core::ptr::null_mut(), debug_head: core::ptr::null_mut(), idle_announced: false });
 
-/// Registers a new TCB and makes it current if nothing else runs.
+/// Sets up a TCB in freshly zeroed memory (seL4's `createObject` for a
+/// TCB): user-mode context, inactive, named after its creator, and listed
+/// for the debug dump.
 ///
 /// # Safety
-/// `tcb` must point to an initialised TCB object that stays allocated.
-pub unsafe fn add_thread(tcb: *mut Tcb) {
+/// `tcb` points at `TCB_OFFSET` into a zeroed TCB object that stays
+/// allocated until `remove_thread`.
+pub unsafe fn init_tcb(tcb: *mut Tcb, name: &[u8]) {
+    // Safety: per the caller's contract; zero bytes are valid for every
+    // field before we write them.
+    let t = unsafe { &mut *tcb };
+    t.ctx = UserContext::new_user(0);
+    t.state = ThreadState::Inactive;
+    t.set_name(name);
     // Safety: kernel context, no other borrow of THREADS is live.
     let threads = unsafe { THREADS.get() };
-    let _ = threads.all.try_push(tcb);
-    if threads.current.is_null() {
-        threads.current = tcb;
+    t.debug_prev = core::ptr::null_mut();
+    t.debug_next = threads.debug_head;
+    if !threads.debug_head.is_null() {
+        // Safety: listed TCBs are live.
+        unsafe { (*threads.debug_head).debug_prev = tcb };
     }
+    threads.debug_head = tcb;
+}
+
+/// Names a child TCB as seL4 does: `child of: '<creator>'`.
+pub fn child_name(buf: &mut [u8; TCB_NAME_LENGTH]) -> usize {
+    let parent = current_opt().map(|t| t.name()).unwrap_or("");
+    let mut n = 0;
+    for part in ["child of: '", parent, "'"] {
+        for &b in part.as_bytes() {
+            if n < TCB_NAME_LENGTH - 1 {
+                buf[n] = b;
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// A TCB's last cap is going: stop the thread and drop it from the lists.
+///
+/// # Safety
+/// `tcb` is a live, listed TCB.
+pub unsafe fn remove_thread(tcb: *mut Tcb) {
+    // Safety: kernel context; listed TCBs are live.
+    unsafe {
+        let threads = THREADS.get();
+        let t = &mut *tcb;
+        t.state = ThreadState::Inactive;
+        if t.debug_prev.is_null() {
+            threads.debug_head = t.debug_next;
+        } else {
+            (*t.debug_prev).debug_next = t.debug_next;
+        }
+        if !t.debug_next.is_null() {
+            (*t.debug_next).debug_prev = t.debug_prev;
+        }
+        t.debug_prev = core::ptr::null_mut();
+        t.debug_next = core::ptr::null_mut();
+    }
+}
+
+/// Makes `tcb` the thread that runs next.
+///
+/// # Safety
+/// `tcb` is a live TCB.
+pub unsafe fn set_current(tcb: *mut Tcb) {
+    // Safety: kernel context.
+    unsafe { THREADS.get() }.current = tcb;
+}
+
+fn current_opt() -> Option<&'static mut Tcb> {
+    // Safety: kernel context; `current` is null or a live TCB.
+    unsafe { THREADS.get().current.as_mut() }
 }
 
 /// The thread whose registers the current kernel entry saved.
 pub fn current() -> &'static mut Tcb {
-    // Safety: kernel context; `current` is set before the first entry from
-    // user mode and points to a live TCB (add_thread's contract).
-    unsafe { &mut *THREADS.get().current }
+    current_opt().expect("a kernel entry from user mode always has a current thread")
 }
 
-/// Every TCB, in creation order.
+/// Every TCB, newest first.
 pub fn all_threads() -> impl Iterator<Item = &'static Tcb> {
-    // Safety: kernel context; the pointers are live TCBs (add_thread).
-    unsafe { THREADS.get().all.iter().map(|&t| &*t) }
+    // Safety: kernel context; the list holds live TCBs.
+    let mut next = unsafe { THREADS.get().debug_head };
+    core::iter::from_fn(move || {
+        // Safety: as above.
+        let t = unsafe { next.as_ref() }?;
+        next = t.debug_next;
+        Some(t)
+    })
 }
 
 /// Stops a thread that faulted with nobody to handle the fault.
@@ -141,21 +247,30 @@ pub fn handle_unknown_syscall(number: u64) {
     suspend_after_fault(tcb, format_args!("unknown syscall {}", number as i64));
 }
 
+/// A capability fault (invoking a cap pointer that does not resolve).
+pub fn handle_cap_fault(cptr: u64) {
+    let tcb = current();
+    suspend_after_fault(tcb, format_args!("capability fault: invoked cap pointer {cptr:#x} does not name a cap"));
+}
+
 /// Returns to the current thread if it can run, else idles.
 pub fn schedule_and_return() -> ! {
-    let tcb = current();
-    match tcb.state {
-        ThreadState::Running | ThreadState::Restart => {
-            tcb.state = ThreadState::Running;
-            cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
-            // Safety: the TCB's context is a user frame (set at creation and
-            // only ever saved by the entry code), its VSpace maps the kernel.
-            unsafe {
-                paging::load_vspace(tcb.vspace_root_paddr);
-                entry::restore_user_context(&mut tcb.ctx)
-            }
-        }
-        ThreadState::Inactive => idle(),
+    let Some(tcb) = current_opt() else { idle() };
+    if tcb.state == ThreadState::Inactive {
+        idle();
+    }
+    let Some(vspace) = tcb.vspace_root_paddr() else {
+        suspend_after_fault(tcb, format_args!("its VSpace root is not a valid, assigned PML4"));
+        idle();
+    };
+    tcb.state = ThreadState::Running;
+    cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
+    // Safety: the TCB's context is a user frame (set at creation and only
+    // ever saved by the entry code); the VSpace root maps the kernel
+    // (every PML4 gets the kernel's mappings when created).
+    unsafe {
+        paging::load_vspace(vspace);
+        entry::restore_user_context(&mut tcb.ctx)
     }
 }
 
@@ -167,6 +282,9 @@ fn idle() -> ! {
         threads.idle_announced = true;
         kprintln!("no runnable threads; idling");
     }
+    // Leave any address space that may be torn down while idle.
+    // Safety: the boot PML4 maps the kernel.
+    unsafe { paging::load_vspace(crate::arch::x86_64::boot::boot_pml4_paddr()) };
     loop {
         io::wait_for_interrupt();
     }

@@ -13,7 +13,11 @@ use crate::arch::x86_64::paging::{self, TableFrames, PAGE_SIZE};
 use crate::arch::x86_64::{apic, boot as arch_boot, context::UserContext, cpu, entry, gdt, idt, serial};
 use crate::config::{paddr_to_pptr, PADDR_TOP};
 use crate::object::cap::{vm_rights, Cap, FrameSize};
-use crate::thread::{self, Tcb, ThreadState};
+use crate::arch::x86_64::vspace;
+use crate::cspace::cte::{self, Cte, MdbNode};
+use crate::object::cap_rules::TCB_OFFSET;
+use crate::object::untyped::max_free_index;
+use crate::thread::{self, tcb_slot, Tcb};
 use sel4_compat::bootinfo::{BootInfo, SlotRegion, UntypedDesc};
 use sel4_compat::caps::{root_slots, CapType};
 use sel4_compat::objects::*;
@@ -171,10 +175,17 @@ struct RootCNode {
 }
 
 impl RootCNode {
+    fn slot(&self, slot: u64) -> *mut Cte {
+        (self.pptr + slot * (1 << SLOT_BITS)) as *mut Cte
+    }
+
+    /// Writes a boot cap as seL4 does: revocable and first-badged, so
+    /// each heads its own derivation subtree.
     fn write(&mut self, slot: u64, cap: Cap) {
+        let null = core::ptr::null_mut();
         // Safety: `slot` is below 2^13 (checked by callers through `push`
         // or fixed slot numbers) and the CNode object is ours and zeroed.
-        unsafe { ((self.pptr + slot * (1 << SLOT_BITS)) as *mut Cap).write(cap) };
+        unsafe { self.slot(slot).write(Cte { cap, mdb: MdbNode::new(null, true, true, null) }) };
     }
 
     fn push(&mut self, cap: Cap) -> Result<u64, BootError> {
@@ -231,7 +242,7 @@ unsafe fn create_rootserver(
     let mapped_frame = |paddr: u64, vaddr: u64| {
         Cap::frame(paddr_to_pptr(paddr), FrameSize::Small, vm_rights::READ_WRITE, false, Some((IT_ASID, vaddr)))
     };
-    cnode.write(root_slots::INIT_THREAD_TCB, Cap::thread(paddr_to_pptr(plan.tcb)));
+    cnode.write(root_slots::INIT_THREAD_TCB, Cap::thread(paddr_to_pptr(plan.tcb) + TCB_OFFSET));
     cnode.write(root_slots::INIT_THREAD_CNODE, cnode_cap);
     cnode.write(root_slots::INIT_THREAD_VSPACE, Cap::pml4(paddr_to_pptr(plan.vspace), IT_ASID, true));
     cnode.write(root_slots::IRQ_CONTROL, Cap::irq_control());
@@ -269,7 +280,8 @@ unsafe fn create_rootserver(
     let untyped_start = cnode.next;
     let (mut ram_bytes, mut device_bytes) = (0u64, 0u64);
     for (i, u) in untypeds.iter().enumerate() {
-        cnode.push(Cap::untyped(crate::config::PPTR_BASE.wrapping_add(u.paddr), u.size_bits, u.is_device, 0))?;
+        let pptr = crate::config::PPTR_BASE.wrapping_add(u.paddr);
+        cnode.push(Cap::untyped(pptr, u.size_bits, u.is_device, max_free_index(u.size_bits)))?;
         bi.untyped_list[i] =
             UntypedDesc { paddr: u.paddr, size_bits: u.size_bits as u8, is_device: u.is_device as u8, padding: [0; 6] };
         if u.is_device {
@@ -293,28 +305,31 @@ unsafe fn create_rootserver(
 
     // Safety: the ASID pool object is ours; entry IT_ASID names the VSpace.
     unsafe { ((paddr_to_pptr(plan.asid_pool)) as *mut u64).add(IT_ASID as usize).write(paddr_to_pptr(plan.vspace)) };
+    vspace::set_asid_pool(0, paddr_to_pptr(plan.asid_pool));
 
-    let tcb_ptr = paddr_to_pptr(plan.tcb) as *mut Tcb;
-    let mut ctx = UserContext::new_user(image.entry);
-    ctx.regs.rdi = plan.bootinfo_vaddr;
-    let mut tcb = Tcb {
-        ctx,
-        fs_base: 0,
-        gs_base: 0,
-        state: ThreadState::Running,
-        priority: 255,
-        mcp: 255,
-        ipc_buffer_vaddr: plan.ipc_buffer_vaddr,
-        ipc_buffer_paddr: plan.ipc_buffer,
-        cspace_root: cnode_cap,
-        vspace_root_paddr: plan.vspace,
-        name: [0; thread::TCB_NAME_LENGTH],
-    };
-    tcb.set_name(b"rootserver");
-    // Safety: the TCB object is ours, zeroed, aligned, and big enough.
+    let tcb_ptr = (paddr_to_pptr(plan.tcb) + TCB_OFFSET) as *mut Tcb;
+    // Safety: the TCB object is ours, zeroed, aligned and big enough; the
+    // root CNode slots named are live and the TCB's slots are empty.
     unsafe {
-        tcb_ptr.write(tcb);
-        thread::add_thread(tcb_ptr);
+        thread::init_tcb(tcb_ptr, b"rootserver");
+        let tcb = &mut *tcb_ptr;
+        tcb.ctx = UserContext::new_user(image.entry);
+        tcb.ctx.regs.rdi = plan.bootinfo_vaddr;
+        tcb.priority = 255;
+        tcb.mcp = 255;
+        tcb.ipc_buffer_vaddr = plan.ipc_buffer_vaddr;
+        for (from, to) in [
+            (root_slots::INIT_THREAD_CNODE, tcb_slot::CTABLE),
+            (root_slots::INIT_THREAD_VSPACE, tcb_slot::VTABLE),
+            (root_slots::INIT_THREAD_IPC_BUFFER, tcb_slot::BUFFER),
+        ] {
+            let src = cnode.slot(from);
+            // The buffer cap is derived, as a copy would be: unmapped.
+            let cap = if to == tcb_slot::BUFFER { (*src).cap.frame_unmapped() } else { (*src).cap };
+            cte::cte_insert(cap, src, tcb.slot(to));
+        }
+        tcb.state = thread::ThreadState::Running;
+        thread::set_current(tcb_ptr);
     }
 
     kprintln!(

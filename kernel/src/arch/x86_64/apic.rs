@@ -13,6 +13,7 @@ const LAPIC_ID: u64 = 0x20;
 const LAPIC_VERSION: u64 = 0x30;
 const LAPIC_EOI: u64 = 0xb0;
 const LAPIC_SVR: u64 = 0xf0;
+const LAPIC_IRR: u64 = 0x200;
 const LAPIC_LVT_TIMER: u64 = 0x320;
 const LAPIC_LVT_MASKED: u32 = 1 << 16;
 
@@ -71,6 +72,12 @@ pub fn init_local_apic(paddr: u64) -> (u8, u8) {
     write(LAPIC_LVT_TIMER, LAPIC_LVT_MASKED);
     write(LAPIC_SVR, (1 << 8) | SPURIOUS_VECTOR as u32);
     ((read(LAPIC_ID) >> 24) as u8, read(LAPIC_VERSION) as u8)
+}
+
+/// Whether any interrupt is waiting in the local APIC (an IRR bit set),
+/// which is what makes a long operation stop at a preemption point.
+pub fn interrupt_pending() -> bool {
+    (0..8).any(|i| read(LAPIC_IRR + i * 0x10) != 0)
 }
 
 pub fn end_of_interrupt() {

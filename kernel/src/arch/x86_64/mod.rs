@@ -13,3 +13,4 @@ pub mod io;
 pub mod paging;
 pub mod serial;
 pub mod traps;
+pub mod vspace;

@@ -1,0 +1,134 @@
+//! Address-space bookkeeping the capability code relies on: the ASID
+//! table, finding a VSpace by ASID, and removing mappings when the caps
+//! that made them are deleted.
+
+use super::paging::{PTE_ADDR_MASK, PTE_PRESENT};
+use crate::config::{paddr_to_pptr, pptr_to_paddr};
+use crate::kernel_state::KernelCell;
+use crate::object::cap::{map_type, Cap};
+use sel4_compat::caps::CapType;
+
+/// ASIDs per pool (2^seL4_ASIDPoolIndexBits).
+pub const ASID_POOL_ENTRIES: u64 = 512;
+/// Pools in the ASID table (2^seL4_NumASIDPoolsBits).
+pub const ASID_POOLS: usize = 8;
+/// Page-size bit in PDPT and PD entries.
+const PTE_PAGE_SIZE: u64 = 1 << 7;
+
+/// The ASID table: kernel pointers of the ASID pools (seL4's
+/// `x86KSASIDTable`).
+static ASID_TABLE: KernelCell<[u64; ASID_POOLS]> = KernelCell::new([0; ASID_POOLS]);
+
+fn asid_table() -> &'static mut [u64; ASID_POOLS] {
+    // Safety: kernel context; callers do not hold the reference across
+    // other uses of the table.
+    unsafe { ASID_TABLE.get() }
+}
+
+/// Installs the pool at `pool` (kernel pointer) for ASIDs from `base`.
+pub fn set_asid_pool(base: u64, pool: u64) {
+    asid_table()[(base / ASID_POOL_ENTRIES) as usize % ASID_POOLS] = pool;
+}
+
+fn pool_entry(asid: u64) -> Option<*mut u64> {
+    let pool = *asid_table().get((asid / ASID_POOL_ENTRIES) as usize)?;
+    (pool != 0).then(|| (pool + (asid % ASID_POOL_ENTRIES) * 8) as *mut u64)
+}
+
+/// Kernel pointer of the PML4 assigned to `asid`.
+pub fn find_vspace(asid: u64) -> Option<u64> {
+    // Safety: pool entries are words of a live ASID pool object.
+    pool_entry(asid).map(|e| unsafe { e.read() }).filter(|&p| p != 0)
+}
+
+fn flush_tlb() {
+    use x86_64::registers::control::Cr3;
+    let (frame, flags) = Cr3::read();
+    // Safety: reloading the current CR3 only flushes non-global entries.
+    unsafe { Cr3::write(frame, flags) };
+}
+
+/// The entry for `vaddr` in the table at `table_pptr` at the level whose
+/// entries map `1 << shift` bytes.
+fn entry(table_pptr: u64, vaddr: u64, shift: u32) -> *mut u64 {
+    (table_pptr + ((vaddr >> shift) & 0x1ff) * 8) as *mut u64
+}
+
+/// Walks from the PML4 down to the entry at level `shift` for `vaddr`,
+/// following present, non-huge entries.
+fn lookup_entry(pml4: u64, vaddr: u64, shift: u32) -> Option<*mut u64> {
+    let mut table = pml4;
+    for level in [39u32, 30, 21, 12] {
+        let e = entry(table, vaddr, level);
+        if level == shift {
+            return Some(e);
+        }
+        // Safety: `e` is inside a live paging structure.
+        let value = unsafe { e.read() };
+        if value & PTE_PRESENT == 0 || (level != 39 && value & PTE_PAGE_SIZE != 0) {
+            return None;
+        }
+        table = paddr_to_pptr(value & PTE_ADDR_MASK);
+    }
+    None
+}
+
+/// Clears the entry at level `shift` for `vaddr` in `asid`'s VSpace if it
+/// points at `target_pptr`.
+fn clear_if_points_at(asid: u64, vaddr: u64, shift: u32, target_pptr: u64) {
+    let Some(pml4) = find_vspace(asid) else { return };
+    let Some(e) = lookup_entry(pml4, vaddr, shift) else { return };
+    // Safety: `e` is inside a live paging structure.
+    let value = unsafe { e.read() };
+    if value & PTE_PRESENT != 0 && value & PTE_ADDR_MASK == pptr_to_paddr(target_pptr) {
+        // Safety: as above.
+        unsafe { e.write(0) };
+        flush_tlb();
+    }
+}
+
+/// Removes the mapping a frame cap made (seL4's `unmapPage`).
+pub fn unmap_frame(cap: &Cap) {
+    if cap.frame_map_type() != map_type::VSPACE || cap.frame_mapped_asid() == 0 {
+        return;
+    }
+    let shift = cap.frame_size().bits();
+    clear_if_points_at(cap.frame_mapped_asid(), cap.frame_mapped_vaddr(), shift, cap.frame_base());
+}
+
+/// Removes a PDPT, page directory or page table from the VSpace it is
+/// mapped in (everything mapped through it becomes unreachable).
+pub fn unmap_table(cap: &Cap) {
+    if !cap.paging_mapped() {
+        return;
+    }
+    let shift = match cap.cap_type() {
+        Some(CapType::Pdpt) => 39,
+        Some(CapType::PageDirectory) => 30,
+        _ => 21,
+    };
+    clear_if_points_at(cap.paging_asid(), cap.paging_mapped_vaddr(), shift, cap.paging_ptr());
+}
+
+/// Drops `asid`'s assignment if it still names `pml4` (seL4's
+/// `deleteASID`).
+pub fn delete_asid(asid: u64, pml4: u64) {
+    if let Some(e) = pool_entry(asid) {
+        // Safety: a word of a live ASID pool.
+        if unsafe { e.read() } == pml4 {
+            // Safety: as above.
+            unsafe { e.write(0) };
+            flush_tlb();
+        }
+    }
+}
+
+/// Removes an ASID pool from the ASID table (seL4's `deleteASIDPool`).
+pub fn delete_asid_pool(base: u64, pool: u64) {
+    let table = asid_table();
+    let index = (base / ASID_POOL_ENTRIES) as usize % ASID_POOLS;
+    if table[index] == pool {
+        table[index] = 0;
+        flush_tlb();
+    }
+}

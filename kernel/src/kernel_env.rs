@@ -1,0 +1,68 @@
+//! The kernel's [`ObjectEnv`]: what capability operations do to the rest
+//! of the machine (threads, address spaces, preemption).
+
+use crate::arch::x86_64::{apic, paging, vspace};
+use crate::config::pptr_to_paddr;
+use crate::kernel_state::KernelCell;
+use crate::object::cap::Cap;
+use crate::object::env::{ObjectEnv, Preempted};
+use crate::thread::{self, Tcb};
+use sel4_compat::caps::CapType;
+
+/// `KernelMaxNumWorkUnitsPerPreemption`.
+pub const MAX_WORK_UNITS_PER_PREEMPTION: u64 = 100;
+
+/// Work done since the last check for pending interrupts (seL4's
+/// `ksWorkUnitsCompleted`).
+static WORK_UNITS: KernelCell<u64> = KernelCell::new(0);
+
+pub struct KernelEnv;
+
+impl ObjectEnv for KernelEnv {
+    fn preemption_point(&mut self) -> Result<(), Preempted> {
+        // Safety: kernel context.
+        let units = unsafe { WORK_UNITS.get() };
+        *units += 1;
+        if *units >= MAX_WORK_UNITS_PER_PREEMPTION {
+            *units = 0;
+            if apic::interrupt_pending() {
+                return Err(Preempted);
+            }
+        }
+        Ok(())
+    }
+
+    fn finalise(&mut self, cap: &Cap, _is_final: bool) {
+        match cap.cap_type() {
+            // Safety: a thread cap points at a live, listed TCB.
+            Some(CapType::Thread) => unsafe { thread::remove_thread(cap.tcb_ptr() as *mut Tcb) },
+            Some(CapType::Frame) => vspace::unmap_frame(cap),
+            Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => vspace::unmap_table(cap),
+            Some(CapType::Pml4) => vspace::delete_asid(cap.pml4_asid(), cap.pml4_ptr()),
+            Some(CapType::AsidPool) => vspace::delete_asid_pool(cap.asid_base(), cap.asid_pool_ptr()),
+            // Endpoint and notification queues, IRQs and I/O ports arrive
+            // with their own objects; until then nothing waits on them.
+            _ => {}
+        }
+    }
+
+    fn post_cap_deletion(&mut self, _cleanup: &Cap) {}
+
+    fn init_object(&mut self, cap: &Cap) {
+        match cap.cap_type() {
+            Some(CapType::Thread) => {
+                let mut name = [0u8; thread::TCB_NAME_LENGTH];
+                let n = thread::child_name(&mut name);
+                // Safety: retype just created the TCB in zeroed memory.
+                unsafe { thread::init_tcb(cap.tcb_ptr() as *mut Tcb, &name[..n]) };
+            }
+            // Safety: retype just created the PML4 in zeroed memory.
+            Some(CapType::Pml4) => unsafe { paging::copy_kernel_mappings(pptr_to_paddr(cap.pml4_ptr())) },
+            _ => {}
+        }
+    }
+
+    fn cancel_badged_sends(&mut self, _ep: u64, _badge: u64) {
+        // No thread can be queued on an endpoint until IPC exists.
+    }
+}
