@@ -21,11 +21,14 @@
 pub mod arch;
 pub mod console;
 pub mod debug;
+pub mod invocation;
 pub mod ipc_buffer;
 
 pub use sel4_compat::bootinfo::{BootInfo, SlotRegion, UntypedDesc};
 pub use sel4_compat::caps::{root_slots, CapType};
 pub use sel4_compat::errors::Error;
+pub use sel4_compat::invocation as invocation_labels;
+pub use sel4_compat::object_type;
 pub use sel4_compat::ipc::{IpcBuffer, MessageInfo};
 pub use sel4_compat::syscalls::Syscall;
 pub use sel4_compat::{CPtr, Word};

@@ -3,13 +3,15 @@
 
 use sel4::{root_slots, BootInfo, CapType};
 
-struct Runner {
+mod cspace;
+
+pub struct Runner {
     passed: u32,
     failed: u32,
 }
 
 impl Runner {
-    fn run(&mut self, name: &str, test: impl FnOnce() -> Result<(), &'static str>) {
+    pub fn run(&mut self, name: &str, test: impl FnOnce() -> Result<(), &'static str>) {
         match test() {
             Ok(()) => {
                 self.passed += 1;
@@ -23,7 +25,7 @@ impl Runner {
     }
 }
 
-fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
+pub fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
     if cond {
         Ok(())
     } else {
@@ -165,6 +167,8 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
         let (before, after) = registers_around_syscall();
         ensure(before == after, "a register changed across a syscall")
     });
+
+    cspace::run(&mut t, bi);
 
     (t.passed, t.failed)
 }

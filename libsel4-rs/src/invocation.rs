@@ -1,0 +1,168 @@
+//! Invoking kernel objects: the Call syscall with seL4's message layout,
+//! and typed methods for CNode and Untyped caps.
+//!
+//! As in libsel4, the first four message registers travel in CPU
+//! registers and the rest in the IPC buffer; after the call the returned
+//! registers are copied into the IPC buffer so [`get_mr`] sees the whole
+//! reply.
+//!
+//! ```ignore
+//! use sel4::invocation::{cnode, untyped, CapRights};
+//! // Make an endpoint in slot 100 of the root CNode, then a badged copy.
+//! untyped::retype(ut, sel4::ObjectType::Endpoint as u64, 0, root, 0, 0, 100, 1)?;
+//! cnode::mint(root, 101, 64, root, 100, 64, CapRights::ALL, 42)?;
+//! ```
+
+use crate::arch::{syscall, SyscallRegs};
+use crate::ipc_buffer::with_ipc_buffer;
+use crate::{CPtr, Error, MessageInfo, Syscall};
+use sel4_compat::invocation as label;
+
+/// `seL4_CapRights`: bit 0 write, 1 read, 2 grant, 3 grant-reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapRights(pub u64);
+
+impl CapRights {
+    pub const ALL: CapRights = CapRights(0xf);
+    pub const NONE: CapRights = CapRights(0);
+    pub const READ: CapRights = CapRights(0b0010);
+    pub const WRITE: CapRights = CapRights(0b0001);
+    pub const READ_WRITE: CapRights = CapRights(0b0011);
+}
+
+/// Message register `i` of the last reply (or of the message being built).
+pub fn get_mr(i: usize) -> u64 {
+    with_ipc_buffer(|b| b.msg[i])
+}
+
+/// Sets message register `i` in the IPC buffer.
+pub fn set_mr(i: usize, value: u64) {
+    with_ipc_buffer(|b| b.msg[i] = value);
+}
+
+/// `seL4_Call` with `args` as the message and `extra_caps` as capability
+/// pointers to transfer; returns the reply's message info.
+pub fn call(service: CPtr, label: u64, args: &[u64], extra_caps: &[CPtr]) -> MessageInfo {
+    with_ipc_buffer(|b| {
+        for (i, &a) in args.iter().enumerate().skip(4) {
+            b.msg[i] = a;
+        }
+        for (i, &c) in extra_caps.iter().enumerate() {
+            b.caps_or_badges[i] = c;
+        }
+    });
+    let mut mr = [0u64; 4];
+    for (i, &a) in args.iter().take(4).enumerate() {
+        mr[i] = a;
+    }
+    let info = MessageInfo::new(label, 0, extra_caps.len() as u64, args.len() as u64);
+    let out = syscall(Syscall::Call, SyscallRegs { dest: service, info: info.0, mr });
+    with_ipc_buffer(|b| b.msg[..4].copy_from_slice(&out.mr));
+    MessageInfo(out.info)
+}
+
+/// The error a kernel reply carries (label 0 is success).
+pub fn result(info: MessageInfo) -> Result<(), Error> {
+    match info.label() {
+        0 => Ok(()),
+        code => Err(Error::from_word(code).unwrap_or(Error::IllegalOperation)),
+    }
+}
+
+/// CNode methods. Indices are looked up in the CNode `service` with
+/// `depth` bits; `src_root` and friends name CNodes by cap pointer.
+pub mod cnode {
+    use super::*;
+
+    fn depth(d: u8) -> u64 {
+        d as u64
+    }
+
+    pub fn revoke(service: CPtr, index: CPtr, d: u8) -> Result<(), Error> {
+        result(call(service, label::CNODE_REVOKE, &[index, depth(d)], &[]))
+    }
+
+    pub fn delete(service: CPtr, index: CPtr, d: u8) -> Result<(), Error> {
+        result(call(service, label::CNODE_DELETE, &[index, depth(d)], &[]))
+    }
+
+    pub fn cancel_badged_sends(service: CPtr, index: CPtr, d: u8) -> Result<(), Error> {
+        result(call(service, label::CNODE_CANCEL_BADGED_SENDS, &[index, depth(d)], &[]))
+    }
+
+    pub fn save_caller(service: CPtr, index: CPtr, d: u8) -> Result<(), Error> {
+        result(call(service, label::CNODE_SAVE_CALLER, &[index, depth(d)], &[]))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn copy(service: CPtr, dest: CPtr, dest_depth: u8, src_root: CPtr, src: CPtr, src_depth: u8, rights: CapRights) -> Result<(), Error> {
+        result(call(service, label::CNODE_COPY, &[dest, depth(dest_depth), src, depth(src_depth), rights.0], &[src_root]))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn mint(
+        service: CPtr,
+        dest: CPtr,
+        dest_depth: u8,
+        src_root: CPtr,
+        src: CPtr,
+        src_depth: u8,
+        rights: CapRights,
+        badge: u64,
+    ) -> Result<(), Error> {
+        let args = [dest, depth(dest_depth), src, depth(src_depth), rights.0, badge];
+        result(call(service, label::CNODE_MINT, &args, &[src_root]))
+    }
+
+    pub fn move_(service: CPtr, dest: CPtr, dest_depth: u8, src_root: CPtr, src: CPtr, src_depth: u8) -> Result<(), Error> {
+        result(call(service, label::CNODE_MOVE, &[dest, depth(dest_depth), src, depth(src_depth)], &[src_root]))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn mutate(service: CPtr, dest: CPtr, dest_depth: u8, src_root: CPtr, src: CPtr, src_depth: u8, data: u64) -> Result<(), Error> {
+        result(call(service, label::CNODE_MUTATE, &[dest, depth(dest_depth), src, depth(src_depth), data], &[src_root]))
+    }
+
+    /// Moves `pivot` to `dest` and `src` to `pivot` (with new data for each).
+    #[allow(clippy::too_many_arguments)]
+    pub fn rotate(
+        service: CPtr,
+        dest: CPtr,
+        dest_depth: u8,
+        pivot_root: CPtr,
+        pivot: CPtr,
+        pivot_depth: u8,
+        pivot_data: u64,
+        src_root: CPtr,
+        src: CPtr,
+        src_depth: u8,
+        src_data: u64,
+    ) -> Result<(), Error> {
+        let args = [dest, depth(dest_depth), pivot_data, pivot, depth(pivot_depth), src_data, src, depth(src_depth)];
+        result(call(service, label::CNODE_ROTATE, &args, &[pivot_root, src_root]))
+    }
+}
+
+/// Untyped methods.
+pub mod untyped {
+    use super::*;
+
+    /// `seL4_Untyped_Retype`: `num` objects of `object_type` (and
+    /// `size_bits` for CNodes and untypeds) into slots `offset..` of the
+    /// CNode found at `node_index`/`node_depth` from `root` (depth 0: root
+    /// itself).
+    #[allow(clippy::too_many_arguments)]
+    pub fn retype(
+        service: CPtr,
+        object_type: u64,
+        size_bits: u64,
+        root: CPtr,
+        node_index: CPtr,
+        node_depth: u64,
+        offset: u64,
+        num: u64,
+    ) -> Result<(), Error> {
+        let args = [object_type, size_bits, node_index, node_depth, offset, num];
+        result(call(service, label::UNTYPED_RETYPE, &args, &[root]))
+    }
+}

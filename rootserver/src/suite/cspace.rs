@@ -1,0 +1,188 @@
+//! Capabilities through real syscalls: Untyped_Retype of every object
+//! type, every CNode method, and the error codes and message words a
+//! seL4 program reads back.
+
+use super::{ensure, Runner};
+use sel4::invocation::{call, cnode, get_mr, untyped, CapRights};
+use sel4::object_type as ty;
+use sel4::{root_slots, BootInfo, CapType, Error, MessageInfo};
+
+const ROOT: u64 = root_slots::INIT_THREAD_CNODE;
+const DEPTH: u8 = 64;
+const ALL: CapRights = CapRights::ALL;
+
+fn identify(slot: u64) -> Option<CapType> {
+    sel4::debug::cap_identify(slot)
+}
+
+/// A RAM untyped of at least 2^bits bytes.
+fn find_untyped(bi: &BootInfo, bits: u8) -> Option<u64> {
+    bi.untypeds()
+        .iter()
+        .position(|u| u.is_device == 0 && u.size_bits >= bits)
+        .map(|i| bi.untyped.start + i as u64)
+}
+
+/// The label and first message words of a reply.
+fn reply(info: MessageInfo, words: usize) -> (u64, [u64; 5]) {
+    let mut mrs = [0u64; 5];
+    for (i, m) in mrs.iter_mut().enumerate().take(words.min(info.length() as usize)) {
+        *m = get_mr(i);
+    }
+    (info.label(), mrs)
+}
+
+pub fn run(t: &mut Runner, bi: &'static BootInfo) {
+    let Some(ut) = find_untyped(bi, 22) else {
+        t.run("cspace_untyped_available", || Err("no RAM untyped of 4 MiB or more"));
+        return;
+    };
+    // Each test works in its own window of empty slots.
+    let window = |n: u64| bi.empty.start + 64 * n;
+
+    t.run("retype_every_object_type", || {
+        let base = window(0);
+        let kinds = [
+            (ty::UNTYPED, 12, CapType::Untyped),
+            (ty::TCB, 0, CapType::Thread),
+            (ty::ENDPOINT, 0, CapType::Endpoint),
+            (ty::NOTIFICATION, 0, CapType::Notification),
+            (ty::CAP_TABLE, 4, CapType::CNode),
+            (ty::X86_PDPT, 0, CapType::Pdpt),
+            (ty::X64_PML4, 0, CapType::Pml4),
+            (ty::X86_4K, 0, CapType::Frame),
+            (ty::X86_PAGE_TABLE, 0, CapType::PageTable),
+            (ty::X86_PAGE_DIRECTORY, 0, CapType::PageDirectory),
+        ];
+        for (i, &(kind, size, cap_type)) in kinds.iter().enumerate() {
+            untyped::retype(ut, kind, size, ROOT, 0, 0, base + i as u64, 1).map_err(|_| "retype failed")?;
+            ensure(identify(base + i as u64) == Some(cap_type), "retyped cap has the wrong type")?;
+        }
+        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, base + 20, 16).map_err(|_| "retype of 16 endpoints failed")?;
+        ensure((base + 20..base + 36).all(|s| identify(s) == Some(CapType::Endpoint)), "fan-out retype incomplete")?;
+        // Last, as its 2 MiB alignment may use up the rest of the untyped.
+        untyped::retype(ut, ty::X86_LARGE_PAGE, 0, ROOT, 0, 0, base + 40, 1).map_err(|_| "large page retype failed")?;
+        ensure(identify(base + 40) == Some(CapType::Frame), "large page cap has the wrong type")?;
+        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "revoke of the untyped failed")?;
+        ensure((base..base + 41).all(|s| identify(s) == Some(CapType::Null)), "revoke left children behind")
+    });
+
+    t.run("cnode_copy_mint_move_mutate_rotate_delete", || {
+        let b = window(1);
+        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, b, 1).map_err(|_| "retype failed")?;
+        cnode::copy(ROOT, b + 1, DEPTH, ROOT, b, DEPTH, ALL).map_err(|_| "copy failed")?;
+        cnode::mint(ROOT, b + 2, DEPTH, ROOT, b, DEPTH, CapRights::READ, 7).map_err(|_| "mint failed")?;
+        ensure(
+            cnode::mint(ROOT, b + 3, DEPTH, ROOT, b + 2, DEPTH, ALL, 8) == Err(Error::IllegalOperation),
+            "re-badging must be refused",
+        )?;
+        cnode::move_(ROOT, b + 3, DEPTH, ROOT, b + 1, DEPTH).map_err(|_| "move failed")?;
+        ensure(identify(b + 1) == Some(CapType::Null) && identify(b + 3) == Some(CapType::Endpoint), "move did not move")?;
+        untyped::retype(ut, ty::CAP_TABLE, 3, ROOT, 0, 0, b + 4, 1).map_err(|_| "CNode retype failed")?;
+        cnode::mutate(ROOT, b + 5, DEPTH, ROOT, b + 4, DEPTH, (1 << 6) | 1).map_err(|_| "mutate failed")?;
+        ensure(identify(b + 4) == Some(CapType::Null) && identify(b + 5) == Some(CapType::CNode), "mutate did not move")?;
+        untyped::retype(ut, ty::TCB, 0, ROOT, 0, 0, b + 6, 1).map_err(|_| "TCB retype failed")?;
+        // dest b+7 <- pivot b+6 (TCB) <- src b+5 (CNode)
+        cnode::rotate(ROOT, b + 7, DEPTH, ROOT, b + 6, DEPTH, 0, ROOT, b + 5, DEPTH, (1 << 6) | 1).map_err(|_| "rotate failed")?;
+        ensure(
+            identify(b + 5) == Some(CapType::Null)
+                && identify(b + 6) == Some(CapType::CNode)
+                && identify(b + 7) == Some(CapType::Thread),
+            "rotate moved the wrong caps",
+        )?;
+        cnode::delete(ROOT, b + 2, DEPTH).map_err(|_| "delete failed")?;
+        ensure(identify(b + 2) == Some(CapType::Null), "delete left the cap")?;
+        cnode::revoke(ROOT, b, DEPTH).map_err(|_| "revoke failed")?;
+        ensure(identify(b + 3) == Some(CapType::Null), "revoke left the copy")?;
+        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+    });
+
+    t.run("syscall_errors_and_their_message_words", || {
+        let b = window(2);
+        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, b, 1).map_err(|_| "retype failed")?;
+        let copy = |dest: u64, dd: u64, src: u64, sd: u64, extra: &[u64]| {
+            reply(call(ROOT, sel4_compat_labels::CNODE_COPY, &[dest, dd, src, sd, ALL.0], extra), 5)
+        };
+        // DeleteFirst: the destination holds a cap.
+        ensure(copy(b, 64, b, 64, &[ROOT]).0 == Error::DeleteFirst as u64, "expected DeleteFirst")?;
+        // FailedLookup on the source: MR0 = 1 (source), then the lookup
+        // failure (missing capability = 1, plus one) and the bits left.
+        let (label, mrs) = copy(b + 1, 64, b + 30, 64, &[ROOT]);
+        ensure(label == Error::FailedLookup as u64, "expected FailedLookup")?;
+        ensure(mrs[..3] == [1, 2, 64], "FailedLookup words differ from seL4's")?;
+        // A depth that runs out inside the root CNode's 51-bit guard:
+        // target lookup (MR0 = 0), guard mismatch (3 + 1), bits left,
+        // guard found, guard size.
+        let (label, mrs) = copy(b + 1, 20, b, 64, &[ROOT]);
+        ensure(label == Error::FailedLookup as u64 && mrs == [0, 4, 20, 0, 51], "guard mismatch words differ")?;
+        // RangeError for a depth of 0: MR0..1 = 1..64.
+        let (label, mrs) = copy(b + 1, 0, b, 64, &[ROOT]);
+        ensure(label == Error::RangeError as u64 && mrs[..2] == [1, 64], "expected RangeError 1..64")?;
+        // TruncatedMessage: no source root cap.
+        ensure(copy(b + 1, 64, b, 64, &[]).0 == Error::TruncatedMessage as u64, "expected TruncatedMessage")?;
+        // IllegalOperation: an untyped method on a CNode.
+        let (label, _) = reply(call(ROOT, sel4_compat_labels::UNTYPED_RETYPE, &[0; 6], &[ROOT]), 0);
+        ensure(label == Error::IllegalOperation as u64, "expected IllegalOperation")?;
+        // InvalidCapability: invoking an empty slot (MR0 = 0).
+        let (label, mrs) = reply(call(b + 40, sel4_compat_labels::CNODE_COPY, &[0; 5], &[]), 1);
+        ensure(label == Error::InvalidCapability as u64 && mrs[0] == 0, "expected InvalidCapability 0")?;
+        // InvalidArgument: an unknown object type is argument 0.
+        let (label, mrs) = reply(call(ut, sel4_compat_labels::UNTYPED_RETYPE, &[99, 0, 0, 0, b + 1, 1], &[ROOT]), 1);
+        ensure(label == Error::InvalidArgument as u64 && mrs[0] == 0, "expected InvalidArgument 0")?;
+        // A CNode of radix 0 is argument 1.
+        ensure(
+            untyped::retype(ut, ty::CAP_TABLE, 0, ROOT, 0, 0, b + 1, 1) == Err(Error::InvalidArgument),
+            "expected InvalidArgument for a radix-0 CNode",
+        )?;
+        // RevokeFirst: copying an untyped that has children.
+        ensure(cnode::copy(ROOT, b + 1, DEPTH, ROOT, ut, DEPTH, ALL) == Err(Error::RevokeFirst), "expected RevokeFirst")?;
+        // NotEnoughMemory: MR0 is the bytes left in the untyped.
+        let small = b + 2;
+        untyped::retype(ut, ty::UNTYPED, 12, ROOT, 0, 0, small, 1).map_err(|_| "small untyped retype failed")?;
+        let (label, mrs) = reply(call(small, sel4_compat_labels::UNTYPED_RETYPE, &[ty::CAP_TABLE, 8, 0, 0, b + 3, 1], &[ROOT]), 1);
+        ensure(label == Error::NotEnoughMemory as u64 && mrs[0] == 4096, "expected NotEnoughMemory with 4096 bytes left")?;
+        // Fan-out above 256 is a RangeError 1..256.
+        let (label, mrs) = reply(call(ut, sel4_compat_labels::UNTYPED_RETYPE, &[ty::ENDPOINT, 0, 0, 0, b + 3, 257], &[ROOT]), 2);
+        ensure(label == Error::RangeError as u64 && mrs[..2] == [1, 256], "expected RangeError 1..256")?;
+        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+    });
+
+    t.run("untyped_reset_after_children_are_deleted", || {
+        // Uses windows 3..7: 320 slots.
+        let b = window(3);
+        untyped::retype(ut, ty::UNTYPED, 12, ROOT, 0, 0, b, 1).map_err(|_| "retype failed")?;
+        // 4 KiB holds 256 endpoints of 16 bytes and not one more.
+        for k in 0..8 {
+            untyped::retype(b, ty::ENDPOINT, 0, ROOT, 0, 0, b + 1 + 32 * k, 32).map_err(|_| "endpoints failed")?;
+        }
+        let (label, mrs) = reply(call(b, sel4_compat_labels::UNTYPED_RETYPE, &[ty::ENDPOINT, 0, 0, 0, b + 300, 1], &[ROOT]), 1);
+        ensure(label == Error::NotEnoughMemory as u64 && mrs[0] == 0, "a full untyped must report 0 bytes left")?;
+        // Revoking the untyped deletes its children; the next retype resets
+        // it and the whole 4 KiB is available again.
+        cnode::revoke(ROOT, b, DEPTH).map_err(|_| "revoke failed")?;
+        ensure((b + 1..b + 257).all(|s| identify(s) == Some(CapType::Null)), "children survived the revoke")?;
+        untyped::retype(b, ty::CAP_TABLE, 7, ROOT, 0, 0, b + 1, 1).map_err(|_| "the reset untyped did not give its 4 KiB")?;
+        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+    });
+
+    t.run("deleting_a_cnode_deletes_what_it_holds", || {
+        let b = window(8);
+        untyped::retype(ut, ty::UNTYPED, 12, ROOT, 0, 0, b, 1).map_err(|_| "untyped retype failed")?;
+        untyped::retype(ut, ty::CAP_TABLE, 4, ROOT, 0, 0, b + 1, 1).map_err(|_| "CNode retype failed")?;
+        // Copy the small untyped into slot 3 of the new CNode (radix 4, no
+        // guard: addressed with depth 4 through its own cap).
+        cnode::copy(b + 1, 3, 4, ROOT, b, DEPTH, ALL).map_err(|_| "copy into the child CNode failed")?;
+        ensure(
+            untyped::retype(b, ty::ENDPOINT, 0, ROOT, 0, 0, b + 2, 1) == Err(Error::NotEnoughMemory),
+            "an untyped with a copy cannot retype",
+        )?;
+        cnode::delete(ROOT, b + 1, DEPTH).map_err(|_| "deleting the CNode failed")?;
+        untyped::retype(b, ty::ENDPOINT, 0, ROOT, 0, 0, b + 2, 1).map_err(|_| "the copy inside the CNode survived")?;
+        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+    });
+}
+
+/// Labels used directly with `call` (the typed wrappers hide them).
+mod sel4_compat_labels {
+    pub use sel4::invocation_labels::*;
+}
