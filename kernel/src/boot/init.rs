@@ -7,10 +7,11 @@ use super::multiboot::{self, BootParams, MMAP_TYPE_RAM};
 use super::phys::{PhysRead, SliceMem};
 use super::plan::{self, Plan};
 use super::regions::Region;
+use super::extra_bootinfo::{self, ExtraInputs};
 use super::{cmdline, BootError};
 use crate::arch::x86_64::exit::{exit_qemu, ExitCode};
 use crate::arch::x86_64::paging::{self, TableFrames, PAGE_SIZE};
-use crate::arch::x86_64::{apic, boot as arch_boot, context::UserContext, cpu, entry, gdt, idt, serial};
+use crate::arch::x86_64::{apic, boot as arch_boot, context::UserContext, cpu, entry, gdt, idt, serial, tsc};
 use crate::config::{paddr_to_pptr, PADDR_TOP};
 use crate::object::cap::{vm_rights, Cap, FrameSize};
 use crate::arch::x86_64::vspace;
@@ -81,7 +82,7 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
         }
     }
 
-    let madt = discover_acpi(&params)?;
+    let (rsdp, madt) = discover_acpi(&params)?;
     apic::disable_legacy_pic();
     let (apic_id, apic_version) = apic::init_local_apic(madt.lapic_paddr);
     kprintln!("local APIC: id {apic_id}, version {apic_version:#x}, xAPIC mode");
@@ -99,7 +100,25 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
         core::slice::from_raw_parts(paddr_to_pptr(module.start) as *const u8, (module.end - module.start) as usize)
     };
     let image = ElfImage::parse(file)?;
-    let plan = plan::plan(&params.memory, &params.modules, arch_boot::kernel_end_paddr(), image.v_start, image.v_end)?;
+    let tsc_mhz = tsc::measure_mhz();
+    kprintln!("TSC: {tsc_mhz} MHz (measured against the PIT)");
+    let vbe = params.vbe.map(read_vbe);
+    let extra = ExtraInputs {
+        vbe: vbe.as_ref(),
+        rsdp: Some(rsdp_bytes(&params, &rsdp)),
+        framebuffer: params.framebuffer,
+        memory: &params.memory,
+        tsc_mhz,
+    };
+    let extra_bits = extra_bootinfo::size_bits(extra.size());
+    let plan = plan::plan(
+        &params.memory,
+        &params.modules,
+        arch_boot::kernel_end_paddr(),
+        image.v_start,
+        image.v_end,
+        extra_bits,
+    )?;
     kprintln!(
         "rootserver: {} bytes, entry {:#x}, image {:#x}..{:#x} at physical {:#x}",
         file.len(),
@@ -113,7 +132,7 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     // nothing else uses, away from the kernel and the modules.
     unsafe {
         load_image(&image, &plan);
-        create_rootserver(&image, &plan, &params, &madt)
+        create_rootserver(&image, &plan, &params, &madt, &extra)
     }
 }
 
@@ -126,7 +145,7 @@ fn kernel_fault_selftest() {
     unsafe { core::ptr::read_volatile(0x0000_1000_0000_0008 as *const u64) };
 }
 
-fn discover_acpi(params: &BootParams) -> Result<acpi::Madt, BootError> {
+fn discover_acpi(params: &BootParams) -> Result<(acpi::Rsdp, acpi::Madt), BootError> {
     let rsdp = match &params.rsdp {
         Some(copy) => acpi::rsdp_at(&SliceMem { base: 0, bytes: copy }, 0),
         None => acpi::find_rsdp(&PhysWindow),
@@ -143,7 +162,34 @@ fn discover_acpi(params: &BootParams) -> Result<acpi::Madt, BootError> {
     for io in madt.ioapics.iter() {
         kprintln!("  IOAPIC {} at {:#x}, GSI base {}", io.id, io.paddr, io.gsi_base);
     }
-    Ok(madt)
+    Ok((rsdp, madt))
+}
+
+/// The RSDP as seL4 passes it on: the 36-byte ACPI 2.0 layout, read from
+/// the loader's copy or from where the BIOS left it.
+fn rsdp_bytes(params: &BootParams, rsdp: &acpi::Rsdp) -> [u8; extra_bootinfo::RSDP_BYTES] {
+    let mut out = [0u8; extra_bootinfo::RSDP_BYTES];
+    match &params.rsdp {
+        Some(copy) => out[..copy.len()].copy_from_slice(copy),
+        None => {
+            let len = if rsdp.revision >= 2 { 36 } else { 20 };
+            PhysWindow.read(rsdp.paddr, &mut out[..len]);
+        }
+    }
+    out
+}
+
+/// Copies the VBE blocks a multiboot 1 loader pointed at into seL4's
+/// `seL4_X86_BootInfo_VBE` body layout.
+fn read_vbe(v: multiboot::VbeRefs) -> [u8; extra_bootinfo::VBE_BODY_BYTES] {
+    let mut out = [0u8; extra_bootinfo::VBE_BODY_BYTES];
+    PhysWindow.read(v.control_info as u64, &mut out[..512]);
+    PhysWindow.read(v.mode_info as u64, &mut out[512..768]);
+    let words = [v.mode as u32, v.interface_seg as u32, v.interface_off as u32, v.interface_len as u32];
+    for (i, w) in words.iter().enumerate() {
+        out[768 + i * 4..772 + i * 4].copy_from_slice(&w.to_le_bytes());
+    }
+    out
 }
 
 /// # Safety
@@ -208,6 +254,7 @@ unsafe fn create_rootserver(
     plan: &Plan,
     params: &BootParams,
     madt: &acpi::Madt,
+    extra: &ExtraInputs<'_>,
 ) -> Result<(), BootError> {
     // Safety (whole function): the plan's objects are ours (caller).
     unsafe {
@@ -217,6 +264,11 @@ unsafe fn create_rootserver(
         zero(plan.asid_pool, 1 << ASID_POOL_BITS);
         zero(plan.ipc_buffer, PAGE_SIZE);
         zero(plan.bootinfo, PAGE_SIZE);
+        if plan.extra_bits > 0 {
+            zero(plan.extra, 1 << plan.extra_bits);
+            let region = core::slice::from_raw_parts_mut(paddr_to_pptr(plan.extra) as *mut u8, 1 << plan.extra_bits);
+            extra.write(region);
+        }
         zero(plan.paging, plan.paging_count * PAGE_SIZE);
         paging::copy_kernel_mappings(plan.vspace);
     }
@@ -235,6 +287,10 @@ unsafe fn create_rootserver(
     }
     map(plan.ipc_buffer_vaddr, plan.ipc_buffer);
     map(plan.bootinfo_vaddr, plan.bootinfo);
+    let extra_pages = if plan.extra_bits > 0 { 1u64 << (plan.extra_bits - 12) } else { 0 };
+    for i in 0..extra_pages {
+        map(plan.extra_vaddr + i * PAGE_SIZE, plan.extra + i * PAGE_SIZE);
+    }
 
     let mut cnode = RootCNode { pptr: paddr_to_pptr(plan.cnode), next: root_slots::NUM_INITIAL_CAPS };
     let radix = sel4_compat::ROOT_CNODE_SIZE_BITS as u32;
@@ -262,7 +318,11 @@ unsafe fn create_rootserver(
         }
     }
     let user_image_paging = SlotRegion { start: paging_start, end: cnode.next };
-    let extra_bi_pages = SlotRegion { start: cnode.next, end: cnode.next };
+    let extra_start = cnode.next;
+    for i in 0..extra_pages {
+        cnode.push(mapped_frame(plan.extra + i * PAGE_SIZE, plan.extra_vaddr + i * PAGE_SIZE))?;
+    }
+    let extra_bi_pages = SlotRegion { start: extra_start, end: cnode.next };
     let frames_start = cnode.next;
     for vaddr in (image.v_start..image.v_end).step_by(PAGE_SIZE as usize) {
         cnode.push(mapped_frame(plan.image_paddr + (vaddr - image.v_start), vaddr))?;
@@ -291,7 +351,7 @@ unsafe fn create_rootserver(
         }
     }
     bi.untyped = SlotRegion { start: untyped_start, end: cnode.next };
-    bi.extra_len = 0;
+    bi.extra_len = extra.size() as u64;
     bi.node_id = 0;
     bi.num_nodes = 1;
     bi.num_iopt_levels = 0;

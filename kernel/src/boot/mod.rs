@@ -6,6 +6,7 @@
 pub mod acpi;
 pub mod cmdline;
 pub mod elf;
+pub mod extra_bootinfo;
 pub mod multiboot;
 pub mod phys;
 pub mod plan;

@@ -28,6 +28,17 @@ pub struct Module {
     pub end: u64,
 }
 
+/// Where a multiboot 1 loader left VBE information (flag bit 11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VbeRefs {
+    pub control_info: u32,
+    pub mode_info: u32,
+    pub mode: u16,
+    pub interface_seg: u16,
+    pub interface_off: u16,
+    pub interface_len: u16,
+}
+
 /// What the kernel keeps of the loader's information.
 #[derive(Clone, Debug, Default)]
 pub struct BootParams {
@@ -37,6 +48,9 @@ pub struct BootParams {
     pub modules: ArrayVec<Module, MAX_MODULES>,
     /// A copy of the RSDP when the loader supplied one (multiboot 2).
     pub rsdp: Option<ArrayVec<u8, 36>>,
+    pub vbe: Option<VbeRefs>,
+    /// The multiboot 2 framebuffer tag's fixed part (`multiboot2_fb_t`).
+    pub framebuffer: Option<[u8; 22]>,
 }
 
 impl BootParams {
@@ -57,6 +71,7 @@ pub fn parse(magic: u32, info: u64, mem: &dyn PhysRead) -> Result<BootParams, Bo
 const MB1_FLAG_CMDLINE: u32 = 1 << 2;
 const MB1_FLAG_MODS: u32 = 1 << 3;
 const MB1_FLAG_MMAP: u32 = 1 << 6;
+const MB1_FLAG_VBE: u32 = 1 << 11;
 
 fn copy_cstr(mem: &dyn PhysRead, mut paddr: u64, out: &mut ArrayVec<u8, MAX_CMDLINE>) {
     while !out.is_full() {
@@ -115,6 +130,17 @@ fn parse_mb1(info: u64, mem: &dyn PhysRead) -> Result<BootParams, BootError> {
             off += size + 4;
         }
     }
+    if flags & MB1_FLAG_VBE != 0 {
+        let half = |off: u64| mem.read_u16(info + off).ok_or(bad);
+        params.vbe = Some(VbeRefs {
+            control_info: field(72)?,
+            mode_info: field(76)?,
+            mode: half(80)?,
+            interface_seg: half(82)?,
+            interface_off: half(84)?,
+            interface_len: half(86)?,
+        });
+    }
     Ok(params)
 }
 
@@ -122,6 +148,7 @@ const MB2_TAG_END: u32 = 0;
 const MB2_TAG_CMDLINE: u32 = 1;
 const MB2_TAG_MODULE: u32 = 3;
 const MB2_TAG_MMAP: u32 = 6;
+const MB2_TAG_FRAMEBUFFER: u32 = 8;
 const MB2_TAG_ACPI_OLD: u32 = 14;
 const MB2_TAG_ACPI_NEW: u32 = 15;
 /// Upper bound on the information structure; guards against a bogus size.
@@ -166,6 +193,13 @@ fn parse_mb2(info: u64, mem: &dyn PhysRead) -> Result<BootParams, BootError> {
                     push_mem(&mut params, base, len, kind);
                     e += entry_size;
                 }
+            }
+            MB2_TAG_FRAMEBUFFER if size >= 8 + 22 => {
+                let mut fb = [0u8; 22];
+                if !mem.read(tag + 8, &mut fb) {
+                    return Err(bad);
+                }
+                params.framebuffer = Some(fb);
             }
             MB2_TAG_ACPI_OLD | MB2_TAG_ACPI_NEW => {
                 let n = (size - 8).min(36) as usize;

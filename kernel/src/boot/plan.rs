@@ -30,6 +30,11 @@ pub struct Plan {
     pub image_vend: u64,
     pub ipc_buffer_vaddr: u64,
     pub bootinfo_vaddr: u64,
+    /// Extra bootinfo: 2^`extra_bits` bytes (none when 0) mapped right
+    /// after the bootinfo frame.
+    pub extra_vaddr: u64,
+    pub extra_bits: u32,
+    pub extra: u64,
     /// End of everything mapped for the initial thread.
     pub it_vend: u64,
     pub cnode: u64,
@@ -65,6 +70,7 @@ pub fn plan(
     kernel_end: u64,
     image_vstart: u64,
     image_vend: u64,
+    extra_bits: u32,
 ) -> Result<Plan, BootError> {
     let ram = usable_ram(memory);
     if ram.as_slice().is_empty() {
@@ -90,7 +96,9 @@ pub fn plan(
 
     let ipc_buffer_vaddr = image_vend;
     let bootinfo_vaddr = ipc_buffer_vaddr + PAGE;
-    let it_vend = bootinfo_vaddr + PAGE;
+    let extra_vaddr = bootinfo_vaddr + PAGE;
+    let extra_bytes = if extra_bits > 0 { 1u64 << extra_bits } else { 0 };
+    let it_vend = extra_vaddr + extra_bytes;
     let (pdpts, pds, pts) = paging_structures_for(image_vstart, it_vend);
     let paging_count = pdpts + pds + pts;
 
@@ -105,6 +113,7 @@ pub fn plan(
     let asid_pool = take(&mut free, ASID_POOL_BITS)?;
     let ipc_buffer = take(&mut free, PAGE_BITS)?;
     let bootinfo = take(&mut free, BOOT_INFO_FRAME_BITS)?;
+    let extra = if extra_bits > 0 { take(&mut free, extra_bits)? } else { 0 };
     let paging = free
         .alloc_top(paging_count * PAGE, PAGE)
         .ok_or(BootError::OutOfBootMemory { needed: needed + paging_count * PAGE })?;
@@ -115,6 +124,9 @@ pub fn plan(
         image_vend,
         ipc_buffer_vaddr,
         bootinfo_vaddr,
+        extra_vaddr,
+        extra_bits,
+        extra,
         it_vend,
         cnode,
         tcb,
@@ -181,7 +193,7 @@ mod tests {
 
     #[test]
     fn places_image_after_modules_and_objects_in_free_ram() {
-        let p = plan(&qemu_map(), &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000).unwrap();
+        let p = plan(&qemu_map(), &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000, 12).unwrap();
         assert_eq!(p.image_paddr, 0x45_2000);
         assert_eq!(p.ipc_buffer_vaddr, 0x48_0000);
         assert_eq!(p.bootinfo_vaddr, 0x48_1000);
@@ -198,20 +210,23 @@ mod tests {
                 assert!(!f.overlaps(u), "free {f:?} overlaps used {u:?}");
             }
         }
-        // One PDPT, one PD, one PT cover 0x400000..0x482000.
+        assert_eq!(p.extra_vaddr, 0x48_2000);
+        assert_eq!(p.extra % 4096, 0);
+        assert!(p.free.as_slice().iter().all(|f| !f.overlaps(&Region::new(p.extra, p.extra + 4096))));
+        // One PDPT, one PD, one PT cover 0x400000..0x483000.
         assert_eq!(p.paging_count, 3);
     }
 
     #[test]
     fn refusals() {
-        assert_eq!(plan(&[], &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000).unwrap_err(), BootError::EmptyMemoryMap);
+        assert_eq!(plan(&[], &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000, 12).unwrap_err(), BootError::EmptyMemoryMap);
         let low_only = [MemoryEntry { base: 0, len: 0x9fc00, kind: 1 }];
-        assert_eq!(plan(&low_only, &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000).unwrap_err(), BootError::EmptyMemoryMap);
-        assert_eq!(plan(&qemu_map(), &[], 0x30_0000, 0x40_0000, 0x48_0000).unwrap_err(), BootError::NoModule);
-        let huge = plan(&qemu_map(), &[MODULE], 0x30_0000, 0x40_0000, 0x40_0000 + (16 << 30));
+        assert_eq!(plan(&low_only, &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000, 12).unwrap_err(), BootError::EmptyMemoryMap);
+        assert_eq!(plan(&qemu_map(), &[], 0x30_0000, 0x40_0000, 0x48_0000, 12).unwrap_err(), BootError::NoModule);
+        let huge = plan(&qemu_map(), &[MODULE], 0x30_0000, 0x40_0000, 0x40_0000 + (16 << 30), 12);
         assert!(matches!(huge, Err(BootError::ImageOutsideRam { .. })));
         let tiny = [MemoryEntry { base: 0x100000, len: 0x13_0000, kind: 1 }];
-        let r = plan(&tiny, &[Module { start: 0x20_0000, end: 0x20_1000 }], 0x20_0000, 0x40_0000, 0x40_1000);
+        let r = plan(&tiny, &[Module { start: 0x20_0000, end: 0x20_1000 }], 0x20_0000, 0x40_0000, 0x40_1000, 12);
         assert!(matches!(r, Err(BootError::OutOfBootMemory { .. })), "{r:?}");
     }
 
@@ -225,7 +240,7 @@ mod tests {
     #[test]
     fn untypeds_cover_devices_then_ram_without_overlap() {
         let map = qemu_map();
-        let p = plan(&map, &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000).unwrap();
+        let p = plan(&map, &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000, 12).unwrap();
         let lapic = Region::new(0xfee0_0000, 0xfee0_1000);
         let uts = untyped_blocks(&map, &p.free, &[lapic]);
         assert!(uts.len() <= MAX_NUM_BOOTINFO_UNTYPED_CAPS);

@@ -43,8 +43,45 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
         ensure(bi.node_id == 0 && bi.num_nodes == 1, "expected node 0 of 1")?;
         ensure(bi.num_iopt_levels == 0, "IOMMU is off in this configuration")?;
         ensure(bi.init_thread_cnode_size_bits == 13, "root CNode must have 2^13 slots")?;
-        ensure(bi.init_thread_domain == 0, "initial thread must be in domain 0")?;
-        ensure(bi.extra_len == 0, "no extra bootinfo is produced yet")
+        ensure(bi.init_thread_domain == 0, "initial thread must be in domain 0")
+    });
+
+    t.run("extra_bootinfo_headers", || {
+        // Chunks follow the bootinfo frame, each a header (id, length) and
+        // a body.
+        let base = bi_addr + PAGE;
+        let mut at = 0u64;
+        let mut ids = [0u64; 8];
+        let mut n = 0;
+        while at + 16 <= bi.extra_len && n < ids.len() {
+            // Safety: the kernel maps extraLen bytes of chunks after bootinfo.
+            let (id, len) = unsafe { (*((base + at) as *const u64), *((base + at + 8) as *const u64)) };
+            ensure(len >= 16 && at + len <= bi.extra_len, "a chunk overruns extraLen")?;
+            // Safety: inside the chunk just checked.
+            let body = unsafe { core::slice::from_raw_parts((base + at + 16) as *const u8, (len - 16) as usize) };
+            match id {
+                3 => ensure(&body[..8] == b"RSD PTR ", "the ACPI chunk does not hold an RSDP")?,
+                2 => {
+                    ensure(len == 1220, "the memory-map chunk is not seL4's 1220 bytes")?;
+                    let bytes = u32::from_le_bytes(body[..4].try_into().unwrap());
+                    ensure(bytes >= 24 && bytes % 24 == 0, "the memory map is empty or misaligned")?;
+                }
+                5 => ensure(u32::from_le_bytes(body[..4].try_into().unwrap()) > 0, "TSC frequency is zero")?,
+                _ => {}
+            }
+            ids[n] = id;
+            n += 1;
+            at += len;
+        }
+        ensure(at == bi.extra_len, "chunks do not add up to extraLen")?;
+        // seL4's order: VBE (1), RSDP (3), framebuffer (4), memory map (2),
+        // TSC (5); VBE and framebuffer only when the loader gave them.
+        let rank = |id: u64| [1u64, 3, 4, 2, 5].iter().position(|&x| x == id);
+        ensure(ids[..n].iter().all(|&id| rank(id).is_some()), "unknown chunk id")?;
+        ensure(ids[..n].windows(2).all(|w| rank(w[0]) < rank(w[1])), "chunks are not in seL4's order")?;
+        ensure([3, 2, 5].iter().all(|id| ids[..n].contains(id)), "RSDP, memory map or TSC chunk missing")?;
+        ensure(bi.extra_bi_pages.len() == 1, "one frame of extra bootinfo expected")?;
+        ensure(sel4::debug::cap_identify(bi.extra_bi_pages.start) == Some(CapType::Frame), "extra bootinfo cap is not a frame")
     });
 
     t.run("ipc_buffer_and_bootinfo_placement", || {
@@ -67,6 +104,7 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
 
     t.run("slot_regions_are_ordered", || {
         let regions = [bi.user_image_paging, bi.extra_bi_pages, bi.user_image_frames, bi.untyped, bi.empty];
+        ensure(!bi.extra_bi_pages.is_empty(), "extra bootinfo pages missing")?;
         ensure(bi.user_image_paging.start == root_slots::NUM_INITIAL_CAPS, "first region must start at slot 16")?;
         ensure(regions.windows(2).all(|w| w[0].end == w[1].start), "regions must be contiguous in seL4's order")?;
         ensure(bi.empty.end == 1 << 13, "empty region must run to the end of the root CNode")?;

@@ -13,4 +13,5 @@ pub mod io;
 pub mod paging;
 pub mod serial;
 pub mod traps;
+pub mod tsc;
 pub mod vspace;
