@@ -329,8 +329,10 @@ unsafe fn create_rootserver(
     }
     let user_image_frames = SlotRegion { start: frames_start, end: cnode.next };
 
-    let mut kernel_devices: arrayvec::ArrayVec<Region, 9> = arrayvec::ArrayVec::new();
+    let mut kernel_devices: arrayvec::ArrayVec<Region, 10> = arrayvec::ArrayVec::new();
     kernel_devices.push(Region::new(madt.lapic_paddr, madt.lapic_paddr + PAGE_SIZE));
+    // seL4 keeps the MSI doorbell range out of user hands.
+    kernel_devices.push(Region::new(0xffff_fff8, 0x1_0000_0000));
     for io in madt.ioapics.iter() {
         let _ = kernel_devices.try_push(Region::new(io.paddr as u64, io.paddr as u64 + PAGE_SIZE));
     }
@@ -354,7 +356,8 @@ unsafe fn create_rootserver(
     bi.extra_len = extra.size() as u64;
     bi.node_id = 0;
     bi.num_nodes = 1;
-    bi.num_iopt_levels = 0;
+    // seL4 without an IOMMU reports -1.
+    bi.num_iopt_levels = u64::MAX;
     bi.ipc_buffer = plan.ipc_buffer_vaddr;
     bi.empty = SlotRegion { start: cnode.next, end: 1 << sel4_compat::ROOT_CNODE_SIZE_BITS };
     bi.user_image_frames = user_image_frames;

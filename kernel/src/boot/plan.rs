@@ -7,7 +7,7 @@
 use super::multiboot::{MemoryEntry, Module, MMAP_TYPE_RAM};
 use super::regions::{split_into_untypeds, Region, RegionSet, UntypedBlock};
 use super::BootError;
-use crate::config::{HIGHMEM_PADDR, PADDR_TOP, PADDR_USER_DEVICE_TOP};
+use crate::config::{HIGHMEM_PADDR, PADDR_TOP, PADDR_USER_DEVICE_TOP, PPTR_BASE};
 use arrayvec::ArrayVec;
 use sel4_compat::objects::*;
 use sel4_compat::MAX_NUM_BOOTINFO_UNTYPED_CAPS;
@@ -54,7 +54,9 @@ pub struct Plan {
 /// clipped to what the kernel window maps.
 pub fn usable_ram(memory: &[MemoryEntry]) -> RegionSet {
     let mut ram = RegionSet::new();
-    for e in memory.iter().filter(|e| e.kind == MMAP_TYPE_RAM) {
+    // Like seL4, an entry that starts below 1 MiB is ignored whole, and one
+    // shorter than a page too.
+    for e in memory.iter().filter(|e| e.kind == MMAP_TYPE_RAM && e.base >= HIGHMEM_PADDR && e.len >= PAGE) {
         let start = e.base.next_multiple_of(PAGE);
         let end = e.base.saturating_add(e.len) & !(PAGE - 1);
         ram.add(Region::new(start, end));
@@ -118,6 +120,12 @@ pub fn plan(
         .alloc_top(paging_count * PAGE, PAGE)
         .ok_or(BootError::OutOfBootMemory { needed: needed + paging_count * PAGE })?;
 
+    // Once the image is copied out, the modules' memory is free again (seL4
+    // hands it out as untyped too).
+    for m in modules {
+        free.add(Region::new(m.start & !(PAGE - 1), m.end.next_multiple_of(PAGE)));
+    }
+
     Ok(Plan {
         image_paddr,
         image_vstart,
@@ -146,6 +154,8 @@ pub const ROOT_CNODE_BITS: u32 = sel4_compat::ROOT_CNODE_SIZE_BITS as u32 + SLOT
 /// The untyped blocks for bootinfo, in seL4's order: device memory (every
 /// physical range below 2^47 that is neither RAM nor `kernel_devices`)
 /// first, then free RAM, each in address order, at most 230 in all.
+/// Blocks are cut by their kernel-window address (`PPTR_BASE + paddr`,
+/// wrapping), which is what seL4's caps hold.
 pub fn untyped_blocks(
     memory: &[MemoryEntry],
     free_ram: &RegionSet,
@@ -160,14 +170,18 @@ pub fn untyped_blocks(
         devices.remove(*r);
     }
     let mut out = ArrayVec::new();
-    let mut emit = |paddr, size_bits, is_device| {
+    let mut emit = |pptr: u64, size_bits, is_device| {
+        let paddr = pptr.wrapping_sub(PPTR_BASE);
         let _ = out.try_push(UntypedBlock { paddr, size_bits, is_device });
     };
+    let window = |r: &Region| (r.start.wrapping_add(PPTR_BASE), r.end.wrapping_add(PPTR_BASE));
     for r in devices.as_slice() {
-        split_into_untypeds(*r, MIN_UNTYPED_BITS, MAX_UNTYPED_BITS, |p, b| emit(p, b, true));
+        let (s, e) = window(r);
+        split_into_untypeds(s, e, MIN_UNTYPED_BITS, MAX_UNTYPED_BITS, |p, b| emit(p, b, true));
     }
     for r in free_ram.as_slice() {
-        split_into_untypeds(*r, MIN_UNTYPED_BITS, MAX_UNTYPED_BITS, |p, b| emit(p, b, false));
+        let (s, e) = window(r);
+        split_into_untypeds(s, e, MIN_UNTYPED_BITS, MAX_UNTYPED_BITS, |p, b| emit(p, b, false));
     }
     out
 }
@@ -198,9 +212,9 @@ mod tests {
         assert_eq!(p.ipc_buffer_vaddr, 0x48_0000);
         assert_eq!(p.bootinfo_vaddr, 0x48_1000);
         assert_eq!(p.cnode % (1 << ROOT_CNODE_BITS), 0);
+        assert!(p.free.as_slice().iter().any(|f| f.contains(&Region::new(MODULE.start, MODULE.end))), "module memory is freed");
         let used = [
             Region::new(0, 0x30_0000),
-            Region::new(MODULE.start, MODULE.end),
             Region::new(p.image_paddr, p.image_paddr + 0x8_0000),
             Region::new(p.cnode, p.cnode + (1 << ROOT_CNODE_BITS)),
             Region::new(p.paging, p.paging + p.paging_count * 4096),
@@ -257,7 +271,9 @@ mod tests {
         for u in uts.iter() {
             let r = Region::new(u.paddr, u.paddr + (1 << u.size_bits));
             assert!(!r.overlaps(&lapic));
-            assert_eq!(u.paddr % (1 << u.size_bits), 0);
+            // Aligned as kernel-window addresses, as seL4 cuts them.
+            let pptr = u.paddr.wrapping_add(PPTR_BASE);
+            assert!(pptr == 0 || pptr % (1 << u.size_bits) == 0);
         }
     }
 }

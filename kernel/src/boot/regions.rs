@@ -132,20 +132,24 @@ pub struct UntypedBlock {
     pub is_device: bool,
 }
 
-/// Splits `r` into the largest naturally aligned power-of-two blocks
-/// between `min_bits` and `max_bits`, in address order, calling `emit` for
-/// each. Pieces too small for `min_bits` are dropped, as in seL4.
-pub fn split_into_untypeds(r: Region, min_bits: u32, max_bits: u32, mut emit: impl FnMut(u64, u32)) {
-    let mut start = r.start;
-    while start < r.end {
-        let remaining = r.end - start;
-        let align_bits = if start == 0 { 63 } else { start.trailing_zeros() };
-        let fit_bits = 63 - remaining.leading_zeros();
-        let size_bits = align_bits.min(fit_bits).min(max_bits);
+/// Splits the kernel-virtual range `start..end` into the largest
+/// naturally aligned power-of-two blocks between `min_bits` and
+/// `max_bits`, in order, calling `emit(start, bits)` for each. As in seL4
+/// the range may wrap around the top of the address space (`end <
+/// start`): device memory beyond the kernel window does, since seL4 names
+/// every untyped by its kernel-window address. Pieces too small for
+/// `min_bits` are dropped.
+pub fn split_into_untypeds(mut start: u64, end: u64, min_bits: u32, max_bits: u32, mut emit: impl FnMut(u64, u32)) {
+    while start != end {
+        let span = end.wrapping_sub(start);
+        let mut size_bits = (63 - span.leading_zeros()).min(max_bits);
+        if start != 0 {
+            size_bits = size_bits.min(start.trailing_zeros());
+        }
         if size_bits >= min_bits {
             emit(start, size_bits);
         }
-        start += 1u64 << size_bits;
+        start = start.wrapping_add(1u64 << size_bits);
     }
 }
 
@@ -191,7 +195,7 @@ mod tests {
     #[test]
     fn split_matches_sel4_arithmetic() {
         let mut out = Vec::new();
-        split_into_untypeds(Region::new(0x10_1000, 0x20_0000), 4, 47, |p, b| out.push((p, b)));
+        split_into_untypeds(0x10_1000, 0x20_0000, 4, 47, |p, b| out.push((p, b)));
         // Alignment-limited blocks growing, then the big aligned tail.
         assert_eq!(out[0], (0x10_1000, 12));
         assert_eq!(out[1], (0x10_2000, 13));
@@ -205,9 +209,23 @@ mod tests {
     #[test]
     fn split_drops_slivers_below_min() {
         let mut out = Vec::new();
-        split_into_untypeds(Region::new(0x1008, 0x1010), 4, 47, |p, b| out.push((p, b)));
+        split_into_untypeds(0x1008, 0x1010, 4, 47, |p, b| out.push((p, b)));
         assert!(out.is_empty());
-        split_into_untypeds(Region::new(0, 1u64 << 48), 4, 47, |p, b| out.push((p, b)));
+        split_into_untypeds(0, 1u64 << 48, 4, 47, |p, b| out.push((p, b)));
         assert_eq!(out, vec![(0, 47), (1 << 47, 47)]);
+    }
+
+    #[test]
+    fn split_of_a_wrapping_range_passes_through_zero() {
+        // Device memory from 4 GiB to 2^47 seen through the window at
+        // 0xffffff8000000000: it wraps, and blocks after the wrap are
+        // aligned in kernel-virtual, not physical, terms (as in seL4).
+        let base = 0xffff_ff80_0000_0000u64;
+        let mut out = Vec::new();
+        split_into_untypeds(base + (4 << 30), base.wrapping_add(1 << 47), 4, 47, |p, b| out.push((p, b)));
+        let total: u64 = out.iter().map(|&(_, b)| 1u64 << b).sum();
+        assert_eq!(total, (1u64 << 47) - (4 << 30));
+        assert!(out.iter().any(|&(p, _)| p == 0), "a block starts at the wrap");
+        assert!(out.iter().all(|&(p, b)| p == 0 || p % (1 << b) == 0));
     }
 }

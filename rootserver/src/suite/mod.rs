@@ -41,7 +41,7 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
 
     t.run("bootinfo_header", || {
         ensure(bi.node_id == 0 && bi.num_nodes == 1, "expected node 0 of 1")?;
-        ensure(bi.num_iopt_levels == 0, "IOMMU is off in this configuration")?;
+        ensure(bi.num_iopt_levels == u64::MAX, "without an IOMMU seL4 reports -1 IOMMU levels")?;
         ensure(bi.init_thread_cnode_size_bits == 13, "root CNode must have 2^13 slots")?;
         ensure(bi.init_thread_domain == 0, "initial thread must be in domain 0")
     });
@@ -116,13 +116,16 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
         ensure(!uts.is_empty(), "no untypeds")?;
         ensure(uts.len() as u64 == bi.untyped.len(), "list length differs from the slot region")?;
         ensure(uts.iter().all(|u| (4..=47).contains(&u.size_bits)), "untyped size outside 4..=47")?;
-        ensure(uts.iter().all(|u| u.paddr % (1u64 << u.size_bits) == 0), "untyped not size-aligned")?;
+        // seL4 cuts untypeds by kernel-window address (0xffffff8000000000 +
+        // paddr, wrapping), so that is what is size-aligned.
+        let window = |p: u64| p.wrapping_add(0xffff_ff80_0000_0000);
+        ensure(uts.iter().all(|u| window(u.paddr) % (1u64 << u.size_bits) == 0), "untyped not size-aligned")?;
         ensure(uts.iter().all(|u| u.is_device <= 1), "is_device must be 0 or 1")?;
         let ram: u64 = uts.iter().filter(|u| u.is_device == 0).map(|u| 1u64 << u.size_bits).sum();
         ensure(ram > 2 << 30, "expected more than 2 GiB of RAM untyped with -m 3G")?;
         let mut sorted = [(0u64, 0u64); 230];
         for (i, u) in uts.iter().enumerate() {
-            sorted[i] = (u.paddr, u.paddr + (1u64 << u.size_bits));
+            sorted[i] = (u.paddr, u.paddr.wrapping_add(1u64 << u.size_bits));
         }
         let sorted = &mut sorted[..uts.len()];
         sorted.sort_unstable();
