@@ -134,7 +134,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    let (mut passed, mut failed) = (0u64, 0u64);
+    let (mut passed, mut failed, mut skipped) = (0u64, 0u64, 0u64);
     if host {
         println!("== host unit tests");
         let (p, f) = host_tests()?;
@@ -152,15 +152,22 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             scratch: artifacts::scratch_dir(),
         };
         let results = suites::run_all(&under_test, |r| {
-            if r.passed {
+            if r.skipped {
+                println!("{} ... skipped: {}", r.name, r.detail);
+            } else if r.passed {
                 println!("{} ... ok", r.name);
             } else {
                 println!("{} ... FAILED: {}", r.name, r.detail);
             }
         })?;
         passed += results.iter().filter(|r| r.passed).count() as u64;
-        failed += results.iter().filter(|r| !r.passed).count() as u64;
+        failed += results.iter().filter(|r| !r.passed && !r.skipped).count() as u64;
+        skipped += results.iter().filter(|r| r.skipped).count() as u64;
     }
-    println!("{passed} passed, {failed} failed");
+    if skipped > 0 {
+        println!("{passed} passed, {failed} failed, {skipped} skipped");
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

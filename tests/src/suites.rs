@@ -14,11 +14,17 @@ const BOOT_LIMIT: Duration = Duration::from_secs(120);
 pub struct TestResult {
     pub name: String,
     pub passed: bool,
+    /// Not run (the reason is in `detail`); counts neither way.
+    pub skipped: bool,
     pub detail: String,
 }
 
 fn result(name: &str, problems: Vec<String>) -> TestResult {
-    TestResult { name: name.to_string(), passed: problems.is_empty(), detail: problems.join("; ") }
+    TestResult { name: name.to_string(), passed: problems.is_empty(), skipped: false, detail: problems.join("; ") }
+}
+
+fn skipped(name: &str, why: &str) -> TestResult {
+    TestResult { name: name.to_string(), passed: false, skipped: true, detail: why.to_string() }
 }
 
 fn describe_status(status: Option<i32>) -> String {
@@ -63,7 +69,7 @@ fn rootserver_results(console: &str) -> (Vec<TestResult>, Option<(u32, u32)>) {
             if let Some((name, outcome)) = rest.split_once(" ... ") {
                 let passed = outcome == "ok";
                 let detail = outcome.strip_prefix("FAILED: ").unwrap_or("").to_string();
-                results.push(TestResult { name: format!("rootserver::{name}"), passed, detail });
+                results.push(TestResult { name: format!("rootserver::{name}"), passed, skipped: false, detail });
             }
         } else if let Some((p, f)) = line.split_once(" passed, ") {
             if let (Ok(p), Some(Ok(f))) = (p.parse(), f.strip_suffix(" failed").map(str::parse)) {
@@ -159,6 +165,43 @@ fn multiboot2_grub(images: &Images, results: &mut Vec<TestResult>) -> Result<(),
     Ok(())
 }
 
+/// Where a stock seL4 kernel image for this configuration can be found
+/// (built with seL4's own flow, outside this repository).
+pub const STOCK_KERNEL_VAR: &str = "SEL4_KERNEL_IMAGE";
+
+/// Our rootserver is an ordinary seL4 program: on stock seL4 its whole
+/// suite must pass as it does on our kernel. Needs a stock kernel image
+/// named by `SEL4_KERNEL_IMAGE`; skipped without one.
+fn suite_on_stock_sel4(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    const NAME: &str = "qemu::rootserver_suite_on_stock_sel4";
+    let Some(kernel) = std::env::var_os(STOCK_KERNEL_VAR).map(PathBuf::from).filter(|p| p.exists()) else {
+        results.push(skipped(NAME, &format!("set {STOCK_KERNEL_VAR} to a stock seL4 kernel-x86_64-pc99 to run it")));
+        return Ok(());
+    };
+    let mut b = Boot::new(&kernel, Some(&images.rootserver));
+    b.debug_exit = false;
+    let log = images.scratch.join("stock_sel4_suite.log");
+    run_until(&b, &log, " failed\n", BOOT_LIMIT)?;
+    let console = std::fs::read_to_string(&log).unwrap_or_default().replace('\r', "");
+    let (stock, closing) = rootserver_results(&console);
+    let mut problems = Vec::new();
+    if closing.is_none() {
+        problems.push(format!("no closing line from the rootserver on stock seL4 (see {})", log.display()));
+    }
+    for t in &stock {
+        if !t.passed {
+            problems.push(format!("{} fails on stock seL4: {}", t.name, t.detail));
+        }
+    }
+    let ours: Vec<String> = results.iter().filter(|t| t.name.starts_with("rootserver::")).map(|t| t.name.clone()).collect();
+    let theirs: Vec<String> = stock.iter().map(|t| t.name.clone()).collect();
+    if ours != theirs {
+        problems.push("stock seL4 ran a different list of tests".into());
+    }
+    results.push(result(NAME, problems));
+    Ok(())
+}
+
 /// `console_port=` moves the console to COM2.
 fn console_port(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
     let com2 = images.scratch.join("console_port_com2.log");
@@ -226,6 +269,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
         Ok::<(), String>(())
     };
     step(&mut results, &|r| main_boot(images, r))?;
+    step(&mut results, &|r| suite_on_stock_sel4(images, r))?;
     step(&mut results, &|r| console_port(images, r))?;
     step(&mut results, &|r| sel4_simulate_line(images, r))?;
     step(&mut results, &|r| multiboot2_grub(images, r))?;

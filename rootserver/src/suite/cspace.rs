@@ -165,6 +165,28 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
     });
 
+    t.run("cancel_badged_sends_and_save_caller", || {
+        let b = window(9);
+        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, b, 1).map_err(|_| "retype failed")?;
+        cnode::mint(ROOT, b + 1, DEPTH, ROOT, b, DEPTH, ALL, 3).map_err(|_| "mint failed")?;
+        cnode::mint(ROOT, b + 2, DEPTH, ROOT, b, DEPTH, CapRights::READ_WRITE, 4).map_err(|_| "mint failed")?;
+        cnode::cancel_badged_sends(ROOT, b + 1, DEPTH).map_err(|_| "CancelBadgedSends with full rights failed")?;
+        cnode::cancel_badged_sends(ROOT, b, DEPTH).map_err(|_| "CancelBadgedSends on an unbadged cap failed")?;
+        ensure(
+            cnode::cancel_badged_sends(ROOT, b + 2, DEPTH) == Err(Error::IllegalOperation),
+            "CancelBadgedSends needs all four rights",
+        )?;
+        ensure(
+            cnode::cancel_badged_sends(ROOT, ut, DEPTH) == Err(Error::IllegalOperation),
+            "CancelBadgedSends needs an endpoint",
+        )?;
+        // Nobody called this thread: SaveCaller succeeds and saves nothing.
+        cnode::save_caller(ROOT, b + 3, DEPTH).map_err(|_| "SaveCaller failed")?;
+        ensure(identify(b + 3) == Some(CapType::Null), "SaveCaller saved a cap out of nowhere")?;
+        ensure(cnode::save_caller(ROOT, b, DEPTH) == Err(Error::DeleteFirst), "SaveCaller into a full slot")?;
+        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+    });
+
     t.run("deleting_a_cnode_deletes_what_it_holds", || {
         let b = window(8);
         untyped::retype(ut, ty::UNTYPED, 12, ROOT, 0, 0, b, 1).map_err(|_| "untyped retype failed")?;
