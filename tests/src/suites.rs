@@ -202,6 +202,54 @@ fn suite_on_stock_sel4(images: &Images, results: &mut Vec<TestResult>) -> Result
     Ok(())
 }
 
+/// The environment variable naming the capdemo image (tests/sel4-c).
+pub const CAPDEMO_IMAGE_VAR: &str = "SEL4_CAPDEMO_IMAGE";
+
+/// The lines of a capdemo transcript that must agree between kernels.
+fn capdemo_transcript(console: &str) -> Vec<String> {
+    console
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| l.starts_with("capdemo ") || l.starts_with("step "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A C rootserver built with seL4's own tools (libsel4 and sel4runtime;
+/// source in tests/sel4-c/capdemo) that only retypes, copies, mints,
+/// moves, rotates, deletes and revokes, printing every result code and
+/// message word: its transcript on our kernel must equal stock seL4's.
+fn capdemo_matches_stock(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    const NAME: &str = "qemu::capdemo_matches_stock_sel4";
+    let path = |var: &str| std::env::var_os(var).map(PathBuf::from).filter(|p| p.exists());
+    let (Some(stock_kernel), Some(capdemo)) = (path(STOCK_KERNEL_VAR), path(CAPDEMO_IMAGE_VAR)) else {
+        results.push(skipped(NAME, &format!("set {STOCK_KERNEL_VAR} and {CAPDEMO_IMAGE_VAR} (tests/sel4-c/build-capdemo.sh) to run it")));
+        return Ok(());
+    };
+    let mut stock = Boot::new(&stock_kernel, Some(&capdemo));
+    stock.debug_exit = false;
+    let stock_log = images.scratch.join("capdemo_stock.log");
+    run_until(&stock, &stock_log, "capdemo done", BOOT_LIMIT)?;
+    let expected = capdemo_transcript(&std::fs::read_to_string(&stock_log).unwrap_or_default().replace('\r', ""));
+    let out = boot(images, "capdemo_ours", &Boot::new(&images.kernel32, Some(&capdemo)))?;
+    let got = capdemo_transcript(&out.console);
+    let mut problems = Vec::new();
+    check_status(&out, EXIT_HALTED, &mut problems);
+    if expected.last().map(String::as_str) != Some("capdemo done") {
+        problems.push(format!("stock seL4 did not finish capdemo (see {})", stock_log.display()));
+    }
+    for (i, (e, g)) in expected.iter().zip(got.iter()).enumerate() {
+        if e != g {
+            problems.push(format!("line {}: seL4 says {e:?}, we say {g:?}", i + 1));
+        }
+    }
+    if expected.len() != got.len() {
+        problems.push(format!("seL4 printed {} lines, we printed {}", expected.len(), got.len()));
+    }
+    results.push(result(NAME, problems));
+    Ok(())
+}
+
 /// `console_port=` moves the console to COM2.
 fn console_port(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
     let com2 = images.scratch.join("console_port_com2.log");
@@ -270,6 +318,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     };
     step(&mut results, &|r| main_boot(images, r))?;
     step(&mut results, &|r| suite_on_stock_sel4(images, r))?;
+    step(&mut results, &|r| capdemo_matches_stock(images, r))?;
     step(&mut results, &|r| console_port(images, r))?;
     step(&mut results, &|r| sel4_simulate_line(images, r))?;
     step(&mut results, &|r| multiboot2_grub(images, r))?;

@@ -219,30 +219,30 @@ int main(int argc, char **argv)
     }
 
     /* Bootinfo facts that must agree between kernels. */
-    out_str("bootinfo ");
+    out_str("info bootinfo ");
     fact("empty.start", bi->empty.start);
     out_str(" ");
     fact("empty.end", bi->empty.end);
     out_nl();
-    out_str("bootinfo ");
+    out_str("info bootinfo ");
     fact("userImageFrames.start", bi->userImageFrames.start);
     out_str(" ");
     fact("userImageFrames.end", bi->userImageFrames.end);
     out_nl();
-    out_str("bootinfo ");
+    out_str("info bootinfo ");
     fact("userImagePaging.start", bi->userImagePaging.start);
     out_str(" ");
     fact("userImagePaging.end", bi->userImagePaging.end);
     out_nl();
     n_ut = bi->untyped.end - bi->untyped.start;
-    out_str("bootinfo ");
+    out_str("info bootinfo ");
     fact("untyped.start", bi->untyped.start);
     out_str(" ");
     fact("untyped.end", bi->untyped.end);
     out_str(" ");
     fact("count", n_ut);
     out_nl();
-    out_str("bootinfo ");
+    out_str("info bootinfo ");
     fact("initThreadCNodeSizeBits", bi->initThreadCNodeSizeBits);
     out_nl();
 
@@ -259,7 +259,7 @@ int main(int argc, char **argv)
         seL4_DebugHalt();
         return 1;
     }
-    out_str("untyped ");
+    out_str("info untyped ");
     fact("index", chosen);
     out_str(" ");
     fact("sizeBits", bi->untypedList[chosen].sizeBits);
@@ -267,9 +267,27 @@ int main(int argc, char **argv)
     fact("isDevice", bi->untypedList[chosen].isDevice);
     out_nl();
 
-    const seL4_CPtr ut = bi->untyped.start + chosen;
+    /* Work at fixed slots well inside the empty region, with a copy of
+     * the chosen untyped at a fixed slot too, so that every slot number
+     * the steps print or pass (and seL4 echoes back in unused message
+     * registers) is the same on any kernel, however many untypeds it
+     * hands out. */
+    const seL4_CPtr fixed_base = 4096;
+    if (bi->empty.start > fixed_base - 1 || bi->empty.end < fixed_base + 1024) {
+        out_str("capdemo: empty region does not cover the fixed slots");
+        out_nl();
+        seL4_DebugHalt();
+        return 1;
+    }
+    const seL4_CPtr ut = fixed_base - 1;
+    if (copy(ut, bi->untyped.start + chosen) != seL4_NoError) {
+        out_str("capdemo: could not copy the chosen untyped");
+        out_nl();
+        seL4_DebugHalt();
+        return 1;
+    }
     const seL4_Word cnode_slots = 1ul << bi->initThreadCNodeSizeBits;
-    next_free = bi->empty.start;
+    next_free = fixed_base;
     free_end = bi->empty.end;
 
     /* Slots used below (all taken from bootinfo->empty, in this order). */
