@@ -22,7 +22,7 @@ pub fn put_char(c: u8) {
 }
 
 pub fn halt() -> ! {
-    kprintln!("halting: DebugHalt called by \"{}\"", thread::current().name());
+    kprintln!("halting: DebugHalt called by \"{}\"", crate::sched::current().name());
     exit_qemu(ExitCode::Halted)
 }
 
@@ -88,7 +88,7 @@ pub fn dump_scheduler() {
 
 /// Prints the caller's root CNode: every non-null slot and its cap type.
 pub fn snapshot() {
-    let tcb = thread::current();
+    let tcb = crate::sched::current();
     let root = tcb.cspace_root();
     kprintln!("snapshot of \"{}\": root CNode at {:#x}, {} slots", tcb.name(), root.cnode_ptr(), 1u64 << root.cnode_radix());
     let mut previous: Option<(u64, u64, u64)> = None;

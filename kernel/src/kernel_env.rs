@@ -34,14 +34,23 @@ impl ObjectEnv for KernelEnv {
 
     fn finalise(&mut self, cap: &Cap, _is_final: bool) {
         match cap.cap_type() {
-            // Safety: a thread cap points at a live, listed TCB.
-            Some(CapType::Thread) => unsafe { thread::remove_thread(cap.tcb_ptr() as *mut Tcb) },
+            Some(CapType::Thread) => {
+                // Safety: a thread cap points at a live, listed TCB.
+                let t = unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) };
+                crate::ipc::unbind_notification(t);
+                // Safety: as above.
+                unsafe { thread::remove_thread(t) };
+            }
+            Some(CapType::Endpoint) => crate::ipc::cancel_all_ipc(cap.ep_ptr()),
+            Some(CapType::Notification) => {
+                crate::ipc::unbind_maybe_notification(cap.ntfn_ptr());
+                crate::ipc::cancel_all_signals(cap.ntfn_ptr());
+            }
             Some(CapType::Frame) => vspace::unmap_frame(cap),
             Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => vspace::unmap_table(cap),
             Some(CapType::Pml4) => vspace::delete_asid(cap.pml4_asid(), cap.pml4_ptr()),
             Some(CapType::AsidPool) => vspace::delete_asid_pool(cap.asid_base(), cap.asid_pool_ptr()),
-            // Endpoint and notification queues, IRQs and I/O ports arrive
-            // with their own objects; until then nothing waits on them.
+            // IRQs and I/O ports arrive with their own issue.
             _ => {}
         }
     }
@@ -62,7 +71,7 @@ impl ObjectEnv for KernelEnv {
         }
     }
 
-    fn cancel_badged_sends(&mut self, _ep: u64, _badge: u64) {
-        // No thread can be queued on an endpoint until IPC exists.
+    fn cancel_badged_sends(&mut self, ep: u64, badge: u64) {
+        crate::ipc::cancel_badged_sends(ep, badge);
     }
 }

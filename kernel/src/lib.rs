@@ -22,9 +22,13 @@ pub mod arch;
 #[cfg(target_os = "none")]
 pub mod debug;
 #[cfg(target_os = "none")]
+pub mod ipc;
+#[cfg(target_os = "none")]
 pub mod kernel_env;
 #[cfg(target_os = "none")]
 pub mod kernel_state;
+#[cfg(target_os = "none")]
+pub mod sched;
 #[cfg(target_os = "none")]
 pub mod syscall;
 #[cfg(target_os = "none")]

@@ -1,33 +1,49 @@
-//! The syscall entry: decode the number in `rdx` and dispatch; object
-//! invocations (Call, Send, NBSend on kernel objects) go through
-//! `handle_invocation`, which replies to a Call with seL4's message.
+//! The syscall entry: decode the number in `rdx` and dispatch, as seL4's
+//! `handleSyscall` does. Object invocations (Call, Send, NBSend) go through
+//! `handle_invocation`; Recv, Reply and friends through the IPC code.
 
 use crate::cspace::cte::Cte;
-use crate::cspace::lookup::{resolve_address_bits, SlotMemory};
+use crate::cspace::lookup::{resolve_address_bits, LookupFault, SlotMemory};
 use crate::debug;
+use crate::ipc;
 use crate::kernel_env::KernelEnv;
 use crate::object::cap::Cap;
 use crate::object::invocation::{Invocation, InvocationError, SyscallError, FAST_MESSAGE_REGISTERS};
-use crate::object::{cnode, untyped};
-use crate::thread::{self, tcb_slot, ThreadState, Tcb};
+use crate::object::{cnode, tcb as tcb_invocation, untyped};
+use crate::sched;
+use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
 use arrayvec::ArrayVec;
 use sel4_compat::caps::CapType;
 use sel4_compat::ipc::{MessageInfo, MSG_MAX_LENGTH};
 use sel4_compat::syscalls::Syscall;
 
-/// Length of the SYSCALL instruction, to re-execute a preempted call.
+/// Length of the SYSCALL instruction.
 const SYSCALL_INSTRUCTION_LENGTH: u64 = 2;
 
 /// Called by the SYSCALL stub with the caller's registers saved in its
 /// TCB. Never returns: it ends by resuming a thread or idling.
 #[no_mangle]
 extern "C" fn handle_syscall() -> ! {
-    let tcb = thread::current();
+    let tcb = sched::current();
+    // seL4's FaultIP: where a restarted syscall re-executes.
+    tcb.restart_pc = tcb.ctx.regs.rip - SYSCALL_INSTRUCTION_LENGTH;
     let number = tcb.ctx.regs.rdx;
     match Syscall::from_word(number) {
         Some(Syscall::Call) => handle_invocation(tcb, true, true),
         Some(Syscall::Send) => handle_invocation(tcb, false, true),
         Some(Syscall::NBSend) => handle_invocation(tcb, false, false),
+        Some(Syscall::Recv) => handle_recv(tcb, true),
+        Some(Syscall::NBRecv) => handle_recv(tcb, false),
+        Some(Syscall::Reply) => handle_reply(tcb),
+        Some(Syscall::ReplyRecv) => {
+            handle_reply(tcb);
+            handle_recv(tcb, true);
+        }
+        Some(Syscall::Yield) => {
+            sched::dequeue(tcb);
+            sched::append(tcb);
+            sched::reschedule_required();
+        }
         Some(Syscall::DebugPutChar) => debug::put_char(tcb.ctx.regs.rdi as u8),
         Some(Syscall::DebugHalt) => debug::halt(),
         Some(Syscall::DebugSnapshot) => debug::snapshot(),
@@ -35,59 +51,26 @@ extern "C" fn handle_syscall() -> ! {
         Some(Syscall::DebugNameThread) => debug::name_thread(tcb, tcb.ctx.regs.rdi),
         Some(Syscall::DebugDumpScheduler) => debug::dump_scheduler(),
         Some(Syscall::SetTLSBase) => tcb.fs_base = tcb.ctx.regs.rdi,
-        // With a single runnable thread there is nobody to yield to.
-        Some(Syscall::Yield) => {}
-        Some(other) => {
-            kprintln!(
-                "syscall {:?} ({}) from \"{}\" is not implemented by this kernel yet",
-                other,
-                number as i64,
-                tcb.name()
-            );
-            tcb.state = ThreadState::Inactive;
-        }
-        None => thread::handle_unknown_syscall(number),
+        None => ipc::handle_fault(tcb, Fault::UnknownSyscall { number }),
     }
-    thread::schedule_and_return()
+    sched::schedule_and_return()
 }
 
-/// seL4's `lookupSlot` at full depth from the thread's CSpace root.
-fn lookup_slot(tcb: &Tcb, cptr: u64) -> Option<*mut Cte> {
-    resolve_address_bits(&SlotMemory, tcb.cspace_root(), cptr, 64).ok().map(|r| r.slot as *mut Cte)
-}
-
-/// Message register `i` of a reply: the first four in registers.
-fn set_mr(tcb: &mut Tcb, i: usize, value: u64) {
-    match i {
-        0 => tcb.ctx.regs.r10 = value,
-        1 => tcb.ctx.regs.r8 = value,
-        2 => tcb.ctx.regs.r9 = value,
-        3 => tcb.ctx.regs.r15 = value,
-        _ => {
-            if let Some(buffer) = tcb.ipc_buffer() {
-                buffer.msg[i] = value;
-            }
-        }
-    }
+/// seL4's `lookupCapAndSlot` at full depth from the thread's CSpace root.
+fn lookup(tcb: &Tcb, cptr: u64) -> Result<*mut Cte, LookupFault> {
+    resolve_address_bits(&SlotMemory, tcb.cspace_root(), cptr, 64).map(|r| r.slot as *mut Cte)
 }
 
 /// seL4's `replyFromKernel_error`.
 fn reply_error(tcb: &mut Tcb, error: &SyscallError) {
     let words = error.message();
-    // Without an IPC buffer only the register part of the message arrives.
     let has_buffer = tcb.ipc_buffer().is_some();
     let len = if has_buffer { words.len() } else { words.len().min(FAST_MESSAGE_REGISTERS) };
     for (i, &w) in words.iter().take(len).enumerate() {
-        set_mr(tcb, i, w);
+        ipc::set_mr(tcb, i, w);
     }
     tcb.ctx.regs.rdi = 0;
     tcb.ctx.regs.rsi = MessageInfo::new(error.code() as u64, 0, 0, len as u64).0;
-}
-
-/// seL4's `replyFromKernel_success_empty`.
-fn reply_success(tcb: &mut Tcb) {
-    tcb.ctx.regs.rdi = 0;
-    tcb.ctx.regs.rsi = MessageInfo::new(0, 0, 0, 0).0;
 }
 
 /// seL4's `handleInvocation`: look up the invoked cap and the extra caps,
@@ -95,11 +78,14 @@ fn reply_success(tcb: &mut Tcb) {
 fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
     let info = MessageInfo(tcb.ctx.regs.rsi);
     let cptr = tcb.ctx.regs.rdi;
-    let Some(slot) = lookup_slot(tcb, cptr) else {
-        if is_blocking {
-            thread::handle_cap_fault(cptr);
+    let slot = match lookup(tcb, cptr) {
+        Ok(s) => s,
+        Err(fault) => {
+            if is_blocking {
+                ipc::handle_fault(tcb, ipc::cap_fault(cptr, false, fault));
+            }
+            return;
         }
-        return;
     };
     // Safety: a slot found by lookup is live.
     let cap = unsafe { (*slot).cap };
@@ -109,11 +95,11 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
     if let Some(buffer) = tcb.ipc_buffer() {
         let cptrs = buffer.caps_or_badges;
         for &extra in cptrs.iter().take(info.extra_caps() as usize) {
-            match lookup_slot(tcb, extra) {
-                Some(s) => extra_caps.push(s),
-                None => {
+            match lookup(tcb, extra) {
+                Ok(s) => extra_caps.push(s),
+                Err(fault) => {
                     if is_blocking {
-                        thread::handle_cap_fault(extra);
+                        ipc::handle_fault(tcb, ipc::cap_fault(extra, false, fault));
                     }
                     return;
                 }
@@ -127,45 +113,112 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
     let regs = [tcb.ctx.regs.r10, tcb.ctx.regs.r8, tcb.ctx.regs.r9, tcb.ctx.regs.r15];
     let inv = Invocation { label: info.label(), length, regs, buffer: buffer_words.as_ref(), extra_caps };
 
-    match invoke(tcb, slot, cap, &inv) {
+    // As in seL4 the caller is in Restart while its invocation runs: a
+    // preempted operation re-executes, one that blocked or replied itself
+    // has changed the state, and one that finished gets the empty reply.
+    sched::set_thread_state(tcb, ThreadState::Restart);
+    match invoke(tcb, slot, cap, &inv, is_call, is_blocking) {
         Ok(()) => {
-            if is_call {
-                reply_success(tcb);
+            if tcb.state == ThreadState::Restart {
+                if is_call {
+                    tcb.ctx.regs.rdi = 0;
+                    tcb.ctx.regs.rsi = MessageInfo::new(0, 0, 0, 0).0;
+                }
+                sched::set_thread_state(tcb, ThreadState::Running);
             }
         }
         Err(InvocationError::Syscall(error)) => {
+            // Decode refused before changing anything.
+            sched::set_thread_state(tcb, ThreadState::Running);
             if is_call {
                 reply_error(tcb, &error);
             }
         }
-        Err(InvocationError::Preempted) => {
-            // Run the same syscall again once the interrupt is handled;
-            // the operation's progress is kept in the objects.
-            tcb.ctx.regs.rip -= SYSCALL_INSTRUCTION_LENGTH;
-        }
+        Err(InvocationError::Preempted) => {}
     }
 }
 
 /// seL4's `decodeInvocation`: dispatch on the invoked cap's type.
-fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool, is_blocking: bool) -> Result<(), InvocationError> {
     let mut env = KernelEnv;
     match cap.cap_type() {
         None | Some(CapType::Null | CapType::Zombie) => Err(SyscallError::InvalidCapability { number: 0 }.into()),
+        Some(CapType::Endpoint) => {
+            if !cap.ep_can_send() {
+                return Err(SyscallError::InvalidCapability { number: 0 }.into());
+            }
+            let (grant, grant_reply) = (cap.ep_can_grant(), cap.ep_can_grant_reply());
+            ipc::send_ipc(is_blocking, is_call, cap.ep_badge(), grant, grant_reply, tcb, cap.ep_ptr());
+            Ok(())
+        }
+        Some(CapType::Notification) => {
+            if !cap.ntfn_can_send() {
+                return Err(SyscallError::InvalidCapability { number: 0 }.into());
+            }
+            ipc::send_signal(cap.ntfn_ptr(), cap.ntfn_badge());
+            Ok(())
+        }
+        Some(CapType::Reply) => {
+            if cap.reply_master() {
+                return Err(SyscallError::InvalidCapability { number: 0 }.into());
+            }
+            // Safety: a reply cap names a live TCB blocked on it.
+            let receiver = unsafe { &mut *(cap.reply_tcb() as *mut Tcb) };
+            ipc::do_reply_transfer(tcb, receiver, slot, cap.reply_can_grant());
+            Ok(())
+        }
+        Some(CapType::Thread) => tcb_invocation::invoke(tcb, cap, slot, inv, is_call),
         // Safety: the extra caps and the caller slot are live slots found
         // by lookup or belonging to the current TCB.
         Some(CapType::CNode) => unsafe { cnode::invoke(cap, inv, tcb.slot(tcb_slot::CALLER), &mut env) },
         // Safety: `slot` holds `cap`; as above for the extra caps.
         Some(CapType::Untyped) => unsafe { untyped::invoke(slot, cap, inv, &mut env) },
-        Some(CapType::Endpoint) if !cap.ep_can_send() => Err(SyscallError::InvalidCapability { number: 0 }.into()),
-        Some(CapType::Notification) if !cap.ntfn_can_send() => Err(SyscallError::InvalidCapability { number: 0 }.into()),
         Some(other) => {
-            kprintln!(
-                "invocation {} of a {:?} cap by \"{}\": not implemented by this kernel yet",
-                inv.label,
-                other,
-                tcb.name()
-            );
+            kprintln!("invocation {} of a {:?} cap by \"{}\": not implemented by this kernel yet", inv.label, other, tcb.name());
             Err(SyscallError::IllegalOperation.into())
         }
+    }
+}
+
+/// seL4's `handleRecv`.
+fn handle_recv(tcb: &mut Tcb, is_blocking: bool) {
+    let cptr = tcb.ctx.regs.rdi;
+    let cap = match lookup(tcb, cptr) {
+        // Safety: a slot found by lookup is live.
+        Ok(slot) => unsafe { (*slot).cap },
+        Err(fault) => {
+            ipc::handle_fault(tcb, ipc::cap_fault(cptr, true, fault));
+            return;
+        }
+    };
+    let missing = || ipc::cap_fault(cptr, true, LookupFault::MissingCapability { bits_left: 0 });
+    match cap.cap_type() {
+        Some(CapType::Endpoint) if cap.ep_can_receive() => {
+            ipc::delete_caller_cap(tcb);
+            ipc::receive_ipc(tcb, cap, is_blocking);
+        }
+        Some(CapType::Notification) if cap.ntfn_can_receive() => {
+            // A notification bound to another thread cannot be waited on.
+            let bound = ipc::notification_bound_tcb(cap.ntfn_ptr());
+            if bound != 0 && bound != tcb as *mut Tcb as u64 {
+                ipc::handle_fault(tcb, missing());
+            } else {
+                ipc::receive_signal(tcb, cap, is_blocking);
+            }
+        }
+        _ => ipc::handle_fault(tcb, missing()),
+    }
+}
+
+/// seL4's `handleReply`: answer the caller whose reply cap is in the
+/// current thread's caller slot (nothing happens without one).
+fn handle_reply(tcb: &mut Tcb) {
+    let slot = tcb.slot(tcb_slot::CALLER);
+    // Safety: the caller slot of a live TCB.
+    let cap = unsafe { (*slot).cap };
+    if cap.is(CapType::Reply) && !cap.reply_master() {
+        // Safety: a reply cap names a live TCB blocked on it.
+        let receiver = unsafe { &mut *(cap.reply_tcb() as *mut Tcb) };
+        ipc::do_reply_transfer(tcb, receiver, slot, cap.reply_can_grant());
     }
 }

@@ -4,12 +4,9 @@
 //! root, VSpace root, reply, caller, IPC buffer frame) and the `Tcb` at
 //! `TCB_OFFSET`, where thread caps point, as in seL4.
 //!
-//! This is the part of seL4's scheduler the initial thread needs so far:
-//! one current thread, the idle loop when nothing can run, and faults of a
-//! thread with no fault handler, which stop the thread (never the kernel).
+//! Scheduling is in `sched`, IPC and thread blocking in `ipc`.
 
 use crate::arch::x86_64::context::UserContext;
-use crate::arch::x86_64::{cpu, entry, io, paging, traps};
 use crate::config::pptr_to_paddr;
 use crate::cspace::cte::Cte;
 use crate::kernel_state::KernelCell;
@@ -17,11 +14,18 @@ use crate::object::cap::{vm_rights, Cap};
 use crate::object::cap_rules::TCB_OFFSET;
 use sel4_compat::caps::CapType;
 
+/// seL4's thread states. The blocked states carry what seL4 keeps in the
+/// TCB's state words: the object waited on and the IPC parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadState {
     Inactive,
     Running,
+    /// Runnable; resumes by re-executing its last syscall or instruction.
     Restart,
+    BlockedOnReceive { ep: u64, can_grant: bool },
+    BlockedOnSend { ep: u64, badge: u64, can_grant: bool, can_grant_reply: bool, is_call: bool },
+    BlockedOnReply,
+    BlockedOnNotification { ntfn: u64 },
 }
 
 impl ThreadState {
@@ -30,8 +34,28 @@ impl ThreadState {
             ThreadState::Inactive => "inactive",
             ThreadState::Running => "running",
             ThreadState::Restart => "restart",
+            ThreadState::BlockedOnReceive { .. } => "blocked on recv",
+            ThreadState::BlockedOnSend { .. } => "blocked on send",
+            ThreadState::BlockedOnReply => "blocked on reply",
+            ThreadState::BlockedOnNotification { .. } => "blocked on ntfn",
         }
     }
+
+    /// seL4's `isRunnable`.
+    pub fn is_runnable(self) -> bool {
+        matches!(self, ThreadState::Running | ThreadState::Restart)
+    }
+}
+
+/// A fault the thread took, kept until its handler replies (seL4's
+/// `tcbFault` and `tcbLookupFailure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    Cap { address: u64, in_receive_phase: bool, lookup: crate::cspace::lookup::LookupFault },
+    UnknownSyscall { number: u64 },
+    UserException { number: u64, code: u64 },
+    VmFault { address: u64, fsr: u64, instruction: bool },
 }
 
 /// The TCB's cap slots (seL4's `tcbCTable` .. `tcbBuffer`, non-MCS).
@@ -52,9 +76,24 @@ pub struct Tcb {
     pub fs_base: u64,
     pub gs_base: u64,
     pub state: ThreadState,
+    pub fault: Fault,
     pub priority: u8,
     pub mcp: u8,
+    pub domain: u8,
+    pub time_slice: u64,
+    /// Capability pointer of the fault endpoint, in the thread's CSpace.
+    pub fault_handler: u64,
     pub ipc_buffer_vaddr: u64,
+    /// Where a `Restart` resumes: the syscall instruction for a syscall
+    /// entry, the faulting instruction for an exception (seL4's FaultIP).
+    pub restart_pc: u64,
+    pub bound_notification: u64,
+    /// Links of the ready queue and of an endpoint or notification queue.
+    pub sched_next: *mut Tcb,
+    pub sched_prev: *mut Tcb,
+    pub in_ready_queue: bool,
+    pub ep_next: *mut Tcb,
+    pub ep_prev: *mut Tcb,
     /// All TCBs, for the debug scheduler dump (seL4's `ksDebugTCBs`).
     debug_prev: *mut Tcb,
     debug_next: *mut Tcb,
@@ -113,13 +152,10 @@ impl Tcb {
 }
 
 struct Threads {
-    current: *mut Tcb,
     debug_head: *mut Tcb,
-    idle_announced: bool,
 }
 
-static THREADS: KernelCell<Threads> =
-    KernelCell::new(Threads { current: core::ptr::null_mut(), debug_head: core::ptr::null_mut(), idle_announced: false });
+static THREADS: KernelCell<Threads> = KernelCell::new(Threads { debug_head: core::ptr::null_mut() });
 
 /// Sets up a TCB in freshly zeroed memory (seL4's `createObject` for a
 /// TCB): user-mode context, inactive, named after its creator, and listed
@@ -134,6 +170,8 @@ pub unsafe fn init_tcb(tcb: *mut Tcb, name: &[u8]) {
     let t = unsafe { &mut *tcb };
     t.ctx = UserContext::new_user(0);
     t.state = ThreadState::Inactive;
+    t.fault = Fault::None;
+    t.time_slice = crate::config::TIME_SLICE_TICKS;
     t.set_name(name);
     // Safety: kernel context, no other borrow of THREADS is live.
     let threads = unsafe { THREADS.get() };
@@ -148,7 +186,7 @@ pub unsafe fn init_tcb(tcb: *mut Tcb, name: &[u8]) {
 
 /// Names a child TCB as seL4 does: `child of: '<creator>'`.
 pub fn child_name(buf: &mut [u8; TCB_NAME_LENGTH]) -> usize {
-    let parent = current_opt().map(|t| t.name()).unwrap_or("");
+    let parent = crate::sched::current_opt().map(|t| t.name()).unwrap_or("");
     let mut n = 0;
     for part in ["child of: '", parent, "'"] {
         for &b in part.as_bytes() {
@@ -161,16 +199,17 @@ pub fn child_name(buf: &mut [u8; TCB_NAME_LENGTH]) -> usize {
     n
 }
 
-/// A TCB's last cap is going: stop the thread and drop it from the lists.
+/// A TCB's last cap is going: stop the thread (seL4's `suspend`, which
+/// also takes it off any queue) and drop it from the debug list.
 ///
 /// # Safety
 /// `tcb` is a live, listed TCB.
 pub unsafe fn remove_thread(tcb: *mut Tcb) {
     // Safety: kernel context; listed TCBs are live.
     unsafe {
+        crate::ipc::suspend(&mut *tcb);
         let threads = THREADS.get();
         let t = &mut *tcb;
-        t.state = ThreadState::Inactive;
         if t.debug_prev.is_null() {
             threads.debug_head = t.debug_next;
         } else {
@@ -182,25 +221,6 @@ pub unsafe fn remove_thread(tcb: *mut Tcb) {
         t.debug_prev = core::ptr::null_mut();
         t.debug_next = core::ptr::null_mut();
     }
-}
-
-/// Makes `tcb` the thread that runs next.
-///
-/// # Safety
-/// `tcb` is a live TCB.
-pub unsafe fn set_current(tcb: *mut Tcb) {
-    // Safety: kernel context.
-    unsafe { THREADS.get() }.current = tcb;
-}
-
-fn current_opt() -> Option<&'static mut Tcb> {
-    // Safety: kernel context; `current` is null or a live TCB.
-    unsafe { THREADS.get().current.as_mut() }
-}
-
-/// The thread whose registers the current kernel entry saved.
-pub fn current() -> &'static mut Tcb {
-    current_opt().expect("a kernel entry from user mode always has a current thread")
 }
 
 /// Every TCB, newest first.
@@ -215,77 +235,3 @@ pub fn all_threads() -> impl Iterator<Item = &'static Tcb> {
     })
 }
 
-/// Stops a thread that faulted with nobody to handle the fault.
-fn suspend_after_fault(tcb: &mut Tcb, what: core::fmt::Arguments<'_>) {
-    kprintln!(
-        "user thread \"{}\" faulted at RIP {:#x}: {}; it has no fault handler and is now inactive",
-        tcb.name(),
-        tcb.ctx.regs.rip,
-        what
-    );
-    tcb.state = ThreadState::Inactive;
-}
-
-/// An exception in user mode. Without fault endpoints (later issues) the
-/// thread is stopped, as seL4 stops a thread whose fault cannot be sent.
-pub fn handle_user_exception(vector: u64) {
-    let tcb = current();
-    let error = tcb.ctx.regs.error;
-    if vector == 14 {
-        let kind = if error & 0x10 != 0 { "instruction fetch" } else { "data" };
-        let addr = io::read_cr2();
-        suspend_after_fault(tcb, format_args!("VM fault on {kind} at address {addr:#x} (error {error:#x})"));
-    } else {
-        let name = traps::exception_name(vector);
-        suspend_after_fault(tcb, format_args!("user exception {vector} ({name}), error code {error:#x}"));
-    }
-}
-
-/// A syscall number the kernel does not know: seL4's unknown-syscall fault.
-pub fn handle_unknown_syscall(number: u64) {
-    let tcb = current();
-    suspend_after_fault(tcb, format_args!("unknown syscall {}", number as i64));
-}
-
-/// A capability fault (invoking a cap pointer that does not resolve).
-pub fn handle_cap_fault(cptr: u64) {
-    let tcb = current();
-    suspend_after_fault(tcb, format_args!("capability fault: invoked cap pointer {cptr:#x} does not name a cap"));
-}
-
-/// Returns to the current thread if it can run, else idles.
-pub fn schedule_and_return() -> ! {
-    let Some(tcb) = current_opt() else { idle() };
-    if tcb.state == ThreadState::Inactive {
-        idle();
-    }
-    let Some(vspace) = tcb.vspace_root_paddr() else {
-        suspend_after_fault(tcb, format_args!("its VSpace root is not a valid, assigned PML4"));
-        idle();
-    };
-    tcb.state = ThreadState::Running;
-    cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
-    // Safety: the TCB's context is a user frame (set at creation and only
-    // ever saved by the entry code); the VSpace root maps the kernel
-    // (every PML4 gets the kernel's mappings when created).
-    unsafe {
-        paging::load_vspace(vspace);
-        entry::restore_user_context(&mut tcb.ctx)
-    }
-}
-
-/// Nothing can run: wait for interrupts forever (seL4's idle thread).
-fn idle() -> ! {
-    // Safety: kernel context.
-    let threads = unsafe { THREADS.get() };
-    if !threads.idle_announced {
-        threads.idle_announced = true;
-        kprintln!("no runnable threads; idling");
-    }
-    // Leave any address space that may be torn down while idle.
-    // Safety: the boot PML4 maps the kernel.
-    unsafe { paging::load_vspace(crate::arch::x86_64::boot::boot_pml4_paddr()) };
-    loop {
-        io::wait_for_interrupt();
-    }
-}

@@ -50,7 +50,7 @@ impl PhysRead for PhysWindow {
 pub extern "C" fn kernel_boot_entry(magic: u32, info: u32) -> ! {
     serial::init_console(crate::config::DEFAULT_CONSOLE_PORT);
     match boot(magic, info as u64) {
-        Ok(()) => thread::schedule_and_return(),
+        Ok(()) => crate::sched::schedule_and_return(),
         Err(e) => {
             kprintln!("boot failed: {e}");
             exit_qemu(ExitCode::Failed)
@@ -392,7 +392,8 @@ unsafe fn create_rootserver(
             cte::cte_insert(cap, src, tcb.slot(to));
         }
         tcb.state = thread::ThreadState::Running;
-        thread::set_current(tcb_ptr);
+        crate::ipc::setup_reply_master(tcb);
+        crate::sched::set_current(tcb_ptr);
     }
 
     kprintln!(

@@ -5,4 +5,6 @@ pub mod cap_rules;
 pub mod env;
 pub mod invocation;
 pub mod cnode;
+#[cfg(target_os = "none")]
+pub mod tcb;
 pub mod untyped;

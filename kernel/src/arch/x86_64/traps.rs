@@ -4,7 +4,8 @@
 
 use super::context::TrapFrame;
 use super::exit::{exit_qemu, ExitCode};
-use crate::thread;
+use crate::thread::Fault;
+use crate::{ipc, sched};
 
 pub fn exception_name(vector: u64) -> &'static str {
     const NAMES: [&str; 32] = [
@@ -48,13 +49,27 @@ pub fn exception_name(vector: u64) -> &'static str {
 /// registers are already saved in the current TCB.
 #[no_mangle]
 extern "C" fn handle_user_trap(vector: u64) -> ! {
+    let tcb = sched::current();
+    // An exception restarts at the faulting instruction; after an
+    // interrupt the thread continues where it was.
+    tcb.restart_pc = tcb.ctx.regs.rip;
     if vector < 32 {
-        thread::handle_user_exception(vector);
+        let error = tcb.ctx.regs.error;
+        let fault = if vector == PAGE_FAULT {
+            Fault::VmFault { address: super::io::read_cr2(), fsr: error, instruction: error & PF_INSTRUCTION_FETCH != 0 }
+        } else {
+            Fault::UserException { number: vector, code: error }
+        };
+        ipc::handle_fault(tcb, fault);
     } else if vector != super::apic::SPURIOUS_VECTOR as u64 {
         super::apic::end_of_interrupt();
     }
-    thread::schedule_and_return()
+    sched::schedule_and_return()
 }
+
+const PAGE_FAULT: u64 = 14;
+/// Page-fault error code bit: the access was an instruction fetch.
+const PF_INSTRUCTION_FETCH: u64 = 1 << 4;
 
 /// Entry from `interrupt_common` for traps taken in kernel mode. External
 /// interrupts can arrive only while idling and are acknowledged; any

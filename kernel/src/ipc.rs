@@ -1,0 +1,847 @@
+//! Endpoints, notifications, reply caps and faults: seL4's synchronous IPC
+//! (send, receive, call, reply), message and capability transfer,
+//! notification signalling, and fault delivery to fault handlers.
+//!
+//! Objects are reached through the kernel pointers in caps; every such
+//! pointer names a live object (the kernel's object invariant), which is
+//! the `Safety` argument for the dereferences in this module.
+
+use crate::cspace::cte::{self, Cte};
+use crate::cspace::delete;
+use crate::cspace::lookup::{resolve_address_bits, LookupFault, SlotMemory};
+use crate::kernel_env::KernelEnv;
+use crate::object::cap::Cap;
+use crate::object::cap_rules::derive_cap_ignoring_children;
+use crate::object::cnode::lookup_slot_for_cnode_op;
+use crate::sched;
+use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
+use sel4_compat::caps::CapType;
+use sel4_compat::ipc::{MessageInfo, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH};
+
+const NULL_TCB: *mut Tcb = core::ptr::null_mut();
+
+/// A queue of TCBs linked through `ep_next`/`ep_prev`.
+#[derive(Clone, Copy)]
+struct TcbQueue {
+    head: *mut Tcb,
+    tail: *mut Tcb,
+}
+
+impl TcbQueue {
+    fn append(&mut self, t: &mut Tcb) {
+        t.ep_next = NULL_TCB;
+        t.ep_prev = self.tail;
+        if self.tail.is_null() {
+            self.head = t;
+        } else {
+            // Safety: queued TCBs are live.
+            unsafe { (*self.tail).ep_next = t };
+        }
+        self.tail = t;
+    }
+
+    fn remove(&mut self, t: &mut Tcb) {
+        // Safety (both branches): queued TCBs are live.
+        if t.ep_prev.is_null() {
+            self.head = t.ep_next;
+        } else {
+            unsafe { (*t.ep_prev).ep_next = t.ep_next };
+        }
+        if t.ep_next.is_null() {
+            self.tail = t.ep_prev;
+        } else {
+            unsafe { (*t.ep_next).ep_prev = t.ep_prev };
+        }
+        t.ep_next = NULL_TCB;
+        t.ep_prev = NULL_TCB;
+    }
+}
+
+// ---------------------------------------------------------------- objects
+
+/// Endpoint queue states.
+const EP_IDLE: u64 = 0;
+const EP_SEND: u64 = 1;
+const EP_RECV: u64 = 2;
+
+/// An endpoint: 16 bytes, the queue tail with the state in its low bits,
+/// and the queue head (seL4's layout).
+#[repr(C)]
+pub struct Endpoint {
+    tail_and_state: u64,
+    head: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<Endpoint>() == 1 << sel4_compat::objects::ENDPOINT_BITS);
+
+impl Endpoint {
+    fn state(&self) -> u64 {
+        self.tail_and_state & 3
+    }
+    fn queue(&self) -> TcbQueue {
+        TcbQueue { head: self.head as *mut Tcb, tail: (self.tail_and_state & !3) as *mut Tcb }
+    }
+    fn set(&mut self, q: TcbQueue, state: u64) {
+        let state = if q.head.is_null() { EP_IDLE } else { state };
+        self.head = q.head as u64;
+        self.tail_and_state = q.tail as u64 | state;
+    }
+}
+
+/// # Safety
+/// `ptr` is the kernel pointer of a live endpoint.
+unsafe fn endpoint<'a>(ptr: u64) -> &'a mut Endpoint {
+    // Safety: per the caller's contract.
+    unsafe { &mut *(ptr as *mut Endpoint) }
+}
+
+/// Notification states.
+const NTFN_IDLE: u64 = 0;
+const NTFN_WAITING: u64 = 1;
+const NTFN_ACTIVE: u64 = 2;
+
+/// A notification: 32 bytes, bound TCB, badge word, queue head, queue
+/// tail with the state in its low bits.
+#[repr(C)]
+pub struct Notification {
+    bound_tcb: u64,
+    msg_identifier: u64,
+    head: u64,
+    tail_and_state: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<Notification>() == 1 << sel4_compat::objects::NOTIFICATION_BITS);
+
+impl Notification {
+    fn state(&self) -> u64 {
+        self.tail_and_state & 3
+    }
+    fn queue(&self) -> TcbQueue {
+        TcbQueue { head: self.head as *mut Tcb, tail: (self.tail_and_state & !3) as *mut Tcb }
+    }
+    fn set(&mut self, q: TcbQueue, state: u64) {
+        self.head = q.head as u64;
+        self.tail_and_state = q.tail as u64 | state;
+    }
+}
+
+/// # Safety
+/// `ptr` is the kernel pointer of a live notification.
+unsafe fn notification<'a>(ptr: u64) -> &'a mut Notification {
+    // Safety: per the caller's contract.
+    unsafe { &mut *(ptr as *mut Notification) }
+}
+
+// ---------------------------------------------------------- registers
+
+/// Message registers passed in CPU registers (seL4's `msgRegisters`).
+fn get_mr_reg(t: &Tcb, i: usize) -> u64 {
+    match i {
+        0 => t.ctx.regs.r10,
+        1 => t.ctx.regs.r8,
+        2 => t.ctx.regs.r9,
+        _ => t.ctx.regs.r15,
+    }
+}
+
+fn set_mr_reg(t: &mut Tcb, i: usize, v: u64) {
+    match i {
+        0 => t.ctx.regs.r10 = v,
+        1 => t.ctx.regs.r8 = v,
+        2 => t.ctx.regs.r9 = v,
+        _ => t.ctx.regs.r15 = v,
+    }
+}
+
+/// seL4's `setMR`: register or IPC buffer; returns the next index.
+pub fn set_mr(t: &mut Tcb, i: usize, v: u64) -> usize {
+    if i < 4 {
+        set_mr_reg(t, i, v);
+    } else if let Some(b) = t.ipc_buffer() {
+        b.msg[i] = v;
+    }
+    i + 1
+}
+
+fn get_mr(t: &mut Tcb, i: usize) -> u64 {
+    if i < 4 {
+        get_mr_reg(t, i)
+    } else {
+        t.ipc_buffer().map(|b| b.msg[i]).unwrap_or(0)
+    }
+}
+
+/// `seL4_UserContext` order: rip, rsp, rflags, rax, rbx, rcx, rdx, rsi,
+/// rdi, rbp, r8..r15, fs_base, gs_base.
+pub const USER_CONTEXT_WORDS: usize = 20;
+
+/// Reads register `i` of `seL4_UserContext`. As in seL4, rip reads as the
+/// thread's FaultIP: the instruction it was last stopped at (a syscall
+/// it is blocked in, a faulting instruction, or the next instruction after
+/// an interrupt).
+pub fn read_user_register(t: &Tcb, i: usize) -> u64 {
+    let r = &t.ctx.regs;
+    match i {
+        0 => t.restart_pc,
+        1 => r.rsp,
+        2 => r.rflags,
+        3 => r.rax,
+        4 => r.rbx,
+        5 => r.rcx,
+        6 => r.rdx,
+        7 => r.rsi,
+        8 => r.rdi,
+        9 => r.rbp,
+        10 => r.r8,
+        11 => r.r9,
+        12 => r.r10,
+        13 => r.r11,
+        14 => r.r12,
+        15 => r.r13,
+        16 => r.r14,
+        17 => r.r15,
+        18 => t.fs_base,
+        _ => t.gs_base,
+    }
+}
+
+fn canonical_or_zero(v: u64) -> u64 {
+    if v > 0x0000_7fff_ffff_ffff && v < 0xffff_8000_0000_0000 {
+        0
+    } else {
+        v
+    }
+}
+
+/// Writes register `i` of `seL4_UserContext`, sanitised as seL4 does:
+/// instruction pointers and segment bases must be canonical, RFLAGS keeps
+/// interrupts on, no trap flag, only the low 12 bits.
+pub fn write_user_register(t: &mut Tcb, i: usize, v: u64) {
+    let r = &mut t.ctx.regs;
+    match i {
+        0 => {
+            let v = canonical_or_zero(v);
+            r.rip = v;
+            t.restart_pc = v;
+        }
+        1 => r.rsp = v,
+        2 => r.rflags = ((v | 0x2 | 0x200) & !(0x8 | 0x20 | 0x100)) & 0xfff,
+        3 => r.rax = v,
+        4 => r.rbx = v,
+        5 => r.rcx = v,
+        6 => r.rdx = v,
+        7 => r.rsi = v,
+        8 => r.rdi = v,
+        9 => r.rbp = v,
+        10 => r.r8 = v,
+        11 => r.r9 = v,
+        12 => r.r10 = v,
+        13 => r.r11 = v,
+        14 => r.r12 = v,
+        15 => r.r13 = v,
+        16 => r.r14 = v,
+        17 => r.r15 = v,
+        18 => t.fs_base = canonical_or_zero(v),
+        _ => t.gs_base = canonical_or_zero(v),
+    }
+}
+
+/// Registers of the unknown-syscall fault message, in libsel4's order
+/// (rax..r15 by `seL4_UserContext` index, then FaultIP, SP, FLAGS).
+const SYSCALL_MESSAGE: [usize; 18] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 0, 1, 2];
+/// Registers of the user-exception fault message: FaultIP, SP, FLAGS.
+const EXCEPTION_MESSAGE: [usize; 3] = [0, 1, 2];
+
+// ------------------------------------------------------------ transfer
+
+fn lookup_slot(t: &Tcb, cptr: u64) -> Option<*mut Cte> {
+    resolve_address_bits(&SlotMemory, t.cspace_root(), cptr, 64).ok().map(|r| r.slot as *mut Cte)
+}
+
+/// seL4's `getReceiveSlots`: the empty slot named by the receiver's IPC
+/// buffer for an incoming cap.
+fn receive_slot(receiver: &mut Tcb) -> Option<*mut Cte> {
+    let b = receiver.ipc_buffer()?;
+    let (root_cptr, index, depth) = (b.receive_cnode, b.receive_index, b.receive_depth);
+    let root_slot = lookup_slot(receiver, root_cptr)?;
+    // Safety: a slot found by lookup is live.
+    let root = unsafe { (*root_slot).cap };
+    let slot = lookup_slot_for_cnode_op(false, root, index, depth).ok()?;
+    // Safety: as above.
+    unsafe { (*slot).cap }.is_null().then_some(slot)
+}
+
+/// seL4's `doNormalTransfer`: message registers, then extra caps (only
+/// with grant), with endpoint caps to the sending endpoint unwrapped into
+/// their badges.
+fn do_normal_transfer(sender: &mut Tcb, ep: u64, badge: u64, grant: bool, receiver: &mut Tcb) {
+    let info = MessageInfo(sender.ctx.regs.rsi);
+    let length = (info.length() as usize).min(MSG_MAX_LENGTH);
+    let mut extra: [Option<*mut Cte>; MSG_MAX_EXTRA_CAPS] = [None; MSG_MAX_EXTRA_CAPS];
+    if grant {
+        if let Some(b) = sender.ipc_buffer() {
+            let cptrs = b.caps_or_badges;
+            for i in 0..(info.extra_caps() as usize).min(MSG_MAX_EXTRA_CAPS) {
+                match lookup_slot(sender, cptrs[i]) {
+                    Some(s) => extra[i] = Some(s),
+                    // A failed lookup drops all caps from the message.
+                    None => {
+                        extra = [None; MSG_MAX_EXTRA_CAPS];
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    // Message registers: the first four always, the rest only when both
+    // threads have IPC buffers.
+    let mut copied = 0;
+    for i in 0..length.min(4) {
+        let v = get_mr_reg(sender, i);
+        set_mr_reg(receiver, i, v);
+        copied = i + 1;
+    }
+    if length > 4 {
+        if let (Some(sb), Some(rb)) = (sender.ipc_buffer(), receiver.ipc_buffer()) {
+            rb.msg[4..length].copy_from_slice(&sb.msg[4..length]);
+            copied = length;
+        }
+    }
+    let (extra_caps, unwrapped) = transfer_caps(&extra, ep, receiver);
+    receiver.ctx.regs.rsi = MessageInfo::new(info.label(), unwrapped, extra_caps, copied as u64).0;
+    receiver.ctx.regs.rdi = badge;
+}
+
+/// seL4's `transferCaps`: returns (extra caps transferred, unwrapped mask).
+fn transfer_caps(extra: &[Option<*mut Cte>; MSG_MAX_EXTRA_CAPS], ep: u64, receiver: &mut Tcb) -> (u64, u64) {
+    if extra[0].is_none() || receiver.ipc_buffer().is_none() {
+        return (0, 0);
+    }
+    let mut dest = receive_slot(receiver);
+    let (mut count, mut unwrapped) = (0u64, 0u64);
+    for (i, slot) in extra.iter().enumerate() {
+        let Some(slot) = *slot else { break };
+        // Safety: looked up in the sender's CSpace just now.
+        let cap = unsafe { (*slot).cap };
+        if cap.is(CapType::Endpoint) && cap.ep_ptr() == ep && ep != 0 {
+            if let Some(b) = receiver.ipc_buffer() {
+                b.caps_or_badges[i] = cap.ep_badge();
+            }
+            unwrapped |= 1 << i;
+        } else {
+            let Some(d) = dest else { break };
+            // Safety: `slot` is live.
+            if cap.is(CapType::Untyped) && unsafe { cte::has_children(slot) } {
+                break;
+            }
+            let Ok(derived) = derive_cap_ignoring_children(cap) else { break };
+            if derived.is_null() {
+                break;
+            }
+            // Safety: `d` is an empty live slot distinct from `slot`.
+            unsafe { cte::cte_insert(derived, slot, d) };
+            dest = None;
+        }
+        count = i as u64 + 1;
+    }
+    (count, unwrapped)
+}
+
+/// seL4's `doFaultTransfer`: the fault message, labelled with the fault type.
+fn do_fault_transfer(badge: u64, sender: &mut Tcb, receiver: &mut Tcb) {
+    let (label, len) = match sender.fault {
+        Fault::None => (0, 0),
+        Fault::Cap { address, in_receive_phase, lookup } => {
+            let pc = sender.restart_pc;
+            set_mr(receiver, 0, pc);
+            set_mr(receiver, 1, address);
+            set_mr(receiver, 2, in_receive_phase as u64);
+            let mut i = 3;
+            for w in crate::object::invocation::lookup_fault_words(lookup) {
+                i = set_mr(receiver, i, w);
+            }
+            (1, i)
+        }
+        Fault::UnknownSyscall { number } => {
+            for (i, &reg) in SYSCALL_MESSAGE.iter().enumerate() {
+                let v = read_user_register(sender, reg);
+                set_mr(receiver, i, v);
+            }
+            set_mr(receiver, SYSCALL_MESSAGE.len(), number);
+            (2, SYSCALL_MESSAGE.len() + 1)
+        }
+        Fault::UserException { number, code } => {
+            for (i, &reg) in EXCEPTION_MESSAGE.iter().enumerate() {
+                let v = read_user_register(sender, reg);
+                set_mr(receiver, i, v);
+            }
+            set_mr(receiver, 3, number);
+            set_mr(receiver, 4, code);
+            (3, 5)
+        }
+        Fault::VmFault { address, fsr, instruction } => {
+            let pc = sender.restart_pc;
+            set_mr(receiver, 0, pc);
+            set_mr(receiver, 1, address);
+            set_mr(receiver, 2, instruction as u64);
+            set_mr(receiver, 3, fsr);
+            (5, 4)
+        }
+    };
+    receiver.ctx.regs.rsi = MessageInfo::new(label, 0, 0, len as u64).0;
+    receiver.ctx.regs.rdi = badge;
+}
+
+/// seL4's `doIPCTransfer`.
+fn do_ipc_transfer(sender: &mut Tcb, ep: u64, badge: u64, grant: bool, receiver: &mut Tcb) {
+    if sender.fault == Fault::None {
+        do_normal_transfer(sender, ep, badge, grant, receiver);
+    } else {
+        do_fault_transfer(badge, sender, receiver);
+    }
+}
+
+/// seL4's `setupCallerCap`: the caller waits for a reply through a
+/// one-shot reply cap in the receiver's caller slot.
+fn setup_caller_cap(sender: &mut Tcb, receiver: &mut Tcb, can_grant: bool) {
+    sched::set_thread_state(sender, ThreadState::BlockedOnReply);
+    let reply_slot = sender.slot(tcb_slot::REPLY);
+    let caller_slot = receiver.slot(tcb_slot::CALLER);
+    // Safety: both are slots of live TCBs; the caller slot was emptied when
+    // the receiver started receiving; the reply master is set up at
+    // creation (setup_reply_master).
+    unsafe {
+        delete::cte_delete_one(caller_slot, &mut KernelEnv);
+        cte::cte_insert(Cap::reply(sender as *mut Tcb as u64, false, can_grant), reply_slot, caller_slot);
+    }
+}
+
+/// seL4's `deleteCallerCap`.
+pub fn delete_caller_cap(receiver: &mut Tcb) {
+    // Safety: the caller slot of a live TCB.
+    unsafe { delete::cte_delete_one(receiver.slot(tcb_slot::CALLER), &mut KernelEnv) };
+}
+
+/// seL4's `setupReplyMaster`: the TCB's reply slot holds the master reply
+/// cap every one-shot reply cap derives from.
+pub fn setup_reply_master(t: &mut Tcb) {
+    let slot = t.slot(tcb_slot::REPLY);
+    // Safety: a slot of a live TCB.
+    unsafe {
+        if (*slot).cap.is_null() {
+            let null = core::ptr::null_mut();
+            *slot = Cte { cap: Cap::reply(t as *mut Tcb as u64, true, true), mdb: cte::MdbNode::new(null, true, true, null) };
+        }
+    }
+}
+
+// ------------------------------------------------------------ endpoints
+
+/// seL4's `sendIPC`.
+pub fn send_ipc(blocking: bool, do_call: bool, badge: u64, can_grant: bool, can_grant_reply: bool, thread: &mut Tcb, ep_ptr: u64) {
+    // Safety: `ep_ptr` comes from an endpoint cap.
+    let ep = unsafe { endpoint(ep_ptr) };
+    match ep.state() {
+        EP_RECV => {
+            let mut q = ep.queue();
+            // Safety: a receive queue holds live TCBs.
+            let dest = unsafe { &mut *q.head };
+            q.remove(dest);
+            ep.set(q, EP_RECV);
+            do_ipc_transfer(thread, ep_ptr, badge, can_grant, dest);
+            let reply_can_grant = matches!(dest.state, ThreadState::BlockedOnReceive { can_grant: true, .. });
+            sched::set_thread_state(dest, ThreadState::Running);
+            sched::possible_switch_to(dest);
+            if do_call {
+                if can_grant || can_grant_reply {
+                    setup_caller_cap(thread, dest, reply_can_grant);
+                } else {
+                    sched::set_thread_state(thread, ThreadState::Inactive);
+                }
+            }
+        }
+        _ => {
+            if blocking {
+                let state = ThreadState::BlockedOnSend { ep: ep_ptr, badge, can_grant, can_grant_reply, is_call: do_call };
+                sched::set_thread_state(thread, state);
+                let mut q = ep.queue();
+                q.append(thread);
+                ep.set(q, EP_SEND);
+            }
+        }
+    }
+}
+
+/// seL4's `receiveIPC` (non-MCS).
+pub fn receive_ipc(thread: &mut Tcb, cap: Cap, blocking: bool) {
+    let ep_ptr = cap.ep_ptr();
+    // A bound notification with a pending signal wins.
+    if thread.bound_notification != 0 {
+        // Safety: a bound notification is live while bound.
+        let n = unsafe { notification(thread.bound_notification) };
+        if n.state() == NTFN_ACTIVE {
+            complete_signal(thread.bound_notification, thread);
+            return;
+        }
+    }
+    // Safety: from an endpoint cap.
+    let ep = unsafe { endpoint(ep_ptr) };
+    match ep.state() {
+        EP_SEND => {
+            let mut q = ep.queue();
+            // Safety: a send queue holds live TCBs.
+            let sender = unsafe { &mut *q.head };
+            q.remove(sender);
+            ep.set(q, EP_SEND);
+            let ThreadState::BlockedOnSend { badge, can_grant, can_grant_reply, is_call, .. } = sender.state else {
+                unreachable!("threads on a send queue are blocked on send")
+            };
+            do_ipc_transfer(sender, ep_ptr, badge, can_grant, thread);
+            if is_call {
+                if can_grant || can_grant_reply {
+                    setup_caller_cap(sender, thread, cap.ep_can_grant());
+                } else {
+                    sched::set_thread_state(sender, ThreadState::Inactive);
+                }
+            } else {
+                sched::set_thread_state(sender, ThreadState::Running);
+                sched::possible_switch_to(sender);
+            }
+        }
+        _ => {
+            if blocking {
+                sched::set_thread_state(thread, ThreadState::BlockedOnReceive { ep: ep_ptr, can_grant: cap.ep_can_grant() });
+                let mut q = ep.queue();
+                q.append(thread);
+                ep.set(q, EP_RECV);
+            } else {
+                // seL4's `doNBRecvFailedTransfer`: badge 0.
+                thread.ctx.regs.rdi = 0;
+            }
+        }
+    }
+}
+
+/// seL4's `doReplyTransfer`: answers the thread waiting on the reply cap
+/// in `slot`.
+pub fn do_reply_transfer(sender: &mut Tcb, receiver: &mut Tcb, slot: *mut Cte, grant: bool) {
+    debug_assert_eq!(receiver.state, ThreadState::BlockedOnReply);
+    if receiver.fault == Fault::None {
+        do_ipc_transfer(sender, 0, 0, grant, receiver);
+        // Safety: the reply cap's slot is live.
+        unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
+        sched::set_thread_state(receiver, ThreadState::Running);
+        sched::possible_switch_to(receiver);
+    } else {
+        // Safety: as above.
+        unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
+        let restart = handle_fault_reply(receiver, sender);
+        receiver.fault = Fault::None;
+        if restart {
+            sched::set_thread_state(receiver, ThreadState::Restart);
+            sched::possible_switch_to(receiver);
+        } else {
+            sched::set_thread_state(receiver, ThreadState::Inactive);
+        }
+    }
+}
+
+/// seL4's `handleFaultReply`: a fault handler's reply may rewrite the
+/// faulting thread's registers; returns whether the thread restarts.
+fn handle_fault_reply(receiver: &mut Tcb, sender: &mut Tcb) -> bool {
+    let info = MessageInfo(sender.ctx.regs.rsi);
+    let length = (info.length() as usize).min(MSG_MAX_LENGTH);
+    let restart = info.label() == 0;
+    match receiver.fault {
+        Fault::UnknownSyscall { .. } => {
+            for (i, &reg) in SYSCALL_MESSAGE.iter().enumerate().take(length) {
+                let v = get_mr(sender, i);
+                write_user_register(receiver, reg, v);
+            }
+            restart
+        }
+        Fault::UserException { .. } => {
+            for (i, &reg) in EXCEPTION_MESSAGE.iter().enumerate().take(length) {
+                let v = get_mr(sender, i);
+                write_user_register(receiver, reg, v);
+            }
+            restart
+        }
+        _ => true,
+    }
+}
+
+/// Cancels whatever IPC `t` is blocked in (seL4's `cancelIPC`).
+pub fn cancel_ipc(t: &mut Tcb) {
+    match t.state {
+        ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnReceive { ep, .. } => {
+            // Safety: a thread blocked on an endpoint names a live one.
+            let e = unsafe { endpoint(ep) };
+            let state = e.state();
+            let mut q = e.queue();
+            q.remove(t);
+            e.set(q, state);
+            sched::set_thread_state(t, ThreadState::Inactive);
+        }
+        ThreadState::BlockedOnNotification { ntfn } => {
+            // Safety: as above for notifications.
+            let n = unsafe { notification(ntfn) };
+            let mut q = n.queue();
+            q.remove(t);
+            n.set(q, if q.head.is_null() { NTFN_IDLE } else { NTFN_WAITING });
+            sched::set_thread_state(t, ThreadState::Inactive);
+        }
+        ThreadState::BlockedOnReply => {
+            t.fault = Fault::None;
+            // The one-shot reply cap pointing at `t` is the reply master's
+            // MDB child.
+            let master = t.slot(tcb_slot::REPLY);
+            // Safety: the reply slot of a live TCB, and its MDB successor.
+            unsafe {
+                let next = (*master).mdb.next();
+                if !next.is_null() && (*next).cap.is(CapType::Reply) && !(*next).cap.reply_master() && (*next).cap.reply_tcb() == t as *mut Tcb as u64 {
+                    delete::cte_delete_one(next, &mut KernelEnv);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// seL4's `suspend`.
+pub fn suspend(t: &mut Tcb) {
+    cancel_ipc(t);
+    sched::set_thread_state(t, ThreadState::Inactive);
+    sched::dequeue(t);
+}
+
+/// seL4's `restart`: a stopped thread becomes runnable again.
+pub fn restart(t: &mut Tcb) {
+    let stopped = matches!(t.state, ThreadState::Inactive | ThreadState::BlockedOnReply)
+        || matches!(t.state, ThreadState::BlockedOnSend { .. } | ThreadState::BlockedOnReceive { .. } | ThreadState::BlockedOnNotification { .. });
+    if stopped {
+        cancel_ipc(t);
+        setup_reply_master(t);
+        sched::set_thread_state(t, ThreadState::Restart);
+        sched::enqueue(t);
+        sched::possible_switch_to(t);
+    }
+}
+
+/// seL4's `cancelAllIPC`: the endpoint is going away; everyone queued on
+/// it restarts (and so retries, finding the cap gone).
+pub fn cancel_all_ipc(ep_ptr: u64) {
+    // Safety: called while the endpoint is still live.
+    let ep = unsafe { endpoint(ep_ptr) };
+    let mut t = ep.queue().head;
+    ep.set(TcbQueue { head: NULL_TCB, tail: NULL_TCB }, EP_IDLE);
+    // Safety: queued TCBs are live.
+    while let Some(tcb) = unsafe { t.as_mut() } {
+        t = tcb.ep_next;
+        tcb.ep_next = NULL_TCB;
+        tcb.ep_prev = NULL_TCB;
+        sched::set_thread_state(tcb, ThreadState::Restart);
+        sched::enqueue(tcb);
+    }
+    sched::reschedule_required();
+}
+
+/// seL4's `cancelBadgedSends`: senders with `badge` restart.
+pub fn cancel_badged_sends(ep_ptr: u64, badge: u64) {
+    // Safety: from a live endpoint cap.
+    let ep = unsafe { endpoint(ep_ptr) };
+    if ep.state() != EP_SEND {
+        return;
+    }
+    let mut q = ep.queue();
+    let mut t = q.head;
+    // Safety: queued TCBs are live.
+    while let Some(tcb) = unsafe { t.as_mut() } {
+        t = tcb.ep_next;
+        if matches!(tcb.state, ThreadState::BlockedOnSend { badge: b, .. } if b == badge) {
+            q.remove(tcb);
+            sched::set_thread_state(tcb, ThreadState::Restart);
+            sched::enqueue(tcb);
+        }
+    }
+    ep.set(q, EP_SEND);
+    sched::reschedule_required();
+}
+
+// -------------------------------------------------------- notifications
+
+/// seL4's `sendSignal`.
+pub fn send_signal(ntfn_ptr: u64, badge: u64) {
+    // Safety: from a notification cap.
+    let n = unsafe { notification(ntfn_ptr) };
+    match n.state() {
+        NTFN_IDLE => {
+            // Safety: a bound TCB is live while bound.
+            if let Some(tcb) = unsafe { (n.bound_tcb as *mut Tcb).as_mut() } {
+                if matches!(tcb.state, ThreadState::BlockedOnReceive { .. }) {
+                    cancel_ipc(tcb);
+                    sched::set_thread_state(tcb, ThreadState::Running);
+                    tcb.ctx.regs.rdi = badge;
+                    sched::possible_switch_to(tcb);
+                    return;
+                }
+            }
+            n.msg_identifier = badge;
+            n.set(n.queue(), NTFN_ACTIVE);
+        }
+        NTFN_WAITING => {
+            let mut q = n.queue();
+            // Safety: a waiting queue holds live TCBs.
+            let dest = unsafe { &mut *q.head };
+            q.remove(dest);
+            n.set(q, if q.head.is_null() { NTFN_IDLE } else { NTFN_WAITING });
+            sched::set_thread_state(dest, ThreadState::Running);
+            dest.ctx.regs.rdi = badge;
+            sched::possible_switch_to(dest);
+        }
+        _ => n.msg_identifier |= badge,
+    }
+}
+
+/// seL4's `receiveSignal` (Wait, or Poll when not blocking).
+pub fn receive_signal(thread: &mut Tcb, cap: Cap, blocking: bool) {
+    let ntfn_ptr = cap.ntfn_ptr();
+    // Safety: from a notification cap.
+    let n = unsafe { notification(ntfn_ptr) };
+    match n.state() {
+        NTFN_ACTIVE => complete_signal(ntfn_ptr, thread),
+        _ => {
+            if blocking {
+                sched::set_thread_state(thread, ThreadState::BlockedOnNotification { ntfn: ntfn_ptr });
+                let mut q = n.queue();
+                q.append(thread);
+                n.set(q, NTFN_WAITING);
+            } else {
+                thread.ctx.regs.rdi = 0;
+            }
+        }
+    }
+}
+
+/// seL4's `completeSignal`: hands the pending badge to `thread`.
+fn complete_signal(ntfn_ptr: u64, thread: &mut Tcb) {
+    // Safety: a live notification.
+    let n = unsafe { notification(ntfn_ptr) };
+    thread.ctx.regs.rdi = n.msg_identifier;
+    n.msg_identifier = 0;
+    n.set(n.queue(), NTFN_IDLE);
+}
+
+/// seL4's `cancelAllSignals`.
+pub fn cancel_all_signals(ntfn_ptr: u64) {
+    // Safety: called while the notification is live.
+    let n = unsafe { notification(ntfn_ptr) };
+    if n.state() != NTFN_WAITING {
+        return;
+    }
+    let mut t = n.queue().head;
+    n.set(TcbQueue { head: NULL_TCB, tail: NULL_TCB }, NTFN_IDLE);
+    // Safety: queued TCBs are live.
+    while let Some(tcb) = unsafe { t.as_mut() } {
+        t = tcb.ep_next;
+        tcb.ep_next = NULL_TCB;
+        tcb.ep_prev = NULL_TCB;
+        sched::set_thread_state(tcb, ThreadState::Restart);
+        sched::enqueue(tcb);
+    }
+    sched::reschedule_required();
+}
+
+/// Whether the notification is bound to a thread.
+pub fn notification_bound_tcb(ntfn_ptr: u64) -> u64 {
+    // Safety: a live notification.
+    unsafe { notification(ntfn_ptr) }.bound_tcb
+}
+
+/// Whether the notification has waiters (it cannot be bound then).
+pub fn notification_has_waiters(ntfn_ptr: u64) -> bool {
+    // Safety: a live notification.
+    unsafe { notification(ntfn_ptr) }.state() == NTFN_WAITING
+}
+
+/// seL4's `bindNotification`.
+pub fn bind_notification(t: &mut Tcb, ntfn_ptr: u64) {
+    // Safety: a live notification.
+    unsafe { notification(ntfn_ptr) }.bound_tcb = t as *mut Tcb as u64;
+    t.bound_notification = ntfn_ptr;
+}
+
+/// seL4's `unbindNotification` (for a thread) / `unbindMaybeNotification`.
+pub fn unbind_notification(t: &mut Tcb) {
+    if t.bound_notification != 0 {
+        // Safety: a bound notification is live.
+        unsafe { notification(t.bound_notification) }.bound_tcb = 0;
+        t.bound_notification = 0;
+    }
+}
+
+/// The notification is going away: unbind its thread.
+pub fn unbind_maybe_notification(ntfn_ptr: u64) {
+    // Safety: a live notification.
+    let n = unsafe { notification(ntfn_ptr) };
+    // Safety: a bound TCB is live.
+    if let Some(t) = unsafe { (n.bound_tcb as *mut Tcb).as_mut() } {
+        t.bound_notification = 0;
+    }
+    n.bound_tcb = 0;
+}
+
+// --------------------------------------------------------------- faults
+
+/// seL4's `handleFault`: send the fault to the thread's fault endpoint, or,
+/// with none usable, report it and stop the thread.
+pub fn handle_fault(t: &mut Tcb, fault: Fault) {
+    let handler = t.fault_handler;
+    let found = lookup_slot(t, handler).map(|s| {
+        // Safety: a slot found by lookup is live.
+        unsafe { (*s).cap }
+    });
+    match found {
+        Some(cap) if cap.is(CapType::Endpoint) && cap.ep_can_send() && (cap.ep_can_grant() || cap.ep_can_grant_reply()) => {
+            t.fault = fault;
+            send_ipc(true, true, cap.ep_badge(), cap.ep_can_grant(), true, t, cap.ep_ptr());
+        }
+        _ => {
+            kprintln!(
+                "caught {} from thread \"{}\" at {:#x}, but its fault handler (cap {:#x}) is not a usable endpoint; the thread is now inactive",
+                describe(&fault),
+                t.name(),
+                t.restart_pc,
+                handler
+            );
+            sched::set_thread_state(t, ThreadState::Inactive);
+        }
+    }
+}
+
+struct Describe<'a>(&'a Fault);
+
+impl core::fmt::Display for Describe<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self.0 {
+            Fault::None => write!(f, "no fault"),
+            Fault::Cap { address, in_receive_phase, .. } => {
+                write!(f, "cap fault in {} phase at address {:#x}", if in_receive_phase { "receive" } else { "send" }, address)
+            }
+            Fault::UnknownSyscall { number } => write!(f, "unknown syscall {}", number as i64),
+            Fault::UserException { number, code } => write!(f, "user exception {number} code {code:#x}"),
+            Fault::VmFault { address, fsr, instruction } => {
+                write!(f, "vm fault on {} at address {address:#x} with status {fsr:#x}", if instruction { "code" } else { "data" })
+            }
+        }
+    }
+}
+
+fn describe(fault: &Fault) -> Describe<'_> {
+    Describe(fault)
+}
+
+/// A cap fault for `cptr` with the lookup failure `lookup`.
+pub fn cap_fault(cptr: u64, in_receive_phase: bool, lookup: LookupFault) -> Fault {
+    Fault::Cap { address: cptr, in_receive_phase, lookup }
+}

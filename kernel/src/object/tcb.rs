@@ -1,0 +1,369 @@
+//! TCB invocations: registers, configuration, priorities, suspend and
+//! resume, notification binding and the TLS base, decoded with seL4's
+//! checks and error codes.
+
+use super::cap::Cap;
+use super::cap_rules::{derive_cap_ignoring_children, same_object_as, update_cap_data};
+use super::invocation::{Invocation, InvocationError, SyscallError};
+use crate::cspace::cte::{self, Cte};
+use crate::cspace::delete;
+use crate::ipc::{self, USER_CONTEXT_WORDS};
+use crate::kernel_env::KernelEnv;
+use crate::sched;
+use crate::thread::{tcb_slot, Tcb, ThreadState};
+use sel4_compat::caps::CapType;
+use sel4_compat::invocation as label;
+use sel4_compat::ipc::MessageInfo;
+
+/// `seL4_IPCBufferSizeBits`: the buffer address must be this aligned.
+const IPC_BUFFER_ALIGN: u64 = 1 << sel4_compat::objects::IPC_BUFFER_SIZE_BITS;
+/// The first frame registers copied by CopyRegisters' frame transfer
+/// (rip .. r15); the rest (fs_base, gs_base) are the integer transfer.
+const FRAME_REGISTERS: usize = 18;
+
+fn tcb_of<'a>(cap: &Cap) -> &'a mut Tcb {
+    // Safety: a thread cap points at a live TCB.
+    unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) }
+}
+
+fn extra_cap(inv: &Invocation<'_>, i: usize) -> Option<(*mut Cte, Cap)> {
+    // Safety: extra cap slots were looked up in the caller's CSpace.
+    inv.extra_cap(i).map(|s| (s, unsafe { (*s).cap }))
+}
+
+/// seL4's `checkPrio`.
+fn check_prio(prio: u64, auth: &Tcb) -> Result<(), SyscallError> {
+    if prio > auth.mcp as u64 {
+        Err(SyscallError::RangeError { min: 0, max: auth.mcp as u64 })
+    } else {
+        Ok(())
+    }
+}
+
+fn auth_tcb<'a>(inv: &Invocation<'_>) -> Result<&'a Tcb, SyscallError> {
+    match extra_cap(inv, 0) {
+        Some((_, c)) if c.is(CapType::Thread) => Ok(tcb_of(&c)),
+        Some(_) => Err(SyscallError::InvalidCapability { number: 1 }),
+        None => Err(SyscallError::TruncatedMessage),
+    }
+}
+
+/// seL4's `checkValidIPCBuffer`.
+fn check_ipc_buffer(addr: u64, cap: &Cap) -> Result<(), SyscallError> {
+    if !cap.is(CapType::Frame) || cap.frame_is_device() {
+        return Err(SyscallError::IllegalOperation);
+    }
+    if addr % IPC_BUFFER_ALIGN != 0 {
+        return Err(SyscallError::AlignmentError);
+    }
+    Ok(())
+}
+
+/// seL4's `deriveCap` for a slot (untyped caps with children refuse).
+fn derive(slot: *mut Cte, cap: Cap) -> Result<Cap, SyscallError> {
+    // Safety: `slot` is a live slot found by lookup.
+    if cap.is(CapType::Untyped) && unsafe { cte::has_children(slot) } {
+        return Err(SyscallError::RevokeFirst);
+    }
+    derive_cap_ignoring_children(cap).map_err(|()| SyscallError::IllegalOperation)
+}
+
+/// seL4's `slotCapLongRunningDelete`.
+fn long_running_delete(slot: *mut Cte) -> bool {
+    // Safety: a slot of a live TCB.
+    let cap = unsafe { (*slot).cap };
+    // Safety: as above.
+    !cap.is_null()
+        && unsafe { cte::is_final_capability(slot) }
+        && matches!(cap.cap_type(), Some(CapType::Thread | CapType::Zombie | CapType::CNode))
+}
+
+fn is_valid_vtable_root(cap: &Cap) -> bool {
+    cap.is(CapType::Pml4) && cap.pml4_mapped()
+}
+
+/// Installs `new_cap` (derived from the cap in `src`) into the TCB slot
+/// `index`, replacing what was there (seL4's ThreadControl cap update):
+/// only if `src` still holds the same object and the TCB still exists.
+fn replace_tcb_cap(tcb_cap: &Cap, tcb_cap_slot: *mut Cte, target: &mut Tcb, index: u64, new_cap: Cap, src: *mut Cte) -> Result<(), InvocationError> {
+    let slot = target.slot(index);
+    // Safety: the TCB's own slot.
+    unsafe { delete::cte_delete(slot, true, &mut KernelEnv) }?;
+    // Safety: `src` and `tcb_cap_slot` are live slots found by lookup.
+    let still_there = unsafe { same_object_as(&new_cap, &(*src).cap) && same_object_as(tcb_cap, &(*tcb_cap_slot).cap) };
+    // Safety: `slot` was just emptied.
+    if still_there && unsafe { (*slot).cap.is_null() } {
+        // Safety: distinct live slots, `slot` empty.
+        unsafe { cte::cte_insert(new_cap, src, slot) };
+    }
+    Ok(())
+}
+
+fn set_priority(t: &mut Tcb, prio: u8) {
+    sched::dequeue(t);
+    t.priority = prio;
+    if t.state.is_runnable() {
+        if sched::is_current(t) {
+            sched::reschedule_required();
+        } else {
+            sched::possible_switch_to(t);
+        }
+    }
+}
+
+/// Decodes and performs an invocation of the thread cap `cap` (in `slot`)
+/// by `caller`.
+pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+    let target = tcb_of(&cap);
+    let target_is_caller = core::ptr::eq(target, caller);
+    match inv.label {
+        label::TCB_READ_REGISTERS => {
+            if inv.length < 2 {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            let (flags, n) = (inv.arg(0), inv.arg(1));
+            if !(1..=USER_CONTEXT_WORDS as u64).contains(&n) {
+                return Err(SyscallError::RangeError { min: 1, max: USER_CONTEXT_WORDS as u64 }.into());
+            }
+            if target_is_caller {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            if flags & 1 != 0 {
+                ipc::suspend(target);
+            }
+            if is_call {
+                let mut words = [0u64; USER_CONTEXT_WORDS];
+                for (i, w) in words.iter_mut().enumerate().take(n as usize) {
+                    *w = ipc::read_user_register(target, i);
+                }
+                let has_buffer = caller.ipc_buffer().is_some();
+                let sent = if has_buffer { n as usize } else { (n as usize).min(4) };
+                for (i, &w) in words.iter().enumerate().take(sent) {
+                    ipc::set_mr(caller, i, w);
+                }
+                caller.ctx.regs.rdi = 0;
+                caller.ctx.regs.rsi = MessageInfo::new(0, 0, 0, sent as u64).0;
+            }
+            // The reply is written: no empty success reply on top.
+            sched::set_thread_state(caller, ThreadState::Running);
+            Ok(())
+        }
+        label::TCB_WRITE_REGISTERS => {
+            if inv.length < 2 {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            let (flags, count) = (inv.arg(0), inv.arg(1));
+            if (inv.length as u64 - 2) < count {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            if target_is_caller {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            for i in 0..(count as usize).min(USER_CONTEXT_WORDS) {
+                ipc::write_user_register(target, i, inv.arg(2 + i));
+            }
+            if flags & 1 != 0 {
+                ipc::restart(target);
+            }
+            Ok(())
+        }
+        label::TCB_COPY_REGISTERS => {
+            if inv.length < 1 || inv.extra_cap(0).is_none() {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            let flags = inv.arg(0);
+            let Some((_, src_cap)) = extra_cap(inv, 0).filter(|(_, c)| c.is(CapType::Thread)) else {
+                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+            };
+            let source = tcb_of(&src_cap);
+            if flags & 1 != 0 {
+                ipc::suspend(source);
+            }
+            if flags & 2 != 0 {
+                ipc::restart(target);
+            }
+            if flags & 4 != 0 {
+                for i in 0..FRAME_REGISTERS {
+                    let v = ipc::read_user_register(source, i);
+                    ipc::write_user_register(target, i, v);
+                }
+            }
+            if flags & 8 != 0 {
+                for i in FRAME_REGISTERS..USER_CONTEXT_WORDS {
+                    let v = ipc::read_user_register(source, i);
+                    ipc::write_user_register(target, i, v);
+                }
+            }
+            if target_is_caller {
+                sched::reschedule_required();
+            }
+            Ok(())
+        }
+        label::TCB_SUSPEND => {
+            ipc::suspend(target);
+            Ok(())
+        }
+        label::TCB_RESUME => {
+            ipc::restart(target);
+            Ok(())
+        }
+        label::TCB_CONFIGURE => configure(caller, cap, slot, target, inv),
+        label::TCB_SET_SPACE => set_space(cap, slot, target, inv),
+        label::TCB_SET_IPC_BUFFER => {
+            let Some((buf_slot, buf_cap)) = extra_cap(inv, 0).filter(|_| inv.length >= 1) else {
+                return Err(SyscallError::TruncatedMessage.into());
+            };
+            let addr = inv.arg(0);
+            let new_cap = if addr == 0 {
+                None
+            } else {
+                let derived = derive(buf_slot, buf_cap)?;
+                check_ipc_buffer(addr, &derived)?;
+                Some(derived)
+            };
+            set_ipc_buffer(&cap, slot, target, addr, new_cap, buf_slot)
+        }
+        label::TCB_SET_PRIORITY | label::TCB_SET_MCPRIORITY => {
+            if inv.length < 1 || inv.extra_cap(0).is_none() {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            let value = inv.arg(0);
+            check_prio(value, auth_tcb(inv)?)?;
+            if inv.label == label::TCB_SET_PRIORITY {
+                set_priority(target, value as u8);
+            } else {
+                target.mcp = value as u8;
+            }
+            Ok(())
+        }
+        label::TCB_SET_SCHED_PARAMS => {
+            if inv.length < 2 || inv.extra_cap(0).is_none() {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            let (mcp, prio) = (inv.arg(0), inv.arg(1));
+            let auth = auth_tcb(inv)?;
+            check_prio(mcp, auth)?;
+            check_prio(prio, auth)?;
+            target.mcp = mcp as u8;
+            set_priority(target, prio as u8);
+            Ok(())
+        }
+        label::TCB_BIND_NOTIFICATION => {
+            let Some((_, ntfn)) = extra_cap(inv, 0) else {
+                return Err(SyscallError::TruncatedMessage.into());
+            };
+            if target.bound_notification != 0 {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            if !ntfn.is(CapType::Notification) {
+                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+            }
+            if !ntfn.ntfn_can_receive() {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            if ipc::notification_bound_tcb(ntfn.ntfn_ptr()) != 0 || ipc::notification_has_waiters(ntfn.ntfn_ptr()) {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            ipc::bind_notification(target, ntfn.ntfn_ptr());
+            Ok(())
+        }
+        label::TCB_UNBIND_NOTIFICATION => {
+            if target.bound_notification == 0 {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            ipc::unbind_notification(target);
+            Ok(())
+        }
+        label::TCB_SET_TLS_BASE => {
+            if inv.length < 1 {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            ipc::write_user_register(target, 18, inv.arg(0));
+            if target_is_caller {
+                sched::reschedule_required();
+            }
+            Ok(())
+        }
+        _ => Err(SyscallError::IllegalOperation.into()),
+    }
+}
+
+/// The CSpace and VSpace part of Configure and SetSpace, checked.
+fn decode_space(
+    target: &Tcb,
+    croot_data: u64,
+    vroot_data: u64,
+    croot: (*mut Cte, Cap),
+    vroot: (*mut Cte, Cap),
+) -> Result<(Cap, Cap), SyscallError> {
+    if long_running_delete(target.slot(tcb_slot::CTABLE)) || long_running_delete(target.slot(tcb_slot::VTABLE)) {
+        return Err(SyscallError::IllegalOperation);
+    }
+    let mut croot_cap = croot.1;
+    if croot_data != 0 {
+        croot_cap = update_cap_data(false, croot_data, croot_cap);
+    }
+    let croot_cap = derive(croot.0, croot_cap)?;
+    if !croot_cap.is(CapType::CNode) {
+        return Err(SyscallError::IllegalOperation);
+    }
+    let mut vroot_cap = vroot.1;
+    if vroot_data != 0 {
+        vroot_cap = update_cap_data(false, vroot_data, vroot_cap);
+    }
+    let vroot_cap = derive(vroot.0, vroot_cap)?;
+    if !is_valid_vtable_root(&vroot_cap) {
+        return Err(SyscallError::IllegalOperation);
+    }
+    Ok((croot_cap, vroot_cap))
+}
+
+fn configure(_caller: &mut Tcb, cap: Cap, slot: *mut Cte, target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let (Some(croot), Some(vroot), Some(buffer)) = (extra_cap(inv, 0), extra_cap(inv, 1), extra_cap(inv, 2)) else {
+        return Err(SyscallError::TruncatedMessage.into());
+    };
+    if inv.length < 4 {
+        return Err(SyscallError::TruncatedMessage.into());
+    }
+    let (fault_ep, croot_data, vroot_data, buffer_addr) = (inv.arg(0), inv.arg(1), inv.arg(2), inv.arg(3));
+    let buffer_cap = if buffer_addr == 0 {
+        None
+    } else {
+        let derived = derive(buffer.0, buffer.1)?;
+        check_ipc_buffer(buffer_addr, &derived)?;
+        Some(derived)
+    };
+    let (croot_cap, vroot_cap) = decode_space(target, croot_data, vroot_data, croot, vroot)?;
+    target.fault_handler = fault_ep;
+    replace_tcb_cap(&cap, slot, target, tcb_slot::CTABLE, croot_cap, croot.0)?;
+    replace_tcb_cap(&cap, slot, target, tcb_slot::VTABLE, vroot_cap, vroot.0)?;
+    set_ipc_buffer(&cap, slot, target, buffer_addr, buffer_cap, buffer.0)
+}
+
+fn set_space(cap: Cap, slot: *mut Cte, target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let (Some(croot), Some(vroot)) = (extra_cap(inv, 0), extra_cap(inv, 1)) else {
+        return Err(SyscallError::TruncatedMessage.into());
+    };
+    if inv.length < 3 {
+        return Err(SyscallError::TruncatedMessage.into());
+    }
+    let (fault_ep, croot_data, vroot_data) = (inv.arg(0), inv.arg(1), inv.arg(2));
+    let (croot_cap, vroot_cap) = decode_space(target, croot_data, vroot_data, croot, vroot)?;
+    target.fault_handler = fault_ep;
+    replace_tcb_cap(&cap, slot, target, tcb_slot::CTABLE, croot_cap, croot.0)?;
+    replace_tcb_cap(&cap, slot, target, tcb_slot::VTABLE, vroot_cap, vroot.0)
+}
+
+fn set_ipc_buffer(cap: &Cap, slot: *mut Cte, target: &mut Tcb, addr: u64, new_cap: Option<Cap>, src: *mut Cte) -> Result<(), InvocationError> {
+    let buf_slot = target.slot(tcb_slot::BUFFER);
+    // Safety: the TCB's own slot.
+    unsafe { delete::cte_delete(buf_slot, true, &mut KernelEnv) }?;
+    target.ipc_buffer_vaddr = addr;
+    if let Some(c) = new_cap {
+        replace_tcb_cap(cap, slot, target, tcb_slot::BUFFER, c, src)?;
+    }
+    if sched::is_current(target) {
+        sched::reschedule_required();
+    }
+    Ok(())
+}

@@ -1,0 +1,290 @@
+//! The scheduler: 256 priority-ordered ready queues with round-robin inside
+//! a priority, seL4's scheduler action (resume the current thread, switch to
+//! a chosen one, or choose anew), and getting back to user mode.
+//!
+//! As in seL4, a runnable current thread is not in a ready queue; it is put
+//! back (at the head) only when the scheduler runs.
+
+use crate::arch::x86_64::{cpu, entry, io, paging};
+use crate::kernel_state::KernelCell;
+use crate::thread::{Tcb, ThreadState};
+use sel4_compat::NUM_PRIORITIES;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    ResumeCurrent,
+    ChooseNew,
+    SwitchTo(*mut Tcb),
+}
+
+#[derive(Clone, Copy)]
+struct Queue {
+    head: *mut Tcb,
+    tail: *mut Tcb,
+}
+
+struct Scheduler {
+    queues: [Queue; NUM_PRIORITIES],
+    /// One bit per non-empty queue.
+    bitmap: [u64; NUM_PRIORITIES / 64],
+    action: Action,
+    /// Null while idle.
+    current: *mut Tcb,
+    idle_announced: bool,
+}
+
+const EMPTY: Queue = Queue { head: core::ptr::null_mut(), tail: core::ptr::null_mut() };
+
+static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
+    queues: [EMPTY; NUM_PRIORITIES],
+    bitmap: [0; NUM_PRIORITIES / 64],
+    action: Action::ResumeCurrent,
+    current: core::ptr::null_mut(),
+    idle_announced: false,
+});
+
+fn sched() -> &'static mut Scheduler {
+    // Safety: kernel context (one core, interrupts off); no caller keeps the
+    // reference across a call back into this module.
+    unsafe { SCHED.get() }
+}
+
+/// The running thread, or `None` while idle.
+pub fn current_opt() -> Option<&'static mut Tcb> {
+    // Safety: `current` is null or a live TCB (TCB deletion suspends the
+    // thread first, which takes it off the CPU).
+    unsafe { sched().current.as_mut() }
+}
+
+/// The thread whose registers the current kernel entry saved.
+pub fn current() -> &'static mut Tcb {
+    current_opt().expect("a kernel entry from user mode always has a current thread")
+}
+
+pub fn is_current(t: *const Tcb) -> bool {
+    sched().current as *const Tcb == t
+}
+
+/// Makes `tcb` the running thread (boot).
+///
+/// # Safety
+/// `tcb` is a live TCB.
+pub unsafe fn set_current(tcb: *mut Tcb) {
+    sched().current = tcb;
+}
+
+/// seL4's `tcbSchedEnqueue`: to the head of its priority's queue.
+pub fn enqueue(t: &mut Tcb) {
+    if t.in_ready_queue {
+        return;
+    }
+    let s = sched();
+    let p = t.priority as usize;
+    let q = &mut s.queues[p];
+    t.sched_prev = core::ptr::null_mut();
+    t.sched_next = q.head;
+    if q.head.is_null() {
+        q.tail = t;
+    } else {
+        // Safety: queued TCBs are live.
+        unsafe { (*q.head).sched_prev = t };
+    }
+    q.head = t;
+    s.bitmap[p / 64] |= 1 << (p % 64);
+    t.in_ready_queue = true;
+}
+
+/// seL4's `tcbSchedAppend`: to the tail of its priority's queue.
+pub fn append(t: &mut Tcb) {
+    if t.in_ready_queue {
+        return;
+    }
+    let s = sched();
+    let p = t.priority as usize;
+    let q = &mut s.queues[p];
+    t.sched_next = core::ptr::null_mut();
+    t.sched_prev = q.tail;
+    if q.tail.is_null() {
+        q.head = t;
+    } else {
+        // Safety: queued TCBs are live.
+        unsafe { (*q.tail).sched_next = t };
+    }
+    q.tail = t;
+    s.bitmap[p / 64] |= 1 << (p % 64);
+    t.in_ready_queue = true;
+}
+
+/// seL4's `tcbSchedDequeue`.
+pub fn dequeue(t: &mut Tcb) {
+    if !t.in_ready_queue {
+        return;
+    }
+    let s = sched();
+    let p = t.priority as usize;
+    let q = &mut s.queues[p];
+    // Safety (both branches): queued TCBs are live.
+    if t.sched_prev.is_null() {
+        q.head = t.sched_next;
+    } else {
+        unsafe { (*t.sched_prev).sched_next = t.sched_next };
+    }
+    if t.sched_next.is_null() {
+        q.tail = t.sched_prev;
+    } else {
+        unsafe { (*t.sched_next).sched_prev = t.sched_prev };
+    }
+    if q.head.is_null() {
+        s.bitmap[p / 64] &= !(1 << (p % 64));
+    }
+    t.sched_next = core::ptr::null_mut();
+    t.sched_prev = core::ptr::null_mut();
+    t.in_ready_queue = false;
+}
+
+fn highest_priority() -> Option<usize> {
+    let s = sched();
+    (0..s.bitmap.len()).rev().find(|&i| s.bitmap[i] != 0).map(|i| i * 64 + 63 - s.bitmap[i].leading_zeros() as usize)
+}
+
+fn is_highest_priority(p: u8) -> bool {
+    highest_priority().is_none_or(|h| p as usize >= h)
+}
+
+/// seL4's `rescheduleRequired`.
+pub fn reschedule_required() {
+    let s = sched();
+    if let Action::SwitchTo(t) = s.action {
+        // Safety: a chosen thread is live and runnable.
+        enqueue(unsafe { &mut *t });
+    }
+    s.action = Action::ChooseNew;
+}
+
+/// seL4's `possibleSwitchTo`: `target` became runnable.
+pub fn possible_switch_to(target: &mut Tcb) {
+    let s = sched();
+    if s.action != Action::ResumeCurrent {
+        reschedule_required();
+        enqueue(target);
+    } else {
+        s.action = Action::SwitchTo(target);
+    }
+}
+
+/// seL4's `setThreadState` with its `scheduleTCB`.
+pub fn set_thread_state(t: &mut Tcb, state: ThreadState) {
+    t.state = state;
+    let s = sched();
+    if is_current(t) && s.action == Action::ResumeCurrent && !state.is_runnable() {
+        s.action = Action::ChooseNew;
+    }
+}
+
+fn switch_to(t: *mut Tcb) {
+    // Safety: chosen threads are live.
+    dequeue(unsafe { &mut *t });
+    sched().current = t;
+}
+
+fn choose_thread() {
+    match highest_priority() {
+        // Safety: a non-empty queue's head is a live TCB.
+        Some(p) => switch_to(sched().queues[p].head),
+        None => sched().current = core::ptr::null_mut(),
+    }
+}
+
+/// seL4's `schedule`.
+pub fn schedule() {
+    let s = sched();
+    if s.action == Action::ResumeCurrent {
+        return;
+    }
+    let current = s.current;
+    // Safety: `current` is null or live.
+    let was_runnable = unsafe { current.as_mut() }.is_some_and(|c| {
+        let runnable = c.state.is_runnable();
+        if runnable {
+            enqueue(c);
+        }
+        runnable
+    });
+    match s.action {
+        Action::ChooseNew => choose_thread(),
+        Action::SwitchTo(candidate) => {
+            // Safety: candidates are live and runnable.
+            let cand = unsafe { &mut *candidate };
+            // Safety: as above.
+            let cur_prio = unsafe { current.as_ref() }.map(|c| c.priority);
+            let fastfail = cur_prio.is_none_or(|p| cand.priority < p);
+            if fastfail && !is_highest_priority(cand.priority) {
+                enqueue(cand);
+                choose_thread();
+            } else if was_runnable && Some(cand.priority) == cur_prio {
+                append(cand);
+                choose_thread();
+            } else {
+                switch_to(candidate);
+            }
+        }
+        Action::ResumeCurrent => {}
+    }
+    sched().action = Action::ResumeCurrent;
+}
+
+/// A timer tick for the running thread (seL4's `timerTick`).
+pub fn timer_tick() {
+    if let Some(t) = current_opt() {
+        if t.state.is_runnable() {
+            t.time_slice = t.time_slice.saturating_sub(1);
+            if t.time_slice == 0 {
+                t.time_slice = crate::config::TIME_SLICE_TICKS;
+                append(t);
+                reschedule_required();
+            }
+        }
+    }
+}
+
+/// Runs the scheduler and returns to the chosen thread, or idles.
+pub fn schedule_and_return() -> ! {
+    loop {
+        schedule();
+        let Some(tcb) = current_opt() else {
+            idle_once();
+            continue;
+        };
+        let Some(vspace) = tcb.vspace_root_paddr() else {
+            kprintln!("thread \"{}\" has no valid VSpace root (an assigned PML4); it is now inactive", tcb.name());
+            set_thread_state(tcb, ThreadState::Inactive);
+            continue;
+        };
+        // seL4's `activateThread`: a restarted thread re-executes.
+        if tcb.state == ThreadState::Restart {
+            tcb.ctx.regs.rip = tcb.restart_pc;
+            tcb.state = ThreadState::Running;
+        }
+        cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
+        // Safety: the TCB's context is a user frame (created by the kernel
+        // and only changed through checked register writes); the VSpace root
+        // maps the kernel (every PML4 gets the kernel mappings).
+        unsafe {
+            paging::load_vspace(vspace);
+            entry::restore_user_context(&mut tcb.ctx)
+        }
+    }
+}
+
+/// Nothing can run: wait for one interrupt with interrupts enabled.
+fn idle_once() {
+    let s = sched();
+    if !s.idle_announced {
+        s.idle_announced = true;
+        kprintln!("no runnable threads; idling");
+    }
+    // Leave any address space that may be torn down while idle.
+    // Safety: the boot PML4 maps the kernel.
+    unsafe { paging::load_vspace(crate::arch::x86_64::boot::boot_pml4_paddr()) };
+    io::wait_for_interrupt();
+}
