@@ -5,7 +5,7 @@
 //! As in seL4, a runnable current thread is not in a ready queue; it is put
 //! back (at the head) only when the scheduler runs.
 
-use crate::arch::x86_64::{cpu, entry, io, paging};
+use crate::arch::x86_64::{cpu, entry, fpu, io, paging};
 use crate::kernel_state::KernelCell;
 use crate::thread::{Tcb, ThreadState};
 use sel4_compat::NUM_PRIORITIES;
@@ -30,6 +30,8 @@ struct Scheduler {
     action: Action,
     /// Null while idle.
     current: *mut Tcb,
+    /// The thread whose registers the FPU holds.
+    fpu_owner: *mut Tcb,
     idle_announced: bool,
 }
 
@@ -40,6 +42,7 @@ static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     bitmap: [0; NUM_PRIORITIES / 64],
     action: Action::ResumeCurrent,
     current: core::ptr::null_mut(),
+    fpu_owner: core::ptr::null_mut(),
     idle_announced: false,
 });
 
@@ -265,6 +268,7 @@ pub fn schedule_and_return() -> ! {
             tcb.ctx.regs.rip = tcb.restart_pc;
             tcb.state = ThreadState::Running;
         }
+        switch_fpu(tcb);
         cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
         // Safety: the TCB's context is a user frame (created by the kernel
         // and only changed through checked register writes); the VSpace root
@@ -273,6 +277,28 @@ pub fn schedule_and_return() -> ! {
             paging::load_vspace(vspace);
             entry::restore_user_context(&mut tcb.ctx)
         }
+    }
+}
+
+/// Gives the FPU to `tcb`, saving the previous owner's registers.
+fn switch_fpu(tcb: &mut Tcb) {
+    let s = sched();
+    if s.fpu_owner == tcb as *mut Tcb {
+        return;
+    }
+    // Safety: the owner is a live TCB (deletion calls `forget_fpu_owner`).
+    if let Some(owner) = unsafe { s.fpu_owner.as_mut() } {
+        fpu::save(&mut owner.fpu);
+    }
+    fpu::restore(&tcb.fpu);
+    s.fpu_owner = tcb;
+}
+
+/// A TCB is being deleted: its FPU registers need not be saved.
+pub fn forget_fpu_owner(tcb: *mut Tcb) {
+    let s = sched();
+    if s.fpu_owner == tcb {
+        s.fpu_owner = core::ptr::null_mut();
     }
 }
 

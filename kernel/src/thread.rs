@@ -73,6 +73,7 @@ pub const TCB_NAME_LENGTH: usize = 64;
 #[repr(C)]
 pub struct Tcb {
     pub ctx: UserContext,
+    pub fpu: crate::arch::x86_64::fpu::FpuState,
     pub fs_base: u64,
     pub gs_base: u64,
     pub state: ThreadState,
@@ -169,6 +170,7 @@ pub unsafe fn init_tcb(tcb: *mut Tcb, name: &[u8]) {
     // field before we write them.
     let t = unsafe { &mut *tcb };
     t.ctx = UserContext::new_user(0);
+    t.fpu = crate::arch::x86_64::fpu::FpuState::initial();
     t.state = ThreadState::Inactive;
     t.fault = Fault::None;
     t.time_slice = crate::config::TIME_SLICE_TICKS;
@@ -208,6 +210,7 @@ pub unsafe fn remove_thread(tcb: *mut Tcb) {
     // Safety: kernel context; listed TCBs are live.
     unsafe {
         crate::ipc::suspend(&mut *tcb);
+        crate::sched::forget_fpu_owner(tcb);
         let threads = THREADS.get();
         let t = &mut *tcb;
         if t.debug_prev.is_null() {

@@ -166,3 +166,80 @@ pub mod untyped {
         result(call(service, label::UNTYPED_RETYPE, &args, &[root]))
     }
 }
+
+/// TCB methods.
+pub mod tcb {
+    use super::*;
+
+    /// `seL4_TCB_Configure`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn configure(
+        service: CPtr,
+        fault_ep: CPtr,
+        cspace_root: CPtr,
+        cspace_root_data: u64,
+        vspace_root: CPtr,
+        vspace_root_data: u64,
+        buffer: u64,
+        buffer_frame: CPtr,
+    ) -> Result<(), Error> {
+        let args = [fault_ep, cspace_root_data, vspace_root_data, buffer];
+        result(call(service, label::TCB_CONFIGURE, &args, &[cspace_root, vspace_root, buffer_frame]))
+    }
+
+    /// `seL4_TCB_WriteRegisters` with `regs` in `seL4_UserContext` order.
+    pub fn write_registers(service: CPtr, resume: bool, arch_flags: u8, regs: &[u64]) -> MessageInfo {
+        let mut args = [0u64; 22];
+        args[0] = resume as u64 | (arch_flags as u64) << 8;
+        args[1] = regs.len() as u64;
+        args[2..2 + regs.len()].copy_from_slice(regs);
+        call(service, label::TCB_WRITE_REGISTERS, &args[..2 + regs.len()], &[])
+    }
+
+    /// `seL4_TCB_ReadRegisters`: the first `count` registers.
+    pub fn read_registers(service: CPtr, suspend: bool, count: usize) -> Result<[u64; 20], Error> {
+        let info = call(service, label::TCB_READ_REGISTERS, &[suspend as u64, count as u64], &[]);
+        result(info)?;
+        let mut regs = [0u64; 20];
+        for (i, r) in regs.iter_mut().enumerate().take(count.min(info.length() as usize)) {
+            *r = get_mr(i);
+        }
+        Ok(regs)
+    }
+
+    pub fn resume(service: CPtr) -> Result<(), Error> {
+        result(call(service, label::TCB_RESUME, &[], &[]))
+    }
+
+    pub fn suspend(service: CPtr) -> Result<(), Error> {
+        result(call(service, label::TCB_SUSPEND, &[], &[]))
+    }
+
+    pub fn set_priority(service: CPtr, authority: CPtr, priority: u64) -> Result<(), Error> {
+        result(call(service, label::TCB_SET_PRIORITY, &[priority], &[authority]))
+    }
+
+    pub fn set_mc_priority(service: CPtr, authority: CPtr, mcp: u64) -> Result<(), Error> {
+        result(call(service, label::TCB_SET_MCPRIORITY, &[mcp], &[authority]))
+    }
+
+    pub fn set_sched_params(service: CPtr, authority: CPtr, mcp: u64, priority: u64) -> Result<(), Error> {
+        result(call(service, label::TCB_SET_SCHED_PARAMS, &[mcp, priority], &[authority]))
+    }
+
+    pub fn set_ipc_buffer(service: CPtr, buffer: u64, buffer_frame: CPtr) -> Result<(), Error> {
+        result(call(service, label::TCB_SET_IPC_BUFFER, &[buffer], &[buffer_frame]))
+    }
+
+    pub fn bind_notification(service: CPtr, notification: CPtr) -> Result<(), Error> {
+        result(call(service, label::TCB_BIND_NOTIFICATION, &[], &[notification]))
+    }
+
+    pub fn unbind_notification(service: CPtr) -> Result<(), Error> {
+        result(call(service, label::TCB_UNBIND_NOTIFICATION, &[], &[]))
+    }
+
+    pub fn set_tls_base(service: CPtr, base: u64) -> Result<(), Error> {
+        result(call(service, label::TCB_SET_TLS_BASE, &[base], &[]))
+    }
+}

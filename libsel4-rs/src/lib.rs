@@ -22,7 +22,9 @@ pub mod arch;
 pub mod console;
 pub mod debug;
 pub mod invocation;
+pub mod ipc;
 pub mod ipc_buffer;
+pub mod thread;
 
 pub use sel4_compat::bootinfo::{BootInfo, SlotRegion, UntypedDesc};
 pub use sel4_compat::caps::{root_slots, CapType};
@@ -44,8 +46,15 @@ macro_rules! main {
             // Safety: the kernel passes the address of the mapped bootinfo
             // frame in rdi; it stays mapped for the life of the rootserver.
             let bootinfo: &'static $crate::BootInfo = unsafe { &*bootinfo };
-            // Safety: the kernel maps the IPC buffer it names in bootinfo.
-            unsafe { $crate::ipc_buffer::set_ipc_buffer(bootinfo.ipc_buffer as *mut $crate::IpcBuffer) };
+            static mut ROOT_TLS: $crate::ipc_buffer::TlsBlock = $crate::ipc_buffer::TlsBlock::new();
+            // Safety: the root thread's TLS block lives for the program; the
+            // kernel maps the IPC buffer it names in bootinfo.
+            unsafe {
+                $crate::ipc_buffer::init_thread(
+                    core::ptr::addr_of_mut!(ROOT_TLS),
+                    bootinfo.ipc_buffer as *mut $crate::IpcBuffer,
+                )
+            };
             $entry(bootinfo)
         }
     };

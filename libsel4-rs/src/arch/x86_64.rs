@@ -75,6 +75,14 @@ pub fn read_fs_word(offset: u64) -> u64 {
     value
 }
 
+/// Writes the 64-bit word at `fs:offset`.
+#[cfg(target_arch = "x86_64")]
+pub fn write_fs_word(offset: u64, value: u64) {
+    // Safety: writes through FS, which the caller pointed at this thread's
+    // writable TLS block with `set_tls_base`.
+    unsafe { core::arch::asm!("mov fs:[{}], {}", in(reg) offset, in(reg) value, options(nostack)) };
+}
+
 /// Gives up the rest of the time slice.
 pub fn yield_now() {
     syscall(Syscall::Yield, SyscallRegs::default());

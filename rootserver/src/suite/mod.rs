@@ -4,6 +4,7 @@
 use sel4::{root_slots, BootInfo, CapType};
 
 mod cspace;
+mod threads;
 
 pub struct Runner {
     passed: u32,
@@ -180,8 +181,12 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
 
     t.run("tls_base_through_fs", || {
         static TLS_BLOCK: [u64; 4] = [0x1111, 0x2222, 0x3333, 0x4444];
+        let mine = sel4::ipc_buffer::tls_block();
         sel4::arch::set_tls_base(TLS_BLOCK.as_ptr() as u64);
-        ensure(sel4::arch::read_fs_word(0) == 0x1111 && sel4::arch::read_fs_word(24) == 0x4444, "fs:[..] did not read the TLS block")
+        let ok = sel4::arch::read_fs_word(0) == 0x1111 && sel4::arch::read_fs_word(24) == 0x4444;
+        sel4::arch::set_tls_base(mine as u64);
+        ensure(ok, "fs:[..] did not read the TLS block")?;
+        ensure(sel4::ipc_buffer::ipc_buffer_ptr() as u64 == bi.ipc_buffer, "the thread's TLS block was not restored")
     });
 
     t.run("yield_returns", || {
@@ -210,6 +215,7 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     });
 
     cspace::run(&mut t, bi);
+    threads::run(&mut t, bi);
 
     (t.passed, t.failed)
 }

@@ -7,6 +7,7 @@ pub mod context;
 pub mod cpu;
 pub mod entry;
 pub mod exit;
+pub mod fpu;
 pub mod gdt;
 pub mod idt;
 pub mod io;

@@ -1,0 +1,35 @@
+//! Per-thread x87/SSE state, switched eagerly with FXSAVE/FXRSTOR
+//! (KernelFPU = FXSAVE, 512 bytes) whenever a different thread returns to
+//! user mode than the one whose state the FPU holds.
+
+/// The FXSAVE image, 16-byte aligned.
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct FpuState {
+    pub bytes: [u8; 512],
+}
+
+impl FpuState {
+    /// The state `fninit` plus the default MXCSR leave: FCW 0x37f,
+    /// MXCSR 0x1f80 (all exceptions masked), everything else zero.
+    pub fn initial() -> Self {
+        let mut s = FpuState { bytes: [0; 512] };
+        s.bytes[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        s.bytes[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        s
+    }
+}
+
+/// Saves the FPU registers into `state`.
+pub fn save(state: &mut FpuState) {
+    // Safety: FXSAVE writes 512 bytes to a 16-byte aligned buffer, which
+    // `FpuState` is; CR4.OSFXSR is set at boot.
+    unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) state.bytes.as_mut_ptr(), options(nostack)) };
+}
+
+/// Loads the FPU registers from `state`.
+pub fn restore(state: &FpuState) {
+    // Safety: as for `save`; the image came from FXSAVE or `initial`, whose
+    // MXCSR has no reserved bits set.
+    unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) state.bytes.as_ptr(), options(nostack)) };
+}
