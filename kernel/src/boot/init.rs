@@ -48,6 +48,7 @@ impl PhysRead for PhysWindow {
 /// Called by the boot assembly on the kernel stack, in long mode.
 #[no_mangle]
 pub extern "C" fn kernel_boot_entry(magic: u32, info: u32) -> ! {
+    arch_boot::plant_stack_canary();
     serial::init_console(crate::config::DEFAULT_CONSOLE_PORT);
     match boot(magic, info as u64) {
         Ok(()) => crate::sched::schedule_and_return(),
@@ -406,6 +407,12 @@ unsafe fn create_rootserver(
         bi.empty.start,
         bi.empty.end
     );
+    if extra.tsc_mhz == 0 {
+        kprintln!("timer: not started (the TSC could not be measured); threads are not preempted");
+    } else {
+        let mode = apic::start_timer(crate::config::TIMER_TICK_MS * 1000, extra.tsc_mhz as u64, cpu::has_tsc_deadline());
+        kprintln!("timer: {} ms ticks, {:?}", crate::config::TIMER_TICK_MS, mode);
+    }
     kprintln!("starting the rootserver in user mode");
     Ok(())
 }

@@ -144,6 +144,25 @@ extern "C" fn cap_faulter(_: u64) -> ! {
     loop {}
 }
 
+static SPIN: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+/// Spins without yielding until both spinners have counted far enough:
+/// only timer preemption lets the other one run.
+extern "C" fn spinner(arg: u64) -> ! {
+    let (me, done) = ((arg >> 32) as usize, arg & 0xffff_ffff);
+    let other = 1 - me;
+    loop {
+        let mine = SPIN[me].fetch_add(1, Ordering::Relaxed);
+        if mine > 1000 && SPIN[other].load(Ordering::Relaxed) > 1000 {
+            break;
+        }
+    }
+    ipc::signal(done);
+    loop {
+        ipc::wait(done);
+    }
+}
+
 /// Fills xmm0..xmm15 with its pattern, yields, and checks them, many times.
 extern "C" fn sse_worker(arg: u64) -> ! {
     let (pattern, done) = (arg >> 32, arg & 0xffff_ffff);
@@ -366,6 +385,15 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         ipc::wait(base);
         ensure(LOG[0].load(Ordering::Relaxed) == 7, "the rewritten thread did not run the new code")?;
         tcb::suspend(base + 1).map_err(|_| "suspend failed")?;
+        reset()
+    });
+
+    t.run("time_slices_preempt_busy_threads", || {
+        untyped::retype(ut, ty::NOTIFICATION, 0, ROOT, 0, 0, base, 1).map_err(|_| "notification retype failed")?;
+        spawn(bi, ut, base + 1, 1, 100, 0, spinner, base)?;
+        spawn(bi, ut, base + 2, 2, 100, 0, spinner, 1 << 32 | base)?;
+        ipc::wait(base);
+        ensure(SPIN[0].load(Ordering::Relaxed) > 1000 && SPIN[1].load(Ordering::Relaxed) > 1000, "a spinner never ran")?;
         reset()
     });
 

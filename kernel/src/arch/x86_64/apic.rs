@@ -74,6 +74,65 @@ pub fn init_local_apic(paddr: u64) -> (u8, u8) {
     ((read(LAPIC_ID) >> 24) as u8, read(LAPIC_VERSION) as u8)
 }
 
+const LAPIC_TIMER_INITIAL: u64 = 0x380;
+const LAPIC_TIMER_CURRENT: u64 = 0x390;
+const LAPIC_TIMER_DIVIDE: u64 = 0x3e0;
+const LVT_TIMER_PERIODIC: u32 = 1 << 17;
+const LVT_TIMER_TSC_DEADLINE: u32 = 2 << 17;
+const IA32_TSC_DEADLINE: u32 = 0x6e0;
+
+/// Vector of the kernel's own timer interrupt (seL4's `int_timer`), never
+/// available to user level.
+pub const TIMER_VECTOR: u8 = 157;
+
+/// How the kernel timer is driven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerMode {
+    /// TSC-deadline: re-armed every tick with this many TSC cycles.
+    TscDeadline { period: u64 },
+    /// Periodic local APIC timer with this initial count (divide by 16).
+    Periodic { count: u32 },
+}
+
+static TIMER: crate::kernel_state::KernelCell<Option<TimerMode>> = crate::kernel_state::KernelCell::new(None);
+
+/// Starts the kernel tick every `period_us` microseconds, with the TSC
+/// running at `tsc_mhz`: TSC-deadline mode when the CPU has it, else the
+/// periodic APIC timer calibrated against the TSC.
+pub fn start_timer(period_us: u64, tsc_mhz: u64, tsc_deadline: bool) -> TimerMode {
+    let mode = if tsc_deadline {
+        write(LAPIC_LVT_TIMER, LVT_TIMER_TSC_DEADLINE | TIMER_VECTOR as u32);
+        TimerMode::TscDeadline { period: period_us * tsc_mhz }
+    } else {
+        // Count APIC timer ticks (divide by 16) over 1 ms of TSC time.
+        write(LAPIC_TIMER_DIVIDE, 0b11);
+        write(LAPIC_LVT_TIMER, LAPIC_LVT_MASKED);
+        write(LAPIC_TIMER_INITIAL, u32::MAX);
+        let start = super::io::rdtsc();
+        while super::io::rdtsc() - start < tsc_mhz * 1000 {
+            core::hint::spin_loop();
+        }
+        let per_ms = u32::MAX - read(LAPIC_TIMER_CURRENT);
+        let count = ((per_ms as u64 * period_us) / 1000).clamp(1, u32::MAX as u64) as u32;
+        write(LAPIC_LVT_TIMER, LVT_TIMER_PERIODIC | TIMER_VECTOR as u32);
+        write(LAPIC_TIMER_INITIAL, count);
+        TimerMode::Periodic { count }
+    };
+    // Safety: kernel context.
+    unsafe { *TIMER.get() = Some(mode) };
+    rearm_timer();
+    mode
+}
+
+/// Arms the next tick (TSC-deadline mode only; periodic re-arms itself).
+pub fn rearm_timer() {
+    // Safety: kernel context.
+    if let Some(TimerMode::TscDeadline { period }) = unsafe { *TIMER.get() } {
+        // Safety: the MSR exists in TSC-deadline mode (CPUID checked).
+        unsafe { Msr::new(IA32_TSC_DEADLINE).write(super::io::rdtsc() + period) };
+    }
+}
+
 /// Whether any interrupt is waiting in the local APIC (an IRR bit set),
 /// which is what makes a long operation stop at a preemption point.
 pub fn interrupt_pending() -> bool {

@@ -169,7 +169,7 @@ boot_long_mode:
     mov fs, ax
     mov gs, ax
 
-    movabs rsp, offset kernel_stack_top
+    movabs rsp, offset boot_stack_top_high
     movabs rdi, offset __bss_start
     movabs rcx, offset __bss_end
     sub rcx, rdi
@@ -181,6 +181,14 @@ boot_long_mode:
     movabs rax, offset kernel_boot_entry
     call rax
     ud2
+
+    // Boot builds the initial system with large values on the stack; it
+    // gets its own stack, and every later kernel entry the 16 KiB one.
+    .section .bss.boot_stack, "aw", @nobits
+    .balign 4096
+boot_stack_bottom_high:
+    .skip 65536
+boot_stack_top_high:
 
     .section .bss.kernel_stack, "aw", @nobits
     .balign 4096
@@ -198,6 +206,7 @@ fault_stack_top:
 );
 
 extern "C" {
+    static kernel_stack_bottom: u8;
     static boot_pml4: u8;
     static __kernel_end: u8;
     static kernel_stack_top: u8;
@@ -224,4 +233,27 @@ pub fn kernel_stack_top_addr() -> u64 {
 /// Top of the stack for double faults, NMIs and machine checks.
 pub fn fault_stack_top_addr() -> u64 {
     core::ptr::addr_of!(fault_stack_top) as u64
+}
+
+/// A value kept in the lowest word of the kernel stack; if it changes the
+/// stack overflowed into whatever lies below it.
+const STACK_CANARY: u64 = 0x5ce1_4ca9_a5f0_0d5e;
+
+fn canary() -> *mut u64 {
+    core::ptr::addr_of!(kernel_stack_bottom) as *mut u64
+}
+
+/// Plants the kernel-stack canary (boot).
+pub fn plant_stack_canary() {
+    // Safety: the lowest word of the kernel stack, which only an overflow
+    // would otherwise touch.
+    unsafe { canary().write_volatile(STACK_CANARY) };
+}
+
+/// Stops with a clear message if the kernel stack overflowed.
+pub fn check_stack_canary() {
+    // Safety: as above.
+    if unsafe { canary().read_volatile() } != STACK_CANARY {
+        panic!("kernel stack overflow: the canary at the bottom of the 16 KiB kernel stack was overwritten");
+    }
 }

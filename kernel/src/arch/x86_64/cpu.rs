@@ -37,6 +37,11 @@ pub fn check_features() -> Result<(), BootError> {
     Ok(())
 }
 
+/// Whether the local APIC timer has TSC-deadline mode.
+pub fn has_tsc_deadline() -> bool {
+    CpuId::new().get_feature_info().is_some_and(|f| f.has_tsc_deadline())
+}
+
 /// The CPU's brand string, for the boot banner.
 pub fn model_name(buf: &mut [u8; 48]) -> &str {
     let brand = CpuId::new().get_processor_brand_string();

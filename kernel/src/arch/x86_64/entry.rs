@@ -148,6 +148,7 @@ pub fn syscall_entry_addr() -> u64 {
 /// a TCB that stays valid while the thread runs; its address space must
 /// be loaded; and its `cs`, `ss` and `rflags` must be user values.
 pub unsafe fn restore_user_context(ctx: &mut UserContext) -> ! {
+    super::boot::check_stack_canary();
     let top = ctx.top();
     super::gdt::set_kernel_entry_stack(top);
     // Safety: single core with interrupts off; the SYSCALL stub reads

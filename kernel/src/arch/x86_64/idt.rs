@@ -54,3 +54,4 @@ pub fn init() {
     // Safety: the IDT is a static that lives forever.
     unsafe { idt.load_unsafe() };
 }
+

@@ -61,10 +61,23 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
             Fault::UserException { number: vector, code: error }
         };
         ipc::handle_fault(tcb, fault);
-    } else if vector != super::apic::SPURIOUS_VECTOR as u64 {
-        super::apic::end_of_interrupt();
+    } else {
+        handle_interrupt(vector);
     }
     sched::schedule_and_return()
+}
+
+/// An external interrupt (seL4's `handleInterrupt`): the kernel timer
+/// ticks the scheduler; anything else is acknowledged.
+fn handle_interrupt(vector: u64) {
+    if vector == super::apic::SPURIOUS_VECTOR as u64 {
+        return;
+    }
+    if vector == super::apic::TIMER_VECTOR as u64 {
+        sched::timer_tick();
+        super::apic::rearm_timer();
+    }
+    super::apic::end_of_interrupt();
 }
 
 const PAGE_FAULT: u64 = 14;
@@ -77,9 +90,7 @@ const PF_INSTRUCTION_FETCH: u64 = 1 << 4;
 #[no_mangle]
 extern "C" fn handle_kernel_trap(vector: u64, frame: &TrapFrame) {
     if vector >= 32 {
-        if vector != super::apic::SPURIOUS_VECTOR as u64 {
-            super::apic::end_of_interrupt();
-        }
+        handle_interrupt(vector);
         return;
     }
     kprintln!(
