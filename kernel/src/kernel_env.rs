@@ -50,12 +50,17 @@ impl ObjectEnv for KernelEnv {
             Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => vspace::unmap_table(cap),
             Some(CapType::Pml4) => vspace::delete_asid(cap.pml4_asid(), cap.pml4_ptr()),
             Some(CapType::AsidPool) => vspace::delete_asid_pool(cap.asid_base(), cap.asid_pool_ptr()),
-            // IRQs and I/O ports arrive with their own issue.
+            // IRQ handlers arrive with the interrupt work; an I/O port
+            // range is released after the slot is emptied.
             _ => {}
         }
     }
 
-    fn post_cap_deletion(&mut self, _cleanup: &Cap) {}
+    fn post_cap_deletion(&mut self, cleanup: &Cap) {
+        if cleanup.is(CapType::IoPort) {
+            crate::object::io_port::release(cleanup);
+        }
+    }
 
     fn init_object(&mut self, cap: &Cap) {
         match cap.cap_type() {

@@ -9,7 +9,7 @@ use crate::ipc;
 use crate::kernel_env::KernelEnv;
 use crate::object::cap::Cap;
 use crate::object::invocation::{Invocation, InvocationError, SyscallError, FAST_MESSAGE_REGISTERS};
-use crate::object::{cnode, tcb as tcb_invocation, untyped};
+use crate::object::{cnode, domain, io_port, tcb as tcb_invocation, untyped};
 use crate::sched;
 use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
 use arrayvec::ArrayVec;
@@ -173,6 +173,9 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
         Some(CapType::CNode) => unsafe { cnode::invoke(cap, inv, tcb.slot(tcb_slot::CALLER), &mut env) },
         // Safety: `slot` holds `cap`; as above for the extra caps.
         Some(CapType::Untyped) => unsafe { untyped::invoke(slot, cap, inv, &mut env) },
+        Some(CapType::Domain) => domain::invoke(inv),
+        Some(CapType::IoPortControl) => io_port::invoke_control(slot, inv),
+        Some(CapType::IoPort) => io_port::invoke_port(tcb, cap, inv, is_call),
         Some(other) => {
             kprintln!("invocation {} of a {:?} cap by \"{}\": not implemented by this kernel yet", inv.label, other, tcb.name());
             Err(SyscallError::IllegalOperation.into())

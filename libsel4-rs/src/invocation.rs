@@ -243,3 +243,47 @@ pub mod tcb {
         result(call(service, label::TCB_SET_TLS_BASE, &[base], &[]))
     }
 }
+
+/// `seL4_DomainSet_Set`.
+pub fn domain_set(service: CPtr, domain: u64, thread: CPtr) -> Result<(), Error> {
+    result(call(service, label::DOMAIN_SET_SET, &[domain], &[thread]))
+}
+
+/// x86 I/O ports.
+pub mod io_port {
+    use super::*;
+
+    /// `seL4_X86_IOPortControl_Issue`: an IOPort cap for `first..=last`.
+    pub fn issue(service: CPtr, first: u16, last: u16, root: CPtr, index: CPtr, depth: u8) -> Result<(), Error> {
+        result(call(service, label::X86_IOPORT_CONTROL_ISSUE, &[first as u64, last as u64, index, depth as u64], &[root]))
+    }
+
+    fn input(service: CPtr, label: u64, port: u16) -> Result<u64, Error> {
+        let info = call(service, label, &[port as u64], &[]);
+        result(info).map(|()| get_mr(0))
+    }
+
+    pub fn in8(service: CPtr, port: u16) -> Result<u8, Error> {
+        input(service, label::X86_IOPORT_IN8, port).map(|v| v as u8)
+    }
+
+    pub fn in16(service: CPtr, port: u16) -> Result<u16, Error> {
+        input(service, label::X86_IOPORT_IN16, port).map(|v| v as u16)
+    }
+
+    pub fn in32(service: CPtr, port: u16) -> Result<u32, Error> {
+        input(service, label::X86_IOPORT_IN32, port).map(|v| v as u32)
+    }
+
+    pub fn out8(service: CPtr, port: u16, value: u8) -> Result<(), Error> {
+        result(call(service, label::X86_IOPORT_OUT8, &[port as u64, value as u64], &[]))
+    }
+
+    pub fn out16(service: CPtr, port: u16, value: u16) -> Result<(), Error> {
+        result(call(service, label::X86_IOPORT_OUT16, &[port as u64, value as u64], &[]))
+    }
+
+    pub fn out32(service: CPtr, port: u16, value: u32) -> Result<(), Error> {
+        result(call(service, label::X86_IOPORT_OUT32, &[port as u64, value as u64], &[]))
+    }
+}

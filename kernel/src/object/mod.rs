@@ -7,4 +7,8 @@ pub mod invocation;
 pub mod cnode;
 #[cfg(target_os = "none")]
 pub mod tcb;
+#[cfg(target_os = "none")]
+pub mod domain;
+#[cfg(target_os = "none")]
+pub mod io_port;
 pub mod untyped;

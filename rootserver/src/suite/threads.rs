@@ -397,6 +397,34 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         reset()
     });
 
+    t.run("domain_set", || {
+        let (dom, me) = (root_slots::DOMAIN, root_slots::INIT_THREAD_TCB);
+        sel4::invocation::domain_set(dom, 0, me).map_err(|_| "DomainSet_Set to domain 0 failed")?;
+        ensure(sel4::invocation::domain_set(dom, 1, me) == Err(sel4::Error::InvalidArgument), "only domain 0 exists")?;
+        ensure(sel4::invocation::domain_set(dom, 0, ROOT) == Err(sel4::Error::InvalidArgument), "the extra cap must be a TCB")
+    });
+
+    t.run("io_ports_issue_in_out_and_ranges", || {
+        use sel4::invocation::io_port;
+        let ctl = root_slots::IO_PORT_CONTROL;
+        // The CMOS/RTC index and data ports.
+        io_port::issue(ctl, 0x70, 0x71, ROOT, base, DEPTH).map_err(|_| "issue failed")?;
+        ensure(sel4::debug::cap_identify(base) == Some(CapType::IoPort), "issued cap is not an IOPort cap")?;
+        ensure(io_port::issue(ctl, 0x71, 0x72, ROOT, base + 1, DEPTH) == Err(sel4::Error::RevokeFirst), "ports can be issued once")?;
+        ensure(io_port::issue(ctl, 0x90, 0x80, ROOT, base + 1, DEPTH) == Err(sel4::Error::InvalidArgument), "last below first")?;
+        // RTC status register A reads 0x26 (32.768 kHz base, 1024 Hz rate)
+        // apart from the update-in-progress bit.
+        io_port::out8(base, 0x70, 0x0a).map_err(|_| "out8 failed")?;
+        let a = io_port::in8(base, 0x71).map_err(|_| "in8 failed")?;
+        ensure(a & 0x7f == 0x26, "RTC status A did not read 0x26")?;
+        ensure(io_port::in8(base, 0x72) == Err(sel4::Error::IllegalOperation), "a port outside the range is refused")?;
+        ensure(io_port::in16(base, 0x71) == Err(sel4::Error::IllegalOperation), "a 16-bit access reaching past the range is refused")?;
+        // Deleting the cap frees the range.
+        cnode::delete(ROOT, base, DEPTH).map_err(|_| "delete failed")?;
+        io_port::issue(ctl, 0x70, 0x71, ROOT, base, DEPTH).map_err(|_| "re-issue after delete failed")?;
+        cnode::delete(ROOT, base, DEPTH).map_err(|_| "delete failed")
+    });
+
     t.run("sse_registers_survive_switches", || {
         untyped::retype(ut, ty::NOTIFICATION, 0, ROOT, 0, 0, base, 1).map_err(|_| "notification retype failed")?;
         spawn(bi, ut, base + 1, 1, 100, 0, sse_worker, 0xaaaa << 32 | base)?;

@@ -18,6 +18,27 @@ pub unsafe fn outl(port: u16, value: u32) {
 }
 
 /// # Safety
+/// As for [`outb`].
+pub unsafe fn outw(port: u16, value: u16) {
+    // Safety: per the caller's contract.
+    unsafe { Port::new(port).write(value) }
+}
+
+/// # Safety
+/// Reading some ports has side effects; the caller must know the device.
+pub unsafe fn inw(port: u16) -> u16 {
+    // Safety: per the caller's contract.
+    unsafe { Port::new(port).read() }
+}
+
+/// # Safety
+/// As for [`inw`].
+pub unsafe fn inl(port: u16) -> u32 {
+    // Safety: per the caller's contract.
+    unsafe { Port::new(port).read() }
+}
+
+/// # Safety
 /// Reading some ports has side effects; the caller must know the device.
 pub unsafe fn inb(port: u16) -> u8 {
     // Safety: per the caller's contract.
