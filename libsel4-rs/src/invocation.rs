@@ -287,3 +287,59 @@ pub mod io_port {
         result(call(service, label::X86_IOPORT_OUT32, &[port as u64, value as u64], &[]))
     }
 }
+
+/// x86_64 VSpace methods: paging structures, frames, ASIDs.
+pub mod x86 {
+    use super::*;
+
+    /// `seL4_X86_VMAttributes`.
+    pub const DEFAULT_VM_ATTRIBUTES: u64 = 0;
+    pub const CACHE_DISABLED: u64 = 1;
+    pub const WRITE_THROUGH: u64 = 2;
+    pub const WRITE_COMBINING: u64 = 4;
+
+    /// `seL4_X86_Page_Map`.
+    pub fn page_map(frame: CPtr, vspace: CPtr, vaddr: u64, rights: CapRights, attr: u64) -> MessageInfo {
+        call(frame, label::X86_PAGE_MAP, &[vaddr, rights.0, attr], &[vspace])
+    }
+
+    pub fn page_unmap(frame: CPtr) -> Result<(), Error> {
+        result(call(frame, label::X86_PAGE_UNMAP, &[], &[]))
+    }
+
+    /// `seL4_X86_Page_GetAddress`: the frame's physical address.
+    pub fn page_get_address(frame: CPtr) -> Result<u64, Error> {
+        let info = call(frame, label::X86_PAGE_GET_ADDRESS, &[], &[]);
+        result(info).map(|()| get_mr(0))
+    }
+
+    /// Maps a PDPT (`level` 39), page directory (30) or page table (21)
+    /// `table` in `vspace` at `vaddr`.
+    pub fn table_map(table: CPtr, level: u32, vspace: CPtr, vaddr: u64, attr: u64) -> MessageInfo {
+        let l = match level {
+            39 => label::X86_PDPT_MAP,
+            30 => label::X86_PAGE_DIRECTORY_MAP,
+            _ => label::X86_PAGE_TABLE_MAP,
+        };
+        call(table, l, &[vaddr, attr], &[vspace])
+    }
+
+    pub fn table_unmap(table: CPtr, level: u32) -> Result<(), Error> {
+        let l = match level {
+            39 => label::X86_PDPT_UNMAP,
+            30 => label::X86_PAGE_DIRECTORY_UNMAP,
+            _ => label::X86_PAGE_TABLE_UNMAP,
+        };
+        result(call(table, l, &[], &[]))
+    }
+
+    /// `seL4_X86_ASIDControl_MakePool`.
+    pub fn asid_make_pool(control: CPtr, untyped: CPtr, root: CPtr, index: CPtr, depth: u8) -> Result<(), Error> {
+        result(call(control, label::X86_ASID_CONTROL_MAKE_POOL, &[index, depth as u64], &[untyped, root]))
+    }
+
+    /// `seL4_X86_ASIDPool_Assign`.
+    pub fn asid_pool_assign(pool: CPtr, vspace: CPtr) -> Result<(), Error> {
+        result(call(pool, label::X86_ASID_POOL_ASSIGN, &[], &[vspace]))
+    }
+}

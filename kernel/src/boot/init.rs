@@ -75,6 +75,7 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     idt::init();
     cpu::init_syscall(entry::syscall_entry_addr());
     cpu::init_fpu();
+    cpu::init_pat();
     for word in params.cmdline_str().split_ascii_whitespace() {
         match word {
             "selftest=kernel_fault" => kernel_fault_selftest(),

@@ -11,4 +11,6 @@ pub mod tcb;
 pub mod domain;
 #[cfg(target_os = "none")]
 pub mod io_port;
+#[cfg(target_os = "none")]
+pub mod vspace;
 pub mod untyped;

@@ -5,6 +5,7 @@ use sel4::{root_slots, BootInfo, CapType};
 
 mod cspace;
 mod threads;
+mod vspace;
 
 pub struct Runner {
     passed: u32,
@@ -216,16 +217,25 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
 
     cspace::run(&mut t, bi);
     threads::run(&mut t, bi);
+    vspace::run(&mut t, bi);
 
     (t.passed, t.failed)
+}
+
+/// First virtual address of the rootserver image (the page of `run`'s
+/// lowest code is not necessarily it, so take the bootinfo's view: the
+/// image ends where the IPC buffer starts).
+pub fn image_start(bi: &BootInfo) -> u64 {
+    bi.ipc_buffer - PAGE * bi.user_image_frames.len()
 }
 
 fn start_address() -> u64 {
     run as *const () as u64
 }
 
-/// Loads patterns into r12, r13, r15 and r10, issues a syscall that
-/// returns nothing in registers, and reads them back.
+/// Loads patterns into r12, r13 (through rax and rsi), r15 and r10,
+/// issues a syscall that returns nothing in registers, and reads them
+/// back. Fixed registers only: the pattern moves must not alias.
 fn registers_around_syscall() -> ([u64; 4], [u64; 4]) {
     let before = [0x1234_5678_9abc_def0u64, 0x0fed_cba9_8765_4321, 0x1111_2222_3333_4444, 0x5555_6666_7777_8888];
     let mut after = [0u64; 4];
@@ -235,19 +245,19 @@ fn registers_around_syscall() -> ([u64; 4], [u64; 4]) {
         core::arch::asm!(
             "push r12",
             "push r13",
-            "mov r12, {a}",
-            "mov r13, {b}",
+            "mov r12, rax",
+            "mov r13, rsi",
             "mov r14, rsp",
             "mov rdx, -7",
             "xor edi, edi",
             "syscall",
             "mov rsp, r14",
-            "mov {a}, r12",
-            "mov {b}, r13",
+            "mov rax, r12",
+            "mov rsi, r13",
             "pop r13",
             "pop r12",
-            a = inout(reg) before[0] => after[0],
-            b = inout(reg) before[1] => after[1],
+            inout("rax") before[0] => after[0],
+            inout("rsi") before[1] => after[1],
             inout("r15") before[2] => after[2],
             inout("r10") before[3] => after[3],
             out("rcx") _, out("rdx") _, out("rdi") _, out("r11") _, out("r14") _,

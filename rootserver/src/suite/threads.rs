@@ -32,8 +32,33 @@ fn log(v: u64) {
     }
 }
 
+/// Where and how a worker runs.
+pub struct WorkerSpec {
+    pub tcb_slot: u64,
+    /// Worker number 1..=WORKERS: its stack, TLS block and IPC buffer.
+    pub k: usize,
+    pub prio: u64,
+    pub fault_ep: u64,
+}
+
+/// Starts a worker described by `spec`, running `entry(arg)`.
+pub fn spawn_with(bi: &BootInfo, ut: u64, spec: WorkerSpec, entry: sel4::thread::Entry, arg: u64) -> Result<(), &'static str> {
+    spawn(bi, ut, spec.tcb_slot, spec.k, spec.prio, spec.fault_ep, entry, arg)
+}
+
+/// Entry `i` of the shared log.
+pub fn log_entry(i: usize) -> u64 {
+    LOG[i].load(Ordering::Relaxed)
+}
+
+/// The echo server's entry, for threads started elsewhere.
+pub fn echo_entry() -> sel4::thread::Entry {
+    echo_server
+}
+
 /// Starts worker `k` (1..=WORKERS) in `tcb_slot` at priority `prio`, with
 /// fault handler `fault_ep`, running `entry(arg)`.
+#[allow(clippy::too_many_arguments)]
 fn spawn(bi: &BootInfo, ut: u64, tcb_slot: u64, k: usize, prio: u64, fault_ep: u64, entry: sel4::thread::Entry, arg: u64) -> Result<(), &'static str> {
     untyped::retype(ut, ty::TCB, 0, ROOT, 0, 0, tcb_slot, 1).map_err(|_| "TCB retype failed")?;
     let buffer = bi.ipc_buffer + 1024 * k as u64;

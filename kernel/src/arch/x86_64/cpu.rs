@@ -82,6 +82,20 @@ pub fn init_syscall(entry: u64) {
     }
 }
 
+const IA32_PAT: u32 = 0x277;
+
+/// Programs the PAT as seL4 does: Intel's defaults for entries 0-3 and
+/// write-combining in entry 4 (selected by a mapping's PAT bit).
+pub fn init_pat() {
+    // Safety: PAT exists on every CPU that passes `check_features` (P6+);
+    // entries 0-3 keep their architectural defaults.
+    unsafe {
+        let mut msr = Msr::new(IA32_PAT);
+        let pat = msr.read();
+        msr.write((pat & !0xff_0000_0000) | (0x01 << 32));
+    }
+}
+
 const IA32_FS_BASE: u32 = 0xc000_0100;
 const IA32_GS_BASE: u32 = 0xc000_0101;
 

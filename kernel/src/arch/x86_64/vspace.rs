@@ -25,6 +25,11 @@ fn asid_table() -> &'static mut [u64; ASID_POOLS] {
     unsafe { ASID_TABLE.get() }
 }
 
+/// The pool installed at ASID-table index `index` (0 when none).
+pub fn asid_pool(index: usize) -> u64 {
+    asid_table().get(index).copied().unwrap_or(0)
+}
+
 /// Installs the pool at `pool` (kernel pointer) for ASIDs from `base`.
 pub fn set_asid_pool(base: u64, pool: u64) {
     asid_table()[(base / ASID_POOL_ENTRIES) as usize % ASID_POOLS] = pool;
