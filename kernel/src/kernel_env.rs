@@ -50,8 +50,8 @@ impl ObjectEnv for KernelEnv {
             Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => vspace::unmap_table(cap),
             Some(CapType::Pml4) => vspace::delete_asid(cap.pml4_asid(), cap.pml4_ptr()),
             Some(CapType::AsidPool) => vspace::delete_asid_pool(cap.asid_base(), cap.asid_pool_ptr()),
-            // IRQ handlers arrive with the interrupt work; an I/O port
-            // range is released after the slot is emptied.
+            Some(CapType::IrqHandler) => crate::object::irq::deleting_handler(cap.irq()),
+            // An I/O port range is released after the slot is emptied.
             _ => {}
         }
     }
@@ -59,6 +59,9 @@ impl ObjectEnv for KernelEnv {
     fn post_cap_deletion(&mut self, cleanup: &Cap) {
         if cleanup.is(CapType::IoPort) {
             crate::object::io_port::release(cleanup);
+        }
+        if cleanup.is(CapType::IrqHandler) {
+            crate::object::irq::deleted_handler(cleanup.irq());
         }
     }
 

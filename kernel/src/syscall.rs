@@ -9,7 +9,7 @@ use crate::ipc;
 use crate::kernel_env::KernelEnv;
 use crate::object::cap::Cap;
 use crate::object::invocation::{Invocation, InvocationError, SyscallError, FAST_MESSAGE_REGISTERS};
-use crate::object::{cnode, domain, io_port, tcb as tcb_invocation, untyped, vspace};
+use crate::object::{cnode, domain, io_port, irq, tcb as tcb_invocation, untyped, vspace};
 use crate::sched;
 use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
 use arrayvec::ArrayVec;
@@ -180,6 +180,8 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
         Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => vspace::invoke_table(slot, cap, inv),
         Some(CapType::AsidControl) => vspace::invoke_asid_control(inv),
         Some(CapType::AsidPool) => vspace::invoke_asid_pool(cap, inv),
+        Some(CapType::IrqControl) => irq::invoke_control(slot, inv),
+        Some(CapType::IrqHandler) => irq::invoke_handler(cap, inv),
         Some(other) => {
             kprintln!("invocation {} of a {:?} cap by \"{}\": not implemented by this kernel yet", inv.label, other, tcb.name());
             Err(SyscallError::IllegalOperation.into())

@@ -343,3 +343,50 @@ pub mod x86 {
         result(call(pool, label::X86_ASID_POOL_ASSIGN, &[], &[vspace]))
     }
 }
+
+/// Interrupts: IRQControl and IRQHandler methods.
+pub mod irq {
+    use super::*;
+
+    /// `seL4_IRQControl_GetIOAPIC`: a handler cap for `pin` of I/O APIC
+    /// `ioapic` delivered as user IRQ `vector` (0-based).
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_ioapic(
+        control: CPtr,
+        root: CPtr,
+        index: CPtr,
+        depth: u8,
+        ioapic: u64,
+        pin: u64,
+        level: u64,
+        polarity: u64,
+        vector: u64,
+    ) -> Result<(), Error> {
+        let args = [index, depth as u64, ioapic, pin, level, polarity, vector];
+        result(call(control, label::X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC, &args, &[root]))
+    }
+
+    /// `seL4_IRQControl_GetMSI`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_msi(control: CPtr, root: CPtr, index: CPtr, depth: u8, bus: u64, dev: u64, func: u64, handle: u64, vector: u64) -> Result<(), Error> {
+        let args = [index, depth as u64, bus, dev, func, handle, vector];
+        result(call(control, label::X86_IRQ_ISSUE_IRQ_HANDLER_MSI, &args, &[root]))
+    }
+
+    /// `seL4_IRQControl_Get` (not available with the I/O APIC).
+    pub fn get(control: CPtr, irq: u64, root: CPtr, index: CPtr, depth: u8) -> Result<(), Error> {
+        result(call(control, label::IRQ_ISSUE_IRQ_HANDLER, &[irq, index, depth as u64], &[root]))
+    }
+
+    pub fn ack(handler: CPtr) -> Result<(), Error> {
+        result(call(handler, label::IRQ_ACK_IRQ, &[], &[]))
+    }
+
+    pub fn set_notification(handler: CPtr, notification: CPtr) -> Result<(), Error> {
+        result(call(handler, label::IRQ_SET_IRQ_HANDLER, &[], &[notification]))
+    }
+
+    pub fn clear(handler: CPtr) -> Result<(), Error> {
+        result(call(handler, label::IRQ_CLEAR_IRQ_HANDLER, &[], &[]))
+    }
+}

@@ -86,6 +86,8 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
 
     let (rsdp, madt) = discover_acpi(&params)?;
     apic::disable_legacy_pic();
+    let ioapic_bases: arrayvec::ArrayVec<u32, 8> = madt.ioapics.iter().map(|i| i.paddr).collect();
+    crate::arch::x86_64::ioapic::init(&ioapic_bases);
     let (apic_id, apic_version) = apic::init_local_apic(madt.lapic_paddr);
     kprintln!("local APIC: id {apic_id}, version {apic_version:#x}, xAPIC mode");
 

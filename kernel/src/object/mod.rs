@@ -13,4 +13,6 @@ pub mod domain;
 pub mod io_port;
 #[cfg(target_os = "none")]
 pub mod vspace;
+#[cfg(target_os = "none")]
+pub mod irq;
 pub mod untyped;

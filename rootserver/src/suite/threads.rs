@@ -450,6 +450,37 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         cnode::delete(ROOT, base, DEPTH).map_err(|_| "delete failed")
     });
 
+    t.run("pit_interrupt_reaches_a_notification", || {
+        use sel4::invocation::{io_port, irq};
+        untyped::retype(ut, ty::NOTIFICATION, 0, ROOT, 0, 0, base, 1).map_err(|_| "notification retype failed")?;
+        cnode::mint(ROOT, base + 1, DEPTH, ROOT, base, DEPTH, CapRights::ALL, 0x1234).map_err(|_| "mint failed")?;
+        let (ctl, handler, pit) = (root_slots::IRQ_CONTROL, base + 2, base + 3);
+        ensure(irq::get(ctl, 0, ROOT, handler, DEPTH) == Err(sel4::Error::IllegalOperation), "plain Get is not for the I/O APIC")?;
+        ensure(irq::get_ioapic(ctl, ROOT, handler, DEPTH, 0, 24, 0, 0, 0) == Err(sel4::Error::RangeError), "pin 24 does not exist")?;
+        ensure(irq::get_ioapic(ctl, ROOT, handler, DEPTH, 0, 2, 0, 0, 108) == Err(sel4::Error::RangeError), "vector 108 is out of range")?;
+        // The PIT's IRQ 0 arrives on I/O APIC pin 2 (QEMU's override).
+        irq::get_ioapic(ctl, ROOT, handler, DEPTH, 0, 2, 0, 0, 0).map_err(|_| "GetIOAPIC failed")?;
+        ensure(irq::get_ioapic(ctl, ROOT, base + 4, DEPTH, 0, 3, 0, 0, 0) == Err(sel4::Error::RevokeFirst), "a vector is issued once")?;
+        irq::set_notification(handler, base + 1).map_err(|_| "SetNotification failed")?;
+        irq::ack(handler).map_err(|_| "Ack failed")?;
+        io_port::issue(root_slots::IO_PORT_CONTROL, 0x40, 0x43, ROOT, pit, DEPTH).map_err(|_| "PIT ports failed")?;
+        // Channel 0, rate generator, about 1 kHz.
+        io_port::out8(pit, 0x43, 0x34).map_err(|_| "PIT mode failed")?;
+        io_port::out8(pit, 0x40, (1193 & 0xff) as u8).map_err(|_| "PIT count failed")?;
+        io_port::out8(pit, 0x40, (1193 >> 8) as u8).map_err(|_| "PIT count failed")?;
+        for _ in 0..3 {
+            ensure(ipc::wait(base) == 0x1234, "the IRQ's badge did not arrive")?;
+            irq::ack(handler).map_err(|_| "Ack failed")?;
+        }
+        // Stop the PIT (one-shot, never reloaded) and give the IRQ back.
+        io_port::out8(pit, 0x43, 0x30).map_err(|_| "PIT stop failed")?;
+        cnode::delete(ROOT, handler, DEPTH).map_err(|_| "handler delete failed")?;
+        cnode::delete(ROOT, pit, DEPTH).map_err(|_| "PIT cap delete failed")?;
+        irq::get_ioapic(ctl, ROOT, handler, DEPTH, 0, 2, 0, 0, 0).map_err(|_| "the vector was not freed")?;
+        cnode::delete(ROOT, handler, DEPTH).map_err(|_| "handler delete failed")?;
+        reset()
+    });
+
     t.run("sse_registers_survive_switches", || {
         untyped::retype(ut, ty::NOTIFICATION, 0, ROOT, 0, 0, base, 1).map_err(|_| "notification retype failed")?;
         spawn(bi, ut, base + 1, 1, 100, 0, sse_worker, 0xaaaa << 32 | base)?;

@@ -11,6 +11,7 @@ pub mod fpu;
 pub mod gdt;
 pub mod idt;
 pub mod io;
+pub mod ioapic;
 pub mod paging;
 pub mod serial;
 pub mod traps;

@@ -76,6 +76,11 @@ fn handle_interrupt(vector: u64) {
     if vector == super::apic::TIMER_VECTOR as u64 {
         sched::timer_tick();
         super::apic::rearm_timer();
+    } else if (crate::object::irq::IRQ_USER_MIN + crate::object::irq::IRQ_INT_OFFSET
+        ..=crate::object::irq::IRQ_USER_MAX + crate::object::irq::IRQ_INT_OFFSET)
+        .contains(&vector)
+    {
+        crate::object::irq::handle(vector);
     }
     super::apic::end_of_interrupt();
 }

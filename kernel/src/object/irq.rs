@@ -1,0 +1,184 @@
+//! Interrupts for user level: IRQControl hands out IRQHandler caps for
+//! I/O APIC pins (GetIOAPIC) and MSIs (GetMSI); an IRQHandler cap binds a
+//! notification (SetNotification, Clear) and re-enables its line (Ack).
+//! The kernel's own timer vector is never among them.
+
+use super::cap::Cap;
+use super::cnode::lookup_slot_for_cnode_op;
+use super::invocation::{Invocation, InvocationError, SyscallError};
+use crate::arch::x86_64::ioapic;
+use crate::cspace::cte::{self, Cte};
+use crate::cspace::delete;
+use crate::kernel_env::KernelEnv;
+use crate::kernel_state::KernelCell;
+use sel4_compat::caps::CapType;
+use sel4_compat::invocation as label;
+
+/// Vector of IRQ 0 (seL4's `IRQ_INT_OFFSET`).
+pub const IRQ_INT_OFFSET: u64 = 0x20;
+/// User IRQs are `IRQ_USER_MIN..=IRQ_USER_MAX` (vectors 0x30..=155).
+pub const IRQ_USER_MIN: u64 = 16;
+pub const IRQ_USER_MAX: u64 = 155 - IRQ_INT_OFFSET;
+const IRQ_COUNT: usize = (IRQ_USER_MAX + 1) as usize;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    None,
+    IoApic { ioapic: usize, pin: u32 },
+    Msi,
+}
+
+#[derive(Clone, Copy)]
+struct Irq {
+    active: bool,
+    source: Source,
+}
+
+struct Irqs {
+    table: [Irq; IRQ_COUNT],
+    /// The notification cap each IRQ signals (seL4's `intStateIRQNode`).
+    node: [Cte; IRQ_COUNT],
+}
+
+const IDLE: Irq = Irq { active: false, source: Source::None };
+const EMPTY_SLOT: Cte = Cte { cap: Cap::NULL, mdb: crate::cspace::cte::MdbNode::NULL };
+
+static IRQS: KernelCell<Irqs> = KernelCell::new(Irqs { table: [IDLE; IRQ_COUNT], node: [EMPTY_SLOT; IRQ_COUNT] });
+
+fn irqs() -> &'static mut Irqs {
+    // Safety: kernel context; callers do not hold the reference across
+    // calls back into this module.
+    unsafe { IRQS.get() }
+}
+
+fn set_masked(irq: u64, masked: bool) {
+    if let Some(i) = irqs().table.get(irq as usize) {
+        if let Source::IoApic { ioapic: a, pin } = i.source {
+            ioapic::set_masked(a, pin, masked);
+        }
+    }
+}
+
+/// IRQControl invocations.
+pub fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    match inv.label {
+        // With the I/O APIC, IRQs are obtained by pin or MSI only.
+        label::IRQ_ISSUE_IRQ_HANDLER => Err(SyscallError::IllegalOperation.into()),
+        label::X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC | label::X86_IRQ_ISSUE_IRQ_HANDLER_MSI => {
+            let Some(root_slot) = inv.extra_cap(0).filter(|_| inv.length >= 7) else {
+                return Err(SyscallError::TruncatedMessage.into());
+            };
+            let (index, depth) = (inv.arg(0), inv.arg(1));
+            let requested = inv.arg(6);
+            if requested > IRQ_USER_MAX - IRQ_USER_MIN {
+                return Err(SyscallError::RangeError { min: 0, max: IRQ_USER_MAX - IRQ_USER_MIN }.into());
+            }
+            let irq = requested + IRQ_USER_MIN;
+            if irqs().table[irq as usize].active {
+                return Err(SyscallError::RevokeFirst.into());
+            }
+            // Safety: looked up in the caller's CSpace.
+            let root = unsafe { (*root_slot).cap };
+            let dest = lookup_slot_for_cnode_op(false, root, index, depth)?;
+            // Safety: a slot from a lookup.
+            if !unsafe { (*dest).cap }.is_null() {
+                return Err(SyscallError::DeleteFirst.into());
+            }
+            let source = if inv.label == label::X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC {
+                let (a, pin, level, polarity) = (inv.arg(2), inv.arg(3), inv.arg(4), inv.arg(5));
+                if ioapic::count() == 0 {
+                    return Err(SyscallError::IllegalOperation.into());
+                }
+                if a >= ioapic::count() as u64 {
+                    return Err(SyscallError::RangeError { min: 0, max: ioapic::count() as u64 - 1 }.into());
+                }
+                let pins = ioapic::pins(a as usize) as u64;
+                if pin >= pins {
+                    return Err(SyscallError::RangeError { min: 0, max: pins - 1 }.into());
+                }
+                if level > 1 || polarity > 1 {
+                    return Err(SyscallError::RangeError { min: 0, max: 1 }.into());
+                }
+                ioapic::map_pin(a as usize, pin as u32, level == 1, polarity == 1, (irq + IRQ_INT_OFFSET) as u8);
+                Source::IoApic { ioapic: a as usize, pin: pin as u32 }
+            } else {
+                let (bus, dev, func) = (inv.arg(2), inv.arg(3), inv.arg(4));
+                for (value, max) in [(bus, 255), (dev, 31), (func, 7)] {
+                    if value > max {
+                        return Err(SyscallError::RangeError { min: 0, max }.into());
+                    }
+                }
+                Source::Msi
+            };
+            irqs().table[irq as usize] = Irq { active: true, source };
+            // Safety: `dest` is empty, distinct from the control cap's slot.
+            unsafe { cte::cte_insert(Cap::irq_handler(irq), control_slot, dest) };
+            Ok(())
+        }
+        _ => Err(SyscallError::IllegalOperation.into()),
+    }
+}
+
+/// IRQHandler invocations.
+pub fn invoke_handler(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let irq = cap.irq();
+    let node = &mut irqs().node[irq as usize] as *mut Cte;
+    match inv.label {
+        label::IRQ_ACK_IRQ => {
+            set_masked(irq, false);
+            Ok(())
+        }
+        label::IRQ_SET_IRQ_HANDLER => {
+            let Some(ntfn_slot) = inv.extra_cap(0) else {
+                return Err(SyscallError::TruncatedMessage.into());
+            };
+            // Safety: looked up in the caller's CSpace.
+            let ntfn = unsafe { (*ntfn_slot).cap };
+            if !ntfn.is(CapType::Notification) || !ntfn.ntfn_can_send() {
+                return Err(SyscallError::InvalidCapability { number: 0 }.into());
+            }
+            // Safety: the IRQ's node slot and the caller's slot are live.
+            unsafe {
+                delete::cte_delete_one(node, &mut KernelEnv);
+                cte::cte_insert(ntfn, ntfn_slot, node);
+            }
+            Ok(())
+        }
+        label::IRQ_CLEAR_IRQ_HANDLER => {
+            // Safety: the IRQ's node slot.
+            unsafe { delete::cte_delete_one(node, &mut KernelEnv) };
+            Ok(())
+        }
+        _ => Err(SyscallError::IllegalOperation.into()),
+    }
+}
+
+/// The last IRQHandler cap for `irq` is being deleted (finalise).
+pub fn deleting_handler(irq: u64) {
+    if let Some(node) = irqs().node.get_mut(irq as usize) {
+        // Safety: the IRQ's node slot.
+        unsafe { delete::cte_delete_one(node, &mut KernelEnv) };
+    }
+}
+
+/// After the slot is empty: the IRQ is free again and masked.
+pub fn deleted_handler(irq: u64) {
+    set_masked(irq, true);
+    if let Some(i) = irqs().table.get_mut(irq as usize) {
+        *i = IDLE;
+    }
+}
+
+/// A user interrupt arrived on `vector` (seL4's `handleInterrupt`): signal
+/// its notification and mask the line until the handler acknowledges it.
+pub fn handle(vector: u64) {
+    let irq = vector - IRQ_INT_OFFSET;
+    let Some(info) = irqs().table.get(irq as usize).copied() else { return };
+    if info.active {
+        let cap = irqs().node[irq as usize].cap;
+        if cap.is(CapType::Notification) && cap.ntfn_can_send() {
+            crate::ipc::send_signal(cap.ntfn_ptr(), cap.ntfn_badge());
+        }
+    }
+    set_masked(irq, true);
+}
