@@ -132,6 +132,30 @@ unsafe fn notification<'a>(ptr: u64) -> &'a mut Notification {
     unsafe { &mut *(ptr as *mut Notification) }
 }
 
+fn queue_contains(q: TcbQueue, t: &Tcb) -> bool {
+    let mut p = q.head;
+    // Safety: queued TCBs are live.
+    while let Some(x) = unsafe { p.as_ref() } {
+        if core::ptr::eq(x, t) {
+            return true;
+        }
+        p = x.ep_next;
+    }
+    false
+}
+
+/// Whether `t` is on the endpoint's queue (for the invariant checks).
+pub fn endpoint_queue_contains(ep: u64, t: &Tcb) -> bool {
+    // Safety: a thread blocked on an endpoint names a live one.
+    queue_contains(unsafe { endpoint(ep) }.queue(), t)
+}
+
+/// Whether `t` is on the notification's queue.
+pub fn notification_queue_contains(ntfn: u64, t: &Tcb) -> bool {
+    // Safety: as above for notifications.
+    queue_contains(unsafe { notification(ntfn) }.queue(), t)
+}
+
 // ---------------------------------------------------------- registers
 
 /// Message registers passed in CPU registers (seL4's `msgRegisters`).

@@ -236,6 +236,35 @@ pub fn schedule() {
     sched().action = Action::ResumeCurrent;
 }
 
+/// Checks the ready queues: links both ways, each thread on the queue of
+/// its priority and runnable, the bitmap matching the non-empty queues.
+pub fn check_queues() -> Result<(), &'static str> {
+    let s = sched();
+    for (p, q) in s.queues.iter().enumerate() {
+        let bit = s.bitmap[p / 64] & (1 << (p % 64)) != 0;
+        if bit != !q.head.is_null() {
+            return Err("bitmap and queue disagree");
+        }
+        let mut prev: *mut Tcb = core::ptr::null_mut();
+        let mut t = q.head;
+        // Safety: queued TCBs are live.
+        while let Some(tcb) = unsafe { t.as_ref() } {
+            if tcb.sched_prev != prev || !tcb.in_ready_queue || tcb.priority as usize != p {
+                return Err("a queued thread's links, flag or priority are wrong");
+            }
+            if !tcb.state.is_runnable() {
+                return Err("a queued thread is not runnable");
+            }
+            prev = t;
+            t = tcb.sched_next;
+        }
+        if q.tail != prev {
+            return Err("a queue's tail is not its last thread");
+        }
+    }
+    Ok(())
+}
+
 /// A timer tick for the running thread (seL4's `timerTick`).
 pub fn timer_tick() {
     if let Some(t) = current_opt() {

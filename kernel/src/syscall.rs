@@ -28,6 +28,7 @@ extern "C" fn handle_syscall() -> ! {
     // seL4's FaultIP: where a restarted syscall re-executes.
     tcb.restart_pc = tcb.ctx.regs.rip - SYSCALL_INSTRUCTION_LENGTH;
     let number = tcb.ctx.regs.rdx;
+    crate::invariants::count_syscall();
     match Syscall::from_word(number) {
         Some(Syscall::Call) => handle_invocation(tcb, true, true),
         Some(Syscall::Send) => handle_invocation(tcb, false, true),

@@ -61,3 +61,13 @@ pub fn dump_scheduler() {
 pub fn snapshot() {
     syscall(Syscall::DebugSnapshot, SyscallRegs::default());
 }
+
+/// The time-stamp counter, serialised: earlier instructions complete
+/// before it is read (`lfence; rdtsc`).
+#[cfg(target_arch = "x86_64")]
+pub fn rdtsc_serialised() -> u64 {
+    let (lo, hi): (u32, u32);
+    // Safety: LFENCE and RDTSC have no side effects (CR4.TSD is clear).
+    unsafe { core::arch::asm!("lfence", "rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+    (hi as u64) << 32 | lo as u64
+}

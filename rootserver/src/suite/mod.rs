@@ -6,6 +6,7 @@ use sel4::{root_slots, BootInfo, CapType};
 mod cspace;
 mod threads;
 mod vspace;
+mod fuzz;
 
 pub struct Runner {
     passed: u32,
@@ -218,8 +219,28 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     cspace::run(&mut t, bi);
     threads::run(&mut t, bi);
     vspace::run(&mut t, bi);
+    fuzz::run(&mut t, bi);
 
     (t.passed, t.failed)
+}
+
+/// The TSC frequency in MHz from the extra bootinfo (0 if absent).
+pub fn tsc_mhz(bi: &BootInfo) -> u64 {
+    let base = bi as *const BootInfo as u64 + PAGE;
+    let mut at = 0;
+    while at + 16 <= bi.extra_len {
+        // Safety: the kernel maps extraLen bytes of chunks after bootinfo.
+        let (id, len) = unsafe { (*((base + at) as *const u64), *((base + at + 8) as *const u64)) };
+        if id == 5 && len >= 20 {
+            // Safety: inside the chunk.
+            return unsafe { *((base + at + 16) as *const u32) } as u64;
+        }
+        if len < 16 {
+            break;
+        }
+        at += len;
+    }
+    0
 }
 
 /// First virtual address of the rootserver image (the page of `run`'s

@@ -46,6 +46,20 @@ pub fn spawn_with(bi: &BootInfo, ut: u64, spec: WorkerSpec, entry: sel4::thread:
     spawn(bi, ut, spec.tcb_slot, spec.k, spec.prio, spec.fault_ep, entry, arg)
 }
 
+/// Points worker `k` (already configured, suspended) at `entry(arg)` on its
+/// own stack and TLS block, and resumes it.
+///
+/// # Safety
+/// Worker `k`'s stack and TLS block must not be in use by another thread.
+pub unsafe fn restart_worker(tcb_slot: u64, k: usize, entry: sel4::thread::Entry, arg: u64, buffer: u64) -> Result<(), &'static str> {
+    // Safety: per the caller's contract.
+    unsafe {
+        let stack_top = core::ptr::addr_of_mut!(STACKS.0[k - 1]) as u64 + STACK_BYTES as u64;
+        let tls = core::ptr::addr_of_mut!(TLS[k - 1]);
+        sel4::thread::start(tcb_slot, entry, arg, stack_top, tls, buffer).map_err(|_| "starting the worker failed")
+    }
+}
+
 /// Entry `i` of the shared log.
 pub fn log_entry(i: usize) -> u64 {
     LOG[i].load(Ordering::Relaxed)
