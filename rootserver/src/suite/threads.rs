@@ -164,6 +164,16 @@ extern "C" fn bound_waiter(arg: u64) -> ! {
     }
 }
 
+/// Calls through `arg >> 32`, then signals `arg & 0xffffffff`.
+extern "C" fn caller_then_signal(arg: u64) -> ! {
+    let (ep, ntfn) = (arg >> 32, arg & 0xffff_ffff);
+    ipc::call(ep, MessageInfo::new(0x55, 0, 0, 0), &[]);
+    ipc::signal(ntfn);
+    loop {
+        sel4::arch::yield_now();
+    }
+}
+
 /// Takes three faults in a row: an invalid opcode, an unknown syscall, and
 /// a read of an unmapped address.
 extern "C" fn faulter(_: u64) -> ! {
@@ -202,9 +212,12 @@ extern "C" fn spinner(arg: u64) -> ! {
     }
 }
 
-/// Fills xmm0..xmm15 with its pattern, yields, and checks them, many times.
+/// Fills xmm0..xmm15 with its pattern, lets other threads run (by
+/// yielding, or with bit 31 of the argument by spinning until preempted),
+/// and checks them, many times.
 extern "C" fn sse_worker(arg: u64) -> ! {
-    let (pattern, done) = (arg >> 32, arg & 0xffff_ffff);
+    let (pattern, done) = ((arg >> 32) & 0x7fff_ffff, arg & 0xffff_ffff);
+    let spin = arg & (1 << 63) != 0;
     let mut bad = 0u64;
     for round in 0..200u64 {
         let v = pattern << 16 | round;
@@ -223,7 +236,14 @@ extern "C" fn sse_worker(arg: u64) -> ! {
                 out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
             );
         }
-        sel4::arch::yield_now();
+        if spin {
+            // Long enough for the 10 ms time slice to run out now and then.
+            for i in 0..20_000u64 {
+                core::hint::black_box(i);
+            }
+        } else {
+            sel4::arch::yield_now();
+        }
         // Safety: reads the xmm registers into the local array.
         unsafe {
             core::arch::asm!(
@@ -491,7 +511,81 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         cnode::delete(ROOT, handler, DEPTH).map_err(|_| "handler delete failed")?;
         cnode::delete(ROOT, pit, DEPTH).map_err(|_| "PIT cap delete failed")?;
         irq::get_ioapic(ctl, ROOT, handler, DEPTH, 0, 2, 0, 0, 0).map_err(|_| "the vector was not freed")?;
+        irq::set_notification(handler, base + 1).map_err(|_| "SetNotification failed")?;
+        irq::clear(handler).map_err(|_| "Clear failed")?;
         cnode::delete(ROOT, handler, DEPTH).map_err(|_| "handler delete failed")?;
+        // MSIs: bus, device and function ranges, then a handler.
+        ensure(irq::get_msi(ctl, ROOT, handler, DEPTH, 256, 0, 0, 0, 5) == Err(sel4::Error::RangeError), "PCI bus 256")?;
+        ensure(irq::get_msi(ctl, ROOT, handler, DEPTH, 0, 32, 0, 0, 5) == Err(sel4::Error::RangeError), "PCI device 32")?;
+        irq::get_msi(ctl, ROOT, handler, DEPTH, 0, 3, 0, 0, 5).map_err(|_| "GetMSI failed")?;
+        ensure(sel4::debug::cap_identify(handler) == Some(CapType::IrqHandler), "GetMSI gave no IRQ handler cap")?;
+        cnode::delete(ROOT, handler, DEPTH).map_err(|_| "handler delete failed")?;
+        reset()
+    });
+
+    t.run("sse_registers_survive_preemption", || {
+        untyped::retype(ut, ty::NOTIFICATION, 0, ROOT, 0, 0, base, 1).map_err(|_| "notification retype failed")?;
+        spawn(bi, ut, base + 1, 1, 100, 0, sse_worker, 1 << 63 | 0x1357 << 32 | base)?;
+        spawn(bi, ut, base + 2, 2, 100, 0, sse_worker, 1 << 63 | 0x2468 << 32 | base)?;
+        ipc::wait(base);
+        ipc::wait(base);
+        ensure(LOG_LEN.load(Ordering::Relaxed) == 2, "both SSE workers must finish")?;
+        ensure(LOG[0].load(Ordering::Relaxed) == 0 && LOG[1].load(Ordering::Relaxed) == 0, "an xmm register was corrupted")?;
+        reset()
+    });
+
+    t.run("more_tcb_methods", || {
+        untyped::retype(ut, ty::NOTIFICATION, 0, ROOT, 0, 0, base, 1).map_err(|_| "notification retype failed")?;
+        untyped::retype(ut, ty::TCB, 0, ROOT, 0, 0, base + 1, 2).map_err(|_| "TCB retype failed")?;
+        let (a, b) = (base + 1, base + 2);
+        // SetSpace and SetIPCBuffer (a misaligned buffer is an alignment
+        // error), the TCB's SetTLSBase, SetSchedParams within the MCP.
+        tcb::configure(a, 0, ROOT, 0, root_slots::INIT_THREAD_VSPACE, 0, 0, 0).map_err(|_| "configure failed")?;
+        let set_space = sel4::invocation::call(a, sel4::invocation_labels::TCB_SET_SPACE, &[0, 0, 0], &[ROOT, root_slots::INIT_THREAD_VSPACE]);
+        sel4::invocation::result(set_space).map_err(|_| "SetSpace failed")?;
+        ensure(
+            tcb::set_ipc_buffer(a, bi.ipc_buffer + 1024 + 8, root_slots::INIT_THREAD_IPC_BUFFER) == Err(sel4::Error::AlignmentError),
+            "a misaligned IPC buffer must be refused",
+        )?;
+        tcb::set_ipc_buffer(a, bi.ipc_buffer + 1024, root_slots::INIT_THREAD_IPC_BUFFER).map_err(|_| "SetIPCBuffer failed")?;
+        tcb::set_tls_base(a, 0x1234_5000).map_err(|_| "SetTLSBase failed")?;
+        let tls = tcb::read_registers(a, false, 20).map_err(|_| "ReadRegisters failed")?;
+        ensure(tls[18] == 0x1234_5000, "SetTLSBase did not set fs_base")?;
+        tcb::set_sched_params(a, root_slots::INIT_THREAD_TCB, 50, 40).map_err(|_| "SetSchedParams failed")?;
+        ensure(
+            tcb::set_sched_params(a, root_slots::INIT_THREAD_TCB, 256, 40) == Err(sel4::Error::RangeError),
+            "MCP above the authority's is refused",
+        )?;
+        // Write a's registers, copy them to b, read b's back.
+        let regs: [u64; 20] = core::array::from_fn(|i| 0x1000 + i as u64);
+        sel4::invocation::result(tcb::write_registers(a, false, 0, &regs)).map_err(|_| "WriteRegisters failed")?;
+        let copy = sel4::invocation::call(b, sel4::invocation_labels::TCB_COPY_REGISTERS, &[0b1100], &[a]);
+        sel4::invocation::result(copy).map_err(|_| "CopyRegisters failed")?;
+        let got = tcb::read_registers(b, false, 20).map_err(|_| "ReadRegisters failed")?;
+        ensure(got[3..18] == regs[3..18], "general registers were not copied")?;
+        ensure(got[18..20] == regs[18..20], "fs_base and gs_base were not copied")?;
+        ensure(got[2] & 0x200 != 0 && got[2] & 0x100 == 0, "RFLAGS must be sanitised: IF set, TF clear")?;
+        // Binding and unbinding.
+        tcb::bind_notification(a, base).map_err(|_| "bind failed")?;
+        tcb::unbind_notification(a).map_err(|_| "unbind failed")?;
+        ensure(tcb::unbind_notification(a) == Err(sel4::Error::IllegalOperation), "unbinding twice")?;
+        reset()
+    });
+
+    t.run("call_without_grant_rights_gets_no_reply_cap", || {
+        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, base, 1).map_err(|_| "endpoint retype failed")?;
+        untyped::retype(ut, ty::NOTIFICATION, 0, ROOT, 0, 0, base + 3, 1).map_err(|_| "notification retype failed")?;
+        // A cap with only the write right: a Call through it leaves the
+        // caller inactive (no reply cap can be made), as seL4 does.
+        cnode::mint(ROOT, base + 1, DEPTH, ROOT, base, DEPTH, CapRights::WRITE, 0).map_err(|_| "mint failed")?;
+        spawn(bi, ut, base + 2, 1, 254, 0, caller_then_signal, (base + 1) << 32 | (base + 3))?;
+        let r = ipc::recv(base);
+        ensure(r.info.label() == 0x55, "the call did not arrive")?;
+        sel4::invocation::cnode::save_caller(ROOT, base + 4, DEPTH).map_err(|_| "SaveCaller failed")?;
+        ensure(sel4::debug::cap_identify(base + 4) == Some(CapType::Null), "no reply cap may exist for a call without grant rights")?;
+        let regs = tcb::read_registers(base + 2, false, 1).map_err(|_| "ReadRegisters failed")?;
+        ensure(regs[0] != 0, "the caller's registers are readable")?;
+        ensure(ipc::poll(base + 3) == 0, "the caller must not have run on")?;
         reset()
     });
 
