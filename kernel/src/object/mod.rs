@@ -4,6 +4,7 @@ pub mod cap;
 pub mod cap_rules;
 pub mod env;
 pub mod invocation;
+pub mod pte;
 pub mod cnode;
 #[cfg(target_os = "none")]
 pub mod tcb;

@@ -3,12 +3,12 @@
 //! ASIDControl_MakePool and ASIDPool_Assign, with seL4's checks and errors
 //! (a missing paging level is a failed lookup naming the bits left).
 
-use super::cap::{map_type, vm_rights, Cap, CapRights, FrameSize};
+use super::cap::{map_type, Cap, CapRights, FrameSize};
 use super::cap_rules::mask_cap_rights;
 use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use super::untyped::max_free_index;
-use crate::arch::x86_64::paging::{PTE_ADDR_MASK, PTE_PRESENT, PTE_USER, PTE_WRITE};
+use super::pte::{self, ADDR_MASK as PTE_ADDR_MASK, PRESENT as PTE_PRESENT, PS as PTE_PS};
 use crate::arch::x86_64::vspace::{self, ASID_POOLS, ASID_POOL_ENTRIES};
 use crate::config::{paddr_to_pptr, pptr_to_paddr};
 use crate::cspace::cte::{self, Cte};
@@ -22,12 +22,6 @@ use sel4_compat::objects::ASID_POOL_BITS;
 
 /// Last user address plus one for mappings (seL4's `USER_TOP`).
 const USER_TOP: u64 = 0x7fff_ffff_ffff;
-const PTE_PWT: u64 = 1 << 3;
-const PTE_PCD: u64 = 1 << 4;
-/// Page size bit in PDPT and PD entries; the PAT bit of a 4 KiB PTE.
-const PTE_PS: u64 = 1 << 7;
-/// PAT bit of a 2 MiB or 1 GiB entry.
-const PTE_PAT_LARGE: u64 = 1 << 12;
 
 fn failed_lookup(fault: LookupFault) -> SyscallError {
     SyscallError::FailedLookup { source: false, fault }
@@ -94,29 +88,6 @@ fn check_asid(pml4: u64, asid: u64) -> Result<(), SyscallError> {
     Ok(())
 }
 
-/// Cache bits from `seL4_X86_VMAttributes` (bit 0 PWT, bit 1 PCD, bit 2 PAT).
-fn attr_bits(attr: u64, large: bool) -> u64 {
-    let mut bits = 0;
-    if attr & 1 != 0 {
-        bits |= PTE_PWT;
-    }
-    if attr & 2 != 0 {
-        bits |= PTE_PCD;
-    }
-    if attr & 4 != 0 {
-        bits |= if large { PTE_PAT_LARGE } else { PTE_PS };
-    }
-    bits
-}
-
-fn rights_bits(rights: u64) -> u64 {
-    match rights {
-        vm_rights::READ_WRITE => PTE_WRITE | PTE_USER,
-        vm_rights::READ_ONLY => PTE_USER,
-        _ => PTE_WRITE,
-    }
-}
-
 fn flush() {
     use x86_64::registers::control::Cr3;
     let (frame, flags) = Cr3::read();
@@ -172,9 +143,7 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
             if large && current & PTE_PRESENT != 0 && current & PTE_PS == 0 {
                 return Err(SyscallError::DeleteFirst.into());
             }
-            let huge_attr = if size == FrameSize::Huge { attr & 3 } else { attr };
-            let value = paddr | PTE_PRESENT | rights_bits(rights) | attr_bits(huge_attr, large) | if large { PTE_PS } else { 0 };
-            write(e, value);
+            write(e, pte::frame_entry(paddr, rights, attr, shift));
             flush();
             set_cap(slot, Cap::frame(cap.frame_base(), size, cap.frame_rights(), cap.frame_is_device(), Some((asid, vaddr))));
             Ok(())
@@ -238,7 +207,7 @@ pub fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<()
         return Err(SyscallError::DeleteFirst.into());
     }
     let paddr = pptr_to_paddr(cap.paging_ptr());
-    write(e, paddr | PTE_PRESENT | PTE_WRITE | PTE_USER | (attr_bits(attr, false) & (PTE_PWT | PTE_PCD)));
+    write(e, pte::table_entry(paddr, attr));
     set_cap(slot, Cap::paging(cap.cap_type().unwrap(), cap.paging_ptr(), asid, Some(vaddr)));
     Ok(())
 }

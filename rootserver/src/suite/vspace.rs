@@ -201,6 +201,59 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         reset()
     });
 
+    t.run("cache_attributes_map_and_work", || {
+        let mut s = Slots { next: window };
+        // A first mapping creates the levels; the others share its table.
+        let base_va = TEST_VA + 0x10_0000;
+        let first = s.take();
+        untyped::retype(ut, ty::X86_4K, 0, ROOT, 0, 0, first, 1).map_err(|_| "frame retype failed")?;
+        map_with_tables(ut, &mut s, first, VSPACE, base_va, CapRights::ALL)?;
+        for (i, attr) in [x86::WRITE_COMBINING, x86::CACHE_DISABLED, x86::WRITE_THROUGH].into_iter().enumerate() {
+            let frame = s.take();
+            untyped::retype(ut, ty::X86_4K, 0, ROOT, 0, 0, frame, 1).map_err(|_| "frame retype failed")?;
+            let va = base_va + 0x1000 * (i as u64 + 1);
+            result(x86::page_map(frame, VSPACE, va, CapRights::ALL, attr)).map_err(|_| "map with attributes failed")?;
+            // Safety: mapped read-write at `va`.
+            unsafe {
+                core::ptr::write_volatile(va as *mut u64, attr + 1);
+                ensure(core::ptr::read_volatile(va as *const u64) == attr + 1, "memory with cache attributes does not work")?;
+            }
+        }
+        reset()
+    });
+
+    t.run("deleting_a_page_table_in_use_unmaps_its_frames", || {
+        let mut s = Slots { next: window };
+        let ep = s.take();
+        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, ep, 1).map_err(|_| "endpoint retype failed")?;
+        // Levels above come from mapping a first frame in the same GiB.
+        let first = s.take();
+        untyped::retype(ut, ty::X86_4K, 0, ROOT, 0, 0, first, 1).map_err(|_| "frame retype failed")?;
+        map_with_tables(ut, &mut s, first, VSPACE, TEST_VA, CapRights::ALL)?;
+        let va = TEST_VA + (4 << 20);
+        let pt = s.take();
+        untyped::retype(ut, ty::X86_PAGE_TABLE, 0, ROOT, 0, 0, pt, 1).map_err(|_| "PT retype failed")?;
+        result(x86::table_map(pt, 21, VSPACE, va, 0)).map_err(|_| "PT map failed")?;
+        let frame = s.take();
+        untyped::retype(ut, ty::X86_4K, 0, ROOT, 0, 0, frame, 1).map_err(|_| "frame retype failed")?;
+        result(x86::page_map(frame, VSPACE, va, CapRights::ALL, 0)).map_err(|_| "frame map failed")?;
+        // Safety: mapped just now.
+        unsafe { core::ptr::write_volatile(va as *mut u64, 5) };
+        // Delete the page table while the frame is mapped through it: the
+        // frame is no longer reachable at `va` (a worker faults there).
+        cnode::delete(ROOT, pt, DEPTH).map_err(|_| "PT delete failed")?;
+        let worker = s.take();
+        spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: ep }, pager_client, va << 16 | ep)?;
+        let r = ipc::recv(ep);
+        ensure(r.info.label() == 5 && get_mr(1) == va, "access through the deleted page table must fault")?;
+        // The frame itself is intact and maps again.
+        x86::page_unmap(frame).map_err(|_| "frame unmap failed")?;
+        map_with_tables(ut, &mut s, frame, VSPACE, va, CapRights::ALL)?;
+        // Safety: mapped again just now.
+        ensure(unsafe { core::ptr::read_volatile(va as *const u64) } == 5, "the frame lost its contents")?;
+        reset()
+    });
+
     t.run("asid_pool_and_assign", || {
         let mut s = Slots { next: window };
         let small = s.take();
