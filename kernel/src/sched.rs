@@ -5,7 +5,7 @@
 //! As in seL4, a runnable current thread is not in a ready queue; it is put
 //! back (at the head) only when the scheduler runs.
 
-use crate::arch::x86_64::{cpu, entry, fpu, io, paging};
+use crate::arch::x86_64::{cpu, entry, fpu, io};
 use crate::kernel_state::KernelCell;
 use crate::thread::{Tcb, ThreadState};
 use sel4_compat::NUM_PRIORITIES;
@@ -301,11 +301,8 @@ pub fn schedule_and_return() -> ! {
         cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
         // Safety: the TCB's context is a user frame (created by the kernel
         // and only changed through checked register writes); the VSpace root
-        // maps the kernel (every PML4 gets the kernel mappings).
-        unsafe {
-            paging::load_vspace(vspace);
-            entry::restore_user_context(&mut tcb.ctx)
-        }
+        // maps the skim window (every PML4 gets it when created).
+        unsafe { entry::restore_user_context(&mut tcb.ctx, vspace) }
     }
 }
 
@@ -338,8 +335,7 @@ fn idle_once() {
         s.idle_announced = true;
         kprintln!("no runnable threads; idling");
     }
-    // Leave any address space that may be torn down while idle.
-    // Safety: the boot PML4 maps the kernel.
-    unsafe { paging::load_vspace(crate::arch::x86_64::boot::boot_pml4_paddr()) };
+    // The kernel runs on its own page tables, so no address space that may
+    // be torn down meanwhile is loaded.
     io::wait_for_interrupt();
 }

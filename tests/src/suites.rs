@@ -113,8 +113,29 @@ fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), Strin
         problems.push("the rootserver ran no tests".into());
     }
     results.push(result("qemu::boot_rootserver", problems));
+    results.push(result("qemu::user_address_spaces_map_only_the_skim_window", skim_window_problems(&out.console)));
     results.extend(tests);
     Ok(())
+}
+
+/// The kernel reports the size of its skim window and, once the
+/// rootserver's address space exists, how many kernel-half pages that
+/// space maps; the two must agree and the window must stay small (the
+/// entry stubs, their stack and the descriptor tables).
+fn skim_window_problems(console: &str) -> Vec<String> {
+    const MAX_SKIM_PAGES: u64 = 16;
+    let number_before = |suffix: &str| {
+        console.lines().find_map(|l| l.trim().strip_prefix("skim window: ")?.strip_suffix(suffix)?.parse::<u64>().ok())
+    };
+    let built = number_before(" pages of kernel entry code and data");
+    let visible = number_before(" kernel pages visible in user mode");
+    match (built, visible) {
+        (Some(built), Some(visible)) if built == visible && (1..=MAX_SKIM_PAGES).contains(&built) => Vec::new(),
+        (Some(built), Some(visible)) => {
+            vec![format!("skim window has {built} pages but user mode sees {visible} kernel pages (limit {MAX_SKIM_PAGES})")]
+        }
+        _ => vec!["the kernel did not report its skim window".into()],
+    }
 }
 
 /// seL4's own simulate line, unchanged (no debug-exit device, so QEMU

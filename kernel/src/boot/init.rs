@@ -73,6 +73,9 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     kprintln!("CPU: {}", cpu::model_name(&mut brand));
     gdt::init();
     idt::init();
+    entry::set_kernel_cr3(arch_boot::boot_pml4_paddr());
+    let skim_pages = paging::init_skim_window();
+    kprintln!("skim window: {skim_pages} pages of kernel entry code and data");
     cpu::init_syscall(entry::syscall_entry_addr());
     cpu::init_fpu();
     cpu::init_pat();
@@ -416,6 +419,10 @@ unsafe fn create_rootserver(
         let mode = apic::start_timer(crate::config::TIMER_TICK_MS * 1000, extra.tsc_mhz as u64, cpu::has_tsc_deadline());
         kprintln!("timer: {} ms ticks, {:?}", crate::config::TIMER_TICK_MS, mode);
     }
+    // Safety: the rootserver's PML4 was just built.
+    let visible = unsafe { paging::kernel_pages_visible(plan.vspace) };
+    kprintln!("skim window: {visible} kernel pages visible in user mode");
+    assert_eq!(visible, paging::skim_window_pages(), "user address spaces must map only the skim window");
     kprintln!("starting the rootserver in user mode");
     Ok(())
 }

@@ -192,7 +192,18 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         let frame = s.take();
         untyped::retype(ut, ty::X86_4K, 0, ROOT, 0, 0, frame, 1).map_err(|_| "frame retype failed")?;
         let addr = TEST_VA + 0x9000;
-        map_with_tables(ut, &mut s, frame, VSPACE, addr, CapRights::READ)?;
+        // Mapped read-write first, then remapped read-only in place: the
+        // new rights must take effect (the old translation flushed).
+        map_with_tables(ut, &mut s, frame, VSPACE, addr, CapRights::ALL)?;
+        // Safety: mapped read-write just now.
+        unsafe { core::ptr::write_volatile(addr as *mut u64, 7) };
+        result(x86::page_map(frame, VSPACE, addr, CapRights::READ, DEFAULT_VM_ATTRIBUTES)).map_err(|_| "remap with fewer rights failed")?;
+        ensure(
+            result(x86::page_map(frame, VSPACE, addr + 0x1000, CapRights::READ, DEFAULT_VM_ATTRIBUTES)) == Err(Error::InvalidArgument),
+            "a mapped frame remapped at another address",
+        )?;
+        // Safety: still mapped, now read-only.
+        ensure(unsafe { core::ptr::read_volatile(addr as *const u64) } == 7, "remapped frame lost its contents")?;
         let worker = s.take();
         spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: ep }, pager_client, addr << 16 | ep)?;
         let r = ipc::recv(ep);

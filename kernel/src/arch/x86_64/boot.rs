@@ -197,6 +197,11 @@ kernel_stack_bottom:
     .skip 16384
     .global kernel_stack_top
 kernel_stack_top:
+
+    // NMIs and machine checks may arrive in user mode: their stack is in
+    // the skim window.
+    .section .skim.bss, "aw", @nobits
+    .balign 4096
     .global fault_stack_bottom
 fault_stack_bottom:
     .skip 8192

@@ -1,16 +1,20 @@
 //! Kernel entry and exit: the 256 interrupt stubs, the SYSCALL entry, and
 //! the return to user mode.
 //!
-//! Every entry from user mode saves the registers into the current TCB's
-//! [`UserContext`](super::context::UserContext), moves to the single
-//! kernel stack and calls into Rust, which never returns: the kernel
-//! leaves only through [`restore_user_context`] (or idles).
+//! While user code runs only the skim window is mapped (KernelSkimWindow):
+//! this code, the descriptor tables, a small entry stack and a few words.
+//! Every entry from user mode therefore first switches to the kernel's
+//! page tables, then moves the registers into the current TCB's
+//! [`UserContext`](super::context::UserContext) and calls into Rust on the
+//! single kernel stack. Rust never returns: the kernel leaves through
+//! [`restore_user_context`], which copies the frame to the entry stack,
+//! switches to the thread's page tables and returns from there.
 
 use super::context::UserContext;
 
 core::arch::global_asm!(
     r#"
-    .section .text.entry, "ax"
+    .section .skim.text, "ax"
     .code64
 
     // The general-purpose registers below `rax` in a register frame
@@ -69,8 +73,32 @@ interrupt_stubs:
 interrupt_common:
     test byte ptr [rsp + 24], 3
     jz interrupt_from_kernel
+    // From user mode: the CPU pushed its frame on the skim entry stack.
+    // Switch to the kernel's tables (rax is saved: it holds the vector).
+    mov [rip + entry_vector], rax
+    mov rax, [rip + kernel_cr3]
+    mov cr3, rax
+    // Move rax, the error code and the CPU's frame into the TCB.
+    mov [rip + entry_scratch], rcx
+    mov rax, [rip + current_context_top]
+    mov rcx, [rsp + 48]
+    mov [rax - 8], rcx
+    mov rcx, [rsp + 40]
+    mov [rax - 16], rcx
+    mov rcx, [rsp + 32]
+    mov [rax - 24], rcx
+    mov rcx, [rsp + 24]
+    mov [rax - 32], rcx
+    mov rcx, [rsp + 16]
+    mov [rax - 40], rcx
+    mov rcx, [rsp + 8]
+    mov [rax - 48], rcx
+    mov rcx, [rsp]
+    mov [rax - 56], rcx
+    mov rcx, [rip + entry_scratch]
+    lea rsp, [rax - 56]
     push_gprs_after_rax
-    mov edi, eax
+    mov rdi, [rip + entry_vector]
     lea rsp, [rip + kernel_stack_top]
     cld
     call handle_user_trap
@@ -93,6 +121,10 @@ interrupt_from_kernel:
     .global syscall_entry
 syscall_entry:
     mov [rip + syscall_user_rsp], rsp
+    mov [rip + entry_scratch], rax
+    mov rax, [rip + kernel_cr3]
+    mov cr3, rax
+    mov rax, [rip + entry_scratch]
     mov rsp, [rip + current_context_top]
     push 0x33
     push [rip + syscall_user_rsp]
@@ -106,17 +138,41 @@ syscall_entry:
     call handle_syscall
     ud2
 
+    // rdi: the thread's register frame (a UserContext); rsi: its CR3.
     .global restore_user_context_asm
 restore_user_context_asm:
-    lea rsp, [rdi + 8]
+    mov r8, rsi
+    lea rsi, [rdi + 8]
+    lea rdi, [rip + entry_stack_top - 168]
+    mov ecx, 21
+    rep movsq
+    lea rsp, [rip + entry_stack_top - 168]
+    mov cr3, r8
     pop_gprs
     add rsp, 8
     iretq
 
+    .section .skim.data, "aw"
+    .balign 8
+    .global kernel_cr3
+kernel_cr3:
+    .quad 0
+syscall_user_rsp:
+    .quad 0
+entry_scratch:
+    .quad 0
+entry_vector:
+    .quad 0
+
+    .section .skim.bss, "aw", @nobits
+    .balign 4096
+entry_stack_bottom:
+    .skip 4096
+    .global entry_stack_top
+entry_stack_top:
+
     .section .bss.entry, "aw", @nobits
     .balign 8
-syscall_user_rsp:
-    .skip 8
     .global current_context_top
 current_context_top:
     .skip 8
@@ -125,9 +181,12 @@ current_context_top:
 
 extern "C" {
     static interrupt_stubs: u8;
+    #[link_name = "entry_stack_top"]
+    static ENTRY_STACK_TOP: u8;
+    static mut kernel_cr3: u64;
     static mut current_context_top: u64;
     fn syscall_entry();
-    fn restore_user_context_asm(ctx: *const UserContext) -> !;
+    fn restore_user_context_asm(ctx: *const UserContext, cr3: u64) -> !;
 }
 
 /// Size of each interrupt stub; stub `n` is at `interrupt_stubs + 16 n`.
@@ -141,19 +200,33 @@ pub fn syscall_entry_addr() -> u64 {
     syscall_entry as *const () as u64
 }
 
-/// Leaves the kernel into the thread whose context is `ctx`.
+/// Top of the skim entry stack, where the CPU pushes its frame on an
+/// interrupt from user mode (`TSS.rsp0`).
+pub fn entry_stack_top() -> u64 {
+    core::ptr::addr_of!(ENTRY_STACK_TOP) as u64
+}
+
+/// Records the kernel's page tables, which every entry switches to.
+pub fn set_kernel_cr3(paddr: u64) {
+    // Safety: boot, single-threaded; read only by the entry code.
+    unsafe { kernel_cr3 = paddr };
+}
+
+/// Leaves the kernel into the thread whose context is `ctx`, on the page
+/// tables rooted at `cr3`.
 ///
 /// # Safety
 /// `ctx` must be the context of the thread the scheduler chose, living in
-/// a TCB that stays valid while the thread runs; its address space must
-/// be loaded; and its `cs`, `ss` and `rflags` must be user values.
-pub unsafe fn restore_user_context(ctx: &mut UserContext) -> ! {
+/// a TCB that stays valid while the thread runs; `cr3` must map the skim
+/// window (every user PML4 does); `ctx`'s `cs`, `ss` and `rflags` must be
+/// user values.
+pub unsafe fn restore_user_context(ctx: &mut UserContext, cr3: u64) -> ! {
     super::boot::check_stack_canary();
     let top = ctx.top();
-    super::gdt::set_kernel_entry_stack(top);
-    // Safety: single core with interrupts off; the SYSCALL stub reads
-    // this word only on the next entry, after we have left.
+    // Safety: single core with interrupts off; the entry code reads this
+    // word only on the next entry, after we have left.
     unsafe { current_context_top = top };
-    // Safety: the caller guarantees the frame is a valid user frame.
-    unsafe { restore_user_context_asm(ctx) }
+    // Safety: the caller guarantees the frame is a valid user frame and
+    // the page tables map the skim window.
+    unsafe { restore_user_context_asm(ctx, cr3) }
 }

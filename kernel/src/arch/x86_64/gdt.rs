@@ -11,7 +11,11 @@ use x86_64::{PrivilegeLevel, VirtAddr};
 /// IST slot used for double faults, NMIs and machine checks.
 pub const FAULT_IST_INDEX: u16 = 0;
 
+// The CPU reads the GDT and TSS on every entry from user mode, while the
+// user's page tables are still loaded: they live in the skim window.
+#[link_section = ".skim.data"]
 static TSS: KernelCell<TaskStateSegment> = KernelCell::new(TaskStateSegment::new());
+#[link_section = ".skim.data"]
 static GDT: KernelCell<GlobalDescriptorTable<9>> = KernelCell::new(GlobalDescriptorTable::empty());
 
 /// Builds and loads the GDT (null, kernel code, kernel data, TSS (two
@@ -22,7 +26,7 @@ pub fn init() {
     // Safety: boot runs once, single-threaded, before any other use.
     let tss = unsafe { TSS.get() };
     tss.interrupt_stack_table[FAULT_IST_INDEX as usize] = VirtAddr::new(super::boot::fault_stack_top_addr());
-    tss.privilege_stack_table[0] = VirtAddr::new(super::boot::kernel_stack_top_addr());
+    tss.privilege_stack_table[0] = VirtAddr::new(super::entry::entry_stack_top());
     // Safety: as above; the GDT is a static that lives forever.
     let gdt = unsafe { GDT.get() };
     let kcode = gdt.append(Descriptor::kernel_code_segment());
@@ -49,10 +53,3 @@ pub fn init() {
     }
 }
 
-/// Sets where the CPU puts the register frame on the next entry from
-/// user mode.
-pub fn set_kernel_entry_stack(top: u64) {
-    // Safety: single core, interrupts off in the kernel; the CPU reads the
-    // field only on a privilege change, which cannot happen while we write.
-    unsafe { TSS.get() }.privilege_stack_table[0] = VirtAddr::new(top);
-}

@@ -6,6 +6,8 @@ use crate::kernel_state::KernelCell;
 use x86_64::structures::idt::InterruptDescriptorTable;
 use x86_64::VirtAddr;
 
+// Read by the CPU on interrupts taken in user mode: in the skim window.
+#[link_section = ".skim.data"]
 static IDT: KernelCell<InterruptDescriptorTable> = KernelCell::new(InterruptDescriptorTable::new());
 
 const NMI: u8 = 2;

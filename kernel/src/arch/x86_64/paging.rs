@@ -8,6 +8,8 @@ pub const PAGE_SIZE: u64 = 4096;
 pub const PTE_PRESENT: u64 = 1 << 0;
 pub const PTE_WRITE: u64 = 1 << 1;
 pub const PTE_USER: u64 = 1 << 2;
+/// Page-size bit: the entry maps a 1 GiB or 2 MiB page instead of a table.
+pub const PTE_HUGE: u64 = 1 << 7;
 pub const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 /// Index of `vaddr` in the paging level whose entries each map
@@ -68,15 +70,100 @@ pub unsafe fn map_user_page(pml4_paddr: u64, vaddr: u64, frame_paddr: u64, frame
     pt[index(vaddr, 12)] = frame_paddr | PTE_PRESENT | PTE_WRITE | PTE_USER;
 }
 
-/// Copies the kernel's half (PML4 slot 511) of the boot PML4 into a new
-/// address-space root.
+/// Paging structures of the skim window: the kernel's part of every user
+/// address space (PML4 slot 511), mapping only the `.skim` section.
+#[repr(C, align(4096))]
+struct SkimTables {
+    pdpt: [u64; 512],
+    pd: [u64; 512],
+    pt: [u64; 512],
+}
+
+static SKIM: crate::kernel_state::KernelCell<SkimTables> =
+    crate::kernel_state::KernelCell::new(SkimTables { pdpt: [0; 512], pd: [0; 512], pt: [0; 512] });
+
+extern "C" {
+    static __skim_start: u8;
+    static __skim_end: u8;
+}
+
+fn image_paddr<T>(p: *const T) -> u64 {
+    crate::config::kernel_vaddr_to_paddr(p as u64)
+}
+
+/// Pages in the skim window.
+pub fn skim_window_pages() -> u64 {
+    (core::ptr::addr_of!(__skim_end) as u64 - core::ptr::addr_of!(__skim_start) as u64) / PAGE_SIZE
+}
+
+/// Builds the skim window's tables (boot) and returns how many pages it
+/// maps.
+pub fn init_skim_window() -> u64 {
+    let start = core::ptr::addr_of!(__skim_start) as u64;
+    let end = core::ptr::addr_of!(__skim_end) as u64;
+    assert!(start >> 21 == (end - 1) >> 21, "the skim window must lie in one 2 MiB region");
+    // Safety: boot, single-threaded; nothing else uses these tables yet.
+    let t = unsafe { SKIM.get() };
+    let kernel_only = PTE_PRESENT | PTE_WRITE;
+    t.pdpt[index(start, 30)] = image_paddr(t.pd.as_ptr()) | kernel_only;
+    t.pd[index(start, 21)] = image_paddr(t.pt.as_ptr()) | kernel_only;
+    for va in (start..end).step_by(PAGE_SIZE as usize) {
+        t.pt[index(va, 12)] = crate::config::kernel_vaddr_to_paddr(va) | kernel_only;
+    }
+    (end - start) / PAGE_SIZE
+}
+
+/// Installs the kernel's part of every address space, the skim window,
+/// in a new address-space root.
 ///
 /// # Safety
 /// `pml4_paddr` must be a zeroed page owned by the caller.
 pub unsafe fn copy_kernel_mappings(pml4_paddr: u64) {
-    let boot = super::boot::boot_pml4_paddr();
-    // Safety: both are page tables; the boot one is only read.
-    unsafe { table(pml4_paddr)[511] = table(boot)[511] };
+    // Safety: the skim tables are built at boot and only read afterwards.
+    let pdpt = image_paddr(unsafe { SKIM.get() }.pdpt.as_ptr());
+    // Safety: `pml4_paddr` is a page table the caller owns.
+    unsafe { table(pml4_paddr)[511] = pdpt | PTE_PRESENT | PTE_WRITE };
+}
+
+/// Counts the 4 KiB pages an address space maps in the kernel half of the
+/// address space (PML4 slots 256..=511). With the skim window this must
+/// equal `skim_window_pages()`: anything more is kernel memory that a
+/// speculative user load could reach.
+///
+/// # Safety
+/// `pml4_paddr` must be a live PML4.
+pub unsafe fn kernel_pages_visible(pml4_paddr: u64) -> u64 {
+    let mut count = 0;
+    // Safety: walking present entries of live paging structures.
+    let pml4 = unsafe { table(pml4_paddr) };
+    for &pml4e in pml4[256..].iter() {
+        if pml4e & PTE_PRESENT == 0 {
+            continue;
+        }
+        // Safety: as above.
+        for &pdpte in unsafe { table(pml4e & PTE_ADDR_MASK) }.iter() {
+            if pdpte & PTE_PRESENT == 0 {
+                continue;
+            }
+            if pdpte & PTE_HUGE != 0 {
+                count += 1 << 18;
+                continue;
+            }
+            // Safety: as above.
+            for &pde in unsafe { table(pdpte & PTE_ADDR_MASK) }.iter() {
+                if pde & PTE_PRESENT == 0 {
+                    continue;
+                }
+                if pde & PTE_HUGE != 0 {
+                    count += 512;
+                    continue;
+                }
+                // Safety: as above.
+                count += unsafe { table(pde & PTE_ADDR_MASK) }.iter().filter(|&&e| e & PTE_PRESENT != 0).count() as u64;
+            }
+        }
+    }
+    count
 }
 
 /// Switches to the address space rooted at `pml4_paddr`.
