@@ -74,17 +74,38 @@ pub struct Endpoint {
 
 const _: () = assert!(core::mem::size_of::<Endpoint>() == 1 << sel4_compat::objects::ENDPOINT_BITS);
 
-impl Endpoint {
+/// seL4 keeps an object's TCB queue in two words: the head, and the tail
+/// with the object's 2-bit state in its low bits (TCBs are aligned).
+trait PackedQueue {
+    /// (head, tail and state)
+    fn words(&self) -> (u64, u64);
+    fn set_words(&mut self, head: u64, tail_and_state: u64);
+
     fn state(&self) -> u64 {
-        self.tail_and_state & 3
+        self.words().1 & 3
     }
     fn queue(&self) -> TcbQueue {
-        TcbQueue { head: self.head as *mut Tcb, tail: (self.tail_and_state & !3) as *mut Tcb }
+        let (head, tail_and_state) = self.words();
+        TcbQueue { head: head as *mut Tcb, tail: (tail_and_state & !3) as *mut Tcb }
     }
+    fn store(&mut self, q: TcbQueue, state: u64) {
+        self.set_words(q.head as u64, q.tail as u64 | state);
+    }
+}
+
+impl PackedQueue for Endpoint {
+    fn words(&self) -> (u64, u64) {
+        (self.head, self.tail_and_state)
+    }
+    fn set_words(&mut self, head: u64, tail_and_state: u64) {
+        (self.head, self.tail_and_state) = (head, tail_and_state);
+    }
+}
+
+impl Endpoint {
+    /// Stores the queue; an endpoint with an empty queue is idle.
     fn set(&mut self, q: TcbQueue, state: u64) {
-        let state = if q.head.is_null() { EP_IDLE } else { state };
-        self.head = q.head as u64;
-        self.tail_and_state = q.tail as u64 | state;
+        self.store(q, if q.head.is_null() { EP_IDLE } else { state });
     }
 }
 
@@ -112,16 +133,18 @@ pub struct Notification {
 
 const _: () = assert!(core::mem::size_of::<Notification>() == 1 << sel4_compat::objects::NOTIFICATION_BITS);
 
+impl PackedQueue for Notification {
+    fn words(&self) -> (u64, u64) {
+        (self.head, self.tail_and_state)
+    }
+    fn set_words(&mut self, head: u64, tail_and_state: u64) {
+        (self.head, self.tail_and_state) = (head, tail_and_state);
+    }
+}
+
 impl Notification {
-    fn state(&self) -> u64 {
-        self.tail_and_state & 3
-    }
-    fn queue(&self) -> TcbQueue {
-        TcbQueue { head: self.head as *mut Tcb, tail: (self.tail_and_state & !3) as *mut Tcb }
-    }
     fn set(&mut self, q: TcbQueue, state: u64) {
-        self.head = q.head as u64;
-        self.tail_and_state = q.tail as u64 | state;
+        self.store(q, state);
     }
 }
 
@@ -175,6 +198,61 @@ fn set_mr_reg(t: &mut Tcb, i: usize, v: u64) {
         2 => t.ctx.regs.r9 = v,
         _ => t.ctx.regs.r15 = v,
     }
+}
+
+/// Copies a message that fits in the message registers (the fastpath's
+/// only kind) and gives the receiver its badge and message info, exactly
+/// as the slowpath's transfer does for such a message.
+pub(crate) fn transfer_register_message(sender: &Tcb, badge: u64, receiver: &mut Tcb) {
+    let info = MessageInfo(sender.ctx.regs.rsi);
+    let length = info.length() as usize;
+    debug_assert!(length <= 4 && info.extra_caps() == 0);
+    for i in 0..length {
+        set_mr_reg(receiver, i, get_mr_reg(sender, i));
+    }
+    receiver.ctx.regs.rsi = MessageInfo::new(info.label(), 0, 0, length as u64).0;
+    receiver.ctx.regs.rdi = badge;
+}
+
+/// The thread at the head of an endpoint's receive queue, if threads are
+/// waiting to receive.
+pub(crate) fn endpoint_first_receiver(ep_ptr: u64) -> Option<*mut Tcb> {
+    // Safety: `ep_ptr` comes from an endpoint cap.
+    let ep = unsafe { endpoint(ep_ptr) };
+    (ep.state() == EP_RECV).then_some(ep.head as *mut Tcb)
+}
+
+/// Whether senders are queued on the endpoint.
+pub(crate) fn endpoint_has_senders(ep_ptr: u64) -> bool {
+    // Safety: `ep_ptr` comes from an endpoint cap.
+    unsafe { endpoint(ep_ptr) }.state() == EP_SEND
+}
+
+/// Takes `t`, a queued receiver, off the endpoint's queue.
+pub(crate) fn endpoint_remove_receiver(ep_ptr: u64, t: &mut Tcb) {
+    // Safety: `ep_ptr` comes from an endpoint cap.
+    let ep = unsafe { endpoint(ep_ptr) };
+    let mut q = ep.queue();
+    q.remove(t);
+    ep.set(q, EP_RECV);
+}
+
+/// Blocks `t` receiving on an endpoint with no queued senders.
+pub(crate) fn endpoint_block_receiver(ep_ptr: u64, can_grant: bool, t: &mut Tcb) {
+    // Safety: `ep_ptr` comes from an endpoint cap.
+    let ep = unsafe { endpoint(ep_ptr) };
+    debug_assert!(ep.state() != EP_SEND);
+    t.state = ThreadState::BlockedOnReceive { ep: ep_ptr, can_grant };
+    let mut q = ep.queue();
+    q.append(t);
+    ep.set(q, EP_RECV);
+}
+
+/// Whether `t`'s bound notification has a pending signal (which a receive
+/// would take instead of a message).
+pub(crate) fn bound_notification_active(t: &Tcb) -> bool {
+    // Safety: a bound notification is live while bound.
+    t.bound_notification != 0 && unsafe { notification(t.bound_notification) }.state() == NTFN_ACTIVE
 }
 
 /// seL4's `setMR`: register or IPC buffer; returns the next index.
@@ -427,7 +505,7 @@ fn do_ipc_transfer(sender: &mut Tcb, ep: u64, badge: u64, grant: bool, receiver:
 
 /// seL4's `setupCallerCap`: the caller waits for a reply through a
 /// one-shot reply cap in the receiver's caller slot.
-fn setup_caller_cap(sender: &mut Tcb, receiver: &mut Tcb, can_grant: bool) {
+pub(crate) fn setup_caller_cap(sender: &mut Tcb, receiver: &mut Tcb, can_grant: bool) {
     sched::set_thread_state(sender, ThreadState::BlockedOnReply);
     let reply_slot = sender.slot(tcb_slot::REPLY);
     let caller_slot = receiver.slot(tcb_slot::CALLER);

@@ -22,6 +22,8 @@ pub mod arch;
 #[cfg(target_os = "none")]
 pub mod debug;
 #[cfg(target_os = "none")]
+pub mod fastpath;
+#[cfg(target_os = "none")]
 pub mod invariants;
 #[cfg(target_os = "none")]
 pub mod ipc;

@@ -150,7 +150,7 @@ fn highest_priority() -> Option<usize> {
     (0..s.bitmap.len()).rev().find(|&i| s.bitmap[i] != 0).map(|i| i * 64 + 63 - s.bitmap[i].leading_zeros() as usize)
 }
 
-fn is_highest_priority(p: u8) -> bool {
+pub fn is_highest_priority(p: u8) -> bool {
     highest_priority().is_none_or(|h| p as usize >= h)
 }
 
@@ -297,13 +297,35 @@ pub fn schedule_and_return() -> ! {
             tcb.ctx.regs.rip = tcb.restart_pc;
             tcb.state = ThreadState::Running;
         }
-        switch_fpu(tcb);
-        cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
-        // Safety: the TCB's context is a user frame (created by the kernel
-        // and only changed through checked register writes); the VSpace root
-        // maps the skim window (every PML4 gets it when created).
-        unsafe { entry::restore_user_context(&mut tcb.ctx, vspace) }
+        enter_user(tcb, vspace)
     }
+}
+
+/// The fastpath hands the CPU straight to `next`, which it has made
+/// runnable, without consulting the ready queues: `next` is at least as
+/// important as anything queued (the fastpath checked), and neither it nor
+/// the blocked previous thread is on a ready queue.
+pub fn switch_directly_and_return(next: &mut Tcb, vspace: u64) -> ! {
+    debug_assert!(next.state == ThreadState::Running && !next.in_ready_queue);
+    let s = sched();
+    s.current = next;
+    s.action = Action::ResumeCurrent;
+    enter_user(next, vspace)
+}
+
+/// Whether nothing but resuming the current thread is pending.
+pub fn resuming_current() -> bool {
+    sched().action == Action::ResumeCurrent
+}
+
+/// Returns to `tcb` in user mode on its address space `vspace`.
+fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
+    switch_fpu(tcb);
+    cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
+    // Safety: the TCB's context is a user frame (created by the kernel and
+    // only changed through checked register writes); the VSpace root maps
+    // the skim window (every PML4 gets it when created).
+    unsafe { entry::restore_user_context(&mut tcb.ctx, vspace) }
 }
 
 /// Gives the FPU to `tcb`, saving the previous owner's registers.

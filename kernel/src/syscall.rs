@@ -5,6 +5,7 @@
 use crate::cspace::cte::Cte;
 use crate::cspace::lookup::{resolve_address_bits, LookupFault, SlotMemory};
 use crate::debug;
+use crate::fastpath;
 use crate::ipc;
 use crate::kernel_env::KernelEnv;
 use crate::object::cap::Cap;
@@ -30,13 +31,17 @@ extern "C" fn handle_syscall() -> ! {
     let number = tcb.ctx.regs.rdx;
     crate::invariants::count_syscall();
     match Syscall::from_word(number) {
-        Some(Syscall::Call) => handle_invocation(tcb, true, true),
+        Some(Syscall::Call) => {
+            fastpath::try_call(tcb);
+            handle_invocation(tcb, true, true)
+        }
         Some(Syscall::Send) => handle_invocation(tcb, false, true),
         Some(Syscall::NBSend) => handle_invocation(tcb, false, false),
         Some(Syscall::Recv) => handle_recv(tcb, true),
         Some(Syscall::NBRecv) => handle_recv(tcb, false),
         Some(Syscall::Reply) => handle_reply(tcb),
         Some(Syscall::ReplyRecv) => {
+            fastpath::try_reply_recv(tcb);
             handle_reply(tcb);
             handle_recv(tcb, true);
         }
@@ -58,7 +63,7 @@ extern "C" fn handle_syscall() -> ! {
 }
 
 /// seL4's `lookupCapAndSlot` at full depth from the thread's CSpace root.
-fn lookup(tcb: &Tcb, cptr: u64) -> Result<*mut Cte, LookupFault> {
+pub(crate) fn lookup(tcb: &Tcb, cptr: u64) -> Result<*mut Cte, LookupFault> {
     resolve_address_bits(&SlotMemory, tcb.cspace_root(), cptr, 64).map(|r| r.slot as *mut Cte)
 }
 

@@ -4,9 +4,14 @@
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
 #![deny(unsafe_op_in_unsafe_fn)]
+// The benchmark build uses only the suite's thread helpers.
+#![cfg_attr(feature = "bench", allow(dead_code))]
 
 #[cfg(target_os = "none")]
 mod suite;
+
+#[cfg(all(target_os = "none", feature = "bench"))]
+mod ipcbench;
 
 #[cfg(target_os = "none")]
 sel4::main!(start);
@@ -14,8 +19,13 @@ sel4::main!(start);
 #[cfg(target_os = "none")]
 fn start(bootinfo: &'static sel4::BootInfo) -> ! {
     print_bootinfo(bootinfo);
-    let (passed, failed) = suite::run(bootinfo);
-    sel4::println!("{} passed, {} failed", passed, failed);
+    #[cfg(feature = "bench")]
+    ipcbench::run(bootinfo);
+    #[cfg(not(feature = "bench"))]
+    {
+        let (passed, failed) = suite::run(bootinfo);
+        sel4::println!("{} passed, {} failed", passed, failed);
+    }
     sel4::debug::halt()
 }
 

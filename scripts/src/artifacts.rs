@@ -21,23 +21,46 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
 }
 
-/// Builds the kernel and rootserver in release mode for the bare-metal
-/// target. `features` are kernel features.
-pub fn build(features: &[&str]) -> Result<Images, String> {
+/// Which IPC paths a kernel is built with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum KernelVariant {
+    /// The default: seL4's fastpath for Call and ReplyRecv.
+    Fastpath,
+    /// Built without the `fastpath` feature: every IPC takes the slowpath.
+    SlowpathOnly,
+}
+
+impl KernelVariant {
+    /// The ELF64 file name under `target/<target>/release`.
+    fn file_name(self) -> &'static str {
+        match self {
+            KernelVariant::Fastpath => "kernel",
+            KernelVariant::SlowpathOnly => "kernel-slowpath",
+        }
+    }
+}
+
+/// Builds a kernel variant and the rootserver in release mode for the
+/// bare-metal target. The slowpath-only kernel is kept under its own name,
+/// so both variants can be booted in one run.
+pub fn build(variant: KernelVariant) -> Result<Images, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root())
-        .args(["build", "--release", "--target", TARGET, "-p", "kernel", "-p", "rootserver"]);
-    if !features.is_empty() {
-        cmd.arg("--features").arg(features.iter().map(|f| format!("kernel/{f}")).collect::<Vec<_>>().join(","));
-    }
+    cmd.current_dir(workspace_root()).args(["build", "--release", "--target", TARGET, "-p", "kernel"]);
+    match variant {
+        KernelVariant::Fastpath => cmd.args(["-p", "rootserver"]),
+        KernelVariant::SlowpathOnly => cmd.arg("--no-default-features"),
+    };
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err("building the kernel and rootserver failed".into());
+        return Err(format!("building the kernel ({variant:?}) failed"));
     }
     let out = target_dir().join(TARGET).join("release");
-    let kernel = out.join("kernel");
-    let kernel32 = out.join("kernel-x86_64-pc99");
+    let kernel = out.join(variant.file_name());
+    if variant == KernelVariant::SlowpathOnly {
+        std::fs::copy(out.join("kernel"), &kernel).map_err(|e| format!("cannot copy the kernel: {e}"))?;
+    }
+    let kernel32 = out.join(format!("{}-x86_64-pc99", variant.file_name()));
     let status = Command::new("objcopy")
         .args(["-O", "elf32-i386"])
         .arg(&kernel)

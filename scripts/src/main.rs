@@ -6,25 +6,32 @@
 //! - `cargo xtask test [--host-only|--qemu-only]`: host unit tests plus
 //!   every in-QEMU suite, closing with `N passed, N failed`.
 //!
-//! Both install what a fresh Debian machine lacks (the Rust target, and
+//! - `cargo xtask bench [--log FILE ...]`: the IPC benchmark on the
+//!   slowpath-only and the fastpath kernel, side by side.
+//!
+//! All three install what a fresh Debian machine lacks (the Rust target, and
 //! QEMU and binutils when run as root).
 
 mod artifacts;
+mod bench;
 mod setup;
 
 use kernel_tests::qemu::{self, Accel, Boot};
+use artifacts::KernelVariant;
 use kernel_tests::suites;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage:
   cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"]
-  cargo xtask test [--host-only | --qemu-only]";
+  cargo xtask test [--host-only | --qemu-only]
+  cargo xtask bench [--log CONSOLE_LOG ...]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]).map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -43,7 +50,18 @@ fn main() -> ExitCode {
 fn prepare() -> Result<artifacts::Images, String> {
     setup::ensure_rust_target()?;
     setup::ensure_host_tools()?;
-    artifacts::build(&[])
+    artifacts::build(KernelVariant::Fastpath)
+}
+
+/// Both kernel variants and the benchmark rootserver; the default kernel
+/// and the test-suite rootserver are built last so that they are the ones
+/// left at `target/<target>/release/`.
+fn prepare_both() -> Result<(artifacts::Images, artifacts::Images, std::path::PathBuf), String> {
+    setup::ensure_rust_target()?;
+    setup::ensure_host_tools()?;
+    let slowpath = artifacts::build(KernelVariant::SlowpathOnly)?;
+    let bench_rootserver = bench::build_bench_rootserver()?;
+    Ok((artifacts::build(KernelVariant::Fastpath)?, slowpath, bench_rootserver))
 }
 
 fn choose_accel(forced: Option<Accel>) -> Result<Accel, String> {
@@ -142,13 +160,15 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         failed += f;
     }
     if qemu {
-        let images = prepare()?;
+        let (images, slowpath, bench_rootserver) = prepare_both()?;
         println!("== in-QEMU tests (TCG; logs in {})", artifacts::scratch_dir().display());
         setup::ensure_test_tools()?;
         let under_test = kernel_tests::Images {
             kernel: images.kernel.clone(),
             kernel32: images.kernel32.clone(),
+            slowpath_kernel32: slowpath.kernel32.clone(),
             rootserver: images.rootserver.clone(),
+            bench_rootserver,
             scratch: artifacts::scratch_dir(),
         };
         let results = suites::run_all(&under_test, |r| {

@@ -16,6 +16,10 @@ pub struct Images {
     pub kernel: PathBuf,
     /// The elf32 copy of the kernel that QEMU's `-kernel` accepts.
     pub kernel32: PathBuf,
+    /// The elf32 copy of the kernel built without the IPC fastpath.
+    pub slowpath_kernel32: PathBuf,
     pub rootserver: PathBuf,
+    /// The rootserver built with its `bench` feature (the IPC benchmark).
+    pub bench_rootserver: PathBuf,
     pub scratch: PathBuf,
 }

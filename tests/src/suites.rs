@@ -86,6 +86,65 @@ fn rootserver_results(console: &str) -> (Vec<TestResult>, Option<(u32, u32)>) {
 /// rootserver test, and a clean DebugHalt.
 fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
     let out = boot(images, "boot_rootserver", &Boot::new(&images.kernel32, Some(&images.rootserver)))?;
+    let boot_problems = rootserver_boot_problems(&out, results, "");
+    results.push(result("qemu::boot_rootserver", boot_problems));
+    let fastpath_problems = match fastpath_counts(&out.console) {
+        Some((calls, reply_recvs)) if calls > 0 && reply_recvs > 0 => Vec::new(),
+        Some((calls, reply_recvs)) => {
+            vec![format!("the suite's IPC never took a fastpath ({calls} Call, {reply_recvs} ReplyRecv)")]
+        }
+        None => vec!["no fastpath report at DebugHalt".into()],
+    };
+    results.push(result("qemu::fastpath_taken_by_the_suite", fastpath_problems));
+    results.push(result("qemu::user_address_spaces_map_only_the_skim_window", skim_window_problems(&out.console)));
+    Ok(())
+}
+
+/// The same rootserver suite on the kernel built without the fastpath:
+/// every test must give the same result through the slowpath alone.
+fn slowpath_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let out = boot(images, "boot_rootserver_slowpath", &Boot::new(&images.slowpath_kernel32, Some(&images.rootserver)))?;
+    let mut problems = rootserver_boot_problems(&out, results, "slowpath::");
+    check_contains(&out.console, "console", "fastpath: off", &mut problems);
+    results.push(result("qemu::slowpath_only_kernel_runs_the_suite", problems));
+    Ok(())
+}
+
+/// The IPC benchmark rootserver runs every case to the end on the fastpath
+/// kernel, printing one JSON line per case, and its IPC takes the fastpath.
+/// (Only that it works is checked here; its figures belong to `cargo xtask
+/// bench`.)
+fn benchmark_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    const CASES: usize = 36;
+    let mut b = Boot::new(&images.kernel32, Some(&images.bench_rootserver));
+    b.extra_args = vec!["-icount".into(), "shift=0".into()];
+    let out = boot(images, "ipc_benchmark", &b)?;
+    let mut problems = Vec::new();
+    check_status(&out, EXIT_HALTED, &mut problems);
+    check_contains(&out.console, "console", &format!("ipcbench: {CASES} cases done"), &mut problems);
+    let json_lines = out.console.matches("{\"bench\":\"ipc\"").count();
+    if json_lines != CASES {
+        problems.push(format!("{json_lines} JSON result lines instead of {CASES}"));
+    }
+    if !fastpath_counts(&out.console).is_some_and(|(calls, reply_recvs)| calls > 0 && reply_recvs > 0) {
+        problems.push("the benchmark's IPC did not take the fastpath".into());
+    }
+    results.push(result("qemu::ipc_benchmark_runs_every_case", problems));
+    Ok(())
+}
+
+/// The fastpath's `fastpath: N Call, M ReplyRecv taken` report.
+fn fastpath_counts(console: &str) -> Option<(u64, u64)> {
+    console.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("fastpath: ")?.strip_suffix(" ReplyRecv taken")?;
+        let (calls, reply_recvs) = rest.split_once(" Call, ")?;
+        Some((calls.parse().ok()?, reply_recvs.parse().ok()?))
+    })
+}
+
+/// Checks a boot of the rootserver suite and adds its tests (names
+/// prefixed with `prefix`) to `results`; returns the boot's own problems.
+fn rootserver_boot_problems(out: &Outcome, results: &mut Vec<TestResult>, prefix: &str) -> Vec<String> {
     let mut problems = Vec::new();
     check_status(&out, EXIT_HALTED, &mut problems);
     for needle in [
@@ -112,10 +171,8 @@ fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), Strin
     if tests.is_empty() {
         problems.push("the rootserver ran no tests".into());
     }
-    results.push(result("qemu::boot_rootserver", problems));
-    results.push(result("qemu::user_address_spaces_map_only_the_skim_window", skim_window_problems(&out.console)));
-    results.extend(tests);
-    Ok(())
+    results.extend(tests.into_iter().map(|t| TestResult { name: format!("{prefix}{}", t.name), ..t }));
+    problems
 }
 
 /// The kernel reports the size of its skim window and, once the
@@ -345,6 +402,8 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| suite_on_stock_sel4(images, r))?;
     step(&mut results, &|r| capdemo_matches_stock(images, r))?;
     step(&mut results, &|r| console_port(images, r))?;
+    step(&mut results, &|r| slowpath_boot(images, r))?;
+    step(&mut results, &|r| benchmark_boot(images, r))?;
     step(&mut results, &|r| sel4_simulate_line(images, r))?;
     step(&mut results, &|r| multiboot2_grub(images, r))?;
     type Case = (&'static str, Option<Vec<u8>>, &'static str);

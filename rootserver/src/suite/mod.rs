@@ -4,8 +4,8 @@
 use sel4::{root_slots, BootInfo, CapType};
 
 mod cspace;
-mod threads;
-mod vspace;
+pub mod threads;
+pub mod vspace;
 mod fuzz;
 
 pub struct Runner {

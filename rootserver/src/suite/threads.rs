@@ -88,7 +88,7 @@ fn spawn(bi: &BootInfo, ut: u64, tcb_slot: u64, k: usize, prio: u64, fault_ep: u
     }
 }
 
-fn find_untyped(bi: &BootInfo) -> Option<u64> {
+pub fn find_untyped(bi: &BootInfo) -> Option<u64> {
     bi.untypeds().iter().position(|u| u.is_device == 0 && u.size_bits >= 22).map(|i| bi.untyped.start + i as u64)
 }
 

@@ -293,37 +293,9 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
 
     t.run("child_in_its_own_vspace_ping_pong_every_length", || {
         let mut s = Slots { next: window };
-        let pml4 = s.take();
-        untyped::retype(ut, ty::X64_PML4, 0, ROOT, 0, 0, pml4, 1).map_err(|_| "PML4 retype failed")?;
-        sel4::invocation::x86::asid_pool_assign(root_slots::INIT_THREAD_ASID_POOL, pml4).map_err(|_| "Assign failed")?;
-        // The child runs the rootserver's own code: map copies of the image
-        // frames at the same addresses in its VSpace.
-        let image_start = super::image_start(bi);
-        for (i, frame) in (bi.user_image_frames.start..bi.user_image_frames.end).enumerate() {
-            let copy = s.take();
-            cnode::copy(ROOT, copy, DEPTH, ROOT, frame, DEPTH, CapRights::ALL).map_err(|_| "image frame copy failed")?;
-            map_with_tables(ut, &mut s, copy, pml4, image_start + 4096 * i as u64, CapRights::ALL)?;
-        }
-        // Its own stack and IPC buffer frames (TLS block in the buffer frame).
-        let (stack_va, buffer_va) = (0x7000_0000u64, 0x7100_0000u64);
-        let mut buffer_frame = 0;
-        for va in (stack_va..stack_va + 4 * 4096).step_by(4096).chain([buffer_va]) {
-            let f = s.take();
-            untyped::retype(ut, ty::X86_4K, 0, ROOT, 0, 0, f, 1).map_err(|_| "frame retype failed")?;
-            map_with_tables(ut, &mut s, f, pml4, va, CapRights::ALL)?;
-            buffer_frame = f;
-        }
         let ep = s.take();
         untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, ep, 1).map_err(|_| "endpoint retype failed")?;
-        let child = s.take();
-        untyped::retype(ut, ty::TCB, 0, ROOT, 0, 0, child, 1).map_err(|_| "TCB retype failed")?;
-        tcb::configure(child, 0, ROOT, 0, pml4, 0, buffer_va, buffer_frame).map_err(|_| "configure failed")?;
-        tcb::set_priority(child, root_slots::INIT_THREAD_TCB, 254).map_err(|_| "set priority failed")?;
-        // Safety: the stack, TLS block and IPC buffer are child-only frames.
-        unsafe {
-            sel4::thread::start(child, super::threads::echo_entry(), ep, stack_va + 4 * 4096, (buffer_va + 2048) as *mut _, buffer_va)
-                .map_err(|_| "starting the child failed")?;
-        }
+        spawn_in_child_vspace(bi, ut, s.take(), 254, super::threads::echo_entry(), ep)?;
         let mut msg = [0u64; 120];
         for len in 0..=120usize {
             for (i, m) in msg.iter_mut().enumerate().take(len) {
@@ -333,6 +305,61 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
             ensure(r.info.label() == 6 && r.info.length() == len as u64, "reply label or length wrong")?;
             ensure((0..len).all(|i| get_mr(i) == msg[i].wrapping_add(1)), "a message word was not transferred")?;
         }
+        drop_image_frame_copies(bi)?;
         reset()
     });
+}
+
+/// Starts a thread at priority `prio` running `entry(arg)` in an address
+/// space of its own, made from `ut` with the slots from `first_slot` on.
+/// That space maps copies of the rootserver's image frames at the same
+/// addresses, so the thread runs the rootserver's code and shares its
+/// statics (the same physical frames); its stack, TLS block and IPC buffer
+/// are its own. `drop_image_frame_copies` undoes the copies; revoking `ut`
+/// deletes the rest.
+pub fn spawn_in_child_vspace(
+    bi: &BootInfo,
+    ut: u64,
+    first_slot: u64,
+    prio: u64,
+    entry: sel4::thread::Entry,
+    arg: u64,
+) -> Result<(), &'static str> {
+    let mut s = Slots { next: first_slot };
+    let pml4 = s.take();
+    untyped::retype(ut, ty::X64_PML4, 0, ROOT, 0, 0, pml4, 1).map_err(|_| "PML4 retype failed")?;
+    sel4::invocation::x86::asid_pool_assign(root_slots::INIT_THREAD_ASID_POOL, pml4).map_err(|_| "Assign failed")?;
+    let image_start = super::image_start(bi);
+    for (i, frame) in (bi.user_image_frames.start..bi.user_image_frames.end).enumerate() {
+        let copy = s.take();
+        cnode::copy(ROOT, copy, DEPTH, ROOT, frame, DEPTH, CapRights::ALL).map_err(|_| "image frame copy failed")?;
+        map_with_tables(ut, &mut s, copy, pml4, image_start + 4096 * i as u64, CapRights::ALL)?;
+    }
+    let (stack_va, buffer_va) = (0x7000_0000u64, 0x7100_0000u64);
+    let mut buffer_frame = 0;
+    for va in (stack_va..stack_va + 4 * 4096).step_by(4096).chain([buffer_va]) {
+        let f = s.take();
+        untyped::retype(ut, ty::X86_4K, 0, ROOT, 0, 0, f, 1).map_err(|_| "frame retype failed")?;
+        map_with_tables(ut, &mut s, f, pml4, va, CapRights::ALL)?;
+        buffer_frame = f;
+    }
+    let child = s.take();
+    untyped::retype(ut, ty::TCB, 0, ROOT, 0, 0, child, 1).map_err(|_| "TCB retype failed")?;
+    tcb::configure(child, 0, ROOT, 0, pml4, 0, buffer_va, buffer_frame).map_err(|_| "configure failed")?;
+    tcb::set_priority(child, root_slots::INIT_THREAD_TCB, prio).map_err(|_| "set priority failed")?;
+    // Safety: the stack, TLS block (in the buffer frame's upper half) and
+    // IPC buffer are frames only the child uses.
+    unsafe {
+        sel4::thread::start(child, entry, arg, stack_va + 4 * 4096, (buffer_va + 2048) as *mut _, buffer_va)
+            .map_err(|_| "starting the child failed")
+    }
+}
+
+/// Deletes the copies of the image frames `spawn_in_child_vspace` made
+/// (revoking the originals, which stay mapped in the rootserver).
+pub fn drop_image_frame_copies(bi: &BootInfo) -> Result<(), &'static str> {
+    for frame in bi.user_image_frames.start..bi.user_image_frames.end {
+        cnode::revoke(ROOT, frame, DEPTH).map_err(|_| "revoking image frame copies failed")?;
+    }
+    Ok(())
 }

@@ -1,0 +1,163 @@
+//! seL4's IPC fastpath: Call and ReplyRecv between two threads when the
+//! message fits in registers and nothing unusual is going on. Each entry
+//! point checks every condition first and changes nothing unless all hold;
+//! if one fails it returns, and the caller runs the slowpath, which gives
+//! the same result the long way. When all hold it transfers the message,
+//! blocks the current thread and switches straight to the other one.
+//!
+//! The conditions are seL4's (non-MCS, single core): no extra caps and at
+//! most four message words; an endpoint cap with the right rights; the
+//! partner already waiting; a partner with a valid address space that
+//! the scheduler would pick anyway (priority and domain); for ReplyRecv,
+//! no pending signal on the bound notification, no queued senders and a
+//! partner that is not waiting for a fault reply.
+//!
+//! Built only with the `fastpath` cargo feature (on by default); without it
+//! `try_call` and `try_reply_recv` always decline, so one benchmark run can
+//! compare both kernels.
+
+use crate::ipc;
+use crate::object::cap::Cap;
+use crate::object::domain::NUM_DOMAINS;
+use crate::object::invocation::FAST_MESSAGE_REGISTERS;
+use crate::sched;
+use crate::syscall::lookup;
+use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
+use core::sync::atomic::{AtomicU64, Ordering};
+use sel4_compat::caps::CapType;
+use sel4_compat::ipc::MessageInfo;
+
+/// Whether this kernel was built with the fastpath.
+pub const ENABLED: bool = cfg!(feature = "fastpath");
+
+/// How often each fastpath was taken: reported at DebugHalt so tests and
+/// benchmarks can tell which path their IPC went through.
+static CALLS_TAKEN: AtomicU64 = AtomicU64::new(0);
+static REPLY_RECVS_TAKEN: AtomicU64 = AtomicU64::new(0);
+
+/// The one-line report printed when the system halts.
+pub fn report() {
+    if ENABLED {
+        kprintln!(
+            "fastpath: {} Call, {} ReplyRecv taken",
+            CALLS_TAKEN.load(Ordering::Relaxed),
+            REPLY_RECVS_TAKEN.load(Ordering::Relaxed)
+        );
+    } else {
+        kprintln!("fastpath: off (kernel built without the `fastpath` feature)");
+    }
+}
+
+/// A message the fastpath can carry: registers only, no caps.
+#[inline(always)]
+fn fits_in_registers(current: &Tcb) -> bool {
+    let info = MessageInfo(current.ctx.regs.rsi);
+    info.extra_caps() == 0 && info.length() as usize <= FAST_MESSAGE_REGISTERS
+}
+
+/// The cap named in `rdi`, if it is an endpoint cap.
+fn invoked_endpoint(current: &Tcb) -> Option<Cap> {
+    let slot = lookup(current, current.ctx.regs.rdi).ok()?;
+    // Safety: a slot found by lookup is live.
+    let cap = unsafe { (*slot).cap };
+    cap.is(CapType::Endpoint).then_some(cap)
+}
+
+/// Whether the scheduler, asked now, would run `partner` instead of
+/// blocking the current thread (domains matter only with more than one).
+fn scheduler_would_pick(partner: &Tcb, current: &Tcb, partner_may_be_lower: bool) -> bool {
+    let priority_ok = if partner_may_be_lower {
+        partner.priority >= current.priority || sched::is_highest_priority(partner.priority)
+    } else {
+        sched::is_highest_priority(partner.priority)
+    };
+    priority_ok && (NUM_DOMAINS == 1 || partner.domain == current.domain)
+}
+
+/// seL4's `fastpath_call`. Returns only if the slowpath must handle it.
+/// The message check is inlined into the syscall handler so that long
+/// messages reach the slowpath at the cost of a compare.
+#[inline(always)]
+pub fn try_call(current: &mut Tcb) {
+    if ENABLED && fits_in_registers(current) {
+        call(current);
+    }
+}
+
+/// seL4's `fastpath_reply_recv`. Returns only if the slowpath must handle
+/// it.
+#[inline(always)]
+pub fn try_reply_recv(current: &mut Tcb) {
+    if ENABLED && fits_in_registers(current) {
+        reply_recv(current);
+    }
+}
+
+#[inline(never)]
+fn call(current: &mut Tcb) {
+    if !sched::resuming_current() {
+        return;
+    }
+    let Some(ep_cap) = invoked_endpoint(current) else { return };
+    if !ep_cap.ep_can_send() || !(ep_cap.ep_can_grant() || ep_cap.ep_can_grant_reply()) {
+        return;
+    }
+    let Some(dest_ptr) = ipc::endpoint_first_receiver(ep_cap.ep_ptr()) else { return };
+    // Safety: threads queued on an endpoint are live, and a receiver is
+    // never the thread running now.
+    let dest = unsafe { &mut *dest_ptr };
+    let Some(vspace) = dest.vspace_root_paddr() else { return };
+    if !scheduler_would_pick(dest, current, true) {
+        return;
+    }
+    let ThreadState::BlockedOnReceive { can_grant: reply_can_grant, .. } = dest.state else {
+        unreachable!("threads on a receive queue are blocked on receive")
+    };
+
+    // Every check passed: from here on nothing can fail.
+    ipc::endpoint_remove_receiver(ep_cap.ep_ptr(), dest);
+    ipc::transfer_register_message(current, ep_cap.ep_badge(), dest);
+    ipc::setup_caller_cap(current, dest, reply_can_grant);
+    dest.state = ThreadState::Running;
+    CALLS_TAKEN.fetch_add(1, Ordering::Relaxed);
+    sched::switch_directly_and_return(dest, vspace)
+}
+
+#[inline(never)]
+fn reply_recv(current: &mut Tcb) {
+    if !sched::resuming_current() {
+        return;
+    }
+    let Some(ep_cap) = invoked_endpoint(current) else { return };
+    if !ep_cap.ep_can_receive()
+        || ipc::bound_notification_active(current)
+        || ipc::endpoint_has_senders(ep_cap.ep_ptr())
+    {
+        return;
+    }
+    let caller_slot = current.slot(tcb_slot::CALLER);
+    // Safety: the caller slot of a live TCB.
+    let reply_cap = unsafe { (*caller_slot).cap };
+    if !reply_cap.is(CapType::Reply) || reply_cap.reply_master() {
+        return;
+    }
+    // Safety: a reply cap names a live TCB blocked on it, never the
+    // current thread.
+    let caller = unsafe { &mut *(reply_cap.reply_tcb() as *mut Tcb) };
+    if caller.fault != Fault::None {
+        return;
+    }
+    let Some(vspace) = caller.vspace_root_paddr() else { return };
+    if !scheduler_would_pick(caller, current, false) {
+        return;
+    }
+    debug_assert_eq!(caller.state, ThreadState::BlockedOnReply);
+
+    // Every check passed: from here on nothing can fail.
+    ipc::endpoint_block_receiver(ep_cap.ep_ptr(), ep_cap.ep_can_grant(), current);
+    ipc::transfer_register_message(current, 0, caller);
+    ipc::delete_caller_cap(current);
+    caller.state = ThreadState::Running;
+    REPLY_RECVS_TAKEN.fetch_add(1, Ordering::Relaxed);
+    sched::switch_directly_and_return(caller, vspace)
+}

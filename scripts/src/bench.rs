@@ -1,0 +1,268 @@
+//! `cargo xtask bench`: boots the IPC benchmark rootserver on the
+//! slowpath-only and the fastpath kernel, summarises each case's samples
+//! (min, median, mean, stddev after subtracting the timing overhead) and
+//! prints them side by side; raw console logs and the summary go to
+//! `results/<unix time>/`. `--log FILE` summarises console logs
+//! captured elsewhere (for example a real machine's serial console)
+//! instead of booting.
+
+use crate::artifacts::{self, KernelVariant};
+use crate::setup;
+use kernel_tests::qemu::{self, Boot};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const BOOT_LIMIT: Duration = Duration::from_secs(900);
+
+/// One case's samples as the rootserver printed them.
+struct Case {
+    address_spaces: String,
+    direction: String,
+    length: u64,
+    overhead: u64,
+    samples: Vec<u64>,
+}
+
+/// A field's raw text in one of the rootserver's flat JSON lines.
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let start = line.find(&format!("\"{name}\":"))? + name.len() + 3;
+    let rest = &line[start..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        return quoted.split('"').next();
+    }
+    if let Some(list) = rest.strip_prefix('[') {
+        return list.split(']').next();
+    }
+    rest.split([',', '}']).next()
+}
+
+fn parse_case(line: &str) -> Option<Case> {
+    let samples = field(line, "samples")?.split(',').map(|s| s.trim().parse().ok()).collect::<Option<Vec<u64>>>()?;
+    Some(Case {
+        address_spaces: field(line, "address_spaces")?.to_string(),
+        direction: field(line, "direction")?.to_string(),
+        length: field(line, "length")?.parse().ok()?,
+        overhead: field(line, "overhead")?.parse().ok()?,
+        samples,
+    })
+}
+
+/// The kernel variant a console log came from (its DebugHalt report) and
+/// its benchmark cases.
+fn parse_log(console: &str) -> (Option<KernelVariant>, Vec<Case>) {
+    let variant = console.lines().find_map(|l| {
+        let l = l.trim();
+        if l.starts_with("fastpath: off") {
+            Some(KernelVariant::SlowpathOnly)
+        } else if l.starts_with("fastpath: ") {
+            Some(KernelVariant::Fastpath)
+        } else {
+            None
+        }
+    });
+    let cases = bench_lines(console).iter().filter_map(|l| parse_case(l)).collect();
+    (variant, cases)
+}
+
+/// The rootserver's JSON lines, put back together: it prints through the
+/// DebugPutChar syscall, so a kernel message (the periodic invariant
+/// check's, say) can land in the middle of its sample list. Sample text is
+/// only digits and commas; anything else after the list starts is not
+/// the rootserver's.
+fn bench_lines(console: &str) -> Vec<String> {
+    let sample_text = |s: &str| -> usize { s.find(|c: char| !(c.is_ascii_digit() || c == ',' || c == ']' || c == '}')).unwrap_or(s.len()) };
+    let mut lines = Vec::new();
+    let mut current: Option<String> = None;
+    for line in console.lines().map(str::trim_end) {
+        if let Some(acc) = current.as_mut() {
+            acc.push_str(&line[..sample_text(line)]);
+        } else if let Some(start) = line.find("{\"bench\":\"ipc\"") {
+            let line = &line[start..];
+            let Some(list) = line.find('[') else { continue };
+            let rest = &line[list + 1..];
+            current = Some(format!("{}{}", &line[..=list], &rest[..sample_text(rest)]));
+        }
+        if current.as_ref().is_some_and(|acc| acc.ends_with("]}")) {
+            lines.extend(current.take());
+        }
+    }
+    lines
+}
+
+fn host_cpu() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn guest_cpu(console: &str) -> &str {
+    console.lines().find_map(|l| l.trim().strip_prefix("CPU: ")).unwrap_or("unknown")
+}
+
+/// Summaries by (address spaces, direction, message length).
+type Summaries = BTreeMap<(String, String, u64), bench::Summary>;
+
+fn summarise(cases: &[Case]) -> Summaries {
+    cases
+        .iter()
+        .filter_map(|c| {
+            let mut samples = c.samples.clone();
+            bench::subtract_overhead(&mut samples, c.overhead);
+            Some(((c.address_spaces.clone(), c.direction.clone(), c.length), bench::summarise(&samples)?))
+        })
+        .collect()
+}
+
+fn cells(s: Option<&bench::Summary>) -> String {
+    match s {
+        Some(s) => format!("{:>6} {:>8.1} {:>8.1} {:>7.1}", s.min, s.median, s.mean, s.stddev),
+        None => format!("{:>6} {:>8} {:>8} {:>7}", "-", "-", "-", "-"),
+    }
+}
+
+/// The side-by-side table of both variants.
+fn table(slow: &Summaries, fast: &Summaries) -> String {
+    let mut out = String::new();
+    out.push_str("Call + ReplyRecv round trip; TSC cycles, timing overhead subtracted\n");
+    out.push_str(&format!(
+        "{:<9} {:<12} {:>4} | {:^32} | {:^32} | {:>9}\n",
+        "spaces", "direction", "len", "slowpath: min median mean stddev", "fastpath: min median mean stddev", "slow/fast"
+    ));
+    let keys: std::collections::BTreeSet<_> = slow.keys().chain(fast.keys()).cloned().collect();
+    let mut keys: Vec<_> = keys.into_iter().collect();
+    keys.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    for key in keys {
+        let (s, f) = (slow.get(&key), fast.get(&key));
+        let ratio = match (s, f) {
+            (Some(s), Some(f)) if f.median > 0.0 => format!("{:.2}x", s.median / f.median),
+            _ => "-".into(),
+        };
+        out.push_str(&format!("{:<9} {:<12} {:>4} | {} | {} | {:>9}\n", key.0, key.1, key.2, cells(s), cells(f), ratio));
+    }
+    out
+}
+
+fn summaries_json(variant: &str, summaries: &Summaries) -> Vec<String> {
+    summaries
+        .iter()
+        .map(|((spaces, direction, length), s)| {
+            format!(
+                "{{\"kernel\":\"{variant}\",\"case\":\"call_replyrecv_roundtrip\",\"address_spaces\":\"{spaces}\",\"direction\":\"{direction}\",\"length\":{length},\"samples\":{},\"min\":{},\"median\":{},\"mean\":{:.1},\"stddev\":{:.1}}}",
+                s.samples, s.min, s.median, s.mean, s.stddev
+            )
+        })
+        .collect()
+}
+
+/// Builds the rootserver with its `bench` feature and keeps it as
+/// `rootserver-bench` (the next plain build puts the test suite back).
+pub fn build_bench_rootserver() -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(artifacts::workspace_root())
+        .args(["build", "--release", "--target", setup::TARGET, "-p", "rootserver", "--features", "bench"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the benchmark rootserver failed".into());
+    }
+    let out = artifacts::target_dir().join(setup::TARGET).join("release");
+    let bench = out.join("rootserver-bench");
+    std::fs::copy(out.join("rootserver"), &bench).map_err(|e| format!("cannot copy the rootserver: {e}"))?;
+    Ok(bench)
+}
+
+/// Boots one kernel variant with the benchmark and returns its console.
+fn boot_variant(kernel32: &Path, rootserver: &Path, name: &str, dir: &Path) -> Result<String, String> {
+    let accel = crate::choose_accel(None)?;
+    let mut boot = Boot::new(kernel32, Some(rootserver));
+    boot.accel = accel;
+    if accel == qemu::Accel::Tcg {
+        // The TSC then counts guest instructions: identical run to run.
+        boot.extra_args = vec!["-icount".into(), "shift=0".into()];
+    }
+    println!("bench: booting the {name} kernel ({accel:?}{}) ...", if accel == qemu::Accel::Tcg { ", -icount shift=0" } else { "" });
+    let log = dir.join(format!("{name}.log"));
+    let outcome = qemu::run_captured(&boot, &log, BOOT_LIMIT)?;
+    if !outcome.console.contains("cases done") {
+        return Err(format!("the {name} benchmark did not finish; see {}", log.display()));
+    }
+    Ok(outcome.console)
+}
+
+pub fn bench(args: &[String]) -> Result<(), String> {
+    let mut logs = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--log" => logs.push(PathBuf::from(it.next().ok_or("--log needs a file")?)),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    let dir = artifacts::workspace_root()
+        .join("results")
+        .join(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0).to_string());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+
+    let (mut slow, mut fast) = (None, None);
+    let mut machine = Vec::new();
+    let consoles: Vec<String> = if logs.is_empty() {
+        setup::ensure_rust_target()?;
+        setup::ensure_host_tools()?;
+        let slowpath = artifacts::build(KernelVariant::SlowpathOnly)?;
+        let fastpath = artifacts::build(KernelVariant::Fastpath)?;
+        let rootserver = build_bench_rootserver()?;
+        let a = boot_variant(&slowpath.kernel32, &rootserver, "slowpath", &dir)?;
+        let b = boot_variant(&fastpath.kernel32, &rootserver, "fastpath", &dir)?;
+        machine.push(format!("host: {}; QEMU guest CPU: {}", host_cpu(), guest_cpu(&b)));
+        vec![a, b]
+    } else {
+        logs.iter().map(|p| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))).collect::<Result<_, _>>()?
+    };
+    for console in &consoles {
+        let (variant, cases) = parse_log(console);
+        if !logs.is_empty() {
+            machine.push(format!("log from CPU: {}", guest_cpu(console)));
+        }
+        match variant {
+            Some(KernelVariant::SlowpathOnly) => slow = Some(summarise(&cases)),
+            Some(KernelVariant::Fastpath) => fast = Some(summarise(&cases)),
+            None => return Err("a console log has no `fastpath:` report (did it reach DebugHalt?)".into()),
+        }
+    }
+    let (slow, fast) = (slow.unwrap_or_default(), fast.unwrap_or_default());
+    let mut report = machine.join("\n");
+    report.push('\n');
+    report.push_str(&table(&slow, &fast));
+    print!("{report}");
+    let mut json = summaries_json("slowpath", &slow);
+    json.extend(summaries_json("fastpath", &fast));
+    std::fs::write(dir.join("summary.txt"), &report).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("summary.jsonl"), json.join("\n") + "\n").map_err(|e| e.to_string())?;
+    println!("bench: raw logs and summaries in {}", dir.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kernel_message_inside_a_sample_list_is_dropped() {
+        let console = "boot\n{\"bench\":\"ipc\",\"address_spaces\":\"same\",\"direction\":\"low_to_high\",\"length\":8,\"overhead\":4,\"samples\":[10,12invariants hold after 100000 syscalls\r\n,14]}\r\nfastpath: off\n";
+        let (variant, cases) = parse_log(console);
+        assert_eq!(variant, Some(KernelVariant::SlowpathOnly));
+        assert_eq!(cases.len(), 1);
+        assert_eq!((cases[0].direction.as_str(), cases[0].length, cases[0].overhead), ("low_to_high", 8, 4));
+        assert_eq!(cases[0].samples, [10, 12, 14]);
+    }
+
+    #[test]
+    fn a_truncated_case_is_not_reported() {
+        let console = "{\"bench\":\"ipc\",\"direction\":\"high_to_low\",\"length\":0,\"overhead\":4,\"samples\":[10,1";
+        assert!(parse_log(console).1.is_empty());
+    }
+}
