@@ -1,8 +1,9 @@
 //! The IPC benchmark, in the manner of sel4bench's IPC application: a
 //! client thread Calls a server thread, which answers with ReplyRecv, for
 //! every message length, both priority orders, and the server in the
-//! client's address space or in its own. The client times each
-//! round trip with serialised TSC reads; the warm-up round trips are
+//! client's address space or in its own. Three passes time the round trip
+//! (client side) and each one-way half (the sender stores a serialised TSC
+//! reading, the receiver subtracts it from its own); the warm-up round trips are
 //! dropped, and the cost of the timing itself is measured and reported so
 //! it can be subtracted. Each case is printed as one JSON line with its raw
 //! samples; `cargo xtask bench` does the statistics on the host.
@@ -46,15 +47,55 @@ impl Spaces {
 /// (name, client priority, server priority)
 const DIRECTIONS: [(&str, u64, u64); 2] = [("low_to_high", 100, 200), ("high_to_low", 200, 100)];
 
-static ROUND_TRIPS: [AtomicU64; SAMPLES] = [const { AtomicU64::new(0) }; SAMPLES];
-
-/// Arguments packed into one word: endpoint, done endpoint, length.
-fn pack(ep: u64, done: u64, length: usize) -> u64 {
-    ep | done << 16 | (length as u64) << 32
+/// What a pass measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// Client: from before its Call to after the reply.
+    RoundTrip,
+    /// From the client before its Call to the server after its receive.
+    CallOneWay,
+    /// From the server before its ReplyRecv to the client after its Call.
+    ReplyOneWay,
 }
 
-fn unpack(arg: u64) -> (u64, u64, usize) {
-    (arg & 0xffff, (arg >> 16) & 0xffff, (arg >> 32) as usize)
+impl Measure {
+    const ALL: [Measure; 3] = [Measure::RoundTrip, Measure::CallOneWay, Measure::ReplyOneWay];
+
+    fn name(self) -> &'static str {
+        match self {
+            Measure::RoundTrip => "call_replyrecv_roundtrip",
+            Measure::CallOneWay => "call_one_way",
+            Measure::ReplyOneWay => "replyrecv_one_way",
+        }
+    }
+
+    fn from_word(w: u64) -> Measure {
+        Measure::ALL[w as usize % Measure::ALL.len()]
+    }
+}
+
+/// The samples of the running case. Client and server share them even in
+/// different address spaces: the server's space maps the rootserver's own
+/// image frames, statics included.
+static SAMPLE_CYCLES: [AtomicU64; SAMPLES] = [const { AtomicU64::new(0) }; SAMPLES];
+/// The TSC reading a one-way measurement starts from, taken by the sender.
+static SENT_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Keeps the sample of exchange `i` unless it is a warm-up one.
+fn record(i: usize, cycles: u64) {
+    if let Some(slot) = i.checked_sub(WARM_UP).and_then(|k| SAMPLE_CYCLES.get(k)) {
+        slot.store(cycles, Ordering::Relaxed);
+    }
+}
+
+/// Arguments packed into one word: endpoint, done endpoint, length, what
+/// to measure.
+fn pack(ep: u64, done: u64, length: usize, measure: Measure) -> u64 {
+    ep | done << 16 | (length as u64) << 32 | (measure as u64) << 48
+}
+
+fn unpack(arg: u64) -> (u64, u64, usize, Measure) {
+    (arg & 0xffff, (arg >> 16) & 0xffff, ((arg >> 32) & 0xffff) as usize, Measure::from_word(arg >> 48))
 }
 
 /// The fewest cycles two back-to-back serialised TSC reads are apart: the
@@ -71,15 +112,24 @@ fn timing_overhead() -> u64 {
 }
 
 extern "C" fn client(arg: u64) -> ! {
-    let (ep, done, length) = unpack(arg);
+    let (ep, done, length, measure) = unpack(arg);
     let words = [0u64; 120];
     let info = MessageInfo::new(0, 0, 0, length as u64);
     for i in 0..WARM_UP + SAMPLES {
-        let t0 = rdtsc_serialised();
-        ipc::call(ep, info, &words[..length]);
-        let t1 = rdtsc_serialised();
-        if i >= WARM_UP {
-            ROUND_TRIPS[i - WARM_UP].store(t1 - t0, Ordering::Relaxed);
+        match measure {
+            Measure::RoundTrip => {
+                let t0 = rdtsc_serialised();
+                ipc::call(ep, info, &words[..length]);
+                record(i, rdtsc_serialised() - t0);
+            }
+            Measure::CallOneWay => {
+                SENT_AT.store(rdtsc_serialised(), Ordering::Relaxed);
+                ipc::call(ep, info, &words[..length]);
+            }
+            Measure::ReplyOneWay => {
+                ipc::call(ep, info, &words[..length]);
+                record(i, rdtsc_serialised() - SENT_AT.load(Ordering::Relaxed));
+            }
         }
     }
     ipc::send(done, MessageInfo::new(0, 0, 0, 0), &[]);
@@ -87,21 +137,28 @@ extern "C" fn client(arg: u64) -> ! {
 }
 
 extern "C" fn server(arg: u64) -> ! {
-    let (ep, _, length) = unpack(arg);
+    let (ep, _, length, measure) = unpack(arg);
     let words = [0u64; 120];
     let info = MessageInfo::new(0, 0, 0, length as u64);
     ipc::recv(ep);
-    loop {
+    for i in 0.. {
+        if measure == Measure::CallOneWay {
+            record(i, rdtsc_serialised() - SENT_AT.load(Ordering::Relaxed));
+        }
+        if measure == Measure::ReplyOneWay {
+            SENT_AT.store(rdtsc_serialised(), Ordering::Relaxed);
+        }
         ipc::reply_recv(ep, info, &words[..length]);
     }
+    unreachable!("the server answers until it is deleted")
 }
 
 /// Runs one case on fresh objects and returns when the client is done.
-fn run_case(bi: &BootInfo, ut: u64, spaces: Spaces, client_prio: u64, server_prio: u64, length: usize) -> Result<(), &'static str> {
+fn run_case(bi: &BootInfo, ut: u64, measure: Measure, spaces: Spaces, client_prio: u64, server_prio: u64, length: usize) -> Result<(), &'static str> {
     let base = bi.empty.start;
     let (ep, done, client_tcb, server_slots) = (base, base + 1, base + 2, base + 3);
     untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, ep, 2).map_err(|_| "endpoint retype failed")?;
-    let arg = pack(ep, done, length);
+    let arg = pack(ep, done, length, measure);
     match spaces {
         Spaces::Same => spawn_with(bi, ut, WorkerSpec { tcb_slot: server_slots, k: 1, prio: server_prio, fault_ep: 0 }, server, arg)?,
         Spaces::Different => spawn_in_child_vspace(bi, ut, server_slots, server_prio, server, arg)?,
@@ -114,15 +171,16 @@ fn run_case(bi: &BootInfo, ut: u64, spaces: Spaces, client_prio: u64, server_pri
     cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
 }
 
-fn print_case(spaces: Spaces, direction: &str, length: usize, overhead: u64) {
+fn print_case(measure: Measure, spaces: Spaces, direction: &str, length: usize, overhead: u64) {
     sel4::print!(
-        "{{\"bench\":\"ipc\",\"case\":\"call_replyrecv_roundtrip\",\"address_spaces\":\"{}\",\"direction\":\"{}\",\"length\":{},\"overhead\":{},\"samples\":[",
+        "{{\"bench\":\"ipc\",\"case\":\"{}\",\"address_spaces\":\"{}\",\"direction\":\"{}\",\"length\":{},\"overhead\":{},\"samples\":[",
+        measure.name(),
         spaces.name(),
         direction,
         length,
         overhead
     );
-    for (i, s) in ROUND_TRIPS.iter().enumerate() {
+    for (i, s) in SAMPLE_CYCLES.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
         sel4::print!("{}{}", sep, s.load(Ordering::Relaxed));
     }
@@ -138,15 +196,17 @@ pub fn run(bi: &'static BootInfo) {
     };
     let overhead = timing_overhead();
     let mut cases = 0;
-    for spaces in [Spaces::Same, Spaces::Different] {
-        for (direction, client_prio, server_prio) in DIRECTIONS {
-            for length in LENGTHS {
-                if let Err(why) = run_case(bi, ut, spaces, client_prio, server_prio, length) {
-                    sel4::println!("ipcbench: {} address spaces, {direction}, length {length}: {why}", spaces.name());
-                    return;
+    for measure in Measure::ALL {
+        for spaces in [Spaces::Same, Spaces::Different] {
+            for (direction, client_prio, server_prio) in DIRECTIONS {
+                for length in LENGTHS {
+                    if let Err(why) = run_case(bi, ut, measure, spaces, client_prio, server_prio, length) {
+                        sel4::println!("ipcbench: {}, {} address spaces, {direction}, length {length}: {why}", measure.name(), spaces.name());
+                        return;
+                    }
+                    print_case(measure, spaces, direction, length, overhead);
+                    cases += 1;
                 }
-                print_case(spaces, direction, length, overhead);
-                cases += 1;
             }
         }
     }

@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: boots the IPC benchmark rootserver on the
 //! slowpath-only and the fastpath kernel, summarises each case's samples
 //! (min, median, mean, stddev after subtracting the timing overhead) and
-//! prints them side by side; raw console logs and the summary go to
-//! `results/<unix time>/`. `--log FILE` summarises console logs
+//! prints them side by side; raw console logs, the summary and an SVG
+//! plot of the medians go to `results/<unix time>/`. `--log FILE` summarises console logs
 //! captured elsewhere (for example a real machine's serial console)
 //! instead of booting.
 
@@ -18,6 +18,7 @@ const BOOT_LIMIT: Duration = Duration::from_secs(900);
 
 /// One case's samples as the rootserver printed them.
 struct Case {
+    case: String,
     address_spaces: String,
     direction: String,
     length: u64,
@@ -41,6 +42,7 @@ fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 fn parse_case(line: &str) -> Option<Case> {
     let samples = field(line, "samples")?.split(',').map(|s| s.trim().parse().ok()).collect::<Option<Vec<u64>>>()?;
     Some(Case {
+        case: field(line, "case")?.to_string(),
         address_spaces: field(line, "address_spaces")?.to_string(),
         direction: field(line, "direction")?.to_string(),
         length: field(line, "length")?.parse().ok()?,
@@ -102,8 +104,11 @@ fn guest_cpu(console: &str) -> &str {
     console.lines().find_map(|l| l.trim().strip_prefix("CPU: ")).unwrap_or("unknown")
 }
 
-/// Summaries by (address spaces, direction, message length).
-type Summaries = BTreeMap<(String, String, u64), bench::Summary>;
+/// Summaries by (case, address spaces, direction, message length).
+type Summaries = BTreeMap<(String, String, String, u64), bench::Summary>;
+
+/// The cases in the order the table shows them.
+const CASE_ORDER: [&str; 3] = ["call_replyrecv_roundtrip", "call_one_way", "replyrecv_one_way"];
 
 fn summarise(cases: &[Case]) -> Summaries {
     cases
@@ -111,7 +116,7 @@ fn summarise(cases: &[Case]) -> Summaries {
         .filter_map(|c| {
             let mut samples = c.samples.clone();
             bench::subtract_overhead(&mut samples, c.overhead);
-            Some(((c.address_spaces.clone(), c.direction.clone(), c.length), bench::summarise(&samples)?))
+            Some(((c.case.clone(), c.address_spaces.clone(), c.direction.clone(), c.length), bench::summarise(&samples)?))
         })
         .collect()
 }
@@ -126,21 +131,22 @@ fn cells(s: Option<&bench::Summary>) -> String {
 /// The side-by-side table of both variants.
 fn table(slow: &Summaries, fast: &Summaries) -> String {
     let mut out = String::new();
-    out.push_str("Call + ReplyRecv round trip; TSC cycles, timing overhead subtracted\n");
+    out.push_str("IPC latency in TSC cycles, timing overhead subtracted\n");
     out.push_str(&format!(
-        "{:<9} {:<12} {:>4} | {:^32} | {:^32} | {:>9}\n",
-        "spaces", "direction", "len", "slowpath: min median mean stddev", "fastpath: min median mean stddev", "slow/fast"
+        "{:<24} {:<9} {:<12} {:>4} | {:^32} | {:^32} | {:>9}\n",
+        "case", "spaces", "direction", "len", "slowpath: min median mean stddev", "fastpath: min median mean stddev", "slow/fast"
     ));
     let keys: std::collections::BTreeSet<_> = slow.keys().chain(fast.keys()).cloned().collect();
     let mut keys: Vec<_> = keys.into_iter().collect();
-    keys.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    let case_rank = |c: &str| CASE_ORDER.iter().position(|&o| o == c).unwrap_or(CASE_ORDER.len());
+    keys.sort_by(|a, b| case_rank(&a.0).cmp(&case_rank(&b.0)).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)).then(a.3.cmp(&b.3)));
     for key in keys {
         let (s, f) = (slow.get(&key), fast.get(&key));
         let ratio = match (s, f) {
             (Some(s), Some(f)) if f.median > 0.0 => format!("{:.2}x", s.median / f.median),
             _ => "-".into(),
         };
-        out.push_str(&format!("{:<9} {:<12} {:>4} | {} | {} | {:>9}\n", key.0, key.1, key.2, cells(s), cells(f), ratio));
+        out.push_str(&format!("{:<24} {:<9} {:<12} {:>4} | {} | {} | {:>9}\n", key.0, key.1, key.2, key.3, cells(s), cells(f), ratio));
     }
     out
 }
@@ -148,13 +154,66 @@ fn table(slow: &Summaries, fast: &Summaries) -> String {
 fn summaries_json(variant: &str, summaries: &Summaries) -> Vec<String> {
     summaries
         .iter()
-        .map(|((spaces, direction, length), s)| {
+        .map(|((case, spaces, direction, length), s)| {
             format!(
-                "{{\"kernel\":\"{variant}\",\"case\":\"call_replyrecv_roundtrip\",\"address_spaces\":\"{spaces}\",\"direction\":\"{direction}\",\"length\":{length},\"samples\":{},\"min\":{},\"median\":{},\"mean\":{:.1},\"stddev\":{:.1}}}",
+                "{{\"kernel\":\"{variant}\",\"case\":\"{case}\",\"address_spaces\":\"{spaces}\",\"direction\":\"{direction}\",\"length\":{length},\"samples\":{},\"min\":{},\"median\":{},\"mean\":{:.1},\"stddev\":{:.1}}}",
                 s.samples, s.min, s.median, s.mean, s.stddev
             )
         })
         .collect()
+}
+
+/// A line chart per case (server in the same address space, client below
+/// the server in priority): median cycles against message length, one
+/// line per kernel.
+fn plot(slow: &Summaries, fast: &Summaries) -> String {
+    const W: f64 = 360.0;
+    const H: f64 = 240.0;
+    const PAD: f64 = 40.0;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n",
+        W * CASE_ORDER.len() as f64,
+        H + 20.0
+    );
+    for (panel, case) in CASE_ORDER.iter().enumerate() {
+        let series = |m: &Summaries| -> Vec<(u64, f64)> {
+            m.iter().filter(|(k, _)| k.0 == *case && k.1 == "same" && k.2 == "low_to_high").map(|(k, s)| (k.3, s.median)).collect()
+        };
+        let (s_pts, f_pts) = (series(slow), series(fast));
+        let lengths: Vec<u64> = {
+            let mut l: Vec<u64> = s_pts.iter().chain(&f_pts).map(|p| p.0).collect();
+            l.sort_unstable();
+            l.dedup();
+            l
+        };
+        let top = s_pts.iter().chain(&f_pts).map(|p| p.1).fold(1.0, f64::max) * 1.1;
+        let x0 = panel as f64 * W;
+        let x_of = |len: u64| {
+            let i = lengths.iter().position(|&l| l == len).unwrap_or(0) as f64;
+            x0 + PAD + i * (W - 2.0 * PAD) / (lengths.len().max(2) - 1) as f64
+        };
+        let y_of = |v: f64| H - PAD + 10.0 - v / top * (H - 2.0 * PAD);
+        out.push_str(&format!("<text x=\"{}\" y=\"14\">{case}: median cycles (same space, low to high)</text>\n", x0 + 10.0));
+        out.push_str(&format!(
+            "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"black\"/><line x1=\"{0}\" y1=\"{3}\" x2=\"{0}\" y2=\"{1}\" stroke=\"black\"/>\n",
+            x0 + PAD,
+            y_of(0.0),
+            x0 + W - PAD,
+            y_of(top)
+        ));
+        out.push_str(&format!("<text x=\"{}\" y=\"{}\">{:.0}</text>\n", x0 + 2.0, y_of(top) + 4.0, top));
+        for &len in &lengths {
+            out.push_str(&format!("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{len}</text>\n", x_of(len), y_of(0.0) + 14.0));
+        }
+        for (points, colour, name) in [(&s_pts, "#c0392b", "slowpath"), (&f_pts, "#2471a3", "fastpath")] {
+            let coords: Vec<String> = points.iter().map(|&(l, v)| format!("{:.1},{:.1}", x_of(l), y_of(v))).collect();
+            out.push_str(&format!("<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"><title>{name}</title></polyline>\n", coords.join(" ")));
+        }
+        out.push_str(&format!("<text x=\"{}\" y=\"{}\" fill=\"#c0392b\">slowpath</text>\n", x0 + W - PAD - 50.0, 30.0));
+        out.push_str(&format!("<text x=\"{}\" y=\"{}\" fill=\"#2471a3\">fastpath</text>\n", x0 + W - PAD - 50.0, 44.0));
+    }
+    out.push_str("</svg>\n");
+    out
 }
 
 /// Builds the rootserver with its `bench` feature and keeps it as
@@ -242,6 +301,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     json.extend(summaries_json("fastpath", &fast));
     std::fs::write(dir.join("summary.txt"), &report).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("summary.jsonl"), json.join("\n") + "\n").map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("medians.svg"), plot(&slow, &fast)).map_err(|e| e.to_string())?;
     println!("bench: raw logs and summaries in {}", dir.display());
     Ok(())
 }
@@ -252,12 +312,30 @@ mod tests {
 
     #[test]
     fn a_kernel_message_inside_a_sample_list_is_dropped() {
-        let console = "boot\n{\"bench\":\"ipc\",\"address_spaces\":\"same\",\"direction\":\"low_to_high\",\"length\":8,\"overhead\":4,\"samples\":[10,12invariants hold after 100000 syscalls\r\n,14]}\r\nfastpath: off\n";
+        let console = "boot\n{\"bench\":\"ipc\",\"case\":\"call_one_way\",\"address_spaces\":\"same\",\"direction\":\"low_to_high\",\"length\":8,\"overhead\":4,\"samples\":[10,12invariants hold after 100000 syscalls\r\n,14]}\r\nfastpath: off\n";
         let (variant, cases) = parse_log(console);
         assert_eq!(variant, Some(KernelVariant::SlowpathOnly));
         assert_eq!(cases.len(), 1);
-        assert_eq!((cases[0].direction.as_str(), cases[0].length, cases[0].overhead), ("low_to_high", 8, 4));
+        assert_eq!((cases[0].case.as_str(), cases[0].direction.as_str(), cases[0].length, cases[0].overhead), ("call_one_way", "low_to_high", 8, 4));
         assert_eq!(cases[0].samples, [10, 12, 14]);
+    }
+
+    #[test]
+    fn the_plot_has_a_line_per_kernel_and_case() {
+        let summary = bench::summarise(&[100, 110]).unwrap();
+        let mut slow = Summaries::new();
+        let mut fast = Summaries::new();
+        for case in CASE_ORDER {
+            for len in [0, 4, 120] {
+                slow.insert((case.into(), "same".into(), "low_to_high".into(), len), summary);
+                fast.insert((case.into(), "same".into(), "low_to_high".into(), len), summary);
+            }
+        }
+        let svg = plot(&slow, &fast);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 2 * CASE_ORDER.len());
+        assert_eq!(svg.matches("<polyline").count(), svg.matches("</polyline>").count());
+        assert!(!svg.contains("NaN"));
     }
 
     #[test]
