@@ -130,11 +130,27 @@ fn cells(s: Option<&bench::Summary>) -> String {
 
 /// The side-by-side table of both variants.
 fn table(slow: &Summaries, fast: &Summaries) -> String {
+    table_of(("slowpath", slow), ("fastpath", fast))
+}
+
+/// A result set's name in the ratio column's header.
+fn short(name: &str) -> &str {
+    name.strip_suffix("path").or_else(|| name.strip_suffix(" seL4")).unwrap_or(name)
+}
+
+/// Two result sets side by side, with the ratio of their medians.
+fn table_of((a_name, slow): (&str, &Summaries), (b_name, fast): (&str, &Summaries)) -> String {
     let mut out = String::new();
     out.push_str("IPC latency in TSC cycles, timing overhead subtracted\n");
     out.push_str(&format!(
         "{:<24} {:<9} {:<12} {:>4} | {:^32} | {:^32} | {:>9}\n",
-        "case", "spaces", "direction", "len", "slowpath: min median mean stddev", "fastpath: min median mean stddev", "slow/fast"
+        "case",
+        "spaces",
+        "direction",
+        "len",
+        format!("{a_name}: min median mean stddev"),
+        format!("{b_name}: min median mean stddev"),
+        format!("{}/{}", short(a_name), short(b_name))
     ));
     let keys: std::collections::BTreeSet<_> = slow.keys().chain(fast.keys()).cloned().collect();
     let mut keys: Vec<_> = keys.into_iter().collect();
@@ -252,12 +268,32 @@ fn boot_variant(kernel32: &Path, rootserver: &Path, name: &str, dir: &Path) -> R
     Ok(outcome.console)
 }
 
+/// Boots the benchmark rootserver, an ordinary seL4 program, on a stock
+/// seL4 kernel. Stock seL4 cannot end QEMU, so the boot stops once the
+/// closing line appears.
+fn boot_stock(kernel32: &Path, rootserver: &Path, dir: &Path) -> Result<String, String> {
+    let accel = crate::choose_accel(None)?;
+    let mut boot = Boot::new(kernel32, Some(rootserver));
+    boot.accel = accel;
+    if accel == qemu::Accel::Tcg {
+        boot.extra_args = vec!["-icount".into(), "shift=0".into()];
+    }
+    println!("bench: booting stock seL4 ({}) ...", kernel32.display());
+    let log = dir.join("stock-sel4.log");
+    if !qemu::run_until(&boot, &log, "cases done", BOOT_LIMIT)? {
+        return Err(format!("the benchmark did not finish on stock seL4; see {}", log.display()));
+    }
+    std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))
+}
+
 pub fn bench(args: &[String]) -> Result<(), String> {
     let mut logs = Vec::new();
+    let mut stock = std::env::var_os("SEL4_KERNEL_IMAGE").map(PathBuf::from);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--log" => logs.push(PathBuf::from(it.next().ok_or("--log needs a file")?)),
+            "--stock" => stock = Some(PathBuf::from(it.next().ok_or("--stock needs a stock seL4 kernel-x86_64-pc99")?)),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -267,6 +303,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
 
     let (mut slow, mut fast) = (None, None);
+    let mut stock_summaries: Option<Summaries> = None;
     let mut machine = Vec::new();
     let consoles: Vec<String> = if logs.is_empty() {
         setup::ensure_rust_target()?;
@@ -277,6 +314,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         let a = boot_variant(&slowpath.kernel32, &rootserver, "slowpath", &dir)?;
         let b = boot_variant(&fastpath.kernel32, &rootserver, "fastpath", &dir)?;
         machine.push(format!("host: {}; QEMU guest CPU: {}", host_cpu(), guest_cpu(&b)));
+        if let Some(kernel) = &stock {
+            let console = boot_stock(kernel, &rootserver, &dir)?;
+            stock_summaries = Some(summarise(&parse_log(&console).1));
+        }
         vec![a, b]
     } else {
         logs.iter().map(|p| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))).collect::<Result<_, _>>()?
@@ -296,9 +337,16 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let mut report = machine.join("\n");
     report.push('\n');
     report.push_str(&table(&slow, &fast));
+    if let Some(stock) = &stock_summaries {
+        report.push_str("\nThe same benchmark rootserver on stock seL4 (same host, same QEMU line):\n");
+        report.push_str(&table_of(("fastpath", &fast), ("stock seL4", stock)));
+    }
     print!("{report}");
     let mut json = summaries_json("slowpath", &slow);
     json.extend(summaries_json("fastpath", &fast));
+    if let Some(stock) = &stock_summaries {
+        json.extend(summaries_json("stock-sel4", stock));
+    }
     std::fs::write(dir.join("summary.txt"), &report).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("summary.jsonl"), json.join("\n") + "\n").map_err(|e| e.to_string())?;
     std::fs::write(dir.join("medians.svg"), plot(&slow, &fast)).map_err(|e| e.to_string())?;
