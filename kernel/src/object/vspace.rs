@@ -8,9 +8,9 @@ use super::cap_rules::mask_cap_rights;
 use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use super::untyped::max_free_index;
-use super::pte::{self, ADDR_MASK as PTE_ADDR_MASK, PRESENT as PTE_PRESENT, PS as PTE_PS};
-use crate::arch::x86_64::vspace::{self, ASID_POOLS, ASID_POOL_ENTRIES};
-use crate::config::{paddr_to_pptr, pptr_to_paddr};
+use super::pte::{self, PRESENT as PTE_PRESENT, PS as PTE_PS};
+use crate::arch::x86_64::vspace::{self, flush_tlb as flush, ASID_POOLS, ASID_POOL_ENTRIES};
+use crate::config::pptr_to_paddr;
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::lookup::LookupFault;
 use crate::sched;
@@ -27,10 +27,6 @@ fn failed_lookup(fault: LookupFault) -> SyscallError {
     SyscallError::FailedLookup { source: false, fault }
 }
 
-fn entry(table_pptr: u64, vaddr: u64, shift: u32) -> *mut u64 {
-    (table_pptr + ((vaddr >> shift) & 0x1ff) * 8) as *mut u64
-}
-
 fn read(e: *mut u64) -> u64 {
     // Safety: `e` points into a live paging structure.
     unsafe { e.read_volatile() }
@@ -41,23 +37,10 @@ fn write(e: *mut u64, v: u64) {
     unsafe { e.write_volatile(v) }
 }
 
-/// Walks from the PML4 to the entry at level `shift` (39: PML4, 30: PDPT,
-/// 21: PD, 12: PT); a missing level is seL4's missing-capability lookup
-/// fault with the bits left at that level.
+/// The entry at level `shift` for `vaddr`; a missing level is seL4's
+/// missing-capability lookup fault with the bits left at that level.
 fn lookup_slot(pml4: u64, vaddr: u64, shift: u32) -> Result<*mut u64, SyscallError> {
-    let mut table = pml4;
-    for level in [39u32, 30, 21] {
-        if level == shift {
-            break;
-        }
-        let e = entry(table, vaddr, level);
-        let v = read(e);
-        if v & PTE_PRESENT == 0 || (level != 39 && v & PTE_PS != 0) {
-            return Err(failed_lookup(LookupFault::MissingCapability { bits_left: level }));
-        }
-        table = paddr_to_pptr(v & PTE_ADDR_MASK);
-    }
-    Ok(entry(table, vaddr, shift))
+    vspace::lookup_entry(pml4, vaddr, shift).map_err(|bits_left| failed_lookup(LookupFault::MissingCapability { bits_left }))
 }
 
 /// seL4's `findVSpaceForASID`.
@@ -86,13 +69,6 @@ fn check_asid(pml4: u64, asid: u64) -> Result<(), SyscallError> {
         return Err(SyscallError::InvalidCapability { number: 1 });
     }
     Ok(())
-}
-
-fn flush() {
-    use x86_64::registers::control::Cr3;
-    let (frame, flags) = Cr3::read();
-    // Safety: reloading CR3 only flushes non-global TLB entries.
-    unsafe { Cr3::write(frame, flags) };
 }
 
 fn set_cap(slot: *mut Cte, cap: Cap) {

@@ -17,6 +17,13 @@ pub struct SyscallRegs {
 /// Issues `syscall` and returns the registers the kernel left.
 #[cfg(target_arch = "x86_64")]
 pub fn syscall(sys: Syscall, regs: SyscallRegs) -> SyscallRegs {
+    syscall_number(sys.to_word(), regs)
+}
+
+/// Issues `syscall` with any number in `rdx`, seL4's or not (for tests of
+/// the kernel's answer to unknown syscalls).
+#[cfg(target_arch = "x86_64")]
+pub fn syscall_number(number: u64, regs: SyscallRegs) -> SyscallRegs {
     let mut out = regs;
     // Safety: the syscall instruction transfers to the kernel, which
     // preserves every register except rcx, r11 and the declared outputs;
@@ -26,7 +33,7 @@ pub fn syscall(sys: Syscall, regs: SyscallRegs) -> SyscallRegs {
             "mov r14, rsp",
             "syscall",
             "mov rsp, r14",
-            in("rdx") sys.to_word(),
+            in("rdx") number,
             inout("rdi") out.dest,
             inout("rsi") out.info,
             inout("r10") out.mr[0],

@@ -10,7 +10,7 @@
 use super::threads::{spawn_with, WorkerSpec};
 use super::{ensure, Runner};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use sel4::arch::{syscall, SyscallRegs};
+use sel4::arch::{syscall, syscall_number, SyscallRegs};
 use sel4::invocation::{cnode, tcb, untyped, CapRights};
 use sel4::ipc;
 use sel4::object_type as ty;
@@ -109,7 +109,7 @@ extern "C" fn fuzzer(seed: u64) -> ! {
             15 => Syscall::SetTLSBase,
             // Numbers seL4 does not have: unknown-syscall faults.
             16 => {
-                let _ = syscall_raw(rng.below(1000) + 1, regs_in);
+                let _ = syscall_number(rng.below(1000) + 1, regs_in);
                 CALLS.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -123,28 +123,6 @@ extern "C" fn fuzzer(seed: u64) -> ! {
     // Safety: a deliberate invalid opcode.
     unsafe { core::arch::asm!("ud2") };
     loop {}
-}
-
-/// A syscall with an arbitrary number (the stubs only take seL4's).
-fn syscall_raw(number: u64, regs: SyscallRegs) -> SyscallRegs {
-    let mut out = regs;
-    // Safety: as for `sel4::arch::syscall`.
-    unsafe {
-        core::arch::asm!(
-            "mov r14, rsp",
-            "syscall",
-            "mov rsp, r14",
-            in("rdx") number,
-            inout("rdi") out.dest,
-            inout("rsi") out.info,
-            inout("r10") out.mr[0],
-            inout("r8") out.mr[1],
-            inout("r9") out.mr[2],
-            inout("r15") out.mr[3],
-            out("rcx") _, out("r11") _, out("r14") _,
-        );
-    }
-    out
 }
 
 /// Helper slots in its own CNode.

@@ -2,15 +2,10 @@
 //! space.
 
 use crate::config::paddr_to_pptr;
+use crate::object::pte::{ADDR_MASK as PTE_ADDR_MASK, PRESENT as PTE_PRESENT, PS as PTE_PS, USER as PTE_USER, WRITE as PTE_WRITE};
 
 pub const PAGE_SIZE: u64 = 4096;
 
-pub const PTE_PRESENT: u64 = 1 << 0;
-pub const PTE_WRITE: u64 = 1 << 1;
-pub const PTE_USER: u64 = 1 << 2;
-/// Page-size bit: the entry maps a 1 GiB or 2 MiB page instead of a table.
-pub const PTE_HUGE: u64 = 1 << 7;
-pub const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 /// Index of `vaddr` in the paging level whose entries each map
 /// `1 << shift` bytes.
@@ -145,7 +140,7 @@ pub unsafe fn kernel_pages_visible(pml4_paddr: u64) -> u64 {
             if pdpte & PTE_PRESENT == 0 {
                 continue;
             }
-            if pdpte & PTE_HUGE != 0 {
+            if pdpte & PTE_PS != 0 {
                 count += 1 << 18;
                 continue;
             }
@@ -154,7 +149,7 @@ pub unsafe fn kernel_pages_visible(pml4_paddr: u64) -> u64 {
                 if pde & PTE_PRESENT == 0 {
                     continue;
                 }
-                if pde & PTE_HUGE != 0 {
+                if pde & PTE_PS != 0 {
                     count += 512;
                     continue;
                 }

@@ -2,18 +2,16 @@
 //! table, finding a VSpace by ASID, and removing mappings when the caps
 //! that made them are deleted.
 
-use super::paging::{PTE_ADDR_MASK, PTE_PRESENT};
 use crate::config::{paddr_to_pptr, pptr_to_paddr};
 use crate::kernel_state::KernelCell;
 use crate::object::cap::{map_type, Cap};
+use crate::object::pte::{ADDR_MASK, PRESENT, PS};
 use sel4_compat::caps::CapType;
 
 /// ASIDs per pool (2^seL4_ASIDPoolIndexBits).
 pub const ASID_POOL_ENTRIES: u64 = 512;
 /// Pools in the ASID table (2^seL4_NumASIDPoolsBits).
 pub const ASID_POOLS: usize = 8;
-/// Page-size bit in PDPT and PD entries.
-const PTE_PAGE_SIZE: u64 = 1 << 7;
 
 /// The ASID table: kernel pointers of the ASID pools (seL4's
 /// `x86KSASIDTable`).
@@ -46,7 +44,8 @@ pub fn find_vspace(asid: u64) -> Option<u64> {
     pool_entry(asid).map(|e| unsafe { e.read() }).filter(|&p| p != 0)
 }
 
-fn flush_tlb() {
+/// Flushes the current address space's (non-global) TLB entries.
+pub fn flush_tlb() {
     use x86_64::registers::control::Cr3;
     let (frame, flags) = Cr3::read();
     // Safety: reloading the current CR3 only flushes non-global entries.
@@ -55,37 +54,39 @@ fn flush_tlb() {
 
 /// The entry for `vaddr` in the table at `table_pptr` at the level whose
 /// entries map `1 << shift` bytes.
-fn entry(table_pptr: u64, vaddr: u64, shift: u32) -> *mut u64 {
+pub fn entry(table_pptr: u64, vaddr: u64, shift: u32) -> *mut u64 {
     (table_pptr + ((vaddr >> shift) & 0x1ff) * 8) as *mut u64
 }
 
-/// Walks from the PML4 down to the entry at level `shift` for `vaddr`,
-/// following present, non-huge entries.
-fn lookup_entry(pml4: u64, vaddr: u64, shift: u32) -> Option<*mut u64> {
+/// Walks from the PML4 down to the entry at level `shift` (39: PML4,
+/// 30: PDPT, 21: PD, 12: PT) for `vaddr`, following present, non-huge
+/// entries. A missing level is reported by its `shift`: the bits left
+/// in seL4's failed-lookup fault.
+pub fn lookup_entry(pml4: u64, vaddr: u64, shift: u32) -> Result<*mut u64, u32> {
     let mut table = pml4;
     for level in [39u32, 30, 21, 12] {
         let e = entry(table, vaddr, level);
         if level == shift {
-            return Some(e);
+            return Ok(e);
         }
         // Safety: `e` is inside a live paging structure.
-        let value = unsafe { e.read() };
-        if value & PTE_PRESENT == 0 || (level != 39 && value & PTE_PAGE_SIZE != 0) {
-            return None;
+        let value = unsafe { e.read_volatile() };
+        if value & PRESENT == 0 || (level != 39 && value & PS != 0) {
+            return Err(level);
         }
-        table = paddr_to_pptr(value & PTE_ADDR_MASK);
+        table = paddr_to_pptr(value & ADDR_MASK);
     }
-    None
+    unreachable!("paging levels end at 12, and `shift` is one of them")
 }
 
 /// Clears the entry at level `shift` for `vaddr` in `asid`'s VSpace if it
 /// points at `target_pptr`.
 fn clear_if_points_at(asid: u64, vaddr: u64, shift: u32, target_pptr: u64) {
     let Some(pml4) = find_vspace(asid) else { return };
-    let Some(e) = lookup_entry(pml4, vaddr, shift) else { return };
+    let Ok(e) = lookup_entry(pml4, vaddr, shift) else { return };
     // Safety: `e` is inside a live paging structure.
     let value = unsafe { e.read() };
-    if value & PTE_PRESENT != 0 && value & PTE_ADDR_MASK == pptr_to_paddr(target_pptr) {
+    if value & PRESENT != 0 && value & ADDR_MASK == pptr_to_paddr(target_pptr) {
         // Safety: as above.
         unsafe { e.write(0) };
         flush_tlb();
