@@ -2,9 +2,9 @@
 //! the caller is pointed at a trampoline that installs its TLS block and
 //! IPC buffer, then runs the entry function.
 
-use crate::invocation::{result, tcb};
+use crate::cap::Tcb;
 use crate::ipc_buffer::TlsBlock;
-use crate::{CPtr, Error, IpcBuffer};
+use crate::{Error, IpcBuffer};
 
 /// A thread entry: runs forever (a finished thread should suspend itself
 /// or block).
@@ -17,7 +17,7 @@ extern "C" fn trampoline(tls: *mut TlsBlock, buffer: *mut IpcBuffer, entry: Entr
     entry(arg)
 }
 
-/// Starts the configured thread `tcb_cap` at `entry(arg)` on the stack
+/// Starts the configured thread `tcb` at `entry(arg)` on the stack
 /// ending at `stack_top` (16-byte aligned), with its own TLS block and the
 /// IPC buffer it was configured with.
 ///
@@ -25,7 +25,7 @@ extern "C" fn trampoline(tls: *mut TlsBlock, buffer: *mut IpcBuffer, entry: Entr
 /// The stack, TLS block and IPC buffer must be mapped, unused by anything
 /// else, and live as long as the thread runs.
 #[cfg(target_arch = "x86_64")]
-pub unsafe fn start(tcb_cap: CPtr, entry: Entry, arg: u64, stack_top: u64, tls: *mut TlsBlock, buffer: u64) -> Result<(), Error> {
+pub unsafe fn start(tcb: Tcb, entry: Entry, arg: u64, stack_top: u64, tls: *mut TlsBlock, buffer: u64) -> Result<(), Error> {
     let mut regs = [0u64; 20];
     regs[0] = trampoline as *const () as u64; // rip
     regs[1] = stack_top - 8; // rsp as after a call
@@ -34,5 +34,5 @@ pub unsafe fn start(tcb_cap: CPtr, entry: Entry, arg: u64, stack_top: u64, tls: 
     regs[7] = buffer; // rsi
     regs[6] = entry as *const () as u64; // rdx
     regs[5] = arg; // rcx
-    result(tcb::write_registers(tcb_cap, true, 0, &regs))
+    tcb.write_registers(true, 0, &regs)
 }

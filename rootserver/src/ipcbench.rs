@@ -8,13 +8,13 @@
 //! it can be subtracted. Each case is printed as one JSON line with its raw
 //! samples; `cargo xtask bench` does the statistics on the host.
 
-use crate::suite::threads::{find_untyped, spawn_with, WorkerSpec};
+use crate::suite::threads::{spawn_with, WorkerSpec};
 use crate::suite::vspace::{drop_image_frame_copies, spawn_in_child_vspace};
+use crate::suite::{find_untyped, slot, ROOT_NODE};
 use core::sync::atomic::{AtomicU64, Ordering};
+use sel4::cap::{Endpoint, Untyped};
 use sel4::debug::rdtsc_serialised;
-use sel4::invocation::{cnode, untyped};
-use sel4::ipc;
-use sel4::object_type as ty;
+use sel4::ObjectType;
 use sel4::{root_slots, BootInfo, MessageInfo};
 
 const ROOT: u64 = root_slots::INIT_THREAD_CNODE;
@@ -119,20 +119,20 @@ extern "C" fn client(arg: u64) -> ! {
         match measure {
             Measure::RoundTrip => {
                 let t0 = rdtsc_serialised();
-                ipc::call(ep, info, &words[..length]);
+                Endpoint::from_cptr(ep).call(info, &words[..length]);
                 record(i, rdtsc_serialised() - t0);
             }
             Measure::CallOneWay => {
                 SENT_AT.store(rdtsc_serialised(), Ordering::Relaxed);
-                ipc::call(ep, info, &words[..length]);
+                Endpoint::from_cptr(ep).call(info, &words[..length]);
             }
             Measure::ReplyOneWay => {
-                ipc::call(ep, info, &words[..length]);
+                Endpoint::from_cptr(ep).call(info, &words[..length]);
                 record(i, rdtsc_serialised() - SENT_AT.load(Ordering::Relaxed));
             }
         }
     }
-    ipc::send(done, MessageInfo::new(0, 0, 0, 0), &[]);
+    Endpoint::from_cptr(done).send(MessageInfo::new(0, 0, 0, 0), &[]);
     unreachable!("the rootserver deletes the client once it reports")
 }
 
@@ -140,7 +140,7 @@ extern "C" fn server(arg: u64) -> ! {
     let (ep, _, length, measure) = unpack(arg);
     let words = [0u64; 120];
     let info = MessageInfo::new(0, 0, 0, length as u64);
-    ipc::recv(ep);
+    Endpoint::from_cptr(ep).recv();
     for i in 0.. {
         if measure == Measure::CallOneWay {
             record(i, rdtsc_serialised() - SENT_AT.load(Ordering::Relaxed));
@@ -148,27 +148,35 @@ extern "C" fn server(arg: u64) -> ! {
         if measure == Measure::ReplyOneWay {
             SENT_AT.store(rdtsc_serialised(), Ordering::Relaxed);
         }
-        ipc::reply_recv(ep, info, &words[..length]);
+        Endpoint::from_cptr(ep).reply_recv(info, &words[..length]);
     }
     unreachable!("the server answers until it is deleted")
 }
 
 /// Runs one case on fresh objects and returns when the client is done.
-fn run_case(bi: &BootInfo, ut: u64, measure: Measure, spaces: Spaces, client_prio: u64, server_prio: u64, length: usize) -> Result<(), &'static str> {
+fn run_case(
+    bi: &BootInfo,
+    ut: Untyped,
+    measure: Measure,
+    spaces: Spaces,
+    client_prio: u64,
+    server_prio: u64,
+    length: usize,
+) -> Result<(), &'static str> {
     let base = bi.empty.start;
     let (ep, done, client_tcb, server_slots) = (base, base + 1, base + 2, base + 3);
-    untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, ep, 2).map_err(|_| "endpoint retype failed")?;
+    ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, ep, 2).map_err(|_| "endpoint retype failed")?;
     let arg = pack(ep, done, length, measure);
     match spaces {
         Spaces::Same => spawn_with(bi, ut, WorkerSpec { tcb_slot: server_slots, k: 1, prio: server_prio, fault_ep: 0 }, server, arg)?,
         Spaces::Different => spawn_in_child_vspace(bi, ut, server_slots, server_prio, server, arg)?,
     }
     spawn_with(bi, ut, WorkerSpec { tcb_slot: client_tcb, k: 2, prio: client_prio, fault_ep: 0 }, client, arg)?;
-    ipc::recv(done);
+    Endpoint::from_cptr(done).recv();
     if spaces == Spaces::Different {
         drop_image_frame_copies(bi)?;
     }
-    cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+    slot(ut).revoke().map_err(|_| "cleanup revoke failed")
 }
 
 fn print_case(measure: Measure, spaces: Spaces, direction: &str, length: usize, overhead: u64) {
@@ -190,7 +198,7 @@ fn print_case(measure: Measure, spaces: Spaces, direction: &str, length: usize, 
 /// Runs every case and prints its JSON line; the closing line says how
 /// many cases ran.
 pub fn run(bi: &'static BootInfo) {
-    let Some(ut) = find_untyped(bi) else {
+    let Some((ut, _)) = find_untyped(bi, 22) else {
         sel4::println!("ipcbench: no untyped of 4 MiB or more");
         return;
     };

@@ -2,25 +2,18 @@
 //! type, every CNode method, and the error codes and message words a
 //! seL4 program reads back.
 
-use super::{ensure, Runner};
-use sel4::invocation::{call, cnode, get_mr, untyped, CapRights};
+use super::{ensure, find_untyped, slot, Runner, ROOT_NODE};
+use sel4::cap::{CNode, CapRights, Untyped};
+use sel4::invocation::{call, get_mr};
 use sel4::object_type as ty;
+use sel4::ObjectType;
 use sel4::{root_slots, BootInfo, CapType, Error, MessageInfo};
 
 const ROOT: u64 = root_slots::INIT_THREAD_CNODE;
-const DEPTH: u8 = 64;
 const ALL: CapRights = CapRights::ALL;
 
 fn identify(slot: u64) -> Option<CapType> {
     sel4::debug::cap_identify(slot)
-}
-
-/// A RAM untyped of at least 2^bits bytes.
-fn find_untyped(bi: &BootInfo, bits: u8) -> Option<u64> {
-    bi.untypeds()
-        .iter()
-        .position(|u| u.is_device == 0 && u.size_bits >= bits)
-        .map(|i| bi.untyped.start + i as u64)
 }
 
 /// The label and first message words of a reply.
@@ -33,7 +26,7 @@ fn reply(info: MessageInfo, words: usize) -> (u64, [u64; 5]) {
 }
 
 pub fn run(t: &mut Runner, bi: &'static BootInfo) {
-    let Some(ut) = find_untyped(bi, 22) else {
+    let Some((ut, _)) = find_untyped(bi, 22) else {
         t.run("cspace_untyped_available", || Err("no RAM untyped of 4 MiB or more"));
         return;
     };
@@ -43,63 +36,58 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
     t.run("retype_every_object_type", || {
         let base = window(0);
         let kinds = [
-            (ty::UNTYPED, 12, CapType::Untyped),
-            (ty::TCB, 0, CapType::Thread),
-            (ty::ENDPOINT, 0, CapType::Endpoint),
-            (ty::NOTIFICATION, 0, CapType::Notification),
-            (ty::CAP_TABLE, 4, CapType::CNode),
-            (ty::X86_PDPT, 0, CapType::Pdpt),
-            (ty::X64_PML4, 0, CapType::Pml4),
-            (ty::X86_4K, 0, CapType::Frame),
-            (ty::X86_PAGE_TABLE, 0, CapType::PageTable),
-            (ty::X86_PAGE_DIRECTORY, 0, CapType::PageDirectory),
+            (ObjectType::Untyped, 12, CapType::Untyped),
+            (ObjectType::Tcb, 0, CapType::Thread),
+            (ObjectType::Endpoint, 0, CapType::Endpoint),
+            (ObjectType::Notification, 0, CapType::Notification),
+            (ObjectType::CNode, 4, CapType::CNode),
+            (ObjectType::Pdpt, 0, CapType::Pdpt),
+            (ObjectType::Pml4, 0, CapType::Pml4),
+            (ObjectType::Granule, 0, CapType::Frame),
+            (ObjectType::PageTable, 0, CapType::PageTable),
+            (ObjectType::PageDirectory, 0, CapType::PageDirectory),
         ];
         for (i, &(kind, size, cap_type)) in kinds.iter().enumerate() {
-            untyped::retype(ut, kind, size, ROOT, 0, 0, base + i as u64, 1).map_err(|_| "retype failed")?;
+            ut.retype(kind, size, ROOT_NODE, base + i as u64, 1).map_err(|_| "retype failed")?;
             ensure(identify(base + i as u64) == Some(cap_type), "retyped cap has the wrong type")?;
         }
-        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, base + 20, 16).map_err(|_| "retype of 16 endpoints failed")?;
+        ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, base + 20, 16).map_err(|_| "retype of 16 endpoints failed")?;
         ensure((base + 20..base + 36).all(|s| identify(s) == Some(CapType::Endpoint)), "fan-out retype incomplete")?;
         // Last, as its 2 MiB alignment may use up the rest of the untyped.
-        untyped::retype(ut, ty::X86_LARGE_PAGE, 0, ROOT, 0, 0, base + 40, 1).map_err(|_| "large page retype failed")?;
+        ut.retype(ObjectType::LargePage, 0, ROOT_NODE, base + 40, 1).map_err(|_| "large page retype failed")?;
         ensure(identify(base + 40) == Some(CapType::Frame), "large page cap has the wrong type")?;
-        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "revoke of the untyped failed")?;
+        slot(ut).revoke().map_err(|_| "revoke of the untyped failed")?;
         ensure((base..base + 41).all(|s| identify(s) == Some(CapType::Null)), "revoke left children behind")
     });
 
     t.run("cnode_copy_mint_move_mutate_rotate_delete", || {
         let b = window(1);
-        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, b, 1).map_err(|_| "retype failed")?;
-        cnode::copy(ROOT, b + 1, DEPTH, ROOT, b, DEPTH, ALL).map_err(|_| "copy failed")?;
-        cnode::mint(ROOT, b + 2, DEPTH, ROOT, b, DEPTH, CapRights::READ, 7).map_err(|_| "mint failed")?;
-        ensure(
-            cnode::mint(ROOT, b + 3, DEPTH, ROOT, b + 2, DEPTH, ALL, 8) == Err(Error::IllegalOperation),
-            "re-badging must be refused",
-        )?;
-        cnode::move_(ROOT, b + 3, DEPTH, ROOT, b + 1, DEPTH).map_err(|_| "move failed")?;
+        ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, b, 1).map_err(|_| "retype failed")?;
+        slot(b + 1).copy(slot(b), ALL).map_err(|_| "copy failed")?;
+        slot(b + 2).mint(slot(b), CapRights::READ, 7).map_err(|_| "mint failed")?;
+        ensure(slot(b + 3).mint(slot(b + 2), ALL, 8) == Err(Error::IllegalOperation), "re-badging must be refused")?;
+        slot(b + 3).move_from(slot(b + 1)).map_err(|_| "move failed")?;
         ensure(identify(b + 1) == Some(CapType::Null) && identify(b + 3) == Some(CapType::Endpoint), "move did not move")?;
-        untyped::retype(ut, ty::CAP_TABLE, 3, ROOT, 0, 0, b + 4, 1).map_err(|_| "CNode retype failed")?;
-        cnode::mutate(ROOT, b + 5, DEPTH, ROOT, b + 4, DEPTH, (1 << 6) | 1).map_err(|_| "mutate failed")?;
+        ut.retype(ObjectType::CNode, 3, ROOT_NODE, b + 4, 1).map_err(|_| "CNode retype failed")?;
+        slot(b + 5).mutate_from(slot(b + 4), (1 << 6) | 1).map_err(|_| "mutate failed")?;
         ensure(identify(b + 4) == Some(CapType::Null) && identify(b + 5) == Some(CapType::CNode), "mutate did not move")?;
-        untyped::retype(ut, ty::TCB, 0, ROOT, 0, 0, b + 6, 1).map_err(|_| "TCB retype failed")?;
+        ut.retype(ObjectType::Tcb, 0, ROOT_NODE, b + 6, 1).map_err(|_| "TCB retype failed")?;
         // dest b+7 <- pivot b+6 (TCB) <- src b+5 (CNode)
-        cnode::rotate(ROOT, b + 7, DEPTH, ROOT, b + 6, DEPTH, 0, ROOT, b + 5, DEPTH, (1 << 6) | 1).map_err(|_| "rotate failed")?;
+        slot(b + 7).rotate(slot(b + 6), 0, slot(b + 5), (1 << 6) | 1).map_err(|_| "rotate failed")?;
         ensure(
-            identify(b + 5) == Some(CapType::Null)
-                && identify(b + 6) == Some(CapType::CNode)
-                && identify(b + 7) == Some(CapType::Thread),
+            identify(b + 5) == Some(CapType::Null) && identify(b + 6) == Some(CapType::CNode) && identify(b + 7) == Some(CapType::Thread),
             "rotate moved the wrong caps",
         )?;
-        cnode::delete(ROOT, b + 2, DEPTH).map_err(|_| "delete failed")?;
+        slot(b + 2).delete().map_err(|_| "delete failed")?;
         ensure(identify(b + 2) == Some(CapType::Null), "delete left the cap")?;
-        cnode::revoke(ROOT, b, DEPTH).map_err(|_| "revoke failed")?;
+        slot(b).revoke().map_err(|_| "revoke failed")?;
         ensure(identify(b + 3) == Some(CapType::Null), "revoke left the copy")?;
-        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+        slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 
     t.run("syscall_errors_and_their_message_words", || {
         let b = window(2);
-        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, b, 1).map_err(|_| "retype failed")?;
+        ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, b, 1).map_err(|_| "retype failed")?;
         let copy = |dest: u64, dd: u64, src: u64, sd: u64, extra: &[u64]| {
             reply(call(ROOT, sel4_compat_labels::CNODE_COPY, &[dest, dd, src, sd, ALL.0], extra), 5)
         };
@@ -127,80 +115,71 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         let (label, mrs) = reply(call(b + 40, sel4_compat_labels::CNODE_COPY, &[0; 5], &[]), 1);
         ensure(label == Error::InvalidCapability as u64 && mrs[0] == 0, "expected InvalidCapability 0")?;
         // InvalidArgument: an unknown object type is argument 0.
-        let (label, mrs) = reply(call(ut, sel4_compat_labels::UNTYPED_RETYPE, &[99, 0, 0, 0, b + 1, 1], &[ROOT]), 1);
+        let (label, mrs) = reply(call(ut.cptr(), sel4_compat_labels::UNTYPED_RETYPE, &[99, 0, 0, 0, b + 1, 1], &[ROOT]), 1);
         ensure(label == Error::InvalidArgument as u64 && mrs[0] == 0, "expected InvalidArgument 0")?;
         // A CNode of radix 0 is argument 1.
-        ensure(
-            untyped::retype(ut, ty::CAP_TABLE, 0, ROOT, 0, 0, b + 1, 1) == Err(Error::InvalidArgument),
-            "expected InvalidArgument for a radix-0 CNode",
-        )?;
+        ensure(ut.retype(ObjectType::CNode, 0, ROOT_NODE, b + 1, 1) == Err(Error::InvalidArgument), "expected InvalidArgument for a radix-0 CNode")?;
         // RevokeFirst: copying an untyped that has children.
-        ensure(cnode::copy(ROOT, b + 1, DEPTH, ROOT, ut, DEPTH, ALL) == Err(Error::RevokeFirst), "expected RevokeFirst")?;
+        ensure(slot(b + 1).copy(slot(ut), ALL) == Err(Error::RevokeFirst), "expected RevokeFirst")?;
         // NotEnoughMemory: MR0 is the bytes left in the untyped.
         let small = b + 2;
-        untyped::retype(ut, ty::UNTYPED, 12, ROOT, 0, 0, small, 1).map_err(|_| "small untyped retype failed")?;
+        ut.retype(ObjectType::Untyped, 12, ROOT_NODE, small, 1).map_err(|_| "small untyped retype failed")?;
         let (label, mrs) = reply(call(small, sel4_compat_labels::UNTYPED_RETYPE, &[ty::CAP_TABLE, 8, 0, 0, b + 3, 1], &[ROOT]), 1);
         ensure(label == Error::NotEnoughMemory as u64 && mrs[0] == 4096, "expected NotEnoughMemory with 4096 bytes left")?;
         // Fan-out above 256 is a RangeError 1..256.
-        let (label, mrs) = reply(call(ut, sel4_compat_labels::UNTYPED_RETYPE, &[ty::ENDPOINT, 0, 0, 0, b + 3, 257], &[ROOT]), 2);
+        let (label, mrs) = reply(call(ut.cptr(), sel4_compat_labels::UNTYPED_RETYPE, &[ty::ENDPOINT, 0, 0, 0, b + 3, 257], &[ROOT]), 2);
         ensure(label == Error::RangeError as u64 && mrs[..2] == [1, 256], "expected RangeError 1..256")?;
-        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+        slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 
     t.run("untyped_reset_after_children_are_deleted", || {
         // Uses windows 3..7: 320 slots.
         let b = window(3);
-        untyped::retype(ut, ty::UNTYPED, 12, ROOT, 0, 0, b, 1).map_err(|_| "retype failed")?;
+        ut.retype(ObjectType::Untyped, 12, ROOT_NODE, b, 1).map_err(|_| "retype failed")?;
         // 4 KiB holds 256 endpoints of 16 bytes and not one more.
         for k in 0..8 {
-            untyped::retype(b, ty::ENDPOINT, 0, ROOT, 0, 0, b + 1 + 32 * k, 32).map_err(|_| "endpoints failed")?;
+            Untyped::from_cptr(b).retype(ObjectType::Endpoint, 0, ROOT_NODE, b + 1 + 32 * k, 32).map_err(|_| "endpoints failed")?;
         }
         let (label, mrs) = reply(call(b, sel4_compat_labels::UNTYPED_RETYPE, &[ty::ENDPOINT, 0, 0, 0, b + 300, 1], &[ROOT]), 1);
         ensure(label == Error::NotEnoughMemory as u64 && mrs[0] == 0, "a full untyped must report 0 bytes left")?;
         // Revoking the untyped deletes its children; the next retype resets
         // it and the whole 4 KiB is available again.
-        cnode::revoke(ROOT, b, DEPTH).map_err(|_| "revoke failed")?;
+        slot(b).revoke().map_err(|_| "revoke failed")?;
         ensure((b + 1..b + 257).all(|s| identify(s) == Some(CapType::Null)), "children survived the revoke")?;
-        untyped::retype(b, ty::CAP_TABLE, 7, ROOT, 0, 0, b + 1, 1).map_err(|_| "the reset untyped did not give its 4 KiB")?;
-        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+        Untyped::from_cptr(b).retype(ObjectType::CNode, 7, ROOT_NODE, b + 1, 1).map_err(|_| "the reset untyped did not give its 4 KiB")?;
+        slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 
     t.run("cancel_badged_sends_and_save_caller", || {
         let b = window(9);
-        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, b, 1).map_err(|_| "retype failed")?;
-        cnode::mint(ROOT, b + 1, DEPTH, ROOT, b, DEPTH, ALL, 3).map_err(|_| "mint failed")?;
-        cnode::mint(ROOT, b + 2, DEPTH, ROOT, b, DEPTH, CapRights::READ_WRITE, 4).map_err(|_| "mint failed")?;
-        cnode::cancel_badged_sends(ROOT, b + 1, DEPTH).map_err(|_| "CancelBadgedSends with full rights failed")?;
-        cnode::cancel_badged_sends(ROOT, b, DEPTH).map_err(|_| "CancelBadgedSends on an unbadged cap failed")?;
-        ensure(
-            cnode::cancel_badged_sends(ROOT, b + 2, DEPTH) == Err(Error::IllegalOperation),
-            "CancelBadgedSends needs all four rights",
-        )?;
-        ensure(
-            cnode::cancel_badged_sends(ROOT, ut, DEPTH) == Err(Error::IllegalOperation),
-            "CancelBadgedSends needs an endpoint",
-        )?;
+        ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, b, 1).map_err(|_| "retype failed")?;
+        slot(b + 1).mint(slot(b), ALL, 3).map_err(|_| "mint failed")?;
+        slot(b + 2).mint(slot(b), CapRights::READ_WRITE, 4).map_err(|_| "mint failed")?;
+        slot(b + 1).cancel_badged_sends().map_err(|_| "CancelBadgedSends with full rights failed")?;
+        slot(b).cancel_badged_sends().map_err(|_| "CancelBadgedSends on an unbadged cap failed")?;
+        ensure(slot(b + 2).cancel_badged_sends() == Err(Error::IllegalOperation), "CancelBadgedSends needs all four rights")?;
+        ensure(slot(ut).cancel_badged_sends() == Err(Error::IllegalOperation), "CancelBadgedSends needs an endpoint")?;
         // Nobody called this thread: SaveCaller succeeds and saves nothing.
-        cnode::save_caller(ROOT, b + 3, DEPTH).map_err(|_| "SaveCaller failed")?;
+        slot(b + 3).save_caller().map_err(|_| "SaveCaller failed")?;
         ensure(identify(b + 3) == Some(CapType::Null), "SaveCaller saved a cap out of nowhere")?;
-        ensure(cnode::save_caller(ROOT, b, DEPTH) == Err(Error::DeleteFirst), "SaveCaller into a full slot")?;
-        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+        ensure(slot(b).save_caller() == Err(Error::DeleteFirst), "SaveCaller into a full slot")?;
+        slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 
     t.run("deleting_a_cnode_deletes_what_it_holds", || {
         let b = window(8);
-        untyped::retype(ut, ty::UNTYPED, 12, ROOT, 0, 0, b, 1).map_err(|_| "untyped retype failed")?;
-        untyped::retype(ut, ty::CAP_TABLE, 4, ROOT, 0, 0, b + 1, 1).map_err(|_| "CNode retype failed")?;
+        ut.retype(ObjectType::Untyped, 12, ROOT_NODE, b, 1).map_err(|_| "untyped retype failed")?;
+        ut.retype(ObjectType::CNode, 4, ROOT_NODE, b + 1, 1).map_err(|_| "CNode retype failed")?;
         // Copy the small untyped into slot 3 of the new CNode (radix 4, no
         // guard: addressed with depth 4 through its own cap).
-        cnode::copy(b + 1, 3, 4, ROOT, b, DEPTH, ALL).map_err(|_| "copy into the child CNode failed")?;
+        CNode::from_cptr(b + 1).slot(3, 4).copy(slot(b), ALL).map_err(|_| "copy into the child CNode failed")?;
         ensure(
-            untyped::retype(b, ty::ENDPOINT, 0, ROOT, 0, 0, b + 2, 1) == Err(Error::NotEnoughMemory),
+            Untyped::from_cptr(b).retype(ObjectType::Endpoint, 0, ROOT_NODE, b + 2, 1) == Err(Error::NotEnoughMemory),
             "an untyped with a copy cannot retype",
         )?;
-        cnode::delete(ROOT, b + 1, DEPTH).map_err(|_| "deleting the CNode failed")?;
-        untyped::retype(b, ty::ENDPOINT, 0, ROOT, 0, 0, b + 2, 1).map_err(|_| "the copy inside the CNode survived")?;
-        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+        slot(b + 1).delete().map_err(|_| "deleting the CNode failed")?;
+        Untyped::from_cptr(b).retype(ObjectType::Endpoint, 0, ROOT_NODE, b + 2, 1).map_err(|_| "the copy inside the CNode survived")?;
+        slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 }
 

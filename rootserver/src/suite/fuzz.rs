@@ -8,15 +8,13 @@
 //! hang, and the rootserver must survive.
 
 use super::threads::{spawn_with, WorkerSpec};
-use super::{ensure, Runner};
+use super::{ensure, find_untyped, slot, Runner, ROOT_NODE};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use sel4::arch::{syscall, syscall_number, SyscallRegs};
-use sel4::invocation::{cnode, tcb, untyped, CapRights};
-use sel4::ipc;
-use sel4::object_type as ty;
-use sel4::{root_slots, BootInfo, MessageInfo, Syscall};
+use sel4::cap::{init, CNode, CapRights, Endpoint, Notification, Tcb};
+use sel4::ObjectType;
+use sel4::{BootInfo, MessageInfo, Syscall};
 
-const ROOT: u64 = root_slots::INIT_THREAD_CNODE;
 const DEPTH: u8 = 64;
 /// Random syscalls to issue.
 pub const ITERATIONS: u64 = 1_000_000;
@@ -138,35 +136,35 @@ mod helper_slot {
 extern "C" fn helper(_: u64) -> ! {
     use helper_slot::*;
     loop {
-        let r = ipc::nb_recv(FAULT_EP);
+        let r = Endpoint::from_cptr(FAULT_EP).nb_recv();
         if r.badge == FAULT_BADGE {
             if DONE.load(Ordering::Acquire) {
-                ipc::signal(DONE_NTFN);
+                Notification::from_cptr(DONE_NTFN).signal();
                 loop {
-                    ipc::recv(FAULT_EP);
+                    Endpoint::from_cptr(FAULT_EP).recv();
                 }
             }
             FAULTS.fetch_add(1, Ordering::Relaxed);
             // Skip the syscall that faulted: resume after its 2 bytes.
-            if let Ok(regs) = tcb::read_registers(FUZZER_TCB, false, 1) {
-                let _ = tcb::write_registers(FUZZER_TCB, true, 0, &[regs[0] + 2]);
+            if let Ok(regs) = Tcb::from_cptr(FUZZER_TCB).read_registers(false, 1) {
+                let _ = Tcb::from_cptr(FUZZER_TCB).write_registers(true, 0, &[regs[0] + 2]);
             }
             continue;
         }
         for ep in FIRST_EP..FIRST_EP + 3 {
-            ipc::nb_send(ep, MessageInfo::new(0, 0, 0, 0), &[]);
-            ipc::nb_recv(ep);
-            ipc::reply(MessageInfo::new(0, 0, 0, 0), &[]);
+            Endpoint::from_cptr(ep).nb_send(MessageInfo::new(0, 0, 0, 0), &[]);
+            Endpoint::from_cptr(ep).nb_recv();
+            sel4::ipc::reply(MessageInfo::new(0, 0, 0, 0), &[]);
         }
         for n in FIRST_NTFN..FIRST_NTFN + 2 {
-            ipc::signal(n);
+            Notification::from_cptr(n).signal();
         }
         sel4::arch::yield_now();
     }
 }
 
 pub fn run(t: &mut Runner, bi: &'static BootInfo) {
-    let Some(ut) = bi.untypeds().iter().position(|u| u.is_device == 0 && u.size_bits >= 22).map(|i| bi.untyped.start + i as u64) else {
+    let Some((ut, _)) = find_untyped(bi, 22) else {
         t.run("fuzzer_untyped_available", || Err("no RAM untyped of 4 MiB or more"));
         return;
     };
@@ -175,27 +173,24 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         let s = |i: u64| base + i;
         // Objects: fuzzer and helper CNodes, endpoints, notifications, the
         // fuzzer's untyped, a spare TCB, a frame, a CNode.
-        untyped::retype(ut, ty::CAP_TABLE, FUZZ_RADIX as u64, ROOT, 0, 0, s(0), 1).map_err(|_| "CNode retype failed")?;
-        untyped::retype(ut, ty::CAP_TABLE, HELPER_RADIX as u64, ROOT, 0, 0, s(1), 1).map_err(|_| "CNode retype failed")?;
-        untyped::retype(ut, ty::ENDPOINT, 0, ROOT, 0, 0, s(2), 4).map_err(|_| "endpoint retype failed")?; // s(2..6): 3 sandbox + fault
-        untyped::retype(ut, ty::NOTIFICATION, 0, ROOT, 0, 0, s(6), 3).map_err(|_| "notification retype failed")?; // s(6..9): 2 sandbox + done
-        untyped::retype(ut, ty::UNTYPED, 16, ROOT, 0, 0, s(9), 1).map_err(|_| "untyped retype failed")?;
-        untyped::retype(ut, ty::TCB, 0, ROOT, 0, 0, s(10), 1).map_err(|_| "TCB retype failed")?;
-        untyped::retype(ut, ty::X86_4K, 0, ROOT, 0, 0, s(11), 1).map_err(|_| "frame retype failed")?;
-        untyped::retype(ut, ty::CAP_TABLE, 4, ROOT, 0, 0, s(13), 1).map_err(|_| "CNode retype failed")?;
+        ut.retype(ObjectType::CNode, FUZZ_RADIX as u64, ROOT_NODE, s(0), 1).map_err(|_| "CNode retype failed")?;
+        ut.retype(ObjectType::CNode, HELPER_RADIX as u64, ROOT_NODE, s(1), 1).map_err(|_| "CNode retype failed")?;
+        ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, s(2), 4).map_err(|_| "endpoint retype failed")?; // s(2..6): 3 sandbox + fault
+        ut.retype(ObjectType::Notification, 0, ROOT_NODE, s(6), 3).map_err(|_| "notification retype failed")?; // s(6..9): 2 sandbox + done
+        ut.retype(ObjectType::Untyped, 16, ROOT_NODE, s(9), 1).map_err(|_| "untyped retype failed")?;
+        ut.retype(ObjectType::Tcb, 0, ROOT_NODE, s(10), 1).map_err(|_| "TCB retype failed")?;
+        ut.retype(ObjectType::Granule, 0, ROOT_NODE, s(11), 1).map_err(|_| "frame retype failed")?;
+        ut.retype(ObjectType::CNode, 4, ROOT_NODE, s(13), 1).map_err(|_| "CNode retype failed")?;
         // Guarded CNode caps so that full 64-bit pointers resolve.
         let guard = |radix: u8| 64 - radix as u64;
-        cnode::mint(ROOT, s(14), DEPTH, ROOT, s(0), DEPTH, CapRights::ALL, guard(FUZZ_RADIX)).map_err(|_| "mint failed")?;
-        cnode::mint(ROOT, s(15), DEPTH, ROOT, s(1), DEPTH, CapRights::ALL, guard(HELPER_RADIX)).map_err(|_| "mint failed")?;
+        slot(s(14)).mint(slot(s(0)), CapRights::ALL, guard(FUZZ_RADIX)).map_err(|_| "mint failed")?;
+        slot(s(15)).mint(slot(s(1)), CapRights::ALL, guard(HELPER_RADIX)).map_err(|_| "mint failed")?;
         let (fz, hp) = (s(14), s(15));
         // The fuzzer's sandbox.
-        let put = |cn: u64, slot: u64, src: u64, badge: u64| {
-            if badge == 0 {
-                cnode::copy(cn, slot, DEPTH, ROOT, src, DEPTH, CapRights::ALL)
-            } else {
-                cnode::mint(cn, slot, DEPTH, ROOT, src, DEPTH, CapRights::ALL, badge)
-            }
-            .map_err(|_| "populating a CSpace failed")
+        let put = |cn: u64, index: u64, src: u64, badge: u64| {
+            let dest = CNode::from_cptr(cn).slot(index, DEPTH);
+            if badge == 0 { dest.copy(slot(src), CapRights::ALL) } else { dest.mint(slot(src), CapRights::ALL, badge) }
+                .map_err(|_| "populating a CSpace failed")
         };
         put(fz, 1, fz, 0)?;
         put(fz, 2, s(9), 0)?;
@@ -208,7 +203,7 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         put(fz, 9, s(11), 0)?;
         // An unmapped page table cannot be copied: retype one straight into
         // the sandbox.
-        untyped::retype(ut, ty::X86_PAGE_TABLE, 0, ROOT, fz, 64, 10, 1).map_err(|_| "sandbox PT retype failed")?;
+        ut.retype(ObjectType::PageTable, 0, slot(fz), 10, 1).map_err(|_| "sandbox PT retype failed")?;
         put(fz, 11, s(13), 0)?;
         put(fz, 12, s(2), 0x77)?;
         put(fz, FAULT_SLOT, s(5), FAULT_BADGE)?;
@@ -224,21 +219,23 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         // Threads: the fuzzer above the helper, both below the rootserver.
         let (fuzz_tcb, help_tcb) = (s(16), s(17));
         spawn_with(bi, ut, WorkerSpec { tcb_slot: fuzz_tcb, k: 1, prio: 100, fault_ep: FAULT_SLOT }, park, 0)?;
-        tcb::suspend(fuzz_tcb).map_err(|_| "suspend failed")?;
-        tcb::configure(fuzz_tcb, FAULT_SLOT, fz, 0, root_slots::INIT_THREAD_VSPACE, 0, bi.ipc_buffer + 1024, root_slots::INIT_THREAD_IPC_BUFFER)
+        Tcb::from_cptr(fuzz_tcb).suspend().map_err(|_| "suspend failed")?;
+        Tcb::from_cptr(fuzz_tcb)
+            .configure(FAULT_SLOT, CNode::from_cptr(fz), 0, init::VSPACE, 0, bi.ipc_buffer + 1024, init::IPC_BUFFER)
             .map_err(|_| "fuzzer configure failed")?;
         put(hp, helper_slot::FUZZER_TCB, fuzz_tcb, 0)?;
         FUZZ_BUFFER.store(bi.ipc_buffer + 1024, Ordering::Relaxed);
         spawn_with(bi, ut, WorkerSpec { tcb_slot: help_tcb, k: 2, prio: 50, fault_ep: 0 }, park, 0)?;
-        tcb::suspend(help_tcb).map_err(|_| "suspend failed")?;
-        tcb::configure(help_tcb, 0, hp, 0, root_slots::INIT_THREAD_VSPACE, 0, bi.ipc_buffer + 2048, root_slots::INIT_THREAD_IPC_BUFFER)
+        Tcb::from_cptr(help_tcb).suspend().map_err(|_| "suspend failed")?;
+        Tcb::from_cptr(help_tcb)
+            .configure(0, CNode::from_cptr(hp), 0, init::VSPACE, 0, bi.ipc_buffer + 2048, init::IPC_BUFFER)
             .map_err(|_| "helper configure failed")?;
         // Safety: workers 1 and 2's stacks and TLS blocks are theirs.
         unsafe {
             super::threads::restart_worker(help_tcb, 2, helper, 0, bi.ipc_buffer + 2048)?;
             let start = sel4::debug::rdtsc_serialised();
             super::threads::restart_worker(fuzz_tcb, 1, fuzzer, 0x9e37_79b9_7f4a_7c15, bi.ipc_buffer + 1024)?;
-            ipc::wait(s(8));
+            Notification::from_cptr(s(8)).wait();
             let cycles = sel4::debug::rdtsc_serialised() - start;
             let calls = CALLS.load(Ordering::Relaxed);
             let mhz = super::tsc_mhz(bi).max(1);
@@ -252,7 +249,7 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
             );
             ensure(calls == ITERATIONS, "the fuzzer did not finish its syscalls")?;
         }
-        cnode::revoke(ROOT, ut, DEPTH).map_err(|_| "cleanup revoke failed")
+        slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 }
 

@@ -1,12 +1,14 @@
 //! The in-QEMU test suite. Each test prints `test NAME ... ok` or
 //! `test NAME ... FAILED: why`; the harness on the host reads the lines.
 
-use sel4::{root_slots, BootInfo, CapType};
+use sel4::bootinfo::BootInfoCaps;
+use sel4::cap::{init, Slot, Untyped, FULL_DEPTH};
+use sel4::{root_slots, BootInfo, CPtr, CapType};
 
 mod cspace;
+mod fuzz;
 pub mod threads;
 pub mod vspace;
-mod fuzz;
 
 pub struct Runner {
     passed: u32,
@@ -37,6 +39,20 @@ pub fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
 }
 
 const PAGE: u64 = 4096;
+
+/// The first RAM untyped of at least 2^bits bytes, and its physical address.
+pub fn find_untyped(bi: &BootInfo, bits: u8) -> Option<(Untyped, u64)> {
+    bi.untyped_caps().find(|(_, d)| d.is_device == 0 && d.size_bits >= bits).map(|(cap, d)| (cap, d.paddr))
+}
+
+/// Retype destination: straight into the root CNode.
+pub const ROOT_NODE: Slot = init::CNODE.itself();
+
+/// The root CNode's slot holding `cap` (or at a cap pointer), as CNode
+/// invocations name it.
+pub fn slot(cap: impl Into<CPtr>) -> Slot {
+    init::CNODE.slot(cap.into(), FULL_DEPTH)
+}
 
 pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     let mut t = Runner { passed: 0, failed: 0 };
