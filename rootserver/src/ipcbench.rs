@@ -3,8 +3,9 @@
 //! every message length, both priority orders, and the server in the
 //! client's address space or in its own. Three passes time the round trip
 //! (client side) and each one-way half (the sender stores a serialised TSC
-//! reading, the receiver subtracts it from its own); the warm-up round trips are
-//! dropped, and the cost of the timing itself is measured and reported so
+//! reading, the receiver subtracts it from its own); a fourth times a
+//! one-way Send to a server waiting in Recv, as sel4bench's seL4_Send case
+//! does. The warm-up exchanges are dropped, and the cost of the timing itself is measured and reported so
 //! it can be subtracted. Each case is printed as one JSON line with its raw
 //! samples; `cargo xtask bench` does the statistics on the host.
 
@@ -56,16 +57,22 @@ enum Measure {
     CallOneWay,
     /// From the server before its ReplyRecv to the client after its Call.
     ReplyOneWay,
+    /// From the client before its Send to the server after its Recv. Only
+    /// with the server above the client in priority (as in sel4bench): a
+    /// higher-priority sender would go on running after its Send, and the
+    /// figure would be its own next steps, not the message's trip.
+    SendOneWay,
 }
 
 impl Measure {
-    const ALL: [Measure; 3] = [Measure::RoundTrip, Measure::CallOneWay, Measure::ReplyOneWay];
+    const ALL: [Measure; 4] = [Measure::RoundTrip, Measure::CallOneWay, Measure::ReplyOneWay, Measure::SendOneWay];
 
     fn name(self) -> &'static str {
         match self {
             Measure::RoundTrip => "call_replyrecv_roundtrip",
             Measure::CallOneWay => "call_one_way",
             Measure::ReplyOneWay => "replyrecv_one_way",
+            Measure::SendOneWay => "send_recv_one_way",
         }
     }
 
@@ -113,42 +120,51 @@ fn timing_overhead() -> u64 {
 
 extern "C" fn client(arg: u64) -> ! {
     let (ep, done, length, measure) = unpack(arg);
+    let (ep, done) = (Endpoint::from_cptr(ep), Endpoint::from_cptr(done));
     let words = [0u64; 120];
     let info = MessageInfo::new(0, 0, 0, length as u64);
     for i in 0..WARM_UP + SAMPLES {
         match measure {
             Measure::RoundTrip => {
                 let t0 = rdtsc_serialised();
-                Endpoint::from_cptr(ep).call(info, &words[..length]);
+                ep.call(info, &words[..length]);
                 record(i, rdtsc_serialised() - t0);
             }
             Measure::CallOneWay => {
                 SENT_AT.store(rdtsc_serialised(), Ordering::Relaxed);
-                Endpoint::from_cptr(ep).call(info, &words[..length]);
+                ep.call(info, &words[..length]);
             }
             Measure::ReplyOneWay => {
-                Endpoint::from_cptr(ep).call(info, &words[..length]);
+                ep.call(info, &words[..length]);
                 record(i, rdtsc_serialised() - SENT_AT.load(Ordering::Relaxed));
+            }
+            Measure::SendOneWay => {
+                SENT_AT.store(rdtsc_serialised(), Ordering::Relaxed);
+                ep.send(info, &words[..length]);
             }
         }
     }
-    Endpoint::from_cptr(done).send(MessageInfo::new(0, 0, 0, 0), &[]);
+    done.send(MessageInfo::new(0, 0, 0, 0), &[]);
     unreachable!("the rootserver deletes the client once it reports")
 }
 
 extern "C" fn server(arg: u64) -> ! {
     let (ep, _, length, measure) = unpack(arg);
+    let ep = Endpoint::from_cptr(ep);
     let words = [0u64; 120];
     let info = MessageInfo::new(0, 0, 0, length as u64);
-    Endpoint::from_cptr(ep).recv();
+    ep.recv();
     for i in 0.. {
-        if measure == Measure::CallOneWay {
-            record(i, rdtsc_serialised() - SENT_AT.load(Ordering::Relaxed));
+        match measure {
+            Measure::CallOneWay | Measure::SendOneWay => record(i, rdtsc_serialised() - SENT_AT.load(Ordering::Relaxed)),
+            Measure::ReplyOneWay => SENT_AT.store(rdtsc_serialised(), Ordering::Relaxed),
+            Measure::RoundTrip => {}
         }
-        if measure == Measure::ReplyOneWay {
-            SENT_AT.store(rdtsc_serialised(), Ordering::Relaxed);
+        if measure == Measure::SendOneWay {
+            ep.recv();
+        } else {
+            ep.reply_recv(info, &words[..length]);
         }
-        Endpoint::from_cptr(ep).reply_recv(info, &words[..length]);
     }
     unreachable!("the server answers until it is deleted")
 }
@@ -207,6 +223,9 @@ pub fn run(bi: &'static BootInfo) {
     for measure in Measure::ALL {
         for spaces in [Spaces::Same, Spaces::Different] {
             for (direction, client_prio, server_prio) in DIRECTIONS {
+                if measure == Measure::SendOneWay && client_prio > server_prio {
+                    continue;
+                }
                 for length in LENGTHS {
                     if let Err(why) = run_case(bi, ut, measure, spaces, client_prio, server_prio, length) {
                         sel4::println!("ipcbench: {}, {} address spaces, {direction}, length {length}: {why}", measure.name(), spaces.name());

@@ -4,7 +4,10 @@
 //! prints them side by side; raw console logs, the summary and an SVG
 //! plot of the medians go to `results/<unix time>/`. `--log FILE` summarises console logs
 //! captured elsewhere (for example a real machine's serial console)
-//! instead of booting.
+//! instead of booting. `--compare FILE` puts a second result set beside
+//! the fastpath kernel's: stock sel4bench's JSON output, a `summary.jsonl`
+//! of an earlier run, or a console log of this benchmark rootserver run
+//! elsewhere (stock seL4, another machine).
 
 use crate::artifacts::{self, KernelVariant};
 use crate::setup;
@@ -108,7 +111,7 @@ fn guest_cpu(console: &str) -> &str {
 type Summaries = BTreeMap<(String, String, String, u64), bench::Summary>;
 
 /// The cases in the order the table shows them.
-const CASE_ORDER: [&str; 3] = ["call_replyrecv_roundtrip", "call_one_way", "replyrecv_one_way"];
+const CASE_ORDER: [&str; 4] = ["call_replyrecv_roundtrip", "call_one_way", "replyrecv_one_way", "send_recv_one_way"];
 
 fn summarise(cases: &[Case]) -> Summaries {
     cases
@@ -119,6 +122,86 @@ fn summarise(cases: &[Case]) -> Summaries {
             Some(((c.case.clone(), c.address_spaces.clone(), c.direction.clone(), c.length), bench::summarise(&samples)?))
         })
         .collect()
+}
+
+/// Reads a result set to compare against (see the module comment for
+/// the formats), keyed like ours.
+fn load_comparison(text: &str) -> Result<Summaries, String> {
+    if text.contains("\"Benchmark\"") {
+        return sel4bench_results(text);
+    }
+    if text.contains("\"median\":") {
+        // Our own summary.jsonl: take the fastpath kernel's rows (or a
+        // stock kernel's, when that is all the file has).
+        let rows: Vec<&str> = text.lines().filter(|l| l.contains("\"median\":")).collect();
+        let preferred = ["fastpath", "stock-sel4", "slowpath"]
+            .into_iter()
+            .find(|k| rows.iter().any(|l| field(l, "kernel") == Some(*k)))
+            .ok_or("the summary has no kernel field")?;
+        return rows
+            .iter()
+            .filter(|l| field(l, "kernel") == Some(preferred))
+            .map(|l| summary_row(l).ok_or_else(|| format!("cannot read summary row {l}")))
+            .collect();
+    }
+    let (_, cases) = parse_log(text);
+    if cases.is_empty() {
+        return Err("no sel4bench JSON, summary rows or benchmark lines found".into());
+    }
+    Ok(summarise(&cases))
+}
+
+fn summary_row(line: &str) -> Option<((String, String, String, u64), bench::Summary)> {
+    let num = |name: &str| field(line, name)?.parse::<f64>().ok();
+    let key = (field(line, "case")?.into(), field(line, "address_spaces")?.into(), field(line, "direction")?.into(), num("length")? as u64);
+    let min = num("min")? as u64;
+    let summary = bench::Summary { samples: num("samples")? as usize, min, max: min, median: num("median")?, mean: num("mean")?, stddev: num("stddev")? };
+    Some((key, summary))
+}
+
+/// sel4bench's IPC results ("One way IPC microbenchmarks": one row per
+/// function, direction, priorities, address spaces and length; overhead
+/// already subtracted) mapped onto our case names.
+fn sel4bench_results(text: &str) -> Result<Summaries, String> {
+    let start = text.find('[').ok_or("no JSON array in the sel4bench output")?;
+    let end = text.rfind(']').ok_or("no JSON array in the sel4bench output")?;
+    let sets: serde_json::Value = serde_json::from_str(&text[start..=end]).map_err(|e| format!("sel4bench JSON: {e}"))?;
+    let mut out = Summaries::new();
+    for set in sets.as_array().into_iter().flatten() {
+        if set["Benchmark"].as_str() != Some("One way IPC microbenchmarks") {
+            continue;
+        }
+        for row in set["Results"].as_array().into_iter().flatten() {
+            let case = match (row["Function"].as_str(), row["Direction"].as_str()) {
+                (Some("seL4_Call"), Some("client->server")) => "call_one_way",
+                (Some("seL4_ReplyRecv"), Some("server->client")) => "replyrecv_one_way",
+                (Some("seL4_Send"), Some("client->server")) => "send_recv_one_way",
+                _ => continue,
+            };
+            let (client, server) = (row["Client Prio"].as_i64().unwrap_or(0), row["Server Prio"].as_i64().unwrap_or(0));
+            let direction = match client.cmp(&server) {
+                std::cmp::Ordering::Less => "low_to_high",
+                std::cmp::Ordering::Greater => "high_to_low",
+                std::cmp::Ordering::Equal => "same_prio",
+            };
+            let spaces = if row["Same vspace?"].as_bool() == Some(true) { "same" } else { "different" };
+            let number = |name: &str| row[name].as_f64().ok_or_else(|| format!("sel4bench row without {name}"));
+            let summary = bench::Summary {
+                samples: number("Samples")? as usize,
+                min: number("Min")? as u64,
+                max: number("Max")? as u64,
+                median: number("Median")?,
+                mean: number("Mean")?,
+                stddev: number("Stddev")?,
+            };
+            let length = row["IPC length"].as_u64().unwrap_or(0);
+            out.insert((case.into(), spaces.into(), direction.into(), length), summary);
+        }
+    }
+    if out.is_empty() {
+        return Err("the sel4bench JSON has no one-way IPC results".into());
+    }
+    Ok(out)
 }
 
 fn cells(s: Option<&bench::Summary>) -> String {
@@ -289,11 +372,13 @@ fn boot_stock(kernel32: &Path, rootserver: &Path, dir: &Path) -> Result<String, 
 pub fn bench(args: &[String]) -> Result<(), String> {
     let mut logs = Vec::new();
     let mut stock = std::env::var_os("SEL4_KERNEL_IMAGE").map(PathBuf::from);
+    let mut compare = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--log" => logs.push(PathBuf::from(it.next().ok_or("--log needs a file")?)),
             "--stock" => stock = Some(PathBuf::from(it.next().ok_or("--stock needs a stock seL4 kernel-x86_64-pc99")?)),
+            "--compare" => compare = Some(PathBuf::from(it.next().ok_or("--compare needs a results file")?)),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -304,6 +389,14 @@ pub fn bench(args: &[String]) -> Result<(), String> {
 
     let (mut slow, mut fast) = (None, None);
     let mut stock_summaries: Option<Summaries> = None;
+    // Read first, so a bad file fails before the long boots.
+    let comparison = match &compare {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(load_comparison(&text).map_err(|e| format!("--compare {}: {e}", path.display()))?)
+        }
+        None => None,
+    };
     let mut machine = Vec::new();
     let consoles: Vec<String> = if logs.is_empty() {
         setup::ensure_rust_target()?;
@@ -340,6 +433,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     if let Some(stock) = &stock_summaries {
         report.push_str("\nThe same benchmark rootserver on stock seL4 (same host, same QEMU line):\n");
         report.push_str(&table_of(("fastpath", &fast), ("stock seL4", stock)));
+    }
+    if let (Some(other), Some(path)) = (&comparison, &compare) {
+        report.push_str(&format!("\nBeside the result set in {}:\n", path.display()));
+        report.push_str(&table_of(("fastpath", &fast), ("compared", other)));
     }
     print!("{report}");
     let mut json = summaries_json("slowpath", &slow);
@@ -384,6 +481,35 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 2 * CASE_ORDER.len());
         assert_eq!(svg.matches("<polyline").count(), svg.matches("</polyline>").count());
         assert!(!svg.contains("NaN"));
+    }
+
+    #[test]
+    fn sel4bench_json_maps_onto_our_cases() {
+        let text = r#"some console text
+[{"Benchmark": "One way IPC microbenchmarks", "Results": [
+ {"Function": "seL4_Call", "Direction": "client->server", "Client Prio": 253, "Server Prio": 254, "Same vspace?": false, "IPC length": 0,
+  "Min": 380, "Max": 400, "Mean": 385.5, "Stddev": 2.5, "Median": 384.0, "Samples": 16},
+ {"Function": "seL4_ReplyRecv", "Direction": "server->client", "Client Prio": 254, "Server Prio": 254, "Same vspace?": true, "IPC length": 10,
+  "Min": 390, "Max": 410, "Mean": 395.0, "Stddev": 1.0, "Median": 394.0, "Samples": 16},
+ {"Function": "seL4_Call", "Direction": "server->client", "Client Prio": 1, "Server Prio": 2, "Same vspace?": true, "IPC length": 0,
+  "Min": 1, "Max": 1, "Mean": 1.0, "Stddev": 0.0, "Median": 1.0, "Samples": 1}]},
+ {"Benchmark": "Signal", "Results": []}]
+more text"#;
+        let results = load_comparison(text).unwrap();
+        assert_eq!(results.len(), 2);
+        let call = &results[&("call_one_way".into(), "different".into(), "low_to_high".into(), 0)];
+        assert_eq!((call.min, call.median, call.samples), (380, 384.0, 16));
+        assert!(results.contains_key(&("replyrecv_one_way".into(), "same".into(), "same_prio".into(), 10)));
+    }
+
+    #[test]
+    fn a_summary_file_compares_with_its_fastpath_rows() {
+        let text = "{\"kernel\":\"slowpath\",\"case\":\"call_one_way\",\"address_spaces\":\"same\",\"direction\":\"low_to_high\",\"length\":0,\"samples\":1000,\"min\":900,\"median\":908,\"mean\":908.5,\"stddev\":1.0}\n\
+                    {\"kernel\":\"fastpath\",\"case\":\"call_one_way\",\"address_spaces\":\"same\",\"direction\":\"low_to_high\",\"length\":0,\"samples\":1000,\"min\":500,\"median\":511,\"mean\":511.2,\"stddev\":0.5}\n";
+        let results = load_comparison(text).unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results.values().next().unwrap().median, 511.0);
+        assert!(load_comparison("nothing here").is_err());
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage:
   cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"]
   cargo xtask test [--host-only | --qemu-only]
-  cargo xtask bench [--stock SEL4_KERNEL] [--log CONSOLE_LOG ...]";
+  cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

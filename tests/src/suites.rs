@@ -115,16 +115,17 @@ fn slowpath_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), S
 /// (Only that it works is checked here; its figures belong to `cargo xtask
 /// bench`.)
 fn benchmark_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
-    const CASES: usize = 108;
+    const CASES: usize = 126;
     let mut b = Boot::new(&images.kernel32, Some(&images.bench_rootserver));
     b.extra_args = vec!["-icount".into(), "shift=0".into()];
     let out = boot(images, "ipc_benchmark", &b)?;
     let mut problems = Vec::new();
     check_status(&out, EXIT_HALTED, &mut problems);
     check_contains(&out.console, "console", &format!("ipcbench: {CASES} cases done"), &mut problems);
-    let json_lines = out.console.matches("{\"bench\":\"ipc\"").count();
+    // Whole lines: nothing else (a kernel message, say) may land inside one.
+    let json_lines = out.console.lines().filter(|l| l.starts_with("{\"bench\":\"ipc\"") && l.trim_end().ends_with("]}")).count();
     if json_lines != CASES {
-        problems.push(format!("{json_lines} JSON result lines instead of {CASES}"));
+        problems.push(format!("{json_lines} whole JSON result lines instead of {CASES}"));
     }
     if !fastpath_counts(&out.console).is_some_and(|(calls, reply_recvs)| calls > 0 && reply_recvs > 0) {
         problems.push("the benchmark's IPC did not take the fastpath".into());
@@ -140,6 +141,11 @@ fn fastpath_counts(console: &str) -> Option<(u64, u64)> {
         let (calls, reply_recvs) = rest.split_once(" Call, ")?;
         Some((calls.parse().ok()?, reply_recvs.parse().ok()?))
     })
+}
+
+/// How many invariant checks the kernel's DebugHalt report counts.
+fn invariant_checks(console: &str) -> Option<u64> {
+    console.lines().find_map(|l| l.trim().strip_prefix("invariants: held at all ")?.split(' ').next()?.parse().ok())
 }
 
 /// Checks a boot of the rootserver suite and adds its tests (names
@@ -158,6 +164,11 @@ fn rootserver_boot_problems(out: &Outcome, results: &mut Vec<TestResult>, prefix
         "halting: DebugHalt called by \"rootserver-under-test\"",
     ] {
         check_contains(&out.console, "console", needle, &mut problems);
+    }
+    // The fuzzer alone makes a million syscalls: at least 100 checks.
+    match invariant_checks(&out.console) {
+        Some(n) if n >= 100 => {}
+        other => problems.push(format!("expected the kernel's invariant report with 100 or more checks, got {other:?}")),
     }
     let (tests, closing) = rootserver_results(&out.console);
     let passed = tests.iter().filter(|t| t.passed).count() as u32;
