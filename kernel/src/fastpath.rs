@@ -16,12 +16,12 @@
 //! `try_call` and `try_reply_recv` always decline, so one benchmark run can
 //! compare both kernels.
 
+use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
 use crate::ipc;
 use crate::object::cap::Cap;
 use crate::object::domain::NUM_DOMAINS;
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;
 use crate::sched;
-use crate::syscall::lookup;
 use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
 use core::sync::atomic::{AtomicU64, Ordering};
 use sel4_compat::caps::CapType;
@@ -56,10 +56,9 @@ fn fits_in_registers(current: &Tcb) -> bool {
 }
 
 /// The cap named in `rdi`, if it is an endpoint cap.
+#[inline(always)]
 fn invoked_endpoint(current: &Tcb) -> Option<Cap> {
-    let slot = lookup(current, current.ctx.regs.rdi).ok()?;
-    // Safety: a slot found by lookup is live.
-    let cap = unsafe { (*slot).cap };
+    let cap = lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi)?;
     cap.is(CapType::Endpoint).then_some(cap)
 }
 

@@ -320,6 +320,8 @@ fn canonical_or_zero(v: u64) -> u64 {
 /// interrupts on, no trap flag, only the low 12 bits.
 pub fn write_user_register(t: &mut Tcb, i: usize, v: u64) {
     let r = &mut t.ctx.regs;
+    // The thread must come back with exactly these registers: IRETQ.
+    r.error = 0;
     match i {
         0 => {
             let v = canonical_or_zero(v);
@@ -507,21 +509,29 @@ fn do_ipc_transfer(sender: &mut Tcb, ep: u64, badge: u64, grant: bool, receiver:
 /// one-shot reply cap in the receiver's caller slot.
 pub(crate) fn setup_caller_cap(sender: &mut Tcb, receiver: &mut Tcb, can_grant: bool) {
     sched::set_thread_state(sender, ThreadState::BlockedOnReply);
+    delete_caller_cap(receiver);
     let reply_slot = sender.slot(tcb_slot::REPLY);
     let caller_slot = receiver.slot(tcb_slot::CALLER);
-    // Safety: both are slots of live TCBs; the caller slot was emptied when
-    // the receiver started receiving; the reply master is set up at
-    // creation (setup_reply_master).
-    unsafe {
-        delete::cte_delete_one(caller_slot, &mut KernelEnv);
-        cte::cte_insert(Cap::reply(sender as *mut Tcb as u64, false, can_grant), reply_slot, caller_slot);
-    }
+    // Safety: both are slots of live TCBs, the caller slot now empty; the
+    // reply master is set up at creation (setup_reply_master).
+    unsafe { cte::cte_insert(Cap::reply(sender as *mut Tcb as u64, false, can_grant), reply_slot, caller_slot) };
 }
 
-/// seL4's `deleteCallerCap`.
+/// seL4's `deleteCallerCap`. The caller slot holds nothing or a one-shot
+/// reply cap, which has no object to finalise and no children: deleting
+/// it is unlinking it, which is what `cteDeleteOne` would end up doing
+/// after its general checks (this runs twice per Call/ReplyRecv).
 pub fn delete_caller_cap(receiver: &mut Tcb) {
-    // Safety: the caller slot of a live TCB.
-    unsafe { delete::cte_delete_one(receiver.slot(tcb_slot::CALLER), &mut KernelEnv) };
+    let slot = receiver.slot(tcb_slot::CALLER);
+    // Safety: the caller slot of a live TCB, in a consistent MDB.
+    unsafe {
+        let cap = (*slot).cap;
+        if cap.is(CapType::Reply) && !cap.reply_master() {
+            cte::unlink_and_clear(slot);
+        } else if !cap.is_null() {
+            delete::cte_delete_one(slot, &mut KernelEnv);
+        }
+    }
 }
 
 /// seL4's `setupReplyMaster`: the TCB's reply slot holds the master reply

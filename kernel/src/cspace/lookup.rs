@@ -42,8 +42,11 @@ fn low_bits(value: u64, bits: u32) -> u64 {
 }
 
 /// Resolves the top `n_bits` of `cptr` starting at the CNode `root`.
-pub fn resolve_address_bits(
-    store: &dyn CNodeStore,
+///
+/// Generic over the store so that the kernel's (plain memory) inlines:
+/// this walk is on the path of every syscall, the fastpath's included.
+pub fn resolve_address_bits<S: CNodeStore + ?Sized>(
+    store: &S,
     root: Cap,
     cptr: u64,
     mut n_bits: u32,
@@ -87,6 +90,41 @@ pub fn resolve_address_bits(
     }
 }
 
+/// The fastpath's lookup (what seL4 calls `lookup_fp`): the cap that
+/// `cptr` names with a full-word depth from `root`, or `None` wherever
+/// [`resolve_address_bits`] fails. The same walk without the failure's
+/// details, which the fastpath does not need: on `None` it leaves the
+/// syscall to the slowpath, whose lookup reports them. A host property
+/// test holds the two to the same answers.
+#[inline(always)]
+pub fn lookup_cap_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) -> Option<Cap> {
+    if root.cap_type() != Some(CapType::CNode) {
+        return None;
+    }
+    let mut node = root;
+    let mut bits_left = 64u32;
+    loop {
+        let radix = node.cnode_radix();
+        let guard_size = node.cnode_guard_size();
+        let level_bits = radix + guard_size;
+        if level_bits == 0 || level_bits > bits_left {
+            return None;
+        }
+        // This level's bits at the top of the word: guard, then index.
+        let level = cptr << (64 - bits_left);
+        if guard_size != 0 && level >> (64 - guard_size) != node.cnode_guard() {
+            return None;
+        }
+        let index = (level << guard_size).checked_shr(64 - radix).unwrap_or(0);
+        let cap = store.cap_at(store.slot(node.cnode_ptr(), index));
+        bits_left -= level_bits;
+        if bits_left == 0 || cap.cap_type() != Some(CapType::CNode) {
+            return Some(cap);
+        }
+        node = cap;
+    }
+}
+
 /// CNodes as they are in kernel memory: a CNode cap's pointer is the
 /// address of its first 32-byte slot.
 pub struct SlotMemory;
@@ -106,6 +144,7 @@ impl CNodeStore for SlotMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
     use std::collections::HashMap;
 
     /// CNodes as maps from slot address to cap; slot = cnode + index * 32.
@@ -162,6 +201,41 @@ mod tests {
         // Wrong guard at the second level.
         let e = resolve_address_bits(&s, root, 3 << 6 | 0b01 << 4 | 9, 10).unwrap_err();
         assert_eq!(e, LookupFault::GuardMismatch { bits_left: 6, guard_found: 0b10, guard_size: 2 });
+    }
+
+    proptest::proptest! {
+        /// The fastpath's lookup finds exactly the cap the full one does,
+        /// and fails exactly where it fails: two-level CSpaces of random
+        /// shape, pointers that follow them, stray or not.
+        #[test]
+        fn fast_lookup_agrees_with_resolve_address_bits(
+            (r1, g1) in (1u32..=13).prop_flat_map(|r| (proptest::strategy::Just(r), 0u32..=(64 - r))),
+            guard1: u64,
+            (r2, g2) in (0u32..=8).prop_flat_map(|r| (proptest::strategy::Just(r), 0u32..=8)),
+            guard2: u64,
+            child_at: u64,
+            use_right_guards: bool,
+            index1: u64,
+            rest: u64,
+            thread_at: u64,
+        ) {
+            let mask = |v: u64, bits: u32| if bits == 0 { 0 } else { v & (u64::MAX >> (64 - bits)) };
+            let (guard1, guard2) = (mask(guard1, g1), mask(guard2, g2));
+            let mut s = Store::default();
+            let root = Cap::cnode(ROOT, r1, g1, guard1);
+            let child_at = mask(child_at, r1);
+            if r2 + g2 > 0 {
+                s.caps.insert(ROOT + child_at * 32, Cap::cnode(CHILD, r2, g2, guard2));
+            }
+            s.caps.insert(CHILD + mask(thread_at, r2) * 32, Cap::thread(0xffff_ff80_0300_0000));
+            // A pointer through root slot `index1` (the child's, half the time).
+            let index1 = if index1 % 2 == 0 { child_at } else { mask(index1, r1) };
+            let first = (if use_right_guards { guard1 } else { mask(rest >> 7, g1) } << r1) | index1;
+            let first_bits = g1 + r1;
+            let cptr = if first_bits == 64 { first } else { first << (64 - first_bits) | mask(rest, 64 - first_bits) };
+            let full = resolve_address_bits(&s, root, cptr, 64).ok().map(|r| s.cap_at(r.slot));
+            proptest::prop_assert_eq!(lookup_cap_fast(&s, root, cptr), full);
+        }
     }
 
     #[test]

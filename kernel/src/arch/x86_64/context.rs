@@ -10,6 +10,15 @@
 pub const USER_CS: u64 = 0x2b;
 pub const USER_SS: u64 = 0x33;
 
+/// The `error` word of a frame saved by the SYSCALL entry (seL4 marks
+/// them the same way). Such a frame leaves by SYSRET, which restores rip
+/// and rflags from rcx and r11; a kernel write to the thread's registers
+/// clears the mark, so the exit takes IRETQ and keeps every register.
+pub const SYSCALL_FRAME: u64 = u64::MAX;
+
+/// The first address above user space (the canonical lower half).
+pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
+
 /// RFLAGS a new thread starts with: interrupts on, bit 1 always set.
 pub const RFLAGS_USER_DEFAULT: u64 = 0x202;
 
@@ -34,7 +43,7 @@ pub struct TrapFrame {
     pub rcx: u64,
     pub rbx: u64,
     pub rax: u64,
-    /// The exception's error code, or 0.
+    /// The exception's error code, 0, or [`SYSCALL_FRAME`].
     pub error: u64,
     pub rip: u64,
     pub cs: u64,

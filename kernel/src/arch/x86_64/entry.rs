@@ -7,8 +7,9 @@
 //! page tables, then moves the registers into the current TCB's
 //! [`UserContext`](super::context::UserContext) and calls into Rust on the
 //! single kernel stack. Rust never returns: the kernel leaves through
-//! [`restore_user_context`], which copies the frame to the entry stack,
-//! switches to the thread's page tables and returns from there.
+//! [`restore_user_context`]: by SYSRET straight from the TCB when the
+//! thread entered by SYSCALL (as seL4 does), otherwise by copying the
+//! frame to the entry stack, switching page tables and IRETQ from there.
 
 use super::context::UserContext;
 
@@ -131,7 +132,7 @@ syscall_entry:
     push r11
     push 0x2b
     push rcx
-    push 0
+    push -1                 // error: SYSCALL_FRAME, this frame may leave by SYSRET
     push rax
     push_gprs_after_rax
     lea rsp, [rip + kernel_stack_top]
@@ -152,10 +153,32 @@ restore_user_context_asm:
     add rsp, 8
     iretq
 
+    // rdi: the frame of a thread that entered by SYSCALL and whose rcx and
+    // r11 nobody has changed since (so they hold rip and rflags, as SYSRET
+    // wants); rsi: its CR3. The registers come straight from the TCB; only
+    // the CR3 value and the user stack pointer go through the skim window,
+    // which is all that stays mapped after the switch. The user RSP is
+    // loaded before SYSRET, so nothing can arrive on a kernel stack.
+    .global restore_user_context_sysret_asm
+restore_user_context_sysret_asm:
+    mov [rip + exit_cr3], rsi
+    mov rax, [rdi + 8 + 152]
+    mov [rip + syscall_user_rsp], rax
+    lea rsp, [rdi + 8]
+    pop_gprs
+    mov rcx, [rsp + 8]
+    mov r11, [rsp + 24]
+    mov rsp, [rip + exit_cr3]
+    mov cr3, rsp
+    mov rsp, [rip + syscall_user_rsp]
+    sysretq
+
     .section .skim.data, "aw"
     .balign 8
     .global kernel_cr3
 kernel_cr3:
+    .quad 0
+exit_cr3:
     .quad 0
 syscall_user_rsp:
     .quad 0
@@ -187,6 +210,7 @@ extern "C" {
     static mut current_context_top: u64;
     fn syscall_entry();
     fn restore_user_context_asm(ctx: *const UserContext, cr3: u64) -> !;
+    fn restore_user_context_sysret_asm(ctx: *const UserContext, cr3: u64) -> !;
 }
 
 /// Size of each interrupt stub; stub `n` is at `interrupt_stubs + 16 n`.
@@ -226,7 +250,17 @@ pub unsafe fn restore_user_context(ctx: &mut UserContext, cr3: u64) -> ! {
     // Safety: single core with interrupts off; the entry code reads this
     // word only on the next entry, after we have left.
     unsafe { current_context_top = top };
+    // SYSRET trusts rcx as the return address; a non-canonical one would
+    // fault in ring 0 on the user's stack, so such frames take IRETQ.
+    let sysret = ctx.regs.error == super::context::SYSCALL_FRAME && ctx.regs.rip < super::context::USER_TOP;
     // Safety: the caller guarantees the frame is a valid user frame and
-    // the page tables map the skim window.
-    unsafe { restore_user_context_asm(ctx, cr3) }
+    // the page tables map the skim window; a SYSCALL_FRAME frame has rip
+    // and rflags in rcx and r11 (writes to its registers clear the mark).
+    unsafe {
+        if sysret {
+            restore_user_context_sysret_asm(ctx, cr3)
+        } else {
+            restore_user_context_asm(ctx, cr3)
+        }
+    }
 }
