@@ -16,6 +16,7 @@ pub mod boot;
 pub mod config;
 pub mod cspace;
 pub mod object;
+pub mod uintr;
 
 #[cfg(target_os = "none")]
 pub mod arch;

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod ipc;
 pub mod objects;
 pub mod syscalls;
+pub mod uintr;
 
 /// A machine word, `seL4_Word`.
 pub type Word = u64;
