@@ -55,9 +55,65 @@ pub fn table_entry(paddr: u64, attr: u64) -> u64 {
     paddr | PRESENT | WRITE | USER | (attr_bits(attr, false) & (PWT | PCD))
 }
 
+/// Where user code at `vaddr` reaches, walking the page tables from the
+/// PML4 at physical `pml4` the way the CPU does for a user-mode access:
+/// every level present and user-accessible, and writable too when
+/// `write`. `read` returns the entry at a physical address. `None` is
+/// what would fault (#PF); the kernel uses this to read an instruction
+/// or write a frame on a thread's behalf with exactly its rights.
+pub fn translate_user(read: impl Fn(u64) -> u64, pml4: u64, vaddr: u64, write: bool) -> Option<u64> {
+    const USER_HALF_END: u64 = 1 << 47;
+    if vaddr >= USER_HALF_END {
+        return None;
+    }
+    let needed = PRESENT | USER | if write { WRITE } else { 0 };
+    let mut table = pml4;
+    for shift in [39u32, 30, 21, 12] {
+        let entry = read(table + ((vaddr >> shift) & 0x1ff) * 8);
+        if entry & needed != needed {
+            return None;
+        }
+        let leaf = shift == 12 || (shift != 39 && entry & PS != 0);
+        if leaf {
+            let page_offset = vaddr & ((1u64 << shift) - 1);
+            return Some((entry & ADDR_MASK & !((1u64 << shift) - 1)) + page_offset);
+        }
+        table = entry & ADDR_MASK;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    /// Page tables in a map from physical address to entry.
+    fn walk(entries: &HashMap<u64, u64>, vaddr: u64, write: bool) -> Option<u64> {
+        translate_user(|a| entries.get(&a).copied().unwrap_or(0), 0x1000, vaddr, write)
+    }
+
+    #[test]
+    fn user_translation_follows_every_page_size_and_right() {
+        let mut e = HashMap::new();
+        let va: u64 = 0x40_2345; // PML4 0, PDPT 0, PD 2, PT 2
+        e.insert(0x1000, table_entry(0x2000, 0));
+        e.insert(0x2000, table_entry(0x3000, 0));
+        e.insert(0x3000 + 2 * 8, table_entry(0x4000, 0));
+        e.insert(0x4000 + 2 * 8, frame_entry(0x9000, super::super::cap::vm_rights::READ_ONLY, 0, 12));
+        assert_eq!(walk(&e, va, false), Some(0x9345));
+        assert_eq!(walk(&e, va, true), None, "read-only page");
+        assert_eq!(walk(&e, va + 0x1000, false), None, "unmapped page");
+        // A 2 MiB page at PD index 3, and a 1 GiB page at PDPT index 1.
+        e.insert(0x3000 + 3 * 8, frame_entry(0x4000_0000, super::super::cap::vm_rights::READ_WRITE, 0, 21));
+        assert_eq!(walk(&e, 0x60_0000 + 0x1_2345, true), Some(0x4001_2345));
+        e.insert(0x2000 + 8, frame_entry(0x8000_0000, super::super::cap::vm_rights::READ_WRITE, 0, 30));
+        assert_eq!(walk(&e, 0x4000_0000 + 0x123_4567, true), Some(0x8123_4567));
+        // Kernel-only mappings and the kernel half are out of reach.
+        e.insert(0x4000 + 3 * 8, frame_entry(0xa000, super::super::cap::vm_rights::KERNEL_ONLY, 0, 12));
+        assert_eq!(walk(&e, 0x40_3000, false), None, "supervisor page");
+        assert_eq!(walk(&e, 0xffff_8000_0000_0000, false), None);
+    }
 
     #[test]
     fn small_pages() {
