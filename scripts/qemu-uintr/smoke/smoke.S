@@ -1,4 +1,6 @@
-/* UINTR smoke test: multiboot (ELF32 via objcopy), long mode, ring 3. */
+/* UINTR smoke test: multiboot (ELF32 via objcopy), long mode, ring 3,
+   SENDUIPI/UIRET/CLUI/STUI/TESTUI, SN, faults, STACKADJUST modes, #PF on
+   delivery, and (with -smp >= 2) SENDUIPI to another CPU. */
 #define UINV 0xE1
 #define APIC 0xFEE00000
 
@@ -42,6 +44,7 @@ _start:
     inc %ecx
     cmp $2048, %ecx
     jne 1b
+    movl $0, pd+8*511        /* 0x3FE00000-0x3FFFFFFF not present */
     mov $pml4, %eax
     mov %eax, %cr3
     mov %cr4, %eax
@@ -85,7 +88,10 @@ long_entry:
 4:  cmp $0x80, %ecx
     jne 5f
     mov $isr128, %eax
-5:  cmp $UINV, %ecx
+5:  cmp $0x81, %ecx
+    jne 7f
+    mov $isr_wrmsr, %eax
+7:  cmp $UINV, %ecx
     jne 6f
     mov $isr_uinv, %eax
 6:  mov %rcx, %rdx
@@ -94,8 +100,10 @@ long_entry:
     movw $0x08, idt+2(%rdx)
     movw $0x8E00, idt+4(%rdx)
     cmp $0x80, %ecx
+    je 8f
+    cmp $0x81, %ecx
     jne 2f
-    movw $0xEE00, idt+4(%rdx)
+8:  movw $0xEE00, idt+4(%rdx)
 2:  shr $16, %rax
     movw %ax, idt+6(%rdx)
     shr $16, %rax
@@ -106,6 +114,9 @@ long_entry:
     jne 1b
     lidt idtr
 
+    mov $0xFF, %al           /* mask the 8259s (IRQ0 would hit vector 8) */
+    out %al, $0x21
+    out %al, $0xA1
     mov $msg_hello, %rsi
     call puts
 
@@ -172,6 +183,8 @@ long_entry:
     movq $upid, uitt+40
     movq $0x4001, uitt+48
     movq $upid, uitt+56
+    movq $0x2A01, uitt+64
+    movq $ap_upid, uitt+72
 
     mov $0x986, %ecx
     mov $uhandler, %eax
@@ -181,7 +194,7 @@ long_entry:
     mov $128, %eax
     wrmsr
     mov $0x988, %ecx
-    mov $3, %eax
+    mov $4, %eax
     mov $UINV, %edx
     wrmsr
     mov $0x989, %ecx
@@ -214,6 +227,8 @@ long_entry:
     and $3, %eax
     CHECK_EQ(%rax, $0)
     CHECK_EQ(ngot, $0)
+
+    call start_ap
 
     /* to ring 3: delivery must happen before the first user instruction */
     pushq $0x1B
@@ -269,8 +284,64 @@ user_entry:
     /* faults */
     mov $3, %eax
     EXPECT(13, senduipi %rax)
-    mov $4, %eax
+    mov $5, %eax
     EXPECT(13, senduipi %rax)
+    /* absolute STACKADJUST */
+    mov $0x987, %edi
+    mov $(alt_stack_top + 8 + 1), %esi
+    int $0x81
+    movq $(alt_stack_top + 8), sa_abs
+    xor %eax, %eax
+    senduipi %rax
+    nop
+    CHECK_EQ(ngot, $6)
+    CHECK_EQ(stack_bad, $0)
+    /* #PF on the delivery pushes: state unchanged, retried after the fix */
+    mov $0x987, %edi
+    mov $0x3FF00001, %esi
+    int $0x81
+    movq $0x3FF00000, sa_abs
+    movq $1, pf_fixup
+    xor %eax, %eax
+    senduipi %rax
+pf_here:
+    nop
+    CHECK_EQ(pf_fixup, $0)
+    CHECK_EQ(pf_cr2, $0x3FEFFFF8)
+    CHECK_EQ(pf_uirr, $0x20)
+    CHECK_EQ(pf_uif, $1)
+    CHECK_EQ(pf_rip, $pf_here)
+    CHECK_EQ(ngot, $7)
+    CHECK_EQ(stack_bad, $0)
+    /* back to the red-zone adjust */
+    mov $0x987, %edi
+    mov $128, %esi
+    int $0x81
+    movq $0, sa_abs
+    /* cross-CPU: UITT entry 4 targets the AP's UPID, vector 42 */
+    cmpq $0, ap_ready
+    je 9f
+    mov $4, %eax
+    senduipi %rax
+    mov $100000000, %ecx
+1:  cmpq $0, ap_got
+    jne 2f
+    pause
+    dec %ecx
+    jnz 1b
+2:  CHECK_EQ(ap_got, $1)
+    CHECK_EQ(ap_vec, $42)
+    mov $4, %eax
+    senduipi %rax
+    mov $100000000, %ecx
+1:  cmpq $2, ap_got
+    jae 2f
+    pause
+    dec %ecx
+    jnz 1b
+2:  CHECK_EQ(ap_got, $2)
+    CHECK_EQ(ap_bad, $0)
+9:
     testui
     jc 1f
     movq $__LINE__, fail_line
@@ -294,7 +365,10 @@ uhandler:
     /* old RSP at +40; frame base must be ((old - 128) & ~15) - 32 */
     mov 40(%rsp), %rax
     sub $128, %rax
-    and $~15, %rax
+    cmpq $0, sa_abs
+    je 4f
+    mov sa_abs, %rax
+4:  and $~15, %rax
     sub $32, %rax
     lea 16(%rsp), %rbx
     cmp %rax, %rbx
@@ -318,7 +392,12 @@ isr_common:
     je finish
     cmp $UINV, %rax
     je bad_uinv
-    mov %rax, last_vec
+    cmp $14, %rax
+    jne 5f
+    cmpq $0, pf_fixup
+    je 5f
+    jmp pf_fix
+5:  mov %rax, last_vec
     mov %rbx, last_err
     mov recover_rip, %rax
     test %rax, %rax
@@ -329,6 +408,180 @@ isr_common:
     pop %rax
     add $16, %rsp
     iretq
+pf_fix:
+    /* delivery push faulted: record state, restore STACKADJUST, retry */
+    push %rcx
+    push %rdx
+    mov %cr2, %rax
+    mov %rax, pf_cr2
+    mov 48(%rsp), %rax
+    mov %rax, pf_rip
+    mov $0x985, %ecx
+    rdmsr
+    shl $32, %rdx
+    or %rdx, %rax
+    mov %rax, pf_uirr
+    xor %eax, %eax
+    testui
+    setc %al
+    mov %rax, pf_uif
+    mov $0x987, %ecx
+    mov $128, %eax
+    xor %edx, %edx
+    wrmsr
+    movq $0, sa_abs
+    movq $0, pf_fixup
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp
+    iretq
+isr_wrmsr:
+    push %rax
+    push %rcx
+    push %rdx
+    mov %edi, %ecx
+    mov %rsi, %rax
+    mov %rsi, %rdx
+    shr $32, %rdx
+    wrmsr
+    pop %rdx
+    pop %rcx
+    pop %rax
+    iretq
+
+/* start the AP (if any) with INIT-SIPI; it runs ap_user in ring 3 */
+start_ap:
+    mov $ap_tramp, %rsi
+    mov $0x8000, %rdi
+    mov $(ap_tramp_end - ap_tramp), %rcx
+    rep movsb
+    mov $ap_tss, %rax
+    movw $0x67, gdt_tss2
+    movw %ax, gdt_tss2+2
+    shr $16, %rax
+    movb %al, gdt_tss2+4
+    movb $0x89, gdt_tss2+5
+    movb $0, gdt_tss2+6
+    movb %ah, gdt_tss2+7
+    movq $ap_kstack_top, ap_tss+4
+    mov $APIC, %ebx
+    movl $0x000C4500, 0x300(%rbx)     /* INIT, all excluding self */
+    mov $100000, %ecx
+1:  dec %ecx
+    jnz 1b
+    movl $0x000C4608, 0x300(%rbx)     /* SIPI, vector 0x08 -> 0x8000 */
+    mov $100000, %ecx
+1:  dec %ecx
+    jnz 1b
+    movl $0x000C4608, 0x300(%rbx)
+    mov $50000000, %ecx
+1:  cmpq $0, ap_ready
+    jne 2f
+    pause
+    dec %ecx
+    jnz 1b
+2:  ret
+
+    .code16
+ap_tramp:
+    cli
+    xor %ax, %ax
+    mov %ax, %ds
+    lgdtl 0x8000 + (ap_gdtr - ap_tramp)
+    mov %cr0, %eax
+    or $1, %eax
+    mov %eax, %cr0
+    ljmpl $0x38, $(0x8000 + (ap_pm32 - ap_tramp))
+    .code32
+ap_pm32:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %ss
+    mov %cr4, %eax
+    or $0x620, %eax
+    mov %eax, %cr4
+    mov $pml4, %eax
+    mov %eax, %cr3
+    mov $0xC0000080, %ecx
+    rdmsr
+    or $0x101, %eax
+    wrmsr
+    mov %cr0, %eax
+    or $0x80000001, %eax
+    mov %eax, %cr0
+    ljmp $0x08, $ap_long
+    .align 4
+ap_gdtr:
+    .word gdt_end - gdt - 1
+    .long gdt
+ap_tramp_end:
+    .code64
+ap_long:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    lock btsq $0, ap_claim   /* only the first AP takes part */
+    jnc 1f
+2:  cli
+    hlt
+    jmp 2b
+1:  mov $ap_kstack_top, %rsp
+    lidt idtr
+    mov $0x40, %ax
+    ltr %ax
+    mov %cr4, %rax
+    bts $25, %rax
+    mov %rax, %cr4
+    mov $APIC, %ebx
+    movl $0x1FF, 0xF0(%rbx)
+    mov 0x20(%rbx), %eax
+    shr $24, %eax
+    shl $8, %eax
+    shl $32, %rax
+    or $(UINV << 16), %rax
+    mov %rax, ap_upid
+    movq $0, ap_upid+8
+    mov $0x986, %ecx
+    mov $ap_uhandler, %eax
+    xor %edx, %edx
+    wrmsr
+    mov $0x987, %ecx
+    mov $128, %eax
+    wrmsr
+    mov $0x988, %ecx
+    xor %eax, %eax
+    mov $UINV, %edx
+    wrmsr
+    mov $0x989, %ecx
+    mov $ap_upid, %eax
+    xor %edx, %edx
+    wrmsr
+    stui
+    movq $1, ap_ready
+    pushq $0x1B
+    pushq $ap_ustack_top
+    pushq $0x3202
+    pushq $0x23
+    pushq $ap_user
+    iretq
+ap_user:
+    pause
+    jmp ap_user
+ap_uhandler:
+    push %rax
+    mov 8(%rsp), %rax
+    mov %rax, ap_vec
+    incq ap_got
+    testui
+    jnc 1f
+    movq $1, ap_bad
+1:  pop %rax
+    add $8, %rsp
+    uiret
+
 fatal:
     mov $msg_fatal, %rsi
     call puts
@@ -345,7 +598,11 @@ bad_uinv:
     jmp fail_exit
 
 finish:
-    mov $msg_pass, %rsi
+    cmpq $0, ap_ready
+    je 1f
+    mov $msg_smp, %rsi
+    call puts
+1:  mov $msg_pass, %rsi
     call puts
     mov $0, %al
     jmp do_exit
@@ -437,6 +694,7 @@ isr_table:
     .endr
 msg_hello: .asciz "uintr smoke start\n"
 msg_pass:  .asciz "UINTR SMOKE PASS\n"
+msg_smp:   .asciz "cross-CPU SENDUIPI ok\n"
 msg_fail:  .asciz "UINTR SMOKE FAIL at line "
 msg_fatal: .asciz "unexpected exception vec/err/rip:\n"
 msg_uinv:  .asciz "UINV delivered through IDT\n"
@@ -450,6 +708,9 @@ gdt:
     .quad 0x00CFF2000000FFFF
     .quad 0x00AFFA000000FFFF
 gdt_tss:
+    .quad 0, 0
+    .quad 0x00CF9A000000FFFF
+gdt_tss2:
     .quad 0, 0
 gdt_end:
 gdtr:
@@ -468,6 +729,17 @@ got: .quad 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
 got_rip: .quad 0
 stack_bad: .quad 0
 user_done: .quad 0
+sa_abs: .quad 0
+pf_fixup: .quad 0
+pf_cr2: .quad 0
+pf_rip: .quad 0
+pf_uirr: .quad 0
+pf_uif: .quad 0
+ap_ready: .quad 0
+ap_got: .quad 0
+ap_vec: .quad 0
+ap_bad: .quad 0
+ap_claim: .quad 0
 
     .bss
     .align 4096
@@ -482,3 +754,11 @@ uitt: .skip 4096
 kstack_top:
       .skip 16384
 ustack_top:
+      .skip 16384
+alt_stack_top:
+      .skip 16384
+ap_kstack_top:
+      .skip 16384
+ap_ustack_top:
+ap_tss: .skip 4096
+ap_upid: .skip 4096
