@@ -10,7 +10,7 @@ gcc -c -o "$tmp/smoke.o" "$here/smoke.S"
 ld -m elf_x86_64 --no-warn-rwx-segments -T "$here/link.ld" -o "$tmp/smoke64.elf" "$tmp/smoke.o"
 objcopy -O elf32-i386 "$tmp/smoke64.elf" "$tmp/smoke.elf"   # QEMU multiboot wants ELF32
 rc=0
-for cpu in "Nehalem,+uintr" "qemu64,+uintr" "max" "Nehalem,+uintr -smp 2" \
+for cpu in "Nehalem" "Nehalem,+uintr" "qemu64,+uintr" "max" "Nehalem,+uintr -smp 2" \
            "max -smp 4 -accel tcg,thread=multi" "Nehalem,+uintr -smp 2 -accel tcg,thread=single"; do
     set +e
     out=$(timeout 60 "$qemu" -M pc -display none -serial stdio -no-reboot \

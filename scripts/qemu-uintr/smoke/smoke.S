@@ -4,7 +4,7 @@
 #define UINV 0xE1
 #define APIC 0xFEE00000
 
-#define EXPECT(vec, insn) \
+#define EXPECT(vec, insn...) \
     movq $-1, last_vec; movq $1f, recover_rip; insn; movq $0, recover_rip; \
 1:  cmpq $(vec), last_vec; je 2f; movq $__LINE__, fail_line; jmp fail; 2:
 
@@ -125,10 +125,25 @@ long_entry:
     xor %ecx, %ecx
     cpuid
     bt $5, %edx
-    jc 1f
-    movq $__LINE__, fail_line
-    jmp fail
-1:
+    jc have_uintr
+    /* no UINTR: CR4.UINTR, the MSRs and the instructions must fault */
+    mov %cr4, %rax
+    bts $25, %rax
+    EXPECT(13, mov %rax, %cr4)
+    mov $0x985, %ecx
+    EXPECT(13, rdmsr)
+    mov $0x98A, %ecx
+    xor %eax, %eax
+    xor %edx, %edx
+    EXPECT(13, wrmsr)
+    EXPECT(6, stui)
+    EXPECT(6, uiret)
+    EXPECT(6, senduipi %rax)
+    mov $msg_nouintr, %rsi
+    call puts
+    mov $0, %al
+    jmp do_exit
+have_uintr:
     /* #UD before CR4.UINTR */
     EXPECT(6, stui)
     EXPECT(6, testui)
@@ -694,6 +709,7 @@ isr_table:
     .endr
 msg_hello: .asciz "uintr smoke start\n"
 msg_pass:  .asciz "UINTR SMOKE PASS\n"
+msg_nouintr: .asciz "NO-UINTR FAULT CHECKS PASS\n"
 msg_smp:   .asciz "cross-CPU SENDUIPI ok\n"
 msg_fail:  .asciz "UINTR SMOKE FAIL at line "
 msg_fatal: .asciz "unexpected exception vec/err/rip:\n"
