@@ -11,7 +11,7 @@ ld -m elf_x86_64 --no-warn-rwx-segments -T "$here/link.ld" -o "$tmp/smoke64.elf"
 objcopy -O elf32-i386 "$tmp/smoke64.elf" "$tmp/smoke.elf"   # QEMU multiboot wants ELF32
 rc=0
 for cpu in "Nehalem" "Nehalem,+uintr" "qemu64,+uintr" "max" "Nehalem,+uintr -smp 2" \
-           "max -smp 4 -accel tcg,thread=multi" "Nehalem,+uintr -smp 2 -accel tcg,thread=single"; do
+           "max -smp 4 -accel tcg,thread=multi" "Nehalem,+uintr -smp 2 -accel tcg,thread=single" "Nehalem,+uintr -icount shift=0" "Nehalem,+uintr -smp 2 -icount shift=7"; do
     set +e
     out=$(timeout 60 "$qemu" -M pc -display none -serial stdio -no-reboot \
           -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$tmp/smoke.elf" \
