@@ -1,0 +1,364 @@
+//! Notification processing (UINV at any CPL: PIR -> UIRR, ON cleared,
+//! EOI) and user-interrupt delivery (CPL 3, UIF = 1: the frame, the
+//! vector order, UIRET, and when delivery is re-checked).
+
+use super::{cr4_uintr, run_snippet, set_msr, set_user_out, spin, uirr, user_out, wait_log, R};
+use crate::arch::apic;
+use crate::arch::cpu;
+use crate::arch::desc::USER_CS;
+use crate::arch::entry::{self, label, Entry, TrapFrame};
+use crate::harness::{clear_log, irq_count, last_exit, log_entry, log_len, Delivery, Msg, RUNAWAY_EXIT};
+use crate::uintr::*;
+use crate::Global;
+
+fn entry_probe() -> u64 {
+    label(core::ptr::addr_of!(entry::u_entry_probe))
+}
+
+fn check_no_isr() -> R {
+    check!(apic::highest_in_service().is_none(), "vector {:#x} left in service in the local APIC (no EOI?)", apic::highest_in_service().unwrap_or(0));
+    Ok(())
+}
+
+/// The vectors delivered, in order; fails on a runaway handler.
+fn delivered(exit: u64) -> Result<([u64; 64], usize), Msg> {
+    check!(exit != RUNAWAY_EXIT, "user-interrupt handler ran more than 1000 times (UIRR never cleared?)");
+    let n = log_len().min(64);
+    let mut v = [0; 64];
+    for (i, slot) in v.iter_mut().enumerate().take(n) {
+        *slot = log_entry(i).vector;
+    }
+    Ok((v, log_len()))
+}
+
+fn check_delivered_in_ring3(d: &Delivery) -> R {
+    check_eq!(d.cs, USER_CS, "CS in the user-interrupt handler");
+    Ok(())
+}
+
+/// Sends vector `v` from ring 0 with IF = 0 and lets the notification be
+/// processed in ring 0 (UIF = 1 by then); checks the processing.
+fn notify_in_ring0(v: u64) -> R {
+    cpu::stui();
+    cpu::senduipi(v);
+    check!(apic::requested(UINV), "no notification IPI pending after SENDUIPI (ON {}, PIR {:#x})", on(Which::A), pir(Which::A));
+    cpu::interrupt_window(2000);
+    check_eq!(uirr(), 1u64 << v, "UIRR after the notification");
+    check_eq!(pir(Which::A), 0, "PIR after the notification");
+    check!(!on(Which::A), "ON still set after the notification");
+    check!(!apic::requested(UINV), "UINV still requested in the IRR");
+    check!(!apic::in_service(UINV), "UINV left in service: the notification did not EOI");
+    check_eq!(irq_count(UINV), 0, "interrupts with vector UINV through the IDT");
+    Ok(())
+}
+
+pub fn notification_processed_in_ring0() -> R {
+    notify_in_ring0(5)?;
+    check_eq!(log_len(), 0, "user interrupts delivered in ring 0");
+    Ok(())
+}
+
+/// The notification's EOI leaves nothing in service, so a lower-priority
+/// interrupt still gets through.
+pub fn notification_eoi_unblocks_lower_vectors() -> R {
+    notify_in_ring0(5)?;
+    check_no_isr()?;
+    apic::self_ipi(LOW_VECTOR);
+    cpu::interrupt_window(2000);
+    check_eq!(irq_count(LOW_VECTOR), 1, "IDT interrupts with low-priority vector {:#x} after the notification", LOW_VECTOR);
+    Ok(())
+}
+
+/// The notification vector is IA32_UINTR_MISC[39:32], not a fixed one.
+pub fn notification_uses_misc_uinv() -> R {
+    const OTHER: u8 = 0x51;
+    set_msr(MSR_MISC, misc(OTHER, UITTSZ));
+    set_nv(Which::A, OTHER);
+    cpu::senduipi(12);
+    cpu::interrupt_window(2000);
+    check_eq!(uirr(), 1 << 12, "UIRR after a notification with UINV = {:#x}", OTHER);
+    check_eq!(irq_count(OTHER), 0, "IDT interrupts with the new UINV");
+    check!(!on(Which::A), "ON still set");
+    apic::self_ipi(UINV);
+    cpu::interrupt_window(2000);
+    check_eq!(irq_count(UINV), 1, "IDT interrupts with the old UINV {:#x} (now an ordinary vector)", UINV);
+    check_eq!(uirr(), 1 << 12, "UIRR after the ordinary interrupt");
+    Ok(())
+}
+
+fn delivered_on_entry(how: Entry) -> R {
+    notify_in_ring0(5)?;
+    check_eq!(log_len(), 0, "user interrupts delivered in ring 0");
+    let rip = match how {
+        Entry::Iretq => entry_probe(),
+        Entry::Sysret => label(core::ptr::addr_of!(entry::u_entry_probe_syscall)),
+    };
+    let exit = run_snippet(rip, 0, 0, how);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 1, "user interrupts delivered after the return to ring 3");
+    check_eq!(v[0], 5, "vector");
+    let d = log_entry(0);
+    check_delivered_in_ring3(&d)?;
+    check_eq!(d.rip, rip, "interrupted RIP (must be the first ring-3 instruction)");
+    check_eq!(uirr(), 0, "UIRR after delivery");
+    Ok(())
+}
+
+pub fn ring0_notification_delivered_on_iretq() -> R {
+    delivered_on_entry(Entry::Iretq)
+}
+
+pub fn ring0_notification_delivered_on_sysret() -> R {
+    delivered_on_entry(Entry::Sysret)
+}
+
+/// The notification IPI is still pending (IF = 0 in ring 0) when IRETQ
+/// returns to ring 3 with IF = 1: it is taken there and delivered within
+/// the first instructions.
+pub fn pending_notification_taken_in_ring3() -> R {
+    cpu::stui();
+    cpu::senduipi(6);
+    check!(apic::requested(UINV), "no notification IPI pending after SENDUIPI");
+    let exit = run_snippet(entry_probe(), 0, 0, Entry::Iretq);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 1, "user interrupts delivered");
+    check_eq!(v[0], 6, "vector");
+    let d = log_entry(0);
+    check_delivered_in_ring3(&d)?;
+    let end = label(core::ptr::addr_of!(entry::u_entry_probe_end));
+    check!(d.rip >= entry_probe() && d.rip <= end, "interrupted RIP {:#x} is outside the NOP sled {:#x}..{:#x}", d.rip, entry_probe(), end);
+    check_eq!(irq_count(UINV), 0, "interrupts with vector UINV through the IDT");
+    check_no_isr()?;
+    check_eq!(uirr(), 0, "UIRR after delivery");
+    Ok(())
+}
+
+extern "C" fn user_send_and_wait(index: u64, count: u64) -> u64 {
+    cpu::stui();
+    cpu::senduipi(index);
+    wait_log(count as usize, 1_000_000);
+    set_user_out(0, cpu::testui() as u64);
+    0
+}
+
+/// Ring 3, UIF = 1, IF = 1: SENDUIPI to itself is delivered to the handler.
+pub fn senduipi_ring3_self_delivery() -> R {
+    let exit = entry::run_user(user_send_and_wait, 33, 1);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 1, "user interrupts delivered");
+    check_eq!(v[0], 33, "vector");
+    let d = log_entry(0);
+    check_delivered_in_ring3(&d)?;
+    check_eq!(user_out(0), 1, "UIF after the handler's UIRET");
+    check_eq!(uirr(), 0, "UIRR");
+    check_eq!(pir(Which::A), 0, "PIR");
+    check!(!on(Which::A), "ON still set");
+    check_eq!(irq_count(UINV), 0, "interrupts with vector UINV through the IDT");
+    check_no_isr()
+}
+
+pub fn vector_63_delivered() -> R {
+    let exit = entry::run_user(user_send_and_wait, 63, 1);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 1, "user interrupts delivered");
+    check_eq!(v[0], 63, "vector");
+    check_eq!(uirr(), 0, "UIRR");
+    Ok(())
+}
+
+/// Two sends while ON stays set (ring 0, IF = 0): one notification moves
+/// both vectors to UIRR; both are delivered, highest first.
+pub fn coalesced_notification_delivers_both() -> R {
+    cpu::stui();
+    cpu::senduipi(10);
+    check!(on(Which::A), "ON not set by the first SENDUIPI");
+    cpu::senduipi(20);
+    check_eq!(pir(Which::A), 1 << 10 | 1 << 20, "PIR after two sends");
+    cpu::interrupt_window(2000);
+    check_eq!(uirr(), 1 << 10 | 1 << 20, "UIRR after the one notification");
+    check!(!on(Which::A), "ON still set");
+    let exit = run_snippet(entry_probe(), 0, 0, Entry::Iretq);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 2, "user interrupts delivered");
+    check_eq!(v[0], 20, "first vector delivered");
+    check_eq!(v[1], 10, "second vector delivered");
+    Ok(())
+}
+
+extern "C" fn user_send_all(_: u64, _: u64) -> u64 {
+    cpu::clui();
+    for k in 0..64u64 {
+        cpu::senduipi((k * 37) % 64);
+    }
+    spin(50000);
+    cpu::stui();
+    wait_log(64, 2_000_000);
+    0
+}
+
+/// All 64 vectors, sent in scrambled order with UIF = 0, are delivered
+/// after STUI, highest first, each once.
+pub fn all_64_vectors_delivered_highest_first() -> R {
+    let exit = entry::run_user(user_send_all, 0, 0);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 64, "user interrupts delivered");
+    for (i, &got) in v.iter().enumerate() {
+        check_eq!(got, 63 - i as u64, "vector of delivery #{}", i);
+    }
+    check_eq!(uirr(), 0, "UIRR after all deliveries");
+    Ok(())
+}
+
+/// UIRR written by WRMSR in ring 0 is delivered on return to ring 3,
+/// highest vector first, back to back at the first instruction.
+pub fn uirr_wrmsr_delivered_on_return() -> R {
+    let bits: u64 = 1 << 63 | 1 << 32 | 1 << 31 | 1 << 1 | 1;
+    set_msr(MSR_UIRR, bits);
+    cpu::stui();
+    let exit = run_snippet(entry_probe(), 0, 0, Entry::Iretq);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 5, "user interrupts delivered");
+    for (i, want) in [63u64, 32, 31, 1, 0].into_iter().enumerate() {
+        check_eq!(v[i], want, "vector of delivery #{}", i);
+        check_eq!(log_entry(i).rip, entry_probe(), "interrupted RIP of delivery #{}", i);
+    }
+    check_eq!(uirr(), 0, "UIRR");
+    Ok(())
+}
+
+pub fn no_delivery_at_cpl0() -> R {
+    set_msr(MSR_UIRR, 1 << 4);
+    cpu::stui();
+    cpu::interrupt_window(20000);
+    spin(20000);
+    check_eq!(log_len(), 0, "user interrupts delivered in ring 0");
+    check_eq!(uirr(), 1 << 4, "UIRR");
+    Ok(())
+}
+
+extern "C" fn user_spin_testui(_: u64, _: u64) -> u64 {
+    spin(100_000);
+    set_user_out(0, cpu::testui() as u64);
+    0
+}
+
+pub fn no_delivery_with_uif_clear() -> R {
+    set_msr(MSR_UIRR, 1 << 4);
+    cpu::clui();
+    entry::run_user(user_spin_testui, 0, 0);
+    check_eq!(log_len(), 0, "user interrupts delivered with UIF = 0");
+    check_eq!(user_out(0), 0, "UIF in ring 3");
+    check_eq!(uirr(), 1 << 4, "UIRR");
+    Ok(())
+}
+
+pub fn no_delivery_with_cr4_uintr_clear() -> R {
+    cpu::stui();
+    set_msr(MSR_UIRR, 1 << 4);
+    cr4_uintr(false);
+    run_snippet(entry_probe(), 0, 0, Entry::Iretq);
+    check_eq!(log_len(), 0, "user interrupts delivered with CR4.UINTR = 0");
+    check_eq!(uirr(), 1 << 4, "UIRR");
+    Ok(())
+}
+
+pub fn stui_delivers_pending_immediately() -> R {
+    set_msr(MSR_UIRR, 1 << 9);
+    cpu::clui();
+    let exit = run_snippet(label(core::ptr::addr_of!(entry::u_stui_probe)), 0, 0, Entry::Iretq);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 1, "user interrupts delivered");
+    check_eq!(v[0], 9, "vector");
+    check_eq!(log_entry(0).rip, label(core::ptr::addr_of!(entry::u_stui_after)), "interrupted RIP (the instruction after STUI)");
+    Ok(())
+}
+
+pub fn uiret_delivers_next_pending_back_to_back() -> R {
+    set_msr(MSR_UIRR, 1 << 9 | 1 << 3);
+    cpu::clui();
+    let exit = run_snippet(label(core::ptr::addr_of!(entry::u_stui_probe)), 0, 0, Entry::Iretq);
+    let (v, n) = delivered(exit)?;
+    let after = label(core::ptr::addr_of!(entry::u_stui_after));
+    check_eq!(n, 2, "user interrupts delivered");
+    check_eq!(v[0], 9, "first vector");
+    check_eq!(v[1], 3, "second vector");
+    check_eq!(log_entry(0).rip, after, "interrupted RIP of the first delivery");
+    check_eq!(log_entry(1).rip, after, "interrupted RIP of the second delivery (must follow UIRET at once)");
+    check_eq!(log_entry(1).old_rsp, log_entry(0).old_rsp, "interrupted RSP of the second delivery");
+    Ok(())
+}
+
+// ---- the delivery frame ----
+
+#[repr(C, align(16))]
+struct Stacks([u8; 32768]);
+static STACKS: Global<Stacks> = Global::new(Stacks([0; 32768]));
+
+/// The interrupted RSP: 8 mod 16, so that alignment matters.
+fn interrupted_rsp() -> u64 {
+    STACKS.ptr() as u64 + 0x3000 + 8
+}
+
+/// An alternate stack for STACKADJUST bit 0 = 1 (also 8 mod 16).
+fn alternate_rsp() -> u64 {
+    STACKS.ptr() as u64 + 0x6000 + 8
+}
+
+/// RFLAGS the interrupted code runs with: CF PF AF ZF SF DF OF AC, IF.
+const FLAGS: u64 = 0x4_0ed7;
+
+/// Vector 17 pending, UIF = 0; u_frame_probe sets RSP and RFLAGS and runs
+/// STUI. Returns the delivery and the registers after UIRET.
+fn frame_run(stackadjust: u64) -> Result<(Delivery, TrapFrame), Msg> {
+    clear_log();
+    set_msr(MSR_STACKADJUST, stackadjust);
+    set_msr(MSR_UIRR, 1 << 17);
+    cpu::clui();
+    let exit = run_snippet(label(core::ptr::addr_of!(entry::u_frame_probe)), interrupted_rsp(), FLAGS, Entry::Iretq);
+    let (_, n) = delivered(exit)?;
+    check_eq!(n, 1, "user interrupts delivered");
+    Ok((log_entry(0), last_exit()))
+}
+
+pub fn delivery_frame_contents() -> R {
+    let (d, _) = frame_run(STACKADJUST)?;
+    check_eq!(d.vector, 17, "vector word on the handler's stack");
+    check_eq!(d.rip, label(core::ptr::addr_of!(entry::u_frame_after)), "pushed RIP");
+    check_eq!(d.rflags, FLAGS, "pushed RFLAGS");
+    check_eq!(d.old_rsp, interrupted_rsp(), "pushed RSP");
+    check_delivered_in_ring3(&d)
+}
+
+pub fn delivery_stackadjust_subtract_and_align() -> R {
+    for adjust in [STACKADJUST, 200, 0] {
+        let (d, _) = frame_run(adjust)?;
+        let want = ((interrupted_rsp() - adjust) & !15) - 32;
+        check_eq!(d.frame, want, "handler RSP with STACKADJUST = {} (RSP {:#x})", adjust, interrupted_rsp());
+        check_eq!(d.old_rsp, interrupted_rsp(), "pushed RSP with STACKADJUST = {}", adjust);
+    }
+    Ok(())
+}
+
+pub fn delivery_stackadjust_load_and_align() -> R {
+    let adjust = alternate_rsp() | 1;
+    let (d, regs) = frame_run(adjust)?;
+    let want = (alternate_rsp() & !15) - 32;
+    check_eq!(d.frame, want, "handler RSP with STACKADJUST = {:#x}", adjust);
+    check_eq!(d.old_rsp, interrupted_rsp(), "pushed RSP");
+    check_eq!(regs.r14, interrupted_rsp(), "RSP after UIRET");
+    Ok(())
+}
+
+pub fn delivery_clears_uif() -> R {
+    let (d, _) = frame_run(STACKADJUST)?;
+    check_eq!(d.uif, 0, "UIF in the handler (TESTUI)");
+    Ok(())
+}
+
+pub fn uiret_restores_rsp_rflags_sets_uif() -> R {
+    let (_, regs) = frame_run(STACKADJUST)?;
+    check_eq!(regs.r13, FLAGS, "RFLAGS after UIRET");
+    check_eq!(regs.r14, interrupted_rsp(), "RSP after UIRET");
+    check_eq!(regs.r15, 1, "UIF after UIRET");
+    Ok(())
+}
