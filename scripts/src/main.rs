@@ -211,6 +211,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         println!("== UINTR conformance (TCG; logs in {})", artifacts::scratch_dir().display());
         let mut results = Vec::new();
         kernel_tests::uintr::absent_on_stock_qemu(&uintr, &mut results)?;
+        kernel_tests::uintr::harness_selftest(&uintr, &mut results)?;
         kernel_tests::uintr::on_patched_qemu(&uintr, &mut results)?;
         results.iter().for_each(report);
         count(&results);

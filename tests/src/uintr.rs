@@ -74,7 +74,10 @@ pub fn boot_problems(out: &Outcome, banner: &str, prefix: &str, results: &mut Ve
     let passed = lines.iter().filter(|l| l.passed).count() as u32;
     let failed = lines.len() as u32 - passed;
     match closing {
-        None => problems.push("no closing `N passed, N failed` line (hung or crashed?)".into()),
+        None => problems.push(format!(
+            "no closing `N passed, N failed` line: hung or crashed after {}",
+            lines.last().map_or("the banner", |l| l.name.as_str())
+        )),
         Some((p, f)) if (p, f) != (passed, failed) => {
             problems.push(format!("closing line says {p} passed, {f} failed, but {passed} ok and {failed} FAIL lines were printed"))
         }
@@ -111,6 +114,42 @@ pub fn absent_on_stock_qemu(images: &UintrImages, results: &mut Vec<TestResult>)
     let out = boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("absent"), "uintr_absent.log")?;
     let problems = boot_problems(&out, "UINTR absent (CPUID.(7,0):EDX", "uintr-absent::", results);
     results.push(result("qemu::uintr_absent_on_stock_qemu", problems));
+    Ok(())
+}
+
+/// The image's harness self-test (stock QEMU): tests built to fail must
+/// fail, each with its reason, and the run must end with the failure
+/// status; one that passes must pass.
+pub fn harness_selftest(images: &UintrImages, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let out = boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("selftest"), "uintr_selftest.log")?;
+    let mut problems = Vec::new();
+    let (lines, closing) = parse(&out.console);
+    let expected: [(&str, Option<&str>); 6] = [
+        ("selftest_check_fails", Some("deliberate mismatch: got 0x1, expected 0x2")),
+        ("selftest_unexpected_gp_ring0", Some("unexpected #GP(0x0) at 0x")),
+        ("selftest_unexpected_pf_ring3", Some("unexpected #PF(0x5) at 0x")),
+        ("selftest_watchdog_ring3", Some("watchdog: the test ran too long")),
+        ("selftest_expected_fault_missing", Some("expected #GP, got no fault")),
+        ("selftest_passes", None),
+    ];
+    for (name, reason) in expected {
+        match (lines.iter().find(|l| l.name == name), reason) {
+            (None, _) => problems.push(format!("no line for {name}")),
+            (Some(l), None) if !l.passed => problems.push(format!("{name} failed: {}", l.detail)),
+            (Some(l), Some(_)) if l.passed => problems.push(format!("{name} passed but must fail")),
+            (Some(l), Some(r)) if !l.passed && !l.detail.contains(r) => {
+                problems.push(format!("{name} failed with {:?}, expected {r:?}", l.detail))
+            }
+            _ => {}
+        }
+    }
+    if closing != Some((1, 5)) {
+        problems.push(format!("closing line {closing:?}, expected 1 passed, 5 failed"));
+    }
+    if out.status != Some(EXIT_FAILED) {
+        problems.push(format!("QEMU exit status {:?}, expected {EXIT_FAILED}", out.status));
+    }
+    results.push(result("qemu::uintr_harness_reports_failures", problems));
     Ok(())
 }
 

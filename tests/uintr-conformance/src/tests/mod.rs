@@ -5,6 +5,7 @@ mod absent;
 mod config;
 mod delivery;
 mod instr;
+mod selftest;
 mod send;
 
 use crate::arch::cpu::{self, Probe};
@@ -196,6 +197,17 @@ pub static ABSENT_STRICT: &[Test] = &[
     t!("ud_testui_cr4_uintr_clear", instr::ud_testui, any),
     t!("ud_clui_cr4_uintr_clear", instr::ud_clui, any),
     t!("ud_stui_cr4_uintr_clear", instr::ud_stui, any),
+];
+
+/// `-append selftest`: tests that must fail, each in a different way, to
+/// show that the harness reports failures (the xtask checks the reasons).
+pub static SELFTEST: &[Test] = &[
+    t!("selftest_check_fails", selftest::check_fails, any),
+    t!("selftest_unexpected_gp_ring0", selftest::unexpected_gp_ring0, any),
+    t!("selftest_unexpected_pf_ring3", selftest::unexpected_pf_ring3, any),
+    t!("selftest_watchdog_ring3", selftest::watchdog_ring3, any),
+    t!("selftest_expected_fault_missing", selftest::expected_fault_missing, any),
+    t!("selftest_passes", selftest::passes, any),
 ];
 
 pub type R = Outcome;
