@@ -78,9 +78,9 @@ pub fn boot_problems(out: &Outcome, banner: &str, prefix: &str, results: &mut Ve
             "no closing `N passed, N failed` line: hung or crashed after {}",
             lines.last().map_or("the banner", |l| l.name.as_str())
         )),
-        Some((p, f)) if (p, f) != (passed, failed) => {
-            problems.push(format!("closing line says {p} passed, {f} failed, but {passed} ok and {failed} FAIL lines were printed"))
-        }
+        Some((p, f)) if (p, f) != (passed, failed) => problems.push(format!(
+            "closing line says {p} passed, {f} failed, but {passed} ok and {failed} FAIL lines were printed"
+        )),
         _ => {}
     }
     if lines.is_empty() {
@@ -91,7 +91,12 @@ pub fn boot_problems(out: &Outcome, banner: &str, prefix: &str, results: &mut Ve
         problems.push(format!("QEMU exit status {:?}, expected {want}", out.status));
     }
     for l in lines {
-        results.push(TestResult { name: format!("{prefix}{}", l.name), passed: l.passed, skipped: false, detail: l.detail });
+        results.push(TestResult {
+            name: format!("{prefix}{}", l.name),
+            passed: l.passed,
+            skipped: false,
+            detail: l.detail,
+        });
     }
     problems
 }
@@ -121,7 +126,8 @@ pub fn absent_on_stock_qemu(images: &UintrImages, results: &mut Vec<TestResult>)
 /// fail, each with its reason, and the run must end with the failure
 /// status; one that passes must pass.
 pub fn harness_selftest(images: &UintrImages, results: &mut Vec<TestResult>) -> Result<(), String> {
-    let out = boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("selftest"), "uintr_selftest.log")?;
+    let out =
+        boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("selftest"), "uintr_selftest.log")?;
     let mut problems = Vec::new();
     let (lines, closing) = parse(&out.console);
     let expected: [(&str, Option<&str>); 6] = [
@@ -190,7 +196,8 @@ mod tests {
 
     #[test]
     fn boot_problems_catch_mismatches() {
-        let out = Outcome { console: "UINTR present\nok a\nok b\n2 passed, 0 failed\n".into(), status: Some(EXIT_HALTED) };
+        let out =
+            Outcome { console: "UINTR present\nok a\nok b\n2 passed, 0 failed\n".into(), status: Some(EXIT_HALTED) };
         let mut results = Vec::new();
         assert!(boot_problems(&out, "UINTR present", "uintr::", &mut results).is_empty());
         assert_eq!(results.len(), 2);
@@ -202,7 +209,8 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
 
         // A failure must end with the failure status.
-        let out = Outcome { console: "UINTR present\nFAIL a: x\n0 passed, 1 failed\n".into(), status: Some(EXIT_HALTED) };
+        let out =
+            Outcome { console: "UINTR present\nFAIL a: x\n0 passed, 1 failed\n".into(), status: Some(EXIT_HALTED) };
         assert_eq!(boot_problems(&out, "UINTR present", "", &mut Vec::new()).len(), 1);
     }
 }

@@ -125,8 +125,18 @@ pub fn expect_no_fault(p: &Probe, what: fmt::Arguments<'_>) -> Outcome {
 pub static IRQ_COUNT: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
 /// CS of the context each vector last interrupted.
 pub static IRQ_LAST_CS: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
+/// RIP each vector last interrupted, and its place in the event order.
+pub static IRQ_LAST_RIP: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
+pub static IRQ_SEQ: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
+/// Counts IDT interrupts and user-interrupt deliveries, to order them.
+pub static SEQ: AtomicU64 = AtomicU64::new(1);
 pub static SPURIOUS: AtomicU32 = AtomicU32::new(0);
 static IN_TEST: AtomicBool = AtomicBool::new(false);
+/// If set, the next fault in ring 3 outside a probe ends the ring-3 run
+/// (`run_user*` returns FAULT_EXIT, the fault is in `take_probe`) instead
+/// of aborting the test.
+pub static ESCAPE_RING3_FAULT: AtomicBool = AtomicBool::new(false);
+pub const FAULT_EXIT: u64 = 0xdead_0002;
 static ABORT_MSG: Global<Msg> = Global::new(Msg::empty());
 /// The ring-3 registers at the last `int 0x80`.
 static LAST_EXIT: Global<TrapFrame> = Global::new(unsafe_zero_frame());
@@ -203,6 +213,11 @@ extern "C" fn trap_dispatch(f: &mut TrapFrame) {
             f.rsp = recover[1];
             return;
         }
+        if f.cs & 3 == 3 && ESCAPE_RING3_FAULT.swap(false, SeqCst) {
+            // Safety: as above.
+            unsafe { core::ptr::addr_of_mut!(PROBE_FAULT).write_volatile([1, v, f.error, f.rip, f.cs, cr2]) };
+            entry::return_from_user(FAULT_EXIT);
+        }
         let fault = Fault { vector: v, error: f.error, rip: f.rip, cs: f.cs, cr2 };
         apic::timer_stop();
         abort_with(msg(format_args!("unexpected {} (RSP {:#x})", FaultText(Some(fault)), f.rsp)));
@@ -214,6 +229,8 @@ extern "C" fn trap_dispatch(f: &mut TrapFrame) {
     }
     IRQ_COUNT[v as usize].fetch_add(1, SeqCst);
     IRQ_LAST_CS[v as usize].store(f.cs, SeqCst);
+    IRQ_LAST_RIP[v as usize].store(f.rip, SeqCst);
+    IRQ_SEQ[v as usize].store(SEQ.fetch_add(1, SeqCst), SeqCst);
     apic::eoi();
     if v8 == WATCHDOG_VECTOR && IN_TEST.load(SeqCst) {
         abort_with(msg(format_args!(
@@ -239,6 +256,8 @@ pub struct Delivery {
     /// UIF at handler entry (TESTUI).
     pub uif: u64,
     pub cs: u64,
+    /// Place in the event order (see `SEQ`).
+    pub seq: u64,
 }
 
 pub const LOG_CAP: usize = 128;
@@ -246,10 +265,13 @@ const RUNAWAY: usize = 1000;
 /// `run_user*` returns this if the handler ran away.
 pub const RUNAWAY_EXIT: u64 = 0xdead_0001;
 
-pub static LOG: Global<[Delivery; LOG_CAP]> = Global::new(
-    [Delivery { vector: 0, rip: 0, rflags: 0, old_rsp: 0, frame: 0, uif: 0, cs: 0 }; LOG_CAP],
-);
+pub static LOG: Global<[Delivery; LOG_CAP]> =
+    Global::new([Delivery { vector: 0, rip: 0, rflags: 0, old_rsp: 0, frame: 0, uif: 0, cs: 0, seq: 0 }; LOG_CAP]);
 pub static LOG_LEN: AtomicUsize = AtomicUsize::new(0);
+/// If non-zero, the handler replaces the saved RFLAGS / RIP with this
+/// (once) before its UIRET.
+pub static HANDLER_SET_RFLAGS: AtomicU64 = AtomicU64::new(0);
+pub static HANDLER_SET_RIP: AtomicU64 = AtomicU64::new(0);
 
 /// Called by `uintr_entry` (arch) in ring 3 with the address of the
 /// vector word and UIF as TESTUI saw it.
@@ -261,13 +283,32 @@ extern "C" fn uintr_handler(frame: *const u64, uif: u64) {
         entry::user_exit(RUNAWAY_EXIT);
     }
     // Safety: the frame is the four words the CPU just pushed.
-    let w = unsafe { [frame.read_volatile(), frame.add(1).read_volatile(), frame.add(2).read_volatile(), frame.add(3).read_volatile()] };
+    let w = unsafe {
+        [
+            frame.read_volatile(),
+            frame.add(1).read_volatile(),
+            frame.add(2).read_volatile(),
+            frame.add(3).read_volatile(),
+        ]
+    };
     if n < LOG_CAP {
-        let d = Delivery { vector: w[0], rip: w[1], rflags: w[2], old_rsp: w[3], frame: frame as u64, uif, cs };
+        let seq = SEQ.fetch_add(1, SeqCst);
+        let d = Delivery { vector: w[0], rip: w[1], rflags: w[2], old_rsp: w[3], frame: frame as u64, uif, cs, seq };
         // Safety: in bounds; single CPU.
         unsafe { (*LOG.ptr())[n] = d };
     }
     LOG_LEN.store(n + 1, SeqCst);
+    let frame = frame as *mut u64;
+    let rflags = HANDLER_SET_RFLAGS.swap(0, SeqCst);
+    if rflags != 0 {
+        // Safety: the saved RFLAGS word of the frame above.
+        unsafe { frame.add(2).write_volatile(rflags) };
+    }
+    let rip = HANDLER_SET_RIP.swap(0, SeqCst);
+    if rip != 0 {
+        // Safety: the saved RIP word of the frame above.
+        unsafe { frame.add(1).write_volatile(rip) };
+    }
 }
 
 pub fn clear_log() {
@@ -341,8 +382,15 @@ pub fn reset() {
     }
     uintr::init_tables(apic_id());
     LOG_LEN.store(0, SeqCst);
+    HANDLER_SET_RFLAGS.store(0, SeqCst);
+    HANDLER_SET_RIP.store(0, SeqCst);
+    ESCAPE_RING3_FAULT.store(false, SeqCst);
     for c in IRQ_COUNT.iter() {
         c.store(0, SeqCst);
+    }
+    for (rip, seq) in IRQ_LAST_RIP.iter().zip(IRQ_SEQ.iter()) {
+        rip.store(0, SeqCst);
+        seq.store(0, SeqCst);
     }
     SPURIOUS.store(0, SeqCst);
     // Safety: single CPU, nothing running in between.

@@ -179,12 +179,7 @@ extern "C" {
 /// The multiboot magic and info address the loader passed.
 pub fn multiboot() -> (u32, u32) {
     // Safety: written once by the 32-bit entry before any Rust code runs.
-    unsafe {
-        (
-            core::ptr::addr_of!(boot_mb_magic).read_volatile(),
-            core::ptr::addr_of!(boot_mb_info).read_volatile(),
-        )
-    }
+    unsafe { (core::ptr::addr_of!(boot_mb_magic).read_volatile(), core::ptr::addr_of!(boot_mb_info).read_volatile()) }
 }
 
 /// The multiboot 1 command line, if the loader passed one.

@@ -36,7 +36,8 @@ fn clear_probe() {
     unsafe { core::ptr::addr_of_mut!(PROBE_FAULT).write_volatile([0; 6]) }
 }
 
-fn take_probe() -> Option<Fault> {
+/// The fault the last probe (or an escaped ring-3 fault) recorded.
+pub fn take_probe() -> Option<Fault> {
     // Safety: as in `clear_probe`.
     let f = unsafe { core::ptr::addr_of!(PROBE_FAULT).read_volatile() };
     (f[0] != 0).then_some(Fault { vector: f[1], error: f[2], rip: f[3], cs: f[4], cr2: f[5] })

@@ -37,8 +37,15 @@ struct Tss {
     iomap_base: u16,
 }
 
-static TSS: Global<Tss> =
-    Global::new(Tss { reserved0: 0, rsp: [0; 3], reserved1: 0, ist: [0; 7], reserved2: 0, reserved3: 0, iomap_base: 104 });
+static TSS: Global<Tss> = Global::new(Tss {
+    reserved0: 0,
+    rsp: [0; 3],
+    reserved1: 0,
+    ist: [0; 7],
+    reserved2: 0,
+    reserved3: 0,
+    iomap_base: 104,
+});
 
 #[repr(C, align(16))]
 struct Stack<const N: usize>([u8; N]);
@@ -63,9 +70,10 @@ struct IdtEntry {
 #[repr(C, align(16))]
 struct Idt([IdtEntry; 256]);
 
-static IDT: Global<Idt> = Global::new(Idt(
-    [IdtEntry { offset_lo: 0, selector: 0, ist: 0, attr: 0, offset_mid: 0, offset_hi: 0, reserved: 0 }; 256],
-));
+static IDT: Global<Idt> =
+    Global::new(Idt(
+        [IdtEntry { offset_lo: 0, selector: 0, ist: 0, attr: 0, offset_mid: 0, offset_hi: 0, reserved: 0 }; 256],
+    ));
 
 #[repr(C, packed)]
 struct TablePtr {
@@ -93,7 +101,10 @@ pub fn init() {
         let base = tss as u64;
         let limit = (core::mem::size_of::<Tss>() - 1) as u64;
         let gdt = &mut *GDT.ptr();
-        gdt[6] = (limit & 0xffff) | ((base & 0xff_ffff) << 16) | (0x89 << 40) | (((limit >> 16) & 0xf) << 48)
+        gdt[6] = (limit & 0xffff)
+            | ((base & 0xff_ffff) << 16)
+            | (0x89 << 40)
+            | (((limit >> 16) & 0xf) << 48)
             | (((base >> 24) & 0xff) << 56);
         gdt[7] = base >> 32;
 

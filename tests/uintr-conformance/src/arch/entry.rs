@@ -298,6 +298,8 @@ uintr_entry:
     pop rcx
     pop rax
     add rsp, 8
+    .global uintr_entry_uiret
+uintr_entry_uiret:
     .byte 0xf3, 0x0f, 0x01, 0xec
     ud2
 "#
@@ -357,6 +359,7 @@ extern "C" {
     pub static u_frame_probe: u8;
     pub static u_frame_after: u8;
     pub static uintr_entry: u8;
+    pub static uintr_entry_uiret: u8;
     static mut USER_FN: u64;
     fn enter_user(rip: u64, arg0: u64, arg1: u64, rsp: u64, rflags: u64, use_sysret: u64) -> u64;
     fn exit_to_kernel(value: u64) -> !;

@@ -57,11 +57,7 @@ fn round_trip(msr: u32, values: &[u64]) -> R {
 /// Non-canonical addresses for this CPU (48- or 57-bit linear addresses).
 fn noncanonical() -> [u64; 3] {
     let la57 = cpu::cpuid(7, 0)[2] & (1 << 16) != 0;
-    [
-        0x8000_0000_0000_0000,
-        0x0100_0000_0000_0000,
-        if la57 { 0x7f00_0000_0000_0000 } else { 0x0000_8000_0000_0000 },
-    ]
+    [0x8000_0000_0000_0000, 0x0100_0000_0000_0000, if la57 { 0x7f00_0000_0000_0000 } else { 0x0000_8000_0000_0000 }]
 }
 
 fn rejects(msr: u32, good: u64, bad: &[u64]) -> R {

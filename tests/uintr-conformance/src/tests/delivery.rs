@@ -4,19 +4,28 @@
 
 use super::{cr4_uintr, run_snippet, set_msr, set_user_out, spin, uirr, user_out, wait_log, R};
 use crate::arch::apic;
+use crate::arch::boot::UNMAPPED_ADDR;
 use crate::arch::cpu;
 use crate::arch::desc::USER_CS;
 use crate::arch::entry::{self, label, Entry, TrapFrame};
-use crate::harness::{clear_log, irq_count, last_exit, log_entry, log_len, Delivery, Msg, RUNAWAY_EXIT};
+use crate::harness::{
+    clear_log, irq_count, last_exit, log_entry, log_len, Delivery, FaultText, Msg, ESCAPE_RING3_FAULT, FAULT_EXIT, GP,
+    HANDLER_SET_RFLAGS, HANDLER_SET_RIP, IRQ_LAST_RIP, IRQ_SEQ, PF, RUNAWAY_EXIT,
+};
 use crate::uintr::*;
 use crate::Global;
+use core::sync::atomic::Ordering::SeqCst;
 
 fn entry_probe() -> u64 {
     label(core::ptr::addr_of!(entry::u_entry_probe))
 }
 
 fn check_no_isr() -> R {
-    check!(apic::highest_in_service().is_none(), "vector {:#x} left in service in the local APIC (no EOI?)", apic::highest_in_service().unwrap_or(0));
+    check!(
+        apic::highest_in_service().is_none(),
+        "vector {:#x} left in service in the local APIC (no EOI?)",
+        apic::highest_in_service().unwrap_or(0)
+    );
     Ok(())
 }
 
@@ -41,7 +50,12 @@ fn check_delivered_in_ring3(d: &Delivery) -> R {
 fn notify_in_ring0(v: u64) -> R {
     cpu::stui();
     cpu::senduipi(v);
-    check!(apic::requested(UINV), "no notification IPI pending after SENDUIPI (ON {}, PIR {:#x})", on(Which::A), pir(Which::A));
+    check!(
+        apic::requested(UINV),
+        "no notification IPI pending after SENDUIPI (ON {}, PIR {:#x})",
+        on(Which::A),
+        pir(Which::A)
+    );
     cpu::interrupt_window(2000);
     check_eq!(uirr(), 1u64 << v, "UIRR after the notification");
     check_eq!(pir(Which::A), 0, "PIR after the notification");
@@ -65,7 +79,12 @@ pub fn notification_eoi_unblocks_lower_vectors() -> R {
     check_no_isr()?;
     apic::self_ipi(LOW_VECTOR);
     cpu::interrupt_window(2000);
-    check_eq!(irq_count(LOW_VECTOR), 1, "IDT interrupts with low-priority vector {:#x} after the notification", LOW_VECTOR);
+    check_eq!(
+        irq_count(LOW_VECTOR),
+        1,
+        "IDT interrupts with low-priority vector {:#x} after the notification",
+        LOW_VECTOR
+    );
     Ok(())
 }
 
@@ -126,7 +145,13 @@ pub fn pending_notification_taken_in_ring3() -> R {
     let d = log_entry(0);
     check_delivered_in_ring3(&d)?;
     let end = label(core::ptr::addr_of!(entry::u_entry_probe_end));
-    check!(d.rip >= entry_probe() && d.rip <= end, "interrupted RIP {:#x} is outside the NOP sled {:#x}..{:#x}", d.rip, entry_probe(), end);
+    check!(
+        d.rip >= entry_probe() && d.rip <= end,
+        "interrupted RIP {:#x} is outside the NOP sled {:#x}..{:#x}",
+        d.rip,
+        entry_probe(),
+        end
+    );
     check_eq!(irq_count(UINV), 0, "interrupts with vector UINV through the IDT");
     check_no_isr()?;
     check_eq!(uirr(), 0, "UIRR after delivery");
@@ -269,7 +294,11 @@ pub fn stui_delivers_pending_immediately() -> R {
     let (v, n) = delivered(exit)?;
     check_eq!(n, 1, "user interrupts delivered");
     check_eq!(v[0], 9, "vector");
-    check_eq!(log_entry(0).rip, label(core::ptr::addr_of!(entry::u_stui_after)), "interrupted RIP (the instruction after STUI)");
+    check_eq!(
+        log_entry(0).rip,
+        label(core::ptr::addr_of!(entry::u_stui_after)),
+        "interrupted RIP (the instruction after STUI)"
+    );
     Ok(())
 }
 
@@ -360,5 +389,113 @@ pub fn uiret_restores_rsp_rflags_sets_uif() -> R {
     check_eq!(regs.r13, FLAGS, "RFLAGS after UIRET");
     check_eq!(regs.r14, interrupted_rsp(), "RSP after UIRET");
     check_eq!(regs.r15, 1, "UIF after UIRET");
+    Ok(())
+}
+
+/// UIRET loads only CF PF AF ZF SF TF DF OF NT RF AC ID (mask 0x254dd5)
+/// from the stack; IF and IOPL stay as they are.
+pub fn uiret_rflags_mask() -> R {
+    const MASK: u64 = 0x25_4dd5;
+    let saved = (FLAGS & !(0x1 | 0x40 | 0x200)) | 0x20_0000 | 0x3000;
+    HANDLER_SET_RFLAGS.store(saved, SeqCst);
+    let (_, regs) = frame_run(STACKADJUST)?;
+    // The handler runs with IF = 1 and IOPL = 0 (delivery changes neither).
+    check_eq!(regs.r13, 0x202 | (saved & MASK), "RFLAGS after UIRET of a frame holding {:#x}", saved);
+    Ok(())
+}
+
+/// UIRET to a non-canonical RIP: #GP at the UIRET, UIF stays 0.
+pub fn uiret_noncanonical_rip_gp() -> R {
+    HANDLER_SET_RIP.store(0x8000_0000_0000_0000, SeqCst);
+    ESCAPE_RING3_FAULT.store(true, SeqCst);
+    set_msr(MSR_UIRR, 1 << 17);
+    cpu::clui();
+    let exit = run_snippet(label(core::ptr::addr_of!(entry::u_stui_probe)), 0, 0, Entry::Iretq);
+    check_eq!(exit, FAULT_EXIT, "ring-3 exit value (expected the #GP to end the run)");
+    let f = cpu::take_probe();
+    let at = label(core::ptr::addr_of!(entry::uintr_entry_uiret));
+    check!(
+        matches!(f, Some(x) if x.vector == GP && x.rip == at),
+        "{}, expected #GP at UIRET ({:#x})",
+        FaultText(f),
+        at
+    );
+    check!(!cpu::testui(), "UIF = 1 after the faulting UIRET");
+    Ok(())
+}
+
+/// A fault while pushing the delivery frame (STACKADJUST points at an
+/// unmapped page): #PF with the interrupted RIP; the user interrupt stays
+/// pending and UIF stays 1.
+pub fn delivery_fault_keeps_interrupt_pending() -> R {
+    set_msr(MSR_STACKADJUST, (UNMAPPED_ADDR + 0x1000) | 1);
+    set_msr(MSR_UIRR, 1 << 4);
+    ESCAPE_RING3_FAULT.store(true, SeqCst);
+    cpu::clui();
+    let exit = run_snippet(label(core::ptr::addr_of!(entry::u_stui_probe)), 0, 0, Entry::Iretq);
+    check_eq!(exit, FAULT_EXIT, "ring-3 exit value (expected a #PF to end the run)");
+    let f = cpu::take_probe();
+    let after = label(core::ptr::addr_of!(entry::u_stui_after));
+    let Some(x) = f else { fail!("no fault during delivery") };
+    check!(x.vector == PF, "{}, expected #PF", FaultText(f));
+    check!(x.cr2 >= UNMAPPED_ADDR && x.cr2 < UNMAPPED_ADDR + 0x1000, "{}: CR2 outside the stack page", FaultText(f));
+    check!(x.error & 1 == 0 && x.error & 4 != 0, "{}: expected a not-present user-mode access", FaultText(f));
+    check_eq!(x.rip, after, "RIP of the #PF (the interrupted instruction)");
+    check_eq!(log_len(), 0, "deliveries");
+    check_eq!(uirr(), 1 << 4, "UIRR after the failed delivery");
+    check!(cpu::testui(), "UIF = 0 after the failed delivery");
+    Ok(())
+}
+
+/// Notification processing uses the UPID in IA32_UINTR_PD, not the one
+/// the sender posted to.
+pub fn notification_reads_upid_from_pd() -> R {
+    set_nv(Which::B, UINV);
+    set_pir(Which::A, 1 << 11);
+    set_upid_lo(Which::A, upid_lo(Which::A) | 1);
+    cpu::senduipi(IDX_ORDINARY_7);
+    check!(on(Which::B), "ON of the sender's UPID not set");
+    cpu::interrupt_window(2000);
+    check_eq!(uirr(), 1 << 11, "UIRR (from PIR of the UPID in IA32_UINTR_PD)");
+    check_eq!(pir(Which::A), 0, "PIR of the PD UPID");
+    check!(!on(Which::A), "ON of the PD UPID still set");
+    check_eq!(pir(Which::B), 1 << 7, "PIR of the sender's UPID (not the receiver's)");
+    check!(on(Which::B), "ON of the sender's UPID cleared");
+    Ok(())
+}
+
+/// An ordinary interrupt and a user interrupt pending at the same
+/// boundary in ring 3: the ordinary one (higher priority) goes first, and
+/// the user interrupt follows at once after its IRET.
+pub fn ordinary_interrupt_before_user_interrupt() -> R {
+    apic::self_ipi(LOW_VECTOR);
+    set_msr(MSR_UIRR, 1 << 8);
+    cpu::stui();
+    let exit = run_snippet(entry_probe(), 0, 0, Entry::Iretq);
+    let (v, n) = delivered(exit)?;
+    check_eq!(irq_count(LOW_VECTOR), 1, "IDT interrupts with vector {:#x}", LOW_VECTOR);
+    check_eq!(n, 1, "user interrupts delivered");
+    check_eq!(v[0], 8, "vector");
+    let d = log_entry(0);
+    check_eq!(IRQ_LAST_RIP[LOW_VECTOR as usize].load(SeqCst), entry_probe(), "RIP the ordinary interrupt interrupted");
+    check!(
+        IRQ_SEQ[LOW_VECTOR as usize].load(SeqCst) < d.seq,
+        "the user interrupt was delivered before the ordinary interrupt"
+    );
+    check_eq!(d.rip, entry_probe(), "interrupted RIP of the user interrupt (right after the IRET)");
+    Ok(())
+}
+
+/// A notification with nothing posted (PIR = 0): EOI, nothing in UIRR,
+/// nothing delivered, nothing through the IDT.
+pub fn notification_with_empty_pir() -> R {
+    apic::self_ipi(UINV);
+    cpu::interrupt_window(2000);
+    check_eq!(irq_count(UINV), 0, "IDT interrupts with vector UINV");
+    check_eq!(uirr(), 0, "UIRR");
+    check_no_isr()?;
+    cpu::stui();
+    run_snippet(entry_probe(), 0, 0, Entry::Iretq);
+    check_eq!(log_len(), 0, "user interrupts delivered");
     Ok(())
 }

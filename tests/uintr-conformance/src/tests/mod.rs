@@ -150,11 +150,15 @@ pub static ALL: &[Test] = &[
     t!("senduipi_posts_pir_sets_on_sends_ipi", send::senduipi_posts_pir_sets_on_sends_ipi),
     t!("senduipi_sn_suppresses_notification", send::senduipi_sn_suppresses_notification),
     t!("senduipi_on_set_sends_no_second_ipi", send::senduipi_on_set_sends_no_second_ipi),
+    t!("senduipi_ndst_other_apic_not_local", send::senduipi_ndst_other_apic_not_local),
+    t!("senduipi_ndst_uses_xapic_bits", send::senduipi_ndst_uses_xapic_bits),
     t!("nv_not_uinv_goes_through_idt", send::nv_not_uinv_goes_through_idt),
     t!("uinv_through_idt_when_cr4_uintr_clear", send::uinv_through_idt_when_cr4_uintr_clear),
     t!("notification_processed_in_ring0", delivery::notification_processed_in_ring0),
     t!("notification_eoi_unblocks_lower_vectors", delivery::notification_eoi_unblocks_lower_vectors),
     t!("notification_uses_misc_uinv", delivery::notification_uses_misc_uinv),
+    t!("notification_reads_upid_from_pd", delivery::notification_reads_upid_from_pd),
+    t!("notification_with_empty_pir", delivery::notification_with_empty_pir),
     t!("ring0_notification_delivered_on_iretq", delivery::ring0_notification_delivered_on_iretq),
     t!("ring0_notification_delivered_on_sysret", delivery::ring0_notification_delivered_on_sysret),
     t!("pending_notification_taken_in_ring3", delivery::pending_notification_taken_in_ring3),
@@ -163,6 +167,7 @@ pub static ALL: &[Test] = &[
     t!("all_64_vectors_delivered_highest_first", delivery::all_64_vectors_delivered_highest_first),
     t!("vector_63_delivered", delivery::vector_63_delivered),
     t!("uirr_wrmsr_delivered_on_return", delivery::uirr_wrmsr_delivered_on_return),
+    t!("ordinary_interrupt_before_user_interrupt", delivery::ordinary_interrupt_before_user_interrupt),
     t!("no_delivery_at_cpl0", delivery::no_delivery_at_cpl0),
     t!("no_delivery_with_uif_clear", delivery::no_delivery_with_uif_clear),
     t!("no_delivery_with_cr4_uintr_clear", delivery::no_delivery_with_cr4_uintr_clear),
@@ -173,6 +178,9 @@ pub static ALL: &[Test] = &[
     t!("delivery_stackadjust_load_and_align", delivery::delivery_stackadjust_load_and_align),
     t!("delivery_clears_uif", delivery::delivery_clears_uif),
     t!("uiret_restores_rsp_rflags_sets_uif", delivery::uiret_restores_rsp_rflags_sets_uif),
+    t!("uiret_rflags_mask", delivery::uiret_rflags_mask),
+    t!("uiret_noncanonical_rip_gp", delivery::uiret_noncanonical_rip_gp),
+    t!("delivery_fault_keeps_interrupt_pending", delivery::delivery_fault_keeps_interrupt_pending),
 ];
 
 /// The suite for a CPU without UINTR (`-append absent`).

@@ -6,7 +6,7 @@ use crate::arch::apic;
 use crate::arch::boot::UNMAPPED_ADDR;
 use crate::arch::cpu::{self, Probe};
 use crate::arch::entry::{self, Entry, SENDUIPI_SNIPPETS};
-use crate::harness::{expect_fault, expect_no_fault, irq_count, log_len, FaultText, IRQ_LAST_CS, GP, PF, UD};
+use crate::harness::{expect_fault, expect_no_fault, irq_count, log_len, FaultText, GP, IRQ_LAST_CS, PF, UD};
 use crate::uintr::*;
 use core::sync::atomic::Ordering::SeqCst;
 
@@ -201,5 +201,36 @@ pub fn uinv_through_idt_when_cr4_uintr_clear() -> R {
     check_eq!(pir(Which::A), 1 << 3, "PIR (no notification processing)");
     check!(on(Which::A), "ON cleared although CR4.UINTR = 0");
     check_eq!(uirr(), 0, "UIRR");
+    Ok(())
+}
+
+/// xAPIC: the destination is NDST[15:8] (UPID bits 47:40). NDST naming
+/// another APIC ID does not interrupt this CPU.
+pub fn senduipi_ndst_other_apic_not_local() -> R {
+    let id = crate::harness::apic_id();
+    set_upid_lo(Which::A, upid_value(UINV, id.wrapping_add(1)));
+    cpu::senduipi(5);
+    check!(on(Which::A), "ON not set");
+    check_eq!(pir(Which::A), 1 << 5, "PIR");
+    cpu::interrupt_window(2000);
+    check!(
+        on(Which::A),
+        "ON cleared: the notification reached this CPU (APIC ID {}) instead of APIC ID {}",
+        id,
+        id.wrapping_add(1)
+    );
+    check_eq!(uirr(), 0, "UIRR");
+    check_eq!(irq_count(UINV), 0, "IDT interrupts with vector UINV");
+    Ok(())
+}
+
+/// xAPIC: NDST bits 7:0 (UPID bits 39:32) do not select the destination.
+pub fn senduipi_ndst_uses_xapic_bits() -> R {
+    let id = crate::harness::apic_id();
+    set_upid_lo(Which::A, upid_value(UINV, id) | (id.wrapping_add(5) as u64) << 32);
+    cpu::senduipi(5);
+    cpu::interrupt_window(2000);
+    check_eq!(uirr(), 1 << 5, "UIRR (NDST[15:8] = this APIC, NDST[7:0] = another)");
+    check!(!on(Which::A), "ON still set: no notification reached this CPU");
     Ok(())
 }
