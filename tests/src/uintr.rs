@@ -3,6 +3,7 @@
 //!
 //! - on the patched QEMU with `+uintr` (every UINTR rule; one result per
 //!   `ok`/`FAIL` line of the image, named `uintr::NAME`),
+//! - the same with `-icount shift=0` (one result for the whole boot),
 //! - on the patched QEMU without `+uintr`, in the image's `absent strict`
 //!   mode (CPUID clear, CR4.UINTR and the MSRs refused, every UINTR
 //!   instruction #UDs; `uintr-absent-strict::NAME`),
@@ -87,8 +88,10 @@ pub fn boot_problems(out: &Outcome, banner: &str, prefix: &str, results: &mut Ve
         problems.push("the image ran no tests".into());
     }
     let want = if failed == 0 && closing.is_some() { EXIT_HALTED } else { EXIT_FAILED };
-    if out.status != Some(want) {
-        problems.push(format!("QEMU exit status {:?}, expected {want}", out.status));
+    match out.status {
+        Some(s) if s == want => {}
+        Some(s) => problems.push(format!("QEMU exit status {s}, expected {want}")),
+        None => problems.push(format!("QEMU was killed by the {} s time limit or died on a signal", LIMIT.as_secs())),
     }
     for l in lines {
         results.push(TestResult {
@@ -171,6 +174,22 @@ pub fn on_patched_qemu(images: &UintrImages, results: &mut Vec<TestResult>) -> R
     let out = boot(images, &qemu, uintr_cpu(), None, "uintr_conformance.log")?;
     let problems = boot_problems(&out, "UINTR present", "uintr::", results);
     results.push(result("qemu::uintr_conformance", problems));
+
+    // The same under -icount (the project's benchmarks use it): one result
+    // for the whole boot.
+    let mut b = Boot::new(&images.image32, None);
+    b.qemu = qemu.clone();
+    b.cpu = Some(uintr_cpu());
+    b.extra_args = vec!["-icount".into(), "shift=0".into()];
+    let out = run_captured(&b, &images.scratch.join("uintr_conformance_icount.log"), LIMIT)?;
+    let mut icount_results = Vec::new();
+    let mut problems = boot_problems(&out, "UINTR present", "", &mut icount_results);
+    if let Some(fatal) = out.console.lines().find(|l| l.contains("qemu: fatal")) {
+        let last = icount_results.last().map_or("the banner".to_string(), |r| r.name.clone());
+        problems.insert(0, format!("{} (after test {last})", fatal.trim()));
+    }
+    problems.extend(icount_results.iter().filter(|r| !r.passed).map(|r| format!("{}: {}", r.name, r.detail)));
+    results.push(result("qemu::uintr_conformance_icount", problems));
 
     let out = boot(images, &qemu, SEL4_CPU.into(), Some("absent strict"), "uintr_absent_strict.log")?;
     let problems = boot_problems(&out, "UINTR absent (CPUID.(7,0):EDX", "uintr-absent-strict::", results);

@@ -140,3 +140,14 @@ pub fn msr_misc_reserved_bits_gp() -> R {
     let good = misc(UINV, UITTSZ);
     rejects(MSR_MISC, good, &[good | 1 << 40, good | 1 << 47, good | 1 << 63, good | 0xffff_ff00_0000_0000])
 }
+
+/// After reset the UINTR MSRs and UIF are 0.
+pub fn power_on_state_zero() -> R {
+    // Safety: written once before the first test.
+    let state = unsafe { crate::harness::POWER_ON.ptr().read() };
+    for (i, msr) in (MSR_UIRR..=MSR_TT).enumerate() {
+        check_eq!(state[i], 0, "{} at power-on", name(msr));
+    }
+    check_eq!(state[6], 0, "UIF at power-on");
+    Ok(())
+}

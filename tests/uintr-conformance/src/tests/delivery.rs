@@ -359,9 +359,10 @@ pub fn delivery_frame_contents() -> R {
 }
 
 pub fn delivery_stackadjust_subtract_and_align() -> R {
-    for adjust in [STACKADJUST, 200, 0] {
+    // 0xffff_ffff_ffff_ff00: RSP - STACKADJUST wraps to RSP + 256.
+    for adjust in [STACKADJUST, 200, 0, 0u64.wrapping_sub(256)] {
         let (d, _) = frame_run(adjust)?;
-        let want = ((interrupted_rsp() - adjust) & !15) - 32;
+        let want = (interrupted_rsp().wrapping_sub(adjust) & !15) - 32;
         check_eq!(d.frame, want, "handler RSP with STACKADJUST = {} (RSP {:#x})", adjust, interrupted_rsp());
         check_eq!(d.old_rsp, interrupted_rsp(), "pushed RSP with STACKADJUST = {}", adjust);
     }
@@ -497,5 +498,26 @@ pub fn notification_with_empty_pir() -> R {
     cpu::stui();
     run_snippet(entry_probe(), 0, 0, Entry::Iretq);
     check_eq!(log_len(), 0, "user interrupts delivered");
+    Ok(())
+}
+
+/// The OS's resend path: interrupts posted while SN = 1 are picked up by
+/// a later UINV self-IPI (ON clear, PIR non-zero).
+pub fn posted_with_sn_picked_up_by_self_ipi() -> R {
+    set_sn(Which::A, true);
+    cpu::senduipi(13);
+    cpu::senduipi(14);
+    check!(!apic::requested(UINV), "an IPI was sent although SN = 1");
+    set_sn(Which::A, false);
+    apic::self_ipi(UINV);
+    cpu::interrupt_window(2000);
+    check_eq!(uirr(), 1 << 13 | 1 << 14, "UIRR after the UINV self-IPI");
+    check_eq!(pir(Which::A), 0, "PIR");
+    cpu::stui();
+    let exit = run_snippet(entry_probe(), 0, 0, Entry::Iretq);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 2, "user interrupts delivered");
+    check_eq!(v[0], 14, "first vector");
+    check_eq!(v[1], 13, "second vector");
     Ok(())
 }

@@ -124,3 +124,13 @@ pub fn testui_reflects_uif_ring3() -> R {
 pub fn clui_stui_testui_ring0() -> R {
     check_testui(testui_sequence(), 0)
 }
+
+/// UIRET works at any CPL: in ring 0 it pops RIP, RFLAGS, RSP (a frame
+/// returning to the next instruction) and sets UIF.
+pub fn uiret_in_ring0() -> R {
+    cpu::clui();
+    let p = cpu::uiret_probe();
+    crate::harness::expect_no_fault(&p, format_args!("UIRET in ring 0"))?;
+    check!(cpu::testui(), "UIF = 0 after UIRET in ring 0");
+    Ok(())
+}

@@ -100,6 +100,7 @@ macro_rules! t {
 /// The full suite (a CPU with UINTR).
 pub static ALL: &[Test] = &[
     t!("cpuid_uintr_enumerated", config::cpuid_uintr_enumerated, any),
+    t!("power_on_state_zero", config::power_on_state_zero),
     t!("cr4_uintr_settable", config::cr4_uintr_settable),
     t!("msr_uirr_round_trip", config::msr_uirr_round_trip),
     t!("msr_handler_round_trip", config::msr_handler_round_trip),
@@ -123,6 +124,7 @@ pub static ALL: &[Test] = &[
     t!("ud_lock_prefix", instr::ud_lock_prefix),
     t!("testui_reflects_uif_ring3", instr::testui_reflects_uif_ring3),
     t!("clui_stui_testui_ring0", instr::clui_stui_testui_ring0),
+    t!("uiret_in_ring0", instr::uiret_in_ring0),
     t!("senduipi_operand_rax", send::senduipi_operand, arg 0),
     t!("senduipi_operand_rcx", send::senduipi_operand, arg 1),
     t!("senduipi_operand_rdx", send::senduipi_operand, arg 2),
@@ -159,6 +161,7 @@ pub static ALL: &[Test] = &[
     t!("notification_uses_misc_uinv", delivery::notification_uses_misc_uinv),
     t!("notification_reads_upid_from_pd", delivery::notification_reads_upid_from_pd),
     t!("notification_with_empty_pir", delivery::notification_with_empty_pir),
+    t!("posted_with_sn_picked_up_by_self_ipi", delivery::posted_with_sn_picked_up_by_self_ipi),
     t!("ring0_notification_delivered_on_iretq", delivery::ring0_notification_delivered_on_iretq),
     t!("ring0_notification_delivered_on_sysret", delivery::ring0_notification_delivered_on_sysret),
     t!("pending_notification_taken_in_ring3", delivery::pending_notification_taken_in_ring3),
