@@ -1,7 +1,8 @@
 //! The UINTR conformance suites: the bare-metal image of
 //! `tests/uintr-conformance` booted
 //!
-//! - on the patched QEMU with `+uintr` (every UINTR rule; one result per
+//! - on the patched QEMU with `+uintr` and `-smp 2` (every UINTR rule,
+//!   the second CPU as a receiver for the cross-CPU tests; one result per
 //!   `ok`/`FAIL` line of the image, named `uintr::NAME`),
 //! - the same with `-icount shift=0` (one result for the whole boot),
 //! - on the patched QEMU without `+uintr`, in the image's `absent strict`
@@ -108,18 +109,30 @@ fn result(name: &str, problems: Vec<String>) -> TestResult {
     TestResult { name: name.into(), passed: problems.is_empty(), skipped: false, detail: problems.join("; ") }
 }
 
-fn boot(images: &UintrImages, qemu: &Path, cpu: String, append: Option<&str>, log: &str) -> Result<Outcome, String> {
+fn boot(
+    images: &UintrImages,
+    qemu: &Path,
+    cpu: String,
+    append: Option<&str>,
+    extra: &[&str],
+    log: &str,
+) -> Result<Outcome, String> {
     let mut b = Boot::new(&images.image32, None);
     b.qemu = qemu.to_path_buf();
     b.cpu = Some(cpu);
     b.cmdline = append.map(str::to_string);
+    b.extra_args = extra.iter().map(|a| a.to_string()).collect();
     run_captured(&b, &images.scratch.join(log), LIMIT)
 }
+
+/// The full suite needs a second CPU for its cross-CPU tests.
+const SMP: [&str; 2] = ["-smp", "2"];
 
 /// The image on stock QEMU (no UINTR): it must say so and every UINTR
 /// instruction must #UD.
 pub fn absent_on_stock_qemu(images: &UintrImages, results: &mut Vec<TestResult>) -> Result<(), String> {
-    let out = boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("absent"), "uintr_absent.log")?;
+    let out =
+        boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("absent"), &[], "uintr_absent.log")?;
     let problems = boot_problems(&out, "UINTR absent (CPUID.(7,0):EDX", "uintr-absent::", results);
     results.push(result("qemu::uintr_absent_on_stock_qemu", problems));
     Ok(())
@@ -129,8 +142,14 @@ pub fn absent_on_stock_qemu(images: &UintrImages, results: &mut Vec<TestResult>)
 /// fail, each with its reason, and the run must end with the failure
 /// status; one that passes must pass.
 pub fn harness_selftest(images: &UintrImages, results: &mut Vec<TestResult>) -> Result<(), String> {
-    let out =
-        boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("selftest"), "uintr_selftest.log")?;
+    let out = boot(
+        images,
+        Path::new(crate::qemu::DEFAULT_QEMU),
+        SEL4_CPU.into(),
+        Some("selftest"),
+        &[],
+        "uintr_selftest.log",
+    )?;
     let mut problems = Vec::new();
     let (lines, closing) = parse(&out.console);
     let expected: [(&str, Option<&str>); 6] = [
@@ -171,17 +190,14 @@ pub fn on_patched_qemu(images: &UintrImages, results: &mut Vec<TestResult>) -> R
             return Ok(());
         }
     };
-    let out = boot(images, &qemu, uintr_cpu(), None, "uintr_conformance.log")?;
+    let out = boot(images, &qemu, uintr_cpu(), None, &SMP, "uintr_conformance.log")?;
     let problems = boot_problems(&out, "UINTR present", "uintr::", results);
     results.push(result("qemu::uintr_conformance", problems));
 
     // The same under -icount (the project's benchmarks use it): one result
     // for the whole boot.
-    let mut b = Boot::new(&images.image32, None);
-    b.qemu = qemu.clone();
-    b.cpu = Some(uintr_cpu());
-    b.extra_args = vec!["-icount".into(), "shift=0".into()];
-    let out = run_captured(&b, &images.scratch.join("uintr_conformance_icount.log"), LIMIT)?;
+    let icount = [SMP[0], SMP[1], "-icount", "shift=0"];
+    let out = boot(images, &qemu, uintr_cpu(), None, &icount, "uintr_conformance_icount.log")?;
     let mut icount_results = Vec::new();
     let mut problems = boot_problems(&out, "UINTR present", "", &mut icount_results);
     if let Some(fatal) = out.console.lines().find(|l| l.contains("qemu: fatal")) {
@@ -191,7 +207,7 @@ pub fn on_patched_qemu(images: &UintrImages, results: &mut Vec<TestResult>) -> R
     problems.extend(icount_results.iter().filter(|r| !r.passed).map(|r| format!("{}: {}", r.name, r.detail)));
     results.push(result("qemu::uintr_conformance_icount", problems));
 
-    let out = boot(images, &qemu, SEL4_CPU.into(), Some("absent strict"), "uintr_absent_strict.log")?;
+    let out = boot(images, &qemu, SEL4_CPU.into(), Some("absent strict"), &[], "uintr_absent_strict.log")?;
     let problems = boot_problems(&out, "UINTR absent (CPUID.(7,0):EDX", "uintr-absent-strict::", results);
     results.push(result("qemu::uintr_absent_on_patched_qemu", problems));
     Ok(())

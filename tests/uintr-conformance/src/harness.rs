@@ -191,6 +191,9 @@ fn abort_with(m: Msg) -> ! {
 #[no_mangle]
 extern "C" fn trap_dispatch(f: &mut TrapFrame) {
     let v = f.vector;
+    if apic::id() != apic_id() {
+        return ap_trap(f);
+    }
     if v == EXIT_VECTOR as u64 {
         // Safety: single CPU; see `last_exit`.
         unsafe { LAST_EXIT.ptr().write_volatile(*f) };
@@ -238,6 +241,80 @@ extern "C" fn trap_dispatch(f: &mut TrapFrame) {
             f.rip,
             f.cs & 3
         )));
+    }
+}
+
+// ---- the second CPU ----
+
+static AP_APIC_ID: AtomicU32 = AtomicU32::new(0xff);
+static AP_READY: AtomicBool = AtomicBool::new(false);
+
+#[repr(C, align(16))]
+struct ApUserStack([u8; 16384]);
+static AP_USER_STACK: Global<ApUserStack> = Global::new(ApUserStack([0; 16384]));
+
+/// The second CPU's APIC ID (0xff: none was started).
+pub fn ap_id() -> u8 {
+    AP_APIC_ID.load(SeqCst) as u8
+}
+
+/// Whether the second CPU is up and waiting for user interrupts in ring 3.
+pub fn ap_ready() -> bool {
+    AP_READY.load(SeqCst)
+}
+
+/// The second CPU's user stack (RSPs of code it interrupts lie in it).
+pub fn ap_user_stack() -> core::ops::Range<u64> {
+    let base = AP_USER_STACK.ptr() as u64;
+    base..base + 16384
+}
+
+/// The second CPU, from the trampoline: UINTR set up with UPID C, then
+/// ring 3 for good (with UIF = 1) receiving user interrupts.
+#[no_mangle]
+extern "C" fn ap_main() -> ! {
+    crate::arch::desc::init_ap();
+    apic::enable_local();
+    if has_uintr() {
+        let _ = cpu::write_cr4(cpu::read_cr4() | uintr::CR4_UINTR);
+        uintr::ap_msrs();
+    }
+    AP_READY.store(true, SeqCst);
+    let rip = entry::label(core::ptr::addr_of!(entry::u_ap_receiver));
+    crate::arch::smp::enter_user_forever(rip, ap_user_stack().end)
+}
+
+/// Traps on the second CPU: interrupts are counted like the first CPU's;
+/// anything else stops it with a message.
+fn ap_trap(f: &mut TrapFrame) {
+    let v = f.vector;
+    if v >= 32 && v != EXIT_VECTOR as u64 {
+        if v as u8 != apic::SPURIOUS_VECTOR {
+            IRQ_COUNT[v as usize].fetch_add(1, SeqCst);
+            apic::eoi();
+        }
+        return;
+    }
+    AP_READY.store(false, SeqCst);
+    println!("second CPU: stopped by vector {} (error {:#x}) at {:#x} in ring {}", v, f.error, f.rip, f.cs & 3);
+    crate::arch::smp::halt()
+}
+
+/// Starts the second CPU (APIC ID + 1) and waits a little for it.
+fn start_ap() {
+    let id = apic_id().wrapping_add(1);
+    AP_APIC_ID.store(id as u32, SeqCst);
+    crate::arch::smp::start_ap(id);
+    for _ in 0..20_000_000u32 {
+        if ap_ready() {
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    if ap_ready() {
+        println!("second CPU: APIC ID {} waiting in ring 3", id);
+    } else {
+        println!("second CPU: none (boot with -smp 2 for the cross-CPU tests)");
     }
 }
 
@@ -380,7 +457,7 @@ pub fn reset() {
         cpu::clui();
         uintr::standard_msrs();
     }
-    uintr::init_tables(apic_id());
+    uintr::init_tables(apic_id(), ap_id());
     LOG_LEN.store(0, SeqCst);
     HANDLER_SET_RFLAGS.store(0, SeqCst);
     HANDLER_SET_RIP.store(0, SeqCst);
@@ -458,6 +535,10 @@ pub fn main() -> ! {
             (true, true) => "absent strict",
         }
     );
+    if !absent_mode && !selftest && has_uintr() {
+        uintr::init_tables(apic_id(), apic_id().wrapping_add(1));
+        start_ap();
+    }
     let tests = match (absent_mode, strict) {
         _ if selftest => crate::tests::SELFTEST,
         (false, _) => crate::tests::ALL,

@@ -48,7 +48,11 @@ pub const IDX_ORDINARY_9: u64 = 72;
 pub const UITTSZ: u64 = 72;
 /// A well-formed entry just past UITTSZ (vector 1 to UPID A).
 pub const IDX_BEYOND_SIZE: u64 = 73;
-const UITT_LEN: usize = 74;
+/// Vector 42 and vector 50 to UPID C (NV = UINV, NDST = the second CPU);
+/// beyond UITTSZ unless a test raises it.
+pub const IDX_AP_42: u64 = 74;
+pub const IDX_AP_50: u64 = 75;
+const UITT_LEN: usize = 76;
 
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
@@ -69,6 +73,8 @@ struct KData {
     upid_a: Upid,
     upid_b: Upid,
     upid_bad: Upid,
+    /// The second CPU's UPID (its IA32_UINTR_PD).
+    upid_c: Upid,
     uitt: [Uitte; UITT_LEN],
 }
 
@@ -79,6 +85,7 @@ static KDATA: Global<KData> = Global::new(KData {
     upid_a: Upid { lo: 0, pir: 0 },
     upid_b: Upid { lo: 0, pir: 0 },
     upid_bad: Upid { lo: 0, pir: 0 },
+    upid_c: Upid { lo: 0, pir: 0 },
     uitt: [Uitte { lo: 0, upid: 0 }; UITT_LEN],
 });
 
@@ -87,6 +94,7 @@ pub enum Which {
     A,
     B,
     Bad,
+    C,
 }
 
 pub fn upid_ptr(w: Which) -> *mut Upid {
@@ -97,6 +105,7 @@ pub fn upid_ptr(w: Which) -> *mut Upid {
             Which::A => core::ptr::addr_of_mut!((*k).upid_a),
             Which::B => core::ptr::addr_of_mut!((*k).upid_b),
             Which::Bad => core::ptr::addr_of_mut!((*k).upid_bad),
+            Which::C => core::ptr::addr_of_mut!((*k).upid_c),
         }
     }
 }
@@ -150,8 +159,9 @@ fn entry(vector: u64, upid: u64) -> Uitte {
     Uitte { lo: 1 | vector << 8, upid }
 }
 
-/// Rebuilds the UPIDs and the UITT.
-pub fn init_tables(apic_id: u8) {
+/// Rebuilds the UPIDs and the UITT (`ap_id`: the second CPU's APIC ID).
+pub fn init_tables(apic_id: u8, ap_id: u8) {
+    let c = upid_ptr(Which::C) as u64;
     let a = upid_ptr(Which::A) as u64;
     let b = upid_ptr(Which::B) as u64;
     let bad = upid_ptr(Which::Bad) as u64;
@@ -161,6 +171,7 @@ pub fn init_tables(apic_id: u8) {
         k.upid_a = Upid { lo: upid_value(UINV, apic_id), pir: 0 };
         k.upid_b = Upid { lo: upid_value(ORDINARY_NV, apic_id), pir: 0 };
         k.upid_bad = Upid { lo: upid_value(UINV, apic_id) | 1 << 5, pir: 0 };
+        k.upid_c = Upid { lo: upid_value(UINV, ap_id), pir: 0 };
         for (i, e) in k.uitt.iter_mut().enumerate().take(64) {
             *e = entry(i as u64, a);
         }
@@ -174,6 +185,8 @@ pub fn init_tables(apic_id: u8) {
         k.uitt[IDX_ORDINARY_7 as usize] = entry(7, b);
         k.uitt[IDX_ORDINARY_9 as usize] = entry(9, b);
         k.uitt[IDX_BEYOND_SIZE as usize] = entry(1, a);
+        k.uitt[IDX_AP_42 as usize] = entry(42, c);
+        k.uitt[IDX_AP_50 as usize] = entry(50, c);
     }
 }
 
@@ -193,5 +206,19 @@ pub fn standard_msrs() {
         wrmsr(MSR_MISC, misc(UINV, UITTSZ));
         wrmsr(MSR_PD, upid_ptr(Which::A) as u64);
         wrmsr(MSR_TT, uitt_addr() | 1);
+    }
+}
+
+/// The second CPU's MSRs: its UPID is C, it sends nothing (TT = 0).
+pub fn ap_msrs() {
+    let handler = crate::arch::entry::label(core::ptr::addr_of!(crate::arch::entry::uintr_entry));
+    // Safety: as in `standard_msrs`.
+    unsafe {
+        wrmsr(MSR_UIRR, 0);
+        wrmsr(MSR_HANDLER, handler);
+        wrmsr(MSR_STACKADJUST, STACKADJUST);
+        wrmsr(MSR_MISC, misc(UINV, 0));
+        wrmsr(MSR_PD, upid_ptr(Which::C) as u64);
+        wrmsr(MSR_TT, 0);
     }
 }

@@ -90,3 +90,35 @@ pub fn timer_stop() {
     write(LVT_TIMER, MASKED);
     write(TIMER_INITIAL, 0);
 }
+
+/// INIT, then two STARTUP IPIs with `page` (start address page >> 12),
+/// to `apic_id`, with the usual waits.
+pub fn send_init_sipi(apic_id: u8, page: u8) {
+    let send = |lo: u32| {
+        write(ICR_HI, (apic_id as u32) << 24);
+        write(ICR_LO, lo);
+        while read(ICR_LO) & (1 << 12) != 0 {
+            core::hint::spin_loop();
+        }
+    };
+    send(0x4500);
+    spin_us(10_000);
+    for _ in 0..2 {
+        send(0x4600 | page as u32);
+        spin_us(200);
+    }
+}
+
+/// Roughly `us` microseconds (no calibrated timer here; generous).
+fn spin_us(us: u32) {
+    for _ in 0..us * 100 {
+        core::hint::spin_loop();
+    }
+}
+
+/// Software-enables this CPU's local APIC (the second CPU's set-up).
+pub fn enable_local() {
+    write(LVT_TIMER, MASKED);
+    write(TPR, 0);
+    write(SVR, 0x100 | SPURIOUS_VECTOR as u32);
+}

@@ -40,7 +40,7 @@ boot_mb_magic:
 boot_mb_info:
     .long 0
 boot_gdt_ptr:
-    .short 8 * 8 - 1
+    .short {gdt_len} * 8 - 1
     .long {gdt}
 boot_msg_no_lm:
     .asciz "\r\nuintr-conformance: this CPU has no long mode\r\n0 passed, 1 failed\r\n"
@@ -169,6 +169,7 @@ kernel_stack_bottom:
 kernel_stack_top:
 "#,
     gdt = sym GDT,
+    gdt_len = const super::desc::GDT_LEN,
 );
 
 extern "C" {

@@ -10,12 +10,15 @@ use crate::Global;
 pub const KERNEL_CS: u64 = 0x08;
 pub const USER_CS: u64 = 0x28 | 3;
 const TSS_SEL: u16 = 0x30;
+/// The second CPU's TSS.
+const AP_TSS_SEL: u16 = 0x40;
+pub const GDT_LEN: usize = 10;
 
 /// Vector of the `int` gate ring-3 code uses to return to the harness.
 pub const EXIT_VECTOR: u8 = 0x80;
 
 #[no_mangle]
-pub static GDT: Global<[u64; 8]> = Global::new([
+pub static GDT: Global<[u64; GDT_LEN]> = Global::new([
     0,
     0x00af_9a00_0000_ffff, // 0x08 kernel code, 64-bit
     0x00cf_9200_0000_ffff, // 0x10 kernel data
@@ -23,6 +26,8 @@ pub static GDT: Global<[u64; 8]> = Global::new([
     0x00cf_f200_0000_ffff, // 0x20 user data
     0x00af_fa00_0000_ffff, // 0x28 user code, 64-bit
     0,                     // 0x30 TSS (filled in by `init`)
+    0,
+    0, // 0x40 the second CPU's TSS (filled in by `init`)
     0,
 ]);
 
@@ -46,6 +51,15 @@ static TSS: Global<Tss> = Global::new(Tss {
     reserved3: 0,
     iomap_base: 104,
 });
+static AP_TSS: Global<Tss> = Global::new(Tss {
+    reserved0: 0,
+    rsp: [0; 3],
+    reserved1: 0,
+    ist: [0; 7],
+    reserved2: 0,
+    reserved3: 0,
+    iomap_base: 104,
+});
 
 #[repr(C, align(16))]
 struct Stack<const N: usize>([u8; N]);
@@ -54,6 +68,8 @@ struct Stack<const N: usize>([u8; N]);
 static TRAP_STACK: Global<Stack<32768>> = Global::new(Stack([0; 32768]));
 /// The double-fault stack (IST1).
 static DF_STACK: Global<Stack<8192>> = Global::new(Stack([0; 8192]));
+/// The second CPU's stack for entries from ring 3 and double faults.
+static AP_TRAP_STACK: Global<Stack<16384>> = Global::new(Stack([0; 16384]));
 
 #[derive(Clone, Copy)]
 #[repr(C)]
@@ -90,6 +106,41 @@ fn stack_top<const N: usize>(s: &Global<Stack<N>>) -> u64 {
     s.ptr() as u64 + N as u64
 }
 
+fn tss_descriptor(base: u64) -> [u64; 2] {
+    let limit = (core::mem::size_of::<Tss>() - 1) as u64;
+    [
+        (limit & 0xffff)
+            | ((base & 0xff_ffff) << 16)
+            | (0x89 << 40)
+            | (((limit >> 16) & 0xf) << 48)
+            | (((base >> 24) & 0xff) << 56),
+        base >> 32,
+    ]
+}
+
+/// Loads GDTR, IDTR and TR (`tss`) on this CPU.
+fn load_tables(tss: u16) {
+    let gdtr = TablePtr { limit: (GDT_LEN * 8 - 1) as u16, base: GDT.ptr() as u64 };
+    let idtr = TablePtr { limit: (256 * 16 - 1) as u16, base: IDT.ptr() as u64 };
+    // Safety: the tables are complete and static; the selector names a TSS
+    // descriptor `init` set up.
+    unsafe {
+        core::arch::asm!(
+            "lgdt [{g}]",
+            "lidt [{i}]",
+            "ltr {t:x}",
+            g = in(reg) &gdtr,
+            i = in(reg) &idtr,
+            t = in(reg) tss as u64,
+        );
+    }
+}
+
+/// The second CPU's GDT/IDT/TSS (after `init` ran on the first).
+pub fn init_ap() {
+    load_tables(AP_TSS_SEL);
+}
+
 /// Loads the GDT with the TSS, the IDT and the SYSCALL MSRs.
 pub fn init() {
     let tss = TSS.ptr();
@@ -98,15 +149,12 @@ pub fn init() {
     unsafe {
         (*tss).rsp[0] = stack_top(&TRAP_STACK);
         (*tss).ist[0] = stack_top(&DF_STACK);
-        let base = tss as u64;
-        let limit = (core::mem::size_of::<Tss>() - 1) as u64;
+        let ap_tss = AP_TSS.ptr();
+        (*ap_tss).rsp[0] = stack_top(&AP_TRAP_STACK);
+        (*ap_tss).ist[0] = stack_top(&AP_TRAP_STACK);
         let gdt = &mut *GDT.ptr();
-        gdt[6] = (limit & 0xffff)
-            | ((base & 0xff_ffff) << 16)
-            | (0x89 << 40)
-            | (((limit >> 16) & 0xf) << 48)
-            | (((base >> 24) & 0xff) << 56);
-        gdt[7] = base >> 32;
+        [gdt[6], gdt[7]] = tss_descriptor(tss as u64);
+        [gdt[8], gdt[9]] = tss_descriptor(ap_tss as u64);
 
         let stubs = core::ptr::addr_of!(isr_stubs) as u64;
         let idt = &mut (*IDT.ptr()).0;
@@ -123,18 +171,7 @@ pub fn init() {
                 reserved: 0,
             };
         }
-        let gdtr = TablePtr { limit: (8 * 8 - 1) as u16, base: GDT.ptr() as u64 };
-        let idtr = TablePtr { limit: (256 * 16 - 1) as u16, base: IDT.ptr() as u64 };
-        // Safety: the tables are complete and static; the selectors name
-        // the descriptors set up above.
-        core::arch::asm!(
-            "lgdt [{g}]",
-            "lidt [{i}]",
-            "ltr {t:x}",
-            g = in(reg) &gdtr,
-            i = in(reg) &idtr,
-            t = in(reg) TSS_SEL as u64,
-        );
+        load_tables(TSS_SEL);
         // STAR: SYSCALL loads CS 0x08 / SS 0x10; SYSRET CS 0x2b / SS 0x23.
         wrmsr(0xc000_0081, (0x18u64 << 48) | (KERNEL_CS << 32));
         wrmsr(0xc000_0082, core::ptr::addr_of!(syscall_entry) as u64);

@@ -267,6 +267,14 @@ u_frame_after:
     int 0x80
     ud2
 
+    // The second CPU's ring-3 loop: UIF = 1, wait for user interrupts.
+    .global u_ap_receiver
+u_ap_receiver:
+    .byte 0xf3, 0x0f, 0x01, 0xef
+2:
+    pause
+    jmp 2b
+
     // The user-interrupt handler. On entry: [rsp] = vector, then RIP,
     // RFLAGS and RSP of the interrupted code; UIF = 0.
     .global uintr_entry
@@ -359,6 +367,7 @@ extern "C" {
     pub static u_frame_probe: u8;
     pub static u_frame_after: u8;
     pub static uintr_entry: u8;
+    pub static u_ap_receiver: u8;
     pub static uintr_entry_uiret: u8;
     static mut USER_FN: u64;
     fn enter_user(rip: u64, arg0: u64, arg1: u64, rsp: u64, rflags: u64, use_sysret: u64) -> u64;

@@ -8,3 +8,4 @@ pub mod cpu;
 pub mod desc;
 pub mod entry;
 pub mod serial;
+pub mod smp;

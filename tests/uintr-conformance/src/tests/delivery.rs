@@ -521,3 +521,67 @@ pub fn posted_with_sn_picked_up_by_self_ipi() -> R {
     check_eq!(v[1], 13, "second vector");
     Ok(())
 }
+
+// ---- a second CPU as the receiver (needs -smp 2) ----
+
+fn need_ap() -> R {
+    check!(crate::harness::ap_ready(), "no second CPU waiting in ring 3 (boot with -smp 2)");
+    set_msr(MSR_MISC, misc(UINV, IDX_AP_50));
+    Ok(())
+}
+
+fn check_on_ap(d: &Delivery) -> R {
+    check_delivered_in_ring3(d)?;
+    let stack = crate::harness::ap_user_stack();
+    check!(
+        (stack.start..=stack.end).contains(&d.old_rsp),
+        "interrupted RSP {:#x} is not on the second CPU's stack {:#x?}",
+        d.old_rsp,
+        stack
+    );
+    Ok(())
+}
+
+/// SENDUIPI on this CPU to a UPID whose NDST is the second CPU: the
+/// notification is processed there (its PD) and delivered to its ring-3
+/// code; nothing happens here.
+pub fn cross_cpu_delivered_on_target() -> R {
+    need_ap()?;
+    let exit = entry::run_user(user_send_and_wait, IDX_AP_42, 1);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 1, "user interrupts delivered");
+    check_eq!(v[0], 42, "vector");
+    check_on_ap(&log_entry(0))?;
+    check!(!on(Which::C), "ON of the second CPU's UPID still set");
+    check_eq!(pir(Which::C), 0, "PIR of the second CPU's UPID");
+    check_eq!(uirr(), 0, "UIRR of the sending CPU");
+    check_eq!(irq_count(UINV), 0, "IDT interrupts with vector UINV");
+    Ok(())
+}
+
+extern "C" fn user_send_and_spin(index: u64, _: u64) -> u64 {
+    cpu::senduipi(index);
+    spin(200_000);
+    0
+}
+
+/// SN = 1 on the second CPU's UPID: posted, not notified; after SN is
+/// cleared the next SENDUIPI notifies and both vectors are delivered there,
+/// highest first.
+pub fn cross_cpu_sn_then_resend() -> R {
+    need_ap()?;
+    set_sn(Which::C, true);
+    entry::run_user(user_send_and_spin, IDX_AP_42, 0);
+    check_eq!(log_len(), 0, "user interrupts delivered while SN = 1");
+    check_eq!(pir(Which::C), 1 << 42, "PIR after SENDUIPI with SN = 1");
+    check!(!on(Which::C), "ON set although SN = 1");
+    set_sn(Which::C, false);
+    let exit = entry::run_user(user_send_and_wait, IDX_AP_50, 2);
+    let (v, n) = delivered(exit)?;
+    check_eq!(n, 2, "user interrupts delivered");
+    check_eq!(v[0], 50, "first vector");
+    check_eq!(v[1], 42, "second vector");
+    check_on_ap(&log_entry(0))?;
+    check_on_ap(&log_entry(1))?;
+    Ok(())
+}

@@ -184,6 +184,8 @@ pub static ALL: &[Test] = &[
     t!("uiret_rflags_mask", delivery::uiret_rflags_mask),
     t!("uiret_noncanonical_rip_gp", delivery::uiret_noncanonical_rip_gp),
     t!("delivery_fault_keeps_interrupt_pending", delivery::delivery_fault_keeps_interrupt_pending),
+    t!("cross_cpu_delivered_on_target", delivery::cross_cpu_delivered_on_target),
+    t!("cross_cpu_sn_then_resend", delivery::cross_cpu_sn_then_resend),
 ];
 
 /// The suite for a CPU without UINTR (`-append absent`).

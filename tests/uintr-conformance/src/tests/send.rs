@@ -208,7 +208,9 @@ pub fn uinv_through_idt_when_cr4_uintr_clear() -> R {
 /// another APIC ID does not interrupt this CPU.
 pub fn senduipi_ndst_other_apic_not_local() -> R {
     let id = crate::harness::apic_id();
-    set_upid_lo(Which::A, upid_value(UINV, id.wrapping_add(1)));
+    // Neither this CPU nor the second one (APIC ID + 1), nor broadcast.
+    let other = id.wrapping_add(0x10);
+    set_upid_lo(Which::A, upid_value(UINV, other));
     cpu::senduipi(5);
     check!(on(Which::A), "ON not set");
     check_eq!(pir(Which::A), 1 << 5, "PIR");
