@@ -79,3 +79,31 @@ pub fn scratch_dir() -> PathBuf {
     let _ = std::fs::create_dir_all(&dir);
     dir
 }
+
+/// Builds the UINTR conformance image (`tests/uintr-conformance`) in
+/// release mode for the bare-metal target; returns its elf32 copy (for
+/// `-kernel`; the ELF64 next to it is for gdb).
+pub fn build_uintr_conformance() -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["build", "--release", "--target", TARGET, "-p", "uintr-conformance"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the UINTR conformance image failed".into());
+    }
+    let out = target_dir().join(TARGET).join("release");
+    let image = out.join("uintr-conformance");
+    let image32 = out.join("uintr-conformance-x86_64-pc99");
+    let status = Command::new("objcopy")
+        .args(["-O", "elf32-i386"])
+        .arg(&image)
+        .arg(&image32)
+        .status()
+        .map_err(|e| format!("cannot run objcopy: {e}"))?;
+    if !status.success() {
+        return Err("objcopy -O elf32-i386 of the UINTR conformance image failed".into());
+    }
+    Ok(image32)
+}

@@ -1,10 +1,16 @@
 //! `cargo xtask`: build, boot and test the kernel.
 //!
-//! - `cargo xtask run [--tcg|--kvm] [--gdb] [--cmdline "..."]`: build the
-//!   kernel and rootserver and boot them in QEMU (KVM when this host's KVM
-//!   can run the kernel, TCG otherwise).
-//! - `cargo xtask test [--host-only|--qemu-only]`: host unit tests plus
-//!   every in-QEMU suite, closing with `N passed, N failed`.
+//! - `cargo xtask run [--tcg|--kvm] [--gdb] [--cmdline "..."] [--qemu-uintr]`:
+//!   build the kernel and rootserver and boot them in QEMU (KVM when this
+//!   host's KVM can run the kernel, TCG otherwise; `--qemu-uintr`: the
+//!   QEMU with the UINTR patches, TCG, seL4's CPU plus `+uintr`).
+//! - `cargo xtask test [--host-only|--qemu-only|--uintr-only]`: host unit
+//!   tests plus every in-QEMU suite (including the UINTR conformance
+//!   image on the patched and the stock QEMU), closing with
+//!   `N passed, N failed`. `--uintr-only`: just the UINTR suites.
+//!
+//! The patched QEMU comes from `scripts/qemu-uintr/build.sh` (its last
+//! line of output is the binary), or from `QEMU_UINTR=/path/to/binary`.
 //!
 //! - `cargo xtask bench [--log FILE ...]`: the IPC benchmark on the
 //!   slowpath-only and the fastpath kernel, side by side.
@@ -14,6 +20,7 @@
 
 mod artifacts;
 mod bench;
+mod qemu_uintr;
 mod setup;
 
 use kernel_tests::qemu::{self, Accel, Boot};
@@ -22,8 +29,8 @@ use kernel_tests::suites;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage:
-  cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"]
-  cargo xtask test [--host-only | --qemu-only]
+  cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
+  cargo xtask test [--host-only | --qemu-only | --uintr-only]
   cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]";
 
 fn main() -> ExitCode {
@@ -64,6 +71,18 @@ fn prepare_both() -> Result<(artifacts::Images, artifacts::Images, std::path::Pa
     Ok((artifacts::build(KernelVariant::Fastpath)?, slowpath, bench_rootserver))
 }
 
+/// The UINTR conformance image and the patched QEMU (or why there is
+/// none: the suite then reports that as a failure).
+fn prepare_uintr() -> Result<kernel_tests::uintr::UintrImages, String> {
+    setup::ensure_rust_target()?;
+    setup::ensure_host_tools()?;
+    Ok(kernel_tests::uintr::UintrImages {
+        image32: artifacts::build_uintr_conformance()?,
+        patched_qemu: qemu_uintr::patched_qemu(),
+        scratch: artifacts::scratch_dir(),
+    })
+}
+
 fn choose_accel(forced: Option<Accel>) -> Result<Accel, String> {
     match (forced, qemu::kvm_usable()) {
         (Some(Accel::Tcg), _) => Ok(Accel::Tcg),
@@ -82,9 +101,11 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut forced = None;
     let mut gdb = false;
     let mut cmdline = None;
+    let mut uintr = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--qemu-uintr" => uintr = true,
             "--tcg" => forced = Some(Accel::Tcg),
             "--kvm" => forced = Some(Accel::Kvm),
             "--gdb" => gdb = true,
@@ -92,9 +113,17 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    let accel = choose_accel(forced)?;
+    if uintr && forced == Some(Accel::Kvm) {
+        return Err("--qemu-uintr: the UINTR emulation is TCG only; drop --kvm".into());
+    }
+    let accel = if uintr { Accel::Tcg } else { choose_accel(forced)? };
     let images = prepare()?;
     let mut boot = Boot::new(&images.kernel32, Some(&images.rootserver));
+    if uintr {
+        boot.qemu = qemu_uintr::patched_qemu()?;
+        boot.cpu = Some(kernel_tests::uintr::uintr_cpu());
+        eprintln!("xtask: QEMU with UINTR: {} -cpu {}", boot.qemu.display(), kernel_tests::uintr::uintr_cpu());
+    }
     boot.accel = accel;
     boot.gdb = gdb;
     boot.cmdline = cmdline;
@@ -119,7 +148,7 @@ fn host_tests() -> Result<(u64, u64), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(artifacts::workspace_root())
-        .args(["test", "--workspace", "--exclude", "rootserver"])
+        .args(["test", "--workspace", "--exclude", "rootserver", "--exclude", "uintr-conformance"])
         .output()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
     let text = format!("{}{}", String::from_utf8_lossy(&output.stderr), String::from_utf8_lossy(&output.stdout));
@@ -144,11 +173,15 @@ fn host_tests() -> Result<(u64, u64), String> {
 }
 
 fn test(args: &[String]) -> Result<ExitCode, String> {
-    let (mut host, mut qemu) = (true, true);
+    let (mut host, mut qemu, mut uintr_only) = (true, true, false);
     for a in args {
         match a.as_str() {
             "--host-only" => qemu = false,
             "--qemu-only" => host = false,
+            "--uintr-only" => {
+                host = false;
+                uintr_only = true;
+            }
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
@@ -159,8 +192,32 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         passed += p;
         failed += f;
     }
-    if qemu {
+    let report = |r: &suites::TestResult| {
+        if r.skipped {
+            println!("{} ... skipped: {}", r.name, r.detail);
+        } else if r.passed {
+            println!("{} ... ok", r.name);
+        } else {
+            println!("{} ... FAILED: {}", r.name, r.detail);
+        }
+    };
+    let mut count = |results: &[suites::TestResult]| {
+        passed += results.iter().filter(|r| r.passed).count() as u64;
+        failed += results.iter().filter(|r| !r.passed && !r.skipped).count() as u64;
+        skipped += results.iter().filter(|r| r.skipped).count() as u64;
+    };
+    if uintr_only {
+        let uintr = prepare_uintr()?;
+        println!("== UINTR conformance (TCG; logs in {})", artifacts::scratch_dir().display());
+        let mut results = Vec::new();
+        kernel_tests::uintr::absent_on_stock_qemu(&uintr, &mut results)?;
+        kernel_tests::uintr::harness_selftest(&uintr, &mut results)?;
+        kernel_tests::uintr::on_patched_qemu(&uintr, &mut results)?;
+        results.iter().for_each(report);
+        count(&results);
+    } else if qemu {
         let (images, slowpath, bench_rootserver) = prepare_both()?;
+        let uintr = prepare_uintr()?;
         println!("== in-QEMU tests (TCG; logs in {})", artifacts::scratch_dir().display());
         setup::ensure_test_tools()?;
         let under_test = kernel_tests::Images {
@@ -170,19 +227,10 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             rootserver: images.rootserver.clone(),
             bench_rootserver,
             scratch: artifacts::scratch_dir(),
+            uintr,
         };
-        let results = suites::run_all(&under_test, |r| {
-            if r.skipped {
-                println!("{} ... skipped: {}", r.name, r.detail);
-            } else if r.passed {
-                println!("{} ... ok", r.name);
-            } else {
-                println!("{} ... FAILED: {}", r.name, r.detail);
-            }
-        })?;
-        passed += results.iter().filter(|r| r.passed).count() as u64;
-        failed += results.iter().filter(|r| !r.passed && !r.skipped).count() as u64;
-        skipped += results.iter().filter(|r| r.skipped).count() as u64;
+        let results = suites::run_all(&under_test, report)?;
+        count(&results);
     }
     if skipped > 0 {
         println!("{passed} passed, {failed} failed, {skipped} skipped");

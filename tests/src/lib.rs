@@ -1,11 +1,13 @@
 //! The in-QEMU tests: how a boot is started and observed ([`qemu`]), the
 //! malformed boot modules derived from a good rootserver ([`elfedit`]),
-//! and the suites themselves ([`suites`]). `cargo xtask test` builds the
-//! images and runs [`suites::run_all`].
+//! the suites themselves ([`suites`]) and the UINTR conformance suites
+//! ([`uintr`]). `cargo xtask test` builds the images and runs
+//! [`suites::run_all`].
 
 pub mod elfedit;
 pub mod qemu;
 pub mod suites;
+pub mod uintr;
 
 use std::path::PathBuf;
 
@@ -22,4 +24,6 @@ pub struct Images {
     /// The rootserver built with its `bench` feature (the IPC benchmark).
     pub bench_rootserver: PathBuf,
     pub scratch: PathBuf,
+    /// The UINTR conformance image and the patched QEMU.
+    pub uintr: uintr::UintrImages,
 }

@@ -48,9 +48,17 @@ pub fn kvm_usable() -> Result<(), String> {
     Ok(())
 }
 
+/// The QEMU binary a boot uses unless told otherwise.
+pub const DEFAULT_QEMU: &str = "qemu-system-x86_64";
+
 /// One QEMU boot.
 #[derive(Clone, Debug)]
 pub struct Boot {
+    /// The QEMU binary (default `qemu-system-x86_64` from PATH; the UINTR
+    /// suites use a patched one).
+    pub qemu: PathBuf,
+    /// The `-cpu` model under TCG (default: seL4's, `SEL4_CPU`).
+    pub cpu: Option<String>,
     pub kernel32: PathBuf,
     pub initrd: Option<PathBuf>,
     pub cmdline: Option<String>,
@@ -68,6 +76,8 @@ pub struct Boot {
 impl Boot {
     pub fn new(kernel32: &Path, initrd: Option<&Path>) -> Self {
         Boot {
+            qemu: PathBuf::from(DEFAULT_QEMU),
+            cpu: None,
             kernel32: kernel32.to_path_buf(),
             initrd: initrd.map(Path::to_path_buf),
             cmdline: None,
@@ -81,9 +91,9 @@ impl Boot {
     }
 
     pub fn command(&self) -> Command {
-        let mut c = Command::new("qemu-system-x86_64");
+        let mut c = Command::new(&self.qemu);
         match self.accel {
-            Accel::Tcg => c.args(["-cpu", SEL4_CPU]),
+            Accel::Tcg => c.args(["-cpu", self.cpu.as_deref().unwrap_or(SEL4_CPU)]),
             Accel::Kvm => c.args(["-accel", "kvm", "-cpu", "host,-arch-capabilities"]),
         };
         c.args(["-nographic", "-serial", "mon:stdio"]);
@@ -147,7 +157,7 @@ fn run_watching(boot: &Boot, log: &Path, limit: Duration, needle: Option<&str>) 
         .stdout(file)
         .stderr(err)
         .spawn()
-        .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
+        .map_err(|e| format!("cannot start {}: {e}", boot.qemu.display()))?;
     let mut found = false;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {

@@ -417,6 +417,9 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| benchmark_boot(images, r))?;
     step(&mut results, &|r| sel4_simulate_line(images, r))?;
     step(&mut results, &|r| multiboot2_grub(images, r))?;
+    step(&mut results, &|r| crate::uintr::absent_on_stock_qemu(&images.uintr, r))?;
+    step(&mut results, &|r| crate::uintr::harness_selftest(&images.uintr, r))?;
+    step(&mut results, &|r| crate::uintr::on_patched_qemu(&images.uintr, r))?;
     type Case = (&'static str, Option<Vec<u8>>, &'static str);
     let module_cases: Vec<Case> = vec![
         ("no_module", None, "boot failed: no boot module"),
