@@ -32,8 +32,10 @@ impl ObjectEnv for KernelEnv {
         Ok(())
     }
 
-    fn finalise(&mut self, cap: &Cap, _is_final: bool) {
+    fn finalise(&mut self, cap: &Cap, is_final: bool) {
         match cap.cap_type() {
+            Some(CapType::UintrReceiver) => crate::object::uintr::receiver_cap_deleted(cap, is_final),
+            Some(CapType::Uitt) => crate::object::uintr::uitt_deleted(cap),
             Some(CapType::Thread) => {
                 // Safety: a thread cap points at a live, listed TCB.
                 let t = unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) };

@@ -320,6 +320,13 @@ pub fn resuming_current() -> bool {
 
 /// Returns to `tcb` in user mode on its address space `vspace`.
 fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
+    // A due user interrupt is delivered on the way out (the #UD fallback's
+    // part of what the CPU does); if its frame cannot be stored the thread
+    // takes that fault instead.
+    if let Err(fault) = crate::object::uintr::deliver_due(tcb) {
+        crate::ipc::handle_fault(tcb, fault);
+        schedule_and_return()
+    }
     switch_fpu(tcb);
     cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
     // Safety: the TCB's context is a user frame (created by the kernel and

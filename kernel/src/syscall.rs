@@ -188,6 +188,8 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
         Some(CapType::AsidPool) => vspace::invoke_asid_pool(cap, inv),
         Some(CapType::IrqControl) => irq::invoke_control(slot, inv),
         Some(CapType::IrqHandler) => irq::invoke_handler(cap, inv),
+        Some(CapType::UintrReceiver) => crate::object::uintr::invoke_receiver(cap, slot, inv),
+        Some(CapType::Uitt) => crate::object::uintr::invoke_uitt(cap, inv),
         Some(other) => {
             kprintln!("invocation {} of a {:?} cap by \"{}\": not implemented by this kernel yet", inv.label, other, tcb.name());
             Err(SyscallError::IllegalOperation.into())

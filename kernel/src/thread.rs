@@ -65,6 +65,10 @@ pub mod tcb_slot {
     pub const REPLY: u64 = 2;
     pub const CALLER: u64 = 3;
     pub const BUFFER: u64 = 4;
+    /// This kernel's user-interrupt slots: the UITT the thread's SENDUIPIs
+    /// index, and the receiver it takes user interrupts on.
+    pub const UITT: u64 = 5;
+    pub const RECEIVER: u64 = 6;
 }
 
 pub const TCB_NAME_LENGTH: usize = 64;
@@ -89,6 +93,9 @@ pub struct Tcb {
     /// entry, the faulting instruction for an exception (seL4's FaultIP).
     pub restart_pc: u64,
     pub bound_notification: u64,
+    /// The user-interrupt registers (handler, stack adjust, UIRR, UIF) of
+    /// a receiving thread; all zero otherwise.
+    pub uintr: crate::uintr::model::UintrState,
     /// Links of the ready queue and of an endpoint or notification queue.
     pub sched_next: *mut Tcb,
     pub sched_prev: *mut Tcb,

@@ -142,6 +142,10 @@ pub mod kind {
         LargePage = "seL4_X86_LargePage";
         /// A 1 GiB frame.
         HugePage = "seL4_X64_HugePage";
+        /// This kernel's user-interrupt receiver (not in seL4).
+        UintrReceiver = "UintrReceiver";
+        /// This kernel's user-interrupt target table (not in seL4).
+        Uitt = "Uitt";
     }
 }
 
@@ -165,6 +169,8 @@ pub type PageTable = Cap<kind::PageTable>;
 pub type Granule = Cap<kind::Granule>;
 pub type LargePage = Cap<kind::LargePage>;
 pub type HugePage = Cap<kind::HugePage>;
+pub type UintrReceiver = Cap<kind::UintrReceiver>;
+pub type Uitt = Cap<kind::Uitt>;
 
 /// A slot named the way CNode invocations name one: the CNode `root` to
 /// start the lookup from, an `index` resolved through it, and the number

@@ -39,6 +39,7 @@ pub mod ipc;
 pub mod ipc_buffer;
 pub mod object;
 pub mod thread;
+pub mod uintr;
 
 pub use object::ObjectType;
 pub use sel4_compat::bootinfo::{BootInfo, SlotRegion, UntypedDesc};

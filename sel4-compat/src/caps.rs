@@ -24,6 +24,10 @@ pub enum CapType {
     Zombie = 18,
     IoPort = 19,
     Domain = 20,
+    /// This kernel's user-interrupt extension (`crate::uintr`), in tags
+    /// seL4 leaves unused.
+    UintrReceiver = 26,
+    Uitt = 28,
     IoPortControl = 31,
 }
 
@@ -50,6 +54,8 @@ impl CapType {
             18 => Zombie,
             19 => IoPort,
             20 => Domain,
+            26 => UintrReceiver,
+            28 => Uitt,
             31 => IoPortControl,
             _ => return None,
         })

@@ -57,10 +57,13 @@ mod tests {
         // Object types: seL4 counts at most a few dozen in any configuration.
         assert!(object_type::UINTR_RECEIVER >= 32 && object_type::UITT >= 32);
         assert!(crate::object_type::COUNT < 32);
-        // Cap tags: free in this configuration's table, and not MCS's.
+        // Cap tags: even (odd ones are all seL4's architecture caps), not
+        // MCS's 22 and 24, and what CapType decodes them to.
         for tag in [cap_tag::UINTR_RECEIVER, cap_tag::UITT] {
-            assert!(crate::caps::CapType::from_tag(tag).is_none() && tag < 32 && tag % 2 == 0 && tag != 22 && tag != 24);
+            assert!(tag < 32 && tag % 2 == 0 && tag != 22 && tag != 24);
         }
+        assert_eq!(crate::caps::CapType::from_tag(cap_tag::UINTR_RECEIVER), Some(crate::caps::CapType::UintrReceiver));
+        assert_eq!(crate::caps::CapType::from_tag(cap_tag::UITT), Some(crate::caps::CapType::Uitt));
         // Labels: above every seL4 label.
         for l in [
             label::UINTR_RECEIVER_BIND_TCB,

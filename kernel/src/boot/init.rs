@@ -71,6 +71,13 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     cpu::check_features()?;
     let mut brand = [0u8; 48];
     kprintln!("CPU: {}", cpu::model_name(&mut brand));
+    // The hardware path (CR4.UINTR, the MSRs, UPIDs the CPU reads) is not
+    // implemented yet: on every CPU the kernel carries the instructions
+    // out when they raise #UD, which they do while CR4.UINTR is clear.
+    kprintln!(
+        "user interrupts: {}; SENDUIPI, UIRET, TESTUI, CLUI and STUI are emulated on #UD (fallback path)",
+        if cpu::has_uintr() { "the CPU has UINTR, left disabled" } else { "not in this CPU" }
+    );
     gdt::init();
     idt::init();
     entry::set_kernel_cr3(arch_boot::boot_pml4_paddr());

@@ -73,6 +73,18 @@ fn finalise_cap(cap: Cap, is_final: bool, exposed: bool, env: &mut dyn ObjectEnv
             }
             done()
         }
+        // A copy held by a UITT entry or a TCB undoes its binding whether
+        // or not it is final.
+        Some(CapType::UintrReceiver) => {
+            env.finalise(&cap, is_final);
+            done()
+        }
+        Some(CapType::Uitt) => {
+            if is_final {
+                env.finalise(&cap, true);
+            }
+            done()
+        }
         _ => done(),
     }
 }

@@ -69,9 +69,21 @@ pub mod map_type {
     pub const VSPACE: u64 = 1;
 }
 
-/// The TCB's own cap slots (`tcbCNodeEntries` = 5 in this configuration)
-/// sit before the TCB proper; a zombie for a TCB covers them.
-pub const TCB_CNODE_ENTRIES: u64 = 5;
+/// The TCB's own cap slots (seL4's five, plus this kernel's two for user
+/// interrupts: the thread's UITT and its receiver) sit before the TCB
+/// proper; a zombie for a TCB covers them.
+pub const TCB_CNODE_ENTRIES: u64 = 7;
+
+/// Who holds a UINTR receiver cap on the kernel's behalf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiverHolder {
+    /// An ordinary cap in a CNode.
+    User,
+    /// The copy backing the UITT entry at this address.
+    UittEntry(u64),
+    /// The copy in this TCB's receiver slot (the TCB pointer).
+    Tcb(u64),
+}
 /// Radix a TCB zombie uses to encode its slot count (seL4's value).
 pub const TCB_CNODE_RADIX: u32 = 4;
 /// Zombie type for a TCB (`BIT(wordRadix)`); CNode zombies store the radix.
@@ -289,6 +301,60 @@ impl Cap {
     }
     pub const fn irq(&self) -> u64 {
         self.field1(0, 12)
+    }
+
+    // --- UINTR receiver (this kernel's extension): object pointer in word
+    // 1; in word 0, bit 58 says a vector is minted and 53..48 hold it;
+    // bit 57 marks the copy a UITT entry holds and bit 56 the copy a
+    // receiving thread's TCB holds, with the entry's or the TCB's address
+    // in 47..0, so that deleting the copy can undo what it stands for.
+
+    pub const fn uintr_receiver(ptr: u64) -> Cap {
+        Cap::with_type(CapType::UintrReceiver, 0, ptr)
+    }
+    pub const fn receiver_ptr(&self) -> u64 {
+        self.words[1]
+    }
+    /// The vector minted into the cap, if any.
+    pub const fn receiver_vector(&self) -> Option<u8> {
+        if self.field0(58, 1) != 0 {
+            Some(self.field0(48, 6) as u8)
+        } else {
+            None
+        }
+    }
+    pub const fn with_receiver_vector(mut self, vector: u8) -> Cap {
+        self.words[0] = (self.words[0] & !(mask(6) << 48)) | 1 << 58 | ((vector as u64) & mask(6)) << 48;
+        self
+    }
+    /// Who holds this copy on the kernel's behalf, if anyone.
+    pub const fn receiver_holder(&self) -> ReceiverHolder {
+        let address = canonical(self.words[0] & mask(48));
+        if self.field0(57, 1) != 0 {
+            ReceiverHolder::UittEntry(address)
+        } else if self.field0(56, 1) != 0 {
+            ReceiverHolder::Tcb(address)
+        } else {
+            ReceiverHolder::User
+        }
+    }
+    pub const fn held_by(mut self, holder: ReceiverHolder) -> Cap {
+        self.words[0] &= !(3 << 56 | mask(48));
+        self.words[0] |= match holder {
+            ReceiverHolder::User => 0,
+            ReceiverHolder::UittEntry(entry) => 1 << 57 | entry & mask(48),
+            ReceiverHolder::Tcb(tcb) => 1 << 56 | tcb & mask(48),
+        };
+        self
+    }
+
+    // --- UITT (this kernel's extension): object pointer in word 1.
+
+    pub const fn uitt(ptr: u64) -> Cap {
+        Cap::with_type(CapType::Uitt, 0, ptr)
+    }
+    pub const fn uitt_ptr(&self) -> u64 {
+        self.words[1]
     }
 
     // --- I/O ports: first port at 55..40, last at 39..24 of word 0.

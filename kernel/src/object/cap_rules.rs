@@ -5,6 +5,7 @@
 use super::cap::{mask, vm_rights, Cap, CapRights, FrameSize, ZOMBIE_TYPE_TCB};
 use sel4_compat::caps::CapType;
 use sel4_compat::objects::*;
+use sel4_compat::uintr::{self, UINTR_RECEIVER_SIZE_BITS, UITT_SIZE_BITS};
 
 /// Size in bits of the object a cap covers (0 for caps with no object).
 pub fn cap_size_bits(cap: &Cap) -> u32 {
@@ -24,6 +25,8 @@ pub fn cap_size_bits(cap: &Cap) -> u32 {
         Some(CapType::Frame) => cap.frame_size().bits(),
         Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt | CapType::Pml4) => PAGE_TABLE_BITS,
         Some(CapType::AsidPool) => ASID_POOL_BITS,
+        Some(CapType::UintrReceiver) => UINTR_RECEIVER_SIZE_BITS,
+        Some(CapType::Uitt) => UITT_SIZE_BITS,
         _ => 0,
     }
 }
@@ -45,6 +48,8 @@ pub fn cap_is_physical(cap: &Cap) -> bool {
                 | CapType::Pdpt
                 | CapType::Pml4
                 | CapType::AsidPool
+                | CapType::UintrReceiver
+                | CapType::Uitt
         )
     )
 }
@@ -62,6 +67,8 @@ pub fn cap_ptr(cap: &Cap) -> u64 {
         Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => cap.paging_ptr(),
         Some(CapType::Pml4) => cap.pml4_ptr(),
         Some(CapType::AsidPool) => cap.asid_pool_ptr(),
+        Some(CapType::UintrReceiver) => cap.receiver_ptr(),
+        Some(CapType::Uitt) => cap.uitt_ptr(),
         _ => 0,
     }
 }
@@ -117,6 +124,8 @@ pub fn same_region_as(a: &Cap, b: &Cap) -> bool {
         Some(CapType::IoPort) => {
             bt == Some(CapType::IoPort) && a.io_port_first() == b.io_port_first() && a.io_port_last() == b.io_port_last()
         }
+        Some(CapType::UintrReceiver) => bt == Some(CapType::UintrReceiver) && a.receiver_ptr() == b.receiver_ptr(),
+        Some(CapType::Uitt) => bt == Some(CapType::Uitt) && a.uitt_ptr() == b.uitt_ptr(),
         _ => false,
     }
 }
@@ -144,6 +153,9 @@ pub fn is_cap_revocable(derived: &Cap, src: &Cap) -> bool {
         Some(CapType::IrqHandler) => src.is(CapType::IrqControl),
         Some(CapType::Untyped) => true,
         Some(CapType::IoPort) => src.is(CapType::IoPortControl),
+        // Minting a vector starts a subtree that revokes on its own, as
+        // minting a badge does.
+        Some(CapType::UintrReceiver) => derived.receiver_vector() != src.receiver_vector(),
         _ => false,
     }
 }
@@ -188,6 +200,14 @@ pub fn update_cap_data(preserve: bool, data: u64, cap: Cap) -> Cap {
         Some(CapType::Notification) => {
             if !preserve && cap.ntfn_badge() == 0 {
                 cap.with_badge(data)
+            } else {
+                Cap::NULL
+            }
+        }
+        // A vector is minted once, like a badge, and must be one of the 64.
+        Some(CapType::UintrReceiver) => {
+            if !preserve && cap.receiver_vector().is_none() && data < 64 {
+                cap.with_receiver_vector(data as u8)
             } else {
                 Cap::NULL
             }
@@ -268,6 +288,8 @@ pub fn object_size_bits(object_type: u64, user_size: u64) -> u64 {
         X64_PML4 => PML4_BITS as u64,
         X86_PAGE_TABLE => PAGE_TABLE_BITS as u64,
         X86_PAGE_DIRECTORY => PAGE_DIR_BITS as u64,
+        uintr::object_type::UINTR_RECEIVER => uintr::UINTR_RECEIVER_SIZE_BITS as u64,
+        uintr::object_type::UITT => uintr::UITT_SIZE_BITS as u64,
         t => frame_size_of_type(t).map(|s| s.bits() as u64).unwrap_or(0),
     }
 }

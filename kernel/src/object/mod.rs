@@ -16,4 +16,6 @@ pub mod io_port;
 pub mod vspace;
 #[cfg(target_os = "none")]
 pub mod irq;
+#[cfg(target_os = "none")]
+pub mod uintr;
 pub mod untyped;

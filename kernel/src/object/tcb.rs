@@ -274,6 +274,7 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
             ipc::unbind_notification(target);
             Ok(())
         }
+        sel4_compat::uintr::label::TCB_BIND_UITT | sel4_compat::uintr::label::TCB_UNBIND_UITT => super::uintr::invoke_tcb(target, inv),
         label::TCB_SET_TLS_BASE => {
             if inv.length < 1 {
                 return Err(SyscallError::TruncatedMessage.into());

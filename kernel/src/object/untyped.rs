@@ -12,6 +12,7 @@ use crate::cspace::lookup::LookupFault;
 use sel4_compat::caps::CapType;
 use sel4_compat::objects::{MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, SLOT_BITS};
 use sel4_compat::object_type as ty;
+use sel4_compat::uintr;
 
 /// `KernelRetypeFanOutLimit`.
 pub const RETYPE_FAN_OUT_LIMIT: u64 = 256;
@@ -55,7 +56,7 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
     let (object_type, user_size) = (inv.arg(0), inv.arg(1));
     let (node_index, node_depth, node_offset, node_window) = (inv.arg(2), inv.arg(3), inv.arg(4), inv.arg(5));
 
-    if object_type >= ty::COUNT {
+    if object_type >= ty::COUNT && !is_uintr_object(object_type) {
         return Err(SyscallError::InvalidArgument { number: 0 });
     }
     let object_bits = object_size_bits(object_type, user_size);
@@ -171,6 +172,11 @@ unsafe fn reset(slot: *mut Cte, env: &mut dyn ObjectEnv) -> Result<(), Invocatio
     }
 }
 
+/// The user-interrupt objects of this kernel's extension (not seL4's).
+fn is_uintr_object(object_type: u64) -> bool {
+    matches!(object_type, uintr::object_type::UINTR_RECEIVER | uintr::object_type::UITT)
+}
+
 /// seL4's `createObject`: the cap for a new object at `base` (memory
 /// already zero).
 pub fn create_object(object_type: u64, base: u64, user_size: u64, is_device: bool) -> Cap {
@@ -184,6 +190,8 @@ pub fn create_object(object_type: u64, base: u64, user_size: u64, is_device: boo
         ty::X86_PAGE_DIRECTORY => Cap::paging(CapType::PageDirectory, base, 0, None),
         ty::X86_PAGE_TABLE => Cap::paging(CapType::PageTable, base, 0, None),
         ty::X64_PML4 => Cap::pml4(base, 0, false),
+        uintr::object_type::UINTR_RECEIVER => Cap::uintr_receiver(base),
+        uintr::object_type::UITT => Cap::uitt(base),
         t => {
             let size = frame_size_of_type(t).expect("decode admits only known object types");
             Cap::frame(base, size, vm_rights::READ_WRITE, is_device, None)

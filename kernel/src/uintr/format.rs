@@ -9,9 +9,10 @@
 //! - UITT entry, one per sender slot: 16 bytes. Word 0: bit 0 valid, bits
 //!   15:8 UV (user vector). Word 1: the UPID's address.
 
-/// A UPID, as two little-endian words.
+/// A UPID, as two little-endian words (its 64-byte alignment is the
+/// containing object's to provide).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C, align(64))]
+#[repr(C)]
 pub struct Upid {
     pub control: u64,
     pub pir: u64,
@@ -61,7 +62,7 @@ impl Upid {
     }
 }
 
-const _: () = assert!(core::mem::size_of::<Upid>() == 64 && core::mem::align_of::<Upid>() == 64);
+const _: () = assert!(core::mem::size_of::<Upid>() == 16);
 
 /// One UITT entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

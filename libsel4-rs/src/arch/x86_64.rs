@@ -94,3 +94,88 @@ pub fn write_fs_word(offset: u64, value: u64) {
 pub fn yield_now() {
     syscall(Syscall::Yield, SyscallRegs::default());
 }
+
+// User interrupts. The entry runs on the frame the CPU (or the kernel's
+// fallback) pushed: the vector at [rsp], then the interrupted rip, rflags
+// and rsp, with rsp 16-byte aligned. It keeps every register the
+// interrupted code had (the SSE state too, since the handler is ordinary
+// Rust code), pops the vector and returns with UIRET. The instructions
+// are spelled as bytes so that no assembler support is needed.
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    r#"
+    .pushsection .text.sel4_uintr_entry, "ax"
+    .global sel4_uintr_entry
+sel4_uintr_entry:
+    push rax
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push r8
+    push r9
+    push r10
+    push r11
+    sub rsp, 520
+    fxsave64 [rsp]
+    mov rdi, [rsp + 520 + 72]
+    cld
+    call sel4_uintr_dispatch
+    fxrstor64 [rsp]
+    add rsp, 520
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rax
+    add rsp, 8
+    .byte 0xf3, 0x0f, 0x01, 0xec
+    .popsection
+"#
+);
+
+#[cfg(target_arch = "x86_64")]
+extern "C" {
+    fn sel4_uintr_entry();
+}
+
+/// Where [`crate::uintr::HANDLER_ENTRY`] is.
+#[cfg(target_arch = "x86_64")]
+pub fn uintr_entry_address() -> u64 {
+    sel4_uintr_entry as *const () as u64
+}
+
+/// SENDUIPI: posts the user interrupt of this thread's UITT entry `index`.
+#[cfg(target_arch = "x86_64")]
+pub fn senduipi(index: u64) {
+    // Safety: SENDUIPI reads the UITT and the receiver's UPID; a bad index
+    // is a fault the kernel reports to this thread's fault handler.
+    unsafe { core::arch::asm!(".byte 0xf3, 0x0f, 0xc7, 0xf0", in("rax") index, options(nostack)) };
+}
+
+/// STUI: enables user-interrupt delivery (a pending one arrives at once).
+#[cfg(target_arch = "x86_64")]
+pub fn stui() {
+    // Safety: only changes this thread's user-interrupt flag.
+    unsafe { core::arch::asm!(".byte 0xf3, 0x0f, 0x01, 0xef", options(nostack)) };
+}
+
+/// CLUI: disables user-interrupt delivery.
+#[cfg(target_arch = "x86_64")]
+pub fn clui() {
+    // Safety: only changes this thread's user-interrupt flag.
+    unsafe { core::arch::asm!(".byte 0xf3, 0x0f, 0x01, 0xee", options(nostack)) };
+}
+
+/// TESTUI: whether user-interrupt delivery is enabled.
+#[cfg(target_arch = "x86_64")]
+pub fn testui() -> bool {
+    let uif: u8;
+    // Safety: reads this thread's user-interrupt flag into CF.
+    unsafe { core::arch::asm!(".byte 0xf3, 0x0f, 0x01, 0xed", "setc {0}", out(reg_byte) uif, options(nostack)) };
+    uif != 0
+}

@@ -11,6 +11,7 @@ mod endpoint;
 mod io_port;
 mod irq;
 mod tcb;
+mod uintr;
 mod untyped;
 mod vspace;
 

@@ -34,6 +34,10 @@ pub enum ObjectType {
     LargePage = ty::X86_LARGE_PAGE,
     PageTable = ty::X86_PAGE_TABLE,
     PageDirectory = ty::X86_PAGE_DIRECTORY,
+    /// This kernel's user-interrupt receiver (see [`crate::uintr`]).
+    UintrReceiver = sel4_compat::uintr::object_type::UINTR_RECEIVER,
+    /// This kernel's user-interrupt target table (see [`crate::uintr`]).
+    Uitt = sel4_compat::uintr::object_type::UITT,
 }
 
 impl Untyped {

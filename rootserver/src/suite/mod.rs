@@ -7,6 +7,7 @@ use sel4::{root_slots, BootInfo, CPtr, CapType};
 
 mod cspace;
 mod fuzz;
+mod uintr;
 pub mod threads;
 pub mod vspace;
 
@@ -235,6 +236,7 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     cspace::run(&mut t, bi);
     threads::run(&mut t, bi);
     vspace::run(&mut t, bi);
+    uintr::run(&mut t, bi);
     fuzz::run(&mut t, bi);
 
     (t.passed, t.failed)

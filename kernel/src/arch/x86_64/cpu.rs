@@ -43,6 +43,13 @@ pub fn has_tsc_deadline() -> bool {
 }
 
 /// The CPU's brand string, for the boot banner.
+/// Whether the CPU has user interrupts (CPUID.(EAX=7,ECX=0):EDX[5]).
+pub fn has_uintr() -> bool {
+    // raw-cpuid has no name for this bit yet; leaf 7 exists when the
+    // extended feature leaf does.
+    CpuId::new().get_extended_feature_info().is_some() && core::arch::x86_64::__cpuid_count(7, 0).edx & (1 << 5) != 0
+}
+
 pub fn model_name(buf: &mut [u8; 48]) -> &str {
     let brand = CpuId::new().get_processor_brand_string();
     let s = brand.as_ref().map(|b| b.as_str()).unwrap_or("unknown CPU");

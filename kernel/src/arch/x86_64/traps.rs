@@ -53,6 +53,17 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
     // An exception restarts at the faulting instruction; after an
     // interrupt the thread continues where it was.
     tcb.restart_pc = tcb.ctx.regs.rip;
+    if vector == INVALID_OPCODE {
+        // CPUs without user interrupts: the kernel carries them out.
+        match crate::object::uintr::emulate(tcb) {
+            crate::object::uintr::Emulated::Done => sched::schedule_and_return(),
+            crate::object::uintr::Emulated::Fault(fault) => {
+                ipc::handle_fault(tcb, fault);
+                sched::schedule_and_return()
+            }
+            crate::object::uintr::Emulated::NotUintr => {}
+        }
+    }
     if vector < 32 {
         let error = tcb.ctx.regs.error;
         let fault = if vector == PAGE_FAULT {
@@ -85,6 +96,7 @@ fn handle_interrupt(vector: u64) {
     super::apic::end_of_interrupt();
 }
 
+const INVALID_OPCODE: u64 = 6;
 const PAGE_FAULT: u64 = 14;
 /// Page-fault error code bit: the access was an instruction fetch.
 const PF_INSTRUCTION_FETCH: u64 = 1 << 4;

@@ -1,0 +1,400 @@
+//! User-interrupt objects (this kernel's extension; `docs/uintr.md`):
+//! receivers and UITTs, their invocations, what deleting their caps
+//! undoes, and the fallback that carries out UINTR instructions for CPUs
+//! without them (they raise #UD; the kernel applies `crate::uintr`'s
+//! rules to the same memory and delivers due user interrupts whenever a
+//! thread returns to user mode).
+
+use super::cap::{Cap, ReceiverHolder};
+use super::invocation::{Invocation, InvocationError, SyscallError};
+use crate::config::paddr_to_pptr;
+use crate::cspace::cte::{self, Cte};
+use crate::cspace::delete;
+use crate::kernel_env::KernelEnv;
+use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
+use crate::uintr::decode::{decode, Insn, MAX_INSTRUCTION};
+use crate::uintr::format::{UittEntry, Upid};
+use crate::uintr::model::{self, UintrState};
+use crate::{ipc, sched};
+use sel4_compat::caps::CapType;
+use sel4_compat::uintr::{label, UINTR_RECEIVER_SIZE_BITS, UITT_ENTRIES, UITT_SIZE_BITS};
+
+/// A receiver object: the UPID senders post to, the thread that takes
+/// its user interrupts, and a slot for the notification that wakes that
+/// thread when one arrives while it is blocked.
+#[repr(C, align(64))]
+pub struct Receiver {
+    pub upid: Upid,
+    pub tcb: *mut Tcb,
+    _reserved: u64,
+    pub wake: Cte,
+}
+
+const _: () = assert!(core::mem::size_of::<Receiver>() == 1 << UINTR_RECEIVER_SIZE_BITS);
+
+/// A UITT object: the page of entries SENDUIPI reads, then the receiver
+/// caps that back them.
+#[repr(C)]
+pub struct Uitt {
+    pub entries: [UittEntry; UITT_ENTRIES],
+    pub slots: [Cte; UITT_ENTRIES],
+}
+
+const _: () = assert!(core::mem::size_of::<Uitt>() <= 1 << UITT_SIZE_BITS);
+
+/// The highest valid UITT index (the CPU's UITTSZ).
+pub const UITT_SIZE: u64 = UITT_ENTRIES as u64 - 1;
+
+fn receiver_of(ptr: u64) -> &'static mut Receiver {
+    // Safety: receiver caps and UITT entries only ever name live receiver
+    // objects (deleting the last cap clears every entry first).
+    unsafe { &mut *(ptr as *mut Receiver) }
+}
+
+fn uitt_of(cap: &Cap) -> &'static mut Uitt {
+    // Safety: a UITT cap names a live UITT object.
+    unsafe { &mut *(cap.uitt_ptr() as *mut Uitt) }
+}
+
+fn tcb_of(cap: &Cap) -> &'static mut Tcb {
+    // Safety: a thread cap names a live TCB.
+    unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) }
+}
+
+fn extra_cap(inv: &Invocation<'_>, i: usize) -> Option<(*mut Cte, Cap)> {
+    // Safety: extra cap slots were looked up in the caller's CSpace.
+    inv.extra_cap(i).map(|s| (s, unsafe { (*s).cap }))
+}
+
+fn slot_cap(slot: *mut Cte) -> Cap {
+    // Safety: the slots passed here belong to live objects.
+    unsafe { (*slot).cap }
+}
+
+/// Deletes the cap in one of the kernel-held slots (a TCB's, a receiver's
+/// or a UITT's); these hold caps with nothing to finalise at length.
+fn delete_held(slot: *mut Cte) {
+    // Safety: a live slot in a consistent MDB.
+    unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
+}
+
+/// Invocations of a receiver cap.
+pub fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let r = receiver_of(cap.receiver_ptr());
+    match inv.label {
+        label::UINTR_RECEIVER_BIND_TCB => {
+            let Some((_, tcb_cap)) = extra_cap(inv, 0).filter(|_| inv.length >= 2) else {
+                return Err(SyscallError::TruncatedMessage.into());
+            };
+            if !tcb_cap.is(CapType::Thread) {
+                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+            }
+            let (handler, stack_adjust) = (inv.arg(0), inv.arg(1));
+            if !model::is_canonical(handler) {
+                return Err(SyscallError::InvalidArgument { number: 0 }.into());
+            }
+            if !model::is_canonical(stack_adjust) {
+                return Err(SyscallError::InvalidArgument { number: 1 }.into());
+            }
+            let t = tcb_of(&tcb_cap);
+            if !r.tcb.is_null() || !slot_cap(t.slot(tcb_slot::RECEIVER)).is_null() {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            let held = Cap::uintr_receiver(cap.receiver_ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64));
+            // Safety: `slot` holds the invoked cap; the TCB's receiver slot is empty.
+            unsafe { cte::cte_insert(held, slot, t.slot(tcb_slot::RECEIVER)) };
+            r.tcb = t;
+            t.uintr = UintrState { handler, stack_adjust, uirr: 0, uif: false };
+            Ok(())
+        }
+        label::UINTR_RECEIVER_UNBIND_TCB => {
+            if r.tcb.is_null() {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            // Safety: a bound receiver's thread is live.
+            delete_held(unsafe { (*r.tcb).slot(tcb_slot::RECEIVER) });
+            Ok(())
+        }
+        label::UINTR_RECEIVER_SET_NOTIFICATION => {
+            let Some((ntfn_slot, ntfn)) = extra_cap(inv, 0) else {
+                return Err(SyscallError::TruncatedMessage.into());
+            };
+            if !ntfn.is(CapType::Notification) || !ntfn.ntfn_can_send() {
+                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+            }
+            let wake = &mut r.wake as *mut Cte;
+            delete_held(wake);
+            // Safety: `ntfn_slot` was looked up; `wake` is now empty.
+            unsafe { cte::cte_insert(ntfn, ntfn_slot, wake) };
+            Ok(())
+        }
+        _ => Err(SyscallError::IllegalOperation.into()),
+    }
+}
+
+/// Invocations of a UITT cap.
+pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let table = uitt_of(&cap);
+    let index = inv.arg(0);
+    match inv.label {
+        label::UITT_REGISTER_SENDER => {
+            let Some((src, receiver)) = extra_cap(inv, 0).filter(|_| inv.length >= 1) else {
+                return Err(SyscallError::TruncatedMessage.into());
+            };
+            if index > UITT_SIZE {
+                return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE }.into());
+            }
+            let Some(vector) = receiver.receiver_vector().filter(|_| receiver.is(CapType::UintrReceiver)) else {
+                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+            };
+            let i = index as usize;
+            if !table.slots[i].cap.is_null() {
+                return Err(SyscallError::DeleteFirst.into());
+            }
+            let entry = &mut table.entries[i] as *mut UittEntry as u64;
+            let held = receiver.held_by(ReceiverHolder::UittEntry(entry));
+            // Safety: `src` was looked up; the UITT slot is empty.
+            unsafe { cte::cte_insert(held, src, &mut table.slots[i]) };
+            table.entries[i] = UittEntry::new(vector, receiver.receiver_ptr());
+            Ok(())
+        }
+        label::UITT_UNREGISTER_SENDER => {
+            if inv.length < 1 {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            if index > UITT_SIZE {
+                return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE }.into());
+            }
+            delete_held(&mut table.slots[index as usize]);
+            Ok(())
+        }
+        _ => Err(SyscallError::IllegalOperation.into()),
+    }
+}
+
+/// TCB invocations of the extension: give the thread a UITT or take it
+/// away.
+pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let slot = target.slot(tcb_slot::UITT);
+    match inv.label {
+        label::TCB_BIND_UITT => {
+            let Some((src, uitt)) = extra_cap(inv, 0) else {
+                return Err(SyscallError::TruncatedMessage.into());
+            };
+            if !uitt.is(CapType::Uitt) {
+                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+            }
+            if !slot_cap(slot).is_null() {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            // Safety: `src` was looked up; the TCB's UITT slot is empty.
+            unsafe { cte::cte_insert(uitt, src, slot) };
+            Ok(())
+        }
+        label::TCB_UNBIND_UITT => {
+            if slot_cap(slot).is_null() {
+                return Err(SyscallError::IllegalOperation.into());
+            }
+            delete_held(slot);
+            Ok(())
+        }
+        _ => Err(SyscallError::IllegalOperation.into()),
+    }
+}
+
+/// A receiver cap left its slot: undo what that copy stood for, and when
+/// it was the last cap to the receiver, release the wake notification.
+pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
+    match cap.receiver_holder() {
+        ReceiverHolder::UittEntry(entry) => {
+            // Safety: the copy records the entry of the live UITT that holds it.
+            unsafe { (entry as *mut UittEntry).write(UittEntry::INVALID) };
+        }
+        ReceiverHolder::Tcb(tcb) => {
+            let r = receiver_of(cap.receiver_ptr());
+            if r.tcb as u64 == tcb {
+                r.tcb = core::ptr::null_mut();
+            }
+            // Safety: the copy records the live TCB that holds it.
+            unsafe { (*(tcb as *mut Tcb)).uintr = UintrState::default() };
+        }
+        ReceiverHolder::User => {}
+    }
+    if is_final {
+        delete_held(&mut receiver_of(cap.receiver_ptr()).wake);
+    }
+}
+
+/// The last cap to a UITT is gone: its entries' caps go with it.
+pub fn uitt_deleted(cap: &Cap) {
+    let table = uitt_of(cap);
+    for slot in table.slots.iter_mut() {
+        delete_held(slot);
+    }
+}
+
+/// What the #UD handler should do after [`emulate`].
+pub enum Emulated {
+    /// Carried out; the thread continues after the instruction.
+    Done,
+    /// Not a UINTR instruction (or SENDUIPI without a UITT, which the CPU
+    /// refuses with #UD too): the thread's own #UD.
+    NotUintr,
+    /// The instruction faults as the CPU would make it fault.
+    Fault(Fault),
+}
+
+const GP: u64 = 13;
+/// Page-fault error code: user mode, and write.
+const PF_USER: u64 = 1 << 2;
+const PF_WRITE: u64 = 1 << 1;
+
+/// Where user code of `t` reaches at `vaddr` with its own rights.
+fn user_word(t: &Tcb, vaddr: u64, write: bool) -> Option<*mut u64> {
+    let pml4 = t.vspace_root_paddr()?;
+    // Safety: page-table entries lie in RAM, inside the kernel window.
+    let read = |paddr: u64| unsafe { (paddr_to_pptr(paddr) as *const u64).read_volatile() };
+    let paddr = super::pte::translate_user(read, pml4, vaddr, write)?;
+    // Only RAM is in the kernel window; a user mapping of device memory
+    // beyond it is treated as unreachable.
+    (paddr < crate::config::PADDR_TOP).then(|| paddr_to_pptr(paddr) as *mut u64)
+}
+
+fn read_user_byte(t: &Tcb, vaddr: u64) -> Option<u8> {
+    let word = user_word(t, vaddr & !7, false)?;
+    // Safety: a mapped, user-readable word of RAM.
+    Some((unsafe { word.read_volatile() } >> ((vaddr & 7) * 8)) as u8)
+}
+
+fn page_fault(address: u64, write: bool) -> Emulated {
+    Emulated::Fault(Fault::VmFault { address, fsr: PF_USER | if write { PF_WRITE } else { 0 }, instruction: false })
+}
+
+/// The general register `reg` in the hardware numbering.
+fn register(t: &Tcb, reg: u8) -> u64 {
+    let r = &t.ctx.regs;
+    [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15][reg as usize & 15]
+}
+
+/// Carries out the instruction at `t`'s RIP if it is a UINTR one (the
+/// fallback for CPUs that raised #UD on it).
+pub fn emulate(t: &mut Tcb) -> Emulated {
+    let rip = t.ctx.regs.rip;
+    let mut bytes = [0u8; MAX_INSTRUCTION];
+    let mut fetched = 0;
+    while fetched < MAX_INSTRUCTION {
+        match read_user_byte(t, rip.wrapping_add(fetched as u64)) {
+            Some(b) => bytes[fetched] = b,
+            None => break,
+        }
+        fetched += 1;
+    }
+    let Some(decoded) = decode(&bytes[..fetched]) else {
+        return Emulated::NotUintr;
+    };
+    let outcome = match decoded.insn {
+        Insn::SendUipi { reg } => senduipi(t, register(t, reg)),
+        Insn::Uiret => uiret(t),
+        Insn::Testui => {
+            // CF := UIF; OF, SF, ZF, AF and PF cleared.
+            let flags = t.ctx.regs.rflags & !(0x800 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1);
+            t.ctx.regs.rflags = flags | t.uintr.uif as u64;
+            return advance(t, decoded.len);
+        }
+        Insn::Clui => {
+            t.uintr.uif = false;
+            return advance(t, decoded.len);
+        }
+        Insn::Stui => {
+            t.uintr.uif = true;
+            return advance(t, decoded.len);
+        }
+    };
+    match outcome {
+        Emulated::Done if decoded.insn != Insn::Uiret => advance(t, decoded.len),
+        other => other,
+    }
+}
+
+fn advance(t: &mut Tcb, len: usize) -> Emulated {
+    t.ctx.regs.rip = t.ctx.regs.rip.wrapping_add(len as u64);
+    Emulated::Done
+}
+
+fn senduipi(t: &mut Tcb, index: u64) -> Emulated {
+    let uitt = slot_cap(t.slot(tcb_slot::UITT));
+    if !uitt.is(CapType::Uitt) {
+        return Emulated::NotUintr;
+    }
+    if index > UITT_SIZE {
+        return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
+    }
+    let entry = uitt_of(&uitt).entries[index as usize];
+    if !entry.usable() {
+        return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
+    }
+    let r = receiver_of(entry.upid_address);
+    if model::post(&mut r.upid, entry.vector()) {
+        notify(r);
+    }
+    Emulated::Done
+}
+
+/// The notification a post asked for: with no interrupt to carry it, the
+/// kernel processes it at once for the receiving thread and wakes that
+/// thread through its notification if it is blocked.
+fn notify(r: &mut Receiver) {
+    // Safety: a bound receiver's thread is live.
+    let Some(t) = (unsafe { r.tcb.as_mut() }) else { return };
+    model::process_notification(&mut r.upid, &mut t.uintr);
+    let running = core::ptr::eq(t, sched::current()) || matches!(t.state, ThreadState::Running | ThreadState::Restart);
+    if !running && r.wake.cap.is(CapType::Notification) {
+        ipc::send_signal(r.wake.cap.ntfn_ptr(), r.wake.cap.ntfn_badge());
+    }
+}
+
+fn uiret(t: &mut Tcb) -> Emulated {
+    let rsp = t.ctx.regs.rsp;
+    let mut popped = [0u64; 3];
+    for (i, word) in popped.iter_mut().enumerate() {
+        let at = rsp.wrapping_add(8 * i as u64);
+        let Some(p) = user_word(t, at, false) else {
+            return page_fault(at, false);
+        };
+        // Safety: a mapped, user-readable word.
+        *word = unsafe { p.read_volatile() };
+    }
+    match model::uiret(&mut t.uintr, t.ctx.regs.rflags, popped) {
+        Ok((rip, rflags, rsp)) => {
+            // Kernel-sanitised as any register write: IF stays on.
+            let r = &mut t.ctx.regs;
+            (r.rip, r.rflags, r.rsp) = (rip, rflags | 0x202, rsp);
+            Emulated::Done
+        }
+        Err(model::UiretFault::NonCanonicalRip) => Emulated::Fault(Fault::UserException { number: GP, code: 0 }),
+    }
+}
+
+/// Delivers the user interrupt due for `t`, if any, as the CPU would on
+/// its way back to user mode: the frame goes on its stack and it resumes
+/// in its handler. `Err` is the fault the frame's stores raise instead
+/// (nothing has changed then).
+pub fn deliver_due(t: &mut Tcb) -> Result<(), Fault> {
+    let regs = &t.ctx.regs;
+    let Some(d) = model::due(&t.uintr, regs.rip, regs.rflags, regs.rsp) else {
+        return Ok(());
+    };
+    let mut words = [core::ptr::null_mut(); 4];
+    for (i, w) in words.iter_mut().enumerate() {
+        let at = d.rsp.wrapping_add(8 * i as u64);
+        *w = user_word(t, at, true).ok_or(Fault::VmFault { address: at, fsr: PF_USER | PF_WRITE, instruction: false })?;
+    }
+    for (w, value) in words.iter().zip(d.frame) {
+        // Safety: mapped, user-writable words of RAM.
+        unsafe { w.write_volatile(value) };
+    }
+    model::commit(&mut t.uintr, &d);
+    let r = &mut t.ctx.regs;
+    (r.rip, r.rsp, r.rflags) = (d.rip, d.rsp, d.rflags);
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! User interrupts (Intel UINTR) on this kernel: a thread signals another
+//! with SENDUIPI, which the receiver takes in a handler, with no kernel
+//! entry where the CPU has UINTR (elsewhere the kernel carries the same
+//! instructions out). Capability-controlled, with objects of this
+//! kernel's own (`docs/uintr.md`); stock seL4 has none of this.
+//!
+//! ```no_run
+//! use sel4::cap::{init, CapRights, UintrReceiver, Uitt};
+//! use sel4::{uintr, ObjectType};
+//! # fn demo(ut: sel4::cap::Untyped, free: u64) -> Result<(), sel4::Error> {
+//! fn on_interrupt(vector: u8) {
+//!     sel4::println!("user interrupt {vector}");
+//! }
+//! // A receiver for this thread, and a UITT whose entry 0 sends it vector 5.
+//! ut.retype(ObjectType::UintrReceiver, 0, init::CNODE.itself(), free, 1)?;
+//! ut.retype(ObjectType::Uitt, 0, init::CNODE.itself(), free + 1, 1)?;
+//! let (receiver, uitt) = (UintrReceiver::from_cptr(free), Uitt::from_cptr(free + 1));
+//! uintr::set_handler(on_interrupt);
+//! receiver.bind_tcb(init::TCB, uintr::HANDLER_ENTRY.address(), 128)?;
+//! init::CNODE.slot(free + 2, 64).mint(receiver.slot_in(init::CNODE), CapRights::ALL, 5)?;
+//! init::TCB.bind_uitt(uitt)?;
+//! uitt.register_sender(0, UintrReceiver::from_cptr(free + 2))?;
+//! uintr::stui();
+//! uintr::senduipi(0); // on_interrupt(5) runs before this returns
+//! # Ok(())
+//! # }
+//! ```
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// The function every user interrupt of this program runs, with its vector.
+static HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the function user interrupts run (one per program; it gets the
+/// vector and runs with user interrupts disabled).
+pub fn set_handler(handler: fn(u8)) {
+    HANDLER.store(handler as usize, Ordering::Release);
+}
+
+#[no_mangle]
+extern "C" fn sel4_uintr_dispatch(vector: u64) {
+    let handler = HANDLER.load(Ordering::Acquire);
+    if handler != 0 {
+        // Safety: only `set_handler` stores a non-zero value, a `fn(u8)`.
+        let handler: fn(u8) = unsafe { core::mem::transmute::<usize, fn(u8)>(handler) };
+        handler(vector as u8);
+    }
+}
+
+/// The address to bind a receiver with: the entry code that saves the
+/// interrupted registers, runs the handler set with [`set_handler`] and
+/// returns with UIRET.
+pub struct HandlerEntry;
+pub const HANDLER_ENTRY: HandlerEntry = HandlerEntry;
+
+impl HandlerEntry {
+    pub fn address(&self) -> u64 {
+        crate::arch::uintr_entry_address()
+    }
+}
+
+pub use crate::arch::{clui, senduipi, stui, testui};
