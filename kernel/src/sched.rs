@@ -323,9 +323,11 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
     // A due user interrupt is delivered on the way out (the #UD fallback's
     // part of what the CPU does); if its frame cannot be stored the thread
     // takes that fault instead.
-    if let Err(fault) = crate::object::uintr::deliver_due(tcb) {
-        crate::ipc::handle_fault(tcb, fault);
-        schedule_and_return()
+    if tcb.uintr.uirr != 0 && tcb.uintr.uif {
+        if let Err(fault) = crate::object::uintr::deliver_due(tcb) {
+            crate::ipc::handle_fault(tcb, fault);
+            schedule_and_return()
+        }
     }
     switch_fpu(tcb);
     cpu::load_fs_gs_base(tcb.fs_base, tcb.gs_base);
