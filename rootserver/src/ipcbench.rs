@@ -13,7 +13,7 @@ use crate::suite::threads::{spawn_with, WorkerSpec};
 use crate::suite::vspace::{drop_image_frame_copies, spawn_in_child_vspace};
 use crate::suite::{find_untyped, slot, ROOT_NODE};
 use core::sync::atomic::{AtomicU64, Ordering};
-use sel4::cap::{Endpoint, Untyped};
+use sel4::cap::{CapRights, Endpoint, Notification, Tcb, UintrReceiver, Uitt, Untyped};
 use sel4::debug::rdtsc_serialised;
 use sel4::ObjectType;
 use sel4::{root_slots, BootInfo, MessageInfo};
@@ -195,10 +195,10 @@ fn run_case(
     slot(ut).revoke().map_err(|_| "cleanup revoke failed")
 }
 
-fn print_case(measure: Measure, spaces: Spaces, direction: &str, length: usize, overhead: u64) {
+fn print_case(case: &str, spaces: Spaces, direction: &str, length: usize, overhead: u64) {
     sel4::print!(
         "{{\"bench\":\"ipc\",\"case\":\"{}\",\"address_spaces\":\"{}\",\"direction\":\"{}\",\"length\":{},\"overhead\":{},\"samples\":[",
-        measure.name(),
+        case,
         spaces.name(),
         direction,
         length,
@@ -231,11 +231,189 @@ pub fn run(bi: &'static BootInfo) {
                         sel4::println!("ipcbench: {}, {} address spaces, {direction}, length {length}: {why}", measure.name(), spaces.name());
                         return;
                     }
-                    print_case(measure, spaces, direction, length, overhead);
+                    print_case(measure.name(), spaces, direction, length, overhead);
                     cases += 1;
                 }
             }
         }
     }
+    for (ping, direction, client_prio, server_prio) in PINGS {
+        if let Err(why) = run_ping(bi, ut, ping, client_prio, server_prio) {
+            sel4::println!("ipcbench: {}, {direction}: {why}", ping.name());
+            return;
+        }
+        print_case(ping.name(), Spaces::Same, direction, 0, overhead);
+        cases += 1;
+    }
     sel4::println!("ipcbench: {cases} cases done");
+}
+
+// Round trips without endpoints: notification Signal/Wait, and user
+// interrupts (this kernel's extension) to a receiver that is running (the
+// sender itself), preempted (a lower-priority thread spinning in user
+// mode) or blocked (asleep on its wake notification). The client times
+// from before its signal or SENDUIPI to after the answer reached it.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ping {
+    Notification,
+    UintrRunning,
+    UintrPreempted,
+    UintrBlocked,
+}
+
+impl Ping {
+    fn name(self) -> &'static str {
+        match self {
+            Ping::Notification => "signal_wait_roundtrip",
+            Ping::UintrRunning => "uintr_roundtrip",
+            Ping::UintrPreempted => "uintr_roundtrip",
+            Ping::UintrBlocked => "uintr_roundtrip",
+        }
+    }
+}
+
+/// (what, direction or receiver state, client priority, server priority)
+const PINGS: [(Ping, &str, u64, u64); 5] = [
+    (Ping::Notification, "low_to_high", 100, 200),
+    (Ping::Notification, "high_to_low", 200, 100),
+    (Ping::UintrRunning, "running", 200, 100),
+    (Ping::UintrPreempted, "preempted", 200, 100),
+    (Ping::UintrBlocked, "blocked", 200, 100),
+];
+
+/// User-interrupt vectors: to the client's receiver, to the server's.
+const TO_CLIENT: u8 = 2;
+const TO_SERVER: u8 = 1;
+/// Answers the client's handler has seen.
+static ANSWERS: AtomicU64 = AtomicU64::new(0);
+
+/// One handler for both threads (one per program), told apart by vector:
+/// the server answers on its UITT entry 0, the client counts.
+fn ping_handler(vector: u8) {
+    if vector == TO_SERVER {
+        sel4::uintr::senduipi(0);
+    } else {
+        ANSWERS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Slots of a ping case, from the start of the empty region.
+struct PingSlots {
+    base: u64,
+}
+
+impl PingSlots {
+    const N1: u64 = 0;
+    const N2: u64 = 1;
+    const DONE: u64 = 2;
+    const CLIENT_TCB: u64 = 3;
+    const SERVER_TCB: u64 = 4;
+    const CLIENT_RECEIVER: u64 = 5;
+    const SERVER_RECEIVER: u64 = 6;
+    const CLIENT_UITT: u64 = 7;
+    const SERVER_UITT: u64 = 8;
+    const TO_CLIENT_CAP: u64 = 9;
+    const TO_SERVER_CAP: u64 = 10;
+
+    fn at(&self, i: u64) -> u64 {
+        self.base + i
+    }
+}
+
+/// Arguments packed into one word: the slots' base and what to run.
+fn pack_ping(base: u64, ping: Ping) -> u64 {
+    base | (ping as u64) << 32
+}
+
+fn unpack_ping(arg: u64) -> (PingSlots, Ping) {
+    let ping = [Ping::Notification, Ping::UintrRunning, Ping::UintrPreempted, Ping::UintrBlocked][(arg >> 32) as usize & 3];
+    (PingSlots { base: arg & 0xffff_ffff }, ping)
+}
+
+extern "C" fn ping_client(arg: u64) -> ! {
+    let (s, ping) = unpack_ping(arg);
+    let (n1, n2) = (Notification::from_cptr(s.at(PingSlots::N1)), Notification::from_cptr(s.at(PingSlots::N2)));
+    if ping != Ping::Notification {
+        sel4::uintr::stui();
+    }
+    for i in 0..WARM_UP + SAMPLES {
+        let t0 = rdtsc_serialised();
+        if ping == Ping::Notification {
+            n1.signal();
+            n2.wait();
+        } else {
+            sel4::uintr::senduipi(0);
+            // The answer arrives in our handler: at once for a running
+            // receiver (ourselves), else once we sleep and the server runs.
+            while ANSWERS.load(Ordering::Relaxed) <= i as u64 {
+                n2.wait();
+            }
+        }
+        record(i, rdtsc_serialised() - t0);
+    }
+    Endpoint::from_cptr(s.at(PingSlots::DONE)).send(MessageInfo::new(0, 0, 0, 0), &[]);
+    unreachable!("the rootserver deletes the client once it reports")
+}
+
+extern "C" fn ping_server(arg: u64) -> ! {
+    let (s, ping) = unpack_ping(arg);
+    let n1 = Notification::from_cptr(s.at(PingSlots::N1));
+    match ping {
+        Ping::Notification => loop {
+            n1.wait();
+            Notification::from_cptr(s.at(PingSlots::N2)).signal();
+        },
+        Ping::UintrPreempted => {
+            sel4::uintr::stui();
+            loop {
+                core::hint::spin_loop();
+            }
+        }
+        _ => {
+            sel4::uintr::stui();
+            loop {
+                n1.wait();
+            }
+        }
+    }
+}
+
+/// Runs one ping case on fresh objects.
+fn run_ping(bi: &BootInfo, ut: Untyped, ping: Ping, client_prio: u64, server_prio: u64) -> Result<(), &'static str> {
+    let s = PingSlots { base: bi.empty.start };
+    ut.retype(ObjectType::Notification, 0, ROOT_NODE, s.at(PingSlots::N1), 2).map_err(|_| "notification retype failed")?;
+    ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, s.at(PingSlots::DONE), 1).map_err(|_| "endpoint retype failed")?;
+    let arg = pack_ping(s.base, ping);
+    let (client, server) = (s.at(PingSlots::CLIENT_TCB), s.at(PingSlots::SERVER_TCB));
+    spawn_with(bi, ut, WorkerSpec { tcb_slot: server, k: 1, prio: server_prio, fault_ep: 0 }, ping_server, arg)?;
+    spawn_with(bi, ut, WorkerSpec { tcb_slot: client, k: 2, prio: client_prio, fault_ep: 0 }, ping_client, arg)?;
+    if ping != Ping::Notification {
+        ANSWERS.store(0, Ordering::Relaxed);
+        sel4::uintr::set_handler(ping_handler);
+        // The client's receiver wakes it through N2, the server's through N1.
+        let receiver = |slot_index: u64, tcb: u64, wake: u64| -> Result<UintrReceiver, &'static str> {
+            ut.retype(ObjectType::UintrReceiver, 0, ROOT_NODE, s.at(slot_index), 1).map_err(|_| "receiver retype failed")?;
+            let r = UintrReceiver::from_cptr(s.at(slot_index));
+            r.bind_tcb(Tcb::from_cptr(tcb), sel4::uintr::HANDLER_ENTRY.address(), 128).map_err(|_| "BindTCB failed")?;
+            r.set_notification(Notification::from_cptr(s.at(wake))).map_err(|_| "SetNotification failed")?;
+            Ok(r)
+        };
+        let client_receiver = receiver(PingSlots::CLIENT_RECEIVER, client, PingSlots::N2)?;
+        let server_receiver = receiver(PingSlots::SERVER_RECEIVER, server, PingSlots::N1)?;
+        // Client's entry 0: the server (or itself, for a running receiver);
+        // server's entry 0: the client.
+        let target = if ping == Ping::UintrRunning { (client_receiver, TO_CLIENT) } else { (server_receiver, TO_SERVER) };
+        let entry = |uitt_index: u64, tcb: u64, cap_index: u64, (to, vector): (UintrReceiver, u8)| -> Result<(), &'static str> {
+            ut.retype(ObjectType::Uitt, 0, ROOT_NODE, s.at(uitt_index), 1).map_err(|_| "UITT retype failed")?;
+            let uitt = Uitt::from_cptr(s.at(uitt_index));
+            slot(s.at(cap_index)).mint(slot(to), CapRights::ALL, vector as u64).map_err(|_| "mint failed")?;
+            uitt.register_sender(0, UintrReceiver::from_cptr(s.at(cap_index))).map_err(|_| "RegisterSender failed")?;
+            Tcb::from_cptr(tcb).bind_uitt(uitt).map_err(|_| "BindUITT failed")
+        };
+        entry(PingSlots::CLIENT_UITT, client, PingSlots::TO_SERVER_CAP, target)?;
+        entry(PingSlots::SERVER_UITT, server, PingSlots::TO_CLIENT_CAP, (client_receiver, TO_CLIENT))?;
+    }
+    Endpoint::from_cptr(s.at(PingSlots::DONE)).recv();
+    slot(ut).revoke().map_err(|_| "cleanup revoke failed")
 }

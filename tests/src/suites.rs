@@ -115,7 +115,7 @@ fn slowpath_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), S
 /// (Only that it works is checked here; its figures belong to `cargo xtask
 /// bench`.)
 fn benchmark_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
-    const CASES: usize = 126;
+    const CASES: usize = 131;
     let mut b = Boot::new(&images.kernel32, Some(&images.bench_rootserver));
     b.extra_args = vec!["-icount".into(), "shift=0".into()];
     let out = boot(images, "ipc_benchmark", &b)?;
