@@ -170,7 +170,8 @@ fn summary_row(line: &str) -> Option<((String, String, String, u64), bench::Summ
     let num = |name: &str| field(line, name)?.parse::<f64>().ok();
     let key = (field(line, "case")?.into(), field(line, "address_spaces")?.into(), field(line, "direction")?.into(), num("length")? as u64);
     let min = num("min")? as u64;
-    let summary = bench::Summary { samples: num("samples")? as usize, min, max: min, median: num("median")?, mean: num("mean")?, stddev: num("stddev")? };
+    let summary =
+        bench::Summary { samples: num("samples")? as usize, min, max: min, median: num("median")?, mean: num("mean")?, stddev: num("stddev")? };
     Some((key, summary))
 }
 
@@ -321,7 +322,10 @@ fn plot(slow: &Summaries, fast: &Summaries) -> String {
         }
         for (points, colour, name) in [(&s_pts, "#c0392b", "slowpath"), (&f_pts, "#2471a3", "fastpath")] {
             let coords: Vec<String> = points.iter().map(|&(l, v)| format!("{:.1},{:.1}", x_of(l), y_of(v))).collect();
-            out.push_str(&format!("<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"><title>{name}</title></polyline>\n", coords.join(" ")));
+            out.push_str(&format!(
+                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"><title>{name}</title></polyline>\n",
+                coords.join(" ")
+            ));
         }
         out.push_str(&format!("<text x=\"{}\" y=\"{}\" fill=\"#c0392b\">slowpath</text>\n", x0 + W - PAD - 50.0, 30.0));
         out.push_str(&format!("<text x=\"{}\" y=\"{}\" fill=\"#2471a3\">fastpath</text>\n", x0 + W - PAD - 50.0, 44.0));
@@ -397,9 +401,8 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
-    let dir = artifacts::workspace_root()
-        .join("results")
-        .join(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0).to_string());
+    let dir =
+        artifacts::workspace_root().join("results").join(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0).to_string());
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
 
     let (mut slow, mut fast) = (None, None);
