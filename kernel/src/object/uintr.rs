@@ -260,12 +260,6 @@ fn user_word(t: &Tcb, vaddr: u64, write: bool) -> Option<*mut u64> {
     (paddr < crate::config::PADDR_TOP).then(|| paddr_to_pptr(paddr) as *mut u64)
 }
 
-fn read_user_byte(t: &Tcb, vaddr: u64) -> Option<u8> {
-    let word = user_word(t, vaddr & !7, false)?;
-    // Safety: a mapped, user-readable word of RAM.
-    Some((unsafe { word.read_volatile() } >> ((vaddr & 7) * 8)) as u8)
-}
-
 fn page_fault(address: u64, write: bool) -> Emulated {
     Emulated::Fault(Fault::VmFault { address, fsr: PF_USER | if write { PF_WRITE } else { 0 }, instruction: false })
 }
@@ -280,16 +274,19 @@ fn register(t: &Tcb, reg: u8) -> u64 {
 /// fallback for CPUs that raised #UD on it).
 pub fn emulate(t: &mut Tcb) -> Emulated {
     let rip = t.ctx.regs.rip;
-    let mut bytes = [0u8; MAX_INSTRUCTION];
+    // The instruction's bytes a word at a time (one page walk per word),
+    // up to 15 of them or the first unreadable one.
+    let mut bytes = [0u8; MAX_INSTRUCTION + 16];
+    let (first_word, skip) = (rip & !7, (rip & 7) as usize);
     let mut fetched = 0;
-    while fetched < MAX_INSTRUCTION {
-        match read_user_byte(t, rip.wrapping_add(fetched as u64)) {
-            Some(b) => bytes[fetched] = b,
-            None => break,
-        }
-        fetched += 1;
+    for w in 0..3u64 {
+        let Some(word) = user_word(t, first_word.wrapping_add(8 * w), false) else { break };
+        // Safety: a mapped, user-readable word of RAM.
+        bytes[8 * w as usize..8 * w as usize + 8].copy_from_slice(&unsafe { word.read_volatile() }.to_le_bytes());
+        fetched = 8 * (w as usize + 1);
     }
-    let Some(decoded) = decode(&bytes[..fetched]) else {
+    let fetched = fetched.saturating_sub(skip).min(MAX_INSTRUCTION);
+    let Some(decoded) = decode(&bytes[skip..skip + fetched]) else {
         return Emulated::NotUintr;
     };
     let outcome = match decoded.insn {
