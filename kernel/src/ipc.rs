@@ -308,10 +308,10 @@ pub fn read_user_register(t: &Tcb, i: usize) -> u64 {
 }
 
 fn canonical_or_zero(v: u64) -> u64 {
-    if v > 0x0000_7fff_ffff_ffff && v < 0xffff_8000_0000_0000 {
-        0
-    } else {
+    if crate::object::cap::is_canonical(v) {
         v
+    } else {
+        0
     }
 }
 

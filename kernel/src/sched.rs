@@ -323,7 +323,7 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
     // A due user interrupt is delivered on the way out (the #UD fallback's
     // part of what the CPU does); if its frame cannot be stored the thread
     // takes that fault instead.
-    if tcb.uintr.uirr != 0 && tcb.uintr.uif {
+    if tcb.uintr.may_deliver() {
         if let Err(fault) = crate::object::uintr::deliver_due(tcb) {
             crate::ipc::handle_fault(tcb, fault);
             schedule_and_return()

@@ -128,7 +128,7 @@ impl Tcb {
         (self as *const Tcb as u64 - TCB_OFFSET + index * 32) as *mut Cte
     }
 
-    fn slot_cap(&self, index: u64) -> Cap {
+    pub fn slot_cap(&self, index: u64) -> Cap {
         // Safety: the TCB object's slots precede the TCB and live with it.
         unsafe { (*self.slot(index)).cap }
     }

@@ -16,7 +16,7 @@
 //! ut.retype(ObjectType::Uitt, 0, init::CNODE.itself(), free + 1, 1)?;
 //! let (receiver, uitt) = (UintrReceiver::from_cptr(free), Uitt::from_cptr(free + 1));
 //! uintr::set_handler(on_interrupt);
-//! receiver.bind_tcb(init::TCB, uintr::HANDLER_ENTRY.address(), 128)?;
+//! receiver.bind_tcb(init::TCB, uintr::handler_entry(), 128)?;
 //! init::CNODE.slot(free + 2, 64).mint(receiver.slot_in(init::CNODE), CapRights::ALL, 5)?;
 //! init::TCB.bind_uitt(uitt)?;
 //! uitt.register_sender(0, UintrReceiver::from_cptr(free + 2))?;
@@ -50,13 +50,8 @@ extern "C" fn sel4_uintr_dispatch(vector: u64) {
 /// The address to bind a receiver with: the entry code that saves the
 /// interrupted registers, runs the handler set with [`set_handler`] and
 /// returns with UIRET.
-pub struct HandlerEntry;
-pub const HANDLER_ENTRY: HandlerEntry = HandlerEntry;
-
-impl HandlerEntry {
-    pub fn address(&self) -> u64 {
-        crate::arch::uintr_entry_address()
-    }
+pub fn handler_entry() -> u64 {
+    crate::arch::uintr_entry_address()
 }
 
 pub use crate::arch::{clui, senduipi, stui, testui};

@@ -266,9 +266,7 @@ impl Ping {
     fn name(self) -> &'static str {
         match self {
             Ping::Notification => "signal_wait_roundtrip",
-            Ping::UintrRunning => "uintr_roundtrip",
-            Ping::UintrPreempted => "uintr_roundtrip",
-            Ping::UintrBlocked => "uintr_roundtrip",
+            Ping::UintrRunning | Ping::UintrPreempted | Ping::UintrBlocked => "uintr_roundtrip",
         }
     }
 }
@@ -395,7 +393,7 @@ fn run_ping(bi: &BootInfo, ut: Untyped, ping: Ping, client_prio: u64, server_pri
         let receiver = |slot_index: u64, tcb: u64, wake: u64| -> Result<UintrReceiver, &'static str> {
             ut.retype(ObjectType::UintrReceiver, 0, ROOT_NODE, s.at(slot_index), 1).map_err(|_| "receiver retype failed")?;
             let r = UintrReceiver::from_cptr(s.at(slot_index));
-            r.bind_tcb(Tcb::from_cptr(tcb), sel4::uintr::HANDLER_ENTRY.address(), 128).map_err(|_| "BindTCB failed")?;
+            r.bind_tcb(Tcb::from_cptr(tcb), sel4::uintr::handler_entry(), 128).map_err(|_| "BindTCB failed")?;
             r.set_notification(Notification::from_cptr(s.at(wake))).map_err(|_| "SetNotification failed")?;
             Ok(r)
         };

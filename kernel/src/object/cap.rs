@@ -21,6 +21,11 @@ pub const fn mask(bits: u32) -> u64 {
     }
 }
 
+/// Whether `v` is canonical with 48-bit linear addresses.
+pub const fn is_canonical(v: u64) -> bool {
+    canonical(v) == v
+}
+
 /// Sign-extends a 48-bit canonical address.
 pub const fn canonical(v: u64) -> u64 {
     if v & (1 << 47) != 0 {

@@ -21,12 +21,12 @@ const IPC_BUFFER_ALIGN: u64 = 1 << sel4_compat::objects::IPC_BUFFER_SIZE_BITS;
 /// (rip .. r15); the rest (fs_base, gs_base) are the integer transfer.
 const FRAME_REGISTERS: usize = 18;
 
-fn tcb_of<'a>(cap: &Cap) -> &'a mut Tcb {
+pub(super) fn tcb_of<'a>(cap: &Cap) -> &'a mut Tcb {
     // Safety: a thread cap points at a live TCB.
     unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) }
 }
 
-fn extra_cap(inv: &Invocation<'_>, i: usize) -> Option<(*mut Cte, Cap)> {
+pub(super) fn extra_cap(inv: &Invocation<'_>, i: usize) -> Option<(*mut Cte, Cap)> {
     // Safety: extra cap slots were looked up in the caller's CSpace.
     inv.extra_cap(i).map(|s| (s, unsafe { (*s).cap }))
 }

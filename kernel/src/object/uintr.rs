@@ -5,8 +5,9 @@
 //! rules to the same memory and delivers due user interrupts whenever a
 //! thread returns to user mode).
 
-use super::cap::{Cap, ReceiverHolder};
+use super::cap::{is_canonical, Cap, ReceiverHolder};
 use super::invocation::{Invocation, InvocationError, SyscallError};
+use super::tcb::{extra_cap, tcb_of};
 use crate::config::paddr_to_pptr;
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::delete;
@@ -56,21 +57,6 @@ fn uitt_of(cap: &Cap) -> &'static mut Uitt {
     unsafe { &mut *(cap.uitt_ptr() as *mut Uitt) }
 }
 
-fn tcb_of(cap: &Cap) -> &'static mut Tcb {
-    // Safety: a thread cap names a live TCB.
-    unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) }
-}
-
-fn extra_cap(inv: &Invocation<'_>, i: usize) -> Option<(*mut Cte, Cap)> {
-    // Safety: extra cap slots were looked up in the caller's CSpace.
-    inv.extra_cap(i).map(|s| (s, unsafe { (*s).cap }))
-}
-
-fn slot_cap(slot: *mut Cte) -> Cap {
-    // Safety: the slots passed here belong to live objects.
-    unsafe { (*slot).cap }
-}
-
 /// Deletes the cap in one of the kernel-held slots (a TCB's, a receiver's
 /// or a UITT's); these hold caps with nothing to finalise at length.
 fn delete_held(slot: *mut Cte) {
@@ -90,14 +76,14 @@ pub fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             }
             let (handler, stack_adjust) = (inv.arg(0), inv.arg(1));
-            if !model::is_canonical(handler) {
+            if !is_canonical(handler) {
                 return Err(SyscallError::InvalidArgument { number: 0 }.into());
             }
-            if !model::is_canonical(stack_adjust) {
+            if !is_canonical(stack_adjust) {
                 return Err(SyscallError::InvalidArgument { number: 1 }.into());
             }
             let t = tcb_of(&tcb_cap);
-            if !r.tcb.is_null() || !slot_cap(t.slot(tcb_slot::RECEIVER)).is_null() {
+            if !r.tcb.is_null() || !t.slot_cap(tcb_slot::RECEIVER).is_null() {
                 return Err(SyscallError::IllegalOperation.into());
             }
             let held = Cap::uintr_receiver(cap.receiver_ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64));
@@ -176,6 +162,7 @@ pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError
 /// away.
 pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let slot = target.slot(tcb_slot::UITT);
+    let bound = target.slot_cap(tcb_slot::UITT);
     match inv.label {
         label::TCB_BIND_UITT => {
             let Some((src, uitt)) = extra_cap(inv, 0) else {
@@ -184,7 +171,7 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
             if !uitt.is(CapType::Uitt) {
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             }
-            if !slot_cap(slot).is_null() {
+            if !bound.is_null() {
                 return Err(SyscallError::IllegalOperation.into());
             }
             // Safety: `src` was looked up; the TCB's UITT slot is empty.
@@ -192,7 +179,7 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
             Ok(())
         }
         label::TCB_UNBIND_UITT => {
-            if slot_cap(slot).is_null() {
+            if bound.is_null() {
                 return Err(SyscallError::IllegalOperation.into());
             }
             delete_held(slot);
@@ -319,7 +306,7 @@ fn advance(t: &mut Tcb, len: usize) -> Emulated {
 }
 
 fn senduipi(t: &mut Tcb, index: u64) -> Emulated {
-    let uitt = slot_cap(t.slot(tcb_slot::UITT));
+    let uitt = t.slot_cap(tcb_slot::UITT);
     if !uitt.is(CapType::Uitt) {
         return Emulated::NotUintr;
     }

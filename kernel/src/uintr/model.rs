@@ -3,6 +3,7 @@
 //! what the kernel does for it on the fallback path.
 
 use super::format::Upid;
+use crate::object::cap::is_canonical;
 
 /// The per-thread registers of UINTR (the IA32_UINTR_* MSRs and UIF):
 /// what the kernel saves and restores on every switch.
@@ -17,6 +18,14 @@ pub struct UintrState {
     pub uirr: u64,
     /// The user-interrupt flag: delivery is enabled.
     pub uif: bool,
+}
+
+impl UintrState {
+    /// Whether a user interrupt is recognised and delivery enabled (the
+    /// caller knows the thread is going to user mode).
+    pub const fn may_deliver(&self) -> bool {
+        self.uirr != 0 && self.uif
+    }
 }
 
 /// SENDUIPI's locked update of the receiver's UPID: the vector is posted
@@ -66,7 +75,7 @@ pub struct Delivery {
 /// caller knows the thread is about to run in user mode). Pure: the
 /// frame may still fail to be written; [`commit`] applies it.
 pub fn due(state: &UintrState, rip: u64, rflags: u64, rsp: u64) -> Option<Delivery> {
-    if state.uirr == 0 || !state.uif {
+    if !state.may_deliver() {
         return None;
     }
     let vector = 63 - state.uirr.leading_zeros() as u8;
@@ -98,12 +107,6 @@ pub fn uiret(state: &mut UintrState, current_rflags: u64, popped: [u64; 3]) -> R
     }
     state.uif = true;
     Ok((rip, (current_rflags & !UIRET_RFLAGS) | (rflags & UIRET_RFLAGS), rsp))
-}
-
-/// Canonical with 48-bit linear addresses.
-pub const fn is_canonical(v: u64) -> bool {
-    let top = v >> 47;
-    top == 0 || top == 0x1_ffff
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ extern "C" {
     fn sel4_uintr_entry();
 }
 
-/// Where [`crate::uintr::HANDLER_ENTRY`] is.
+/// Where [`crate::uintr::handler_entry`] is.
 #[cfg(target_arch = "x86_64")]
 pub fn uintr_entry_address() -> u64 {
     sel4_uintr_entry as *const () as u64

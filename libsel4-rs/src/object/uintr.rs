@@ -8,7 +8,7 @@ use sel4_compat::uintr::label;
 
 impl UintrReceiver {
     /// Makes `tcb` the thread that takes this receiver's user interrupts,
-    /// in `handler` (see [`crate::uintr::HANDLER_ENTRY`]) on its stack
+    /// in `handler` (see [`crate::uintr::handler_entry`]) on its stack
     /// moved down by `stack_adjust` bytes (or, with bit 0 set, on the
     /// stack at `stack_adjust - 1`). The thread starts with user
     /// interrupts disabled: it enables them with [`crate::uintr::stui`].

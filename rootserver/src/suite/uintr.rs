@@ -10,7 +10,7 @@ use super::{ensure, find_untyped, slot, Runner, ROOT_NODE};
 use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use sel4::cap::{init, CapRights, Endpoint, Notification, Tcb, UintrReceiver, Uitt};
 use sel4::invocation::get_mr;
-use sel4::uintr::{self, HANDLER_ENTRY};
+use sel4::uintr;
 use sel4::{BootInfo, MessageInfo, ObjectType};
 
 /// Deliveries seen by the handler, in order.
@@ -121,7 +121,7 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         make()?;
         reset_record();
         uintr::set_handler(record);
-        receiver.bind_tcb(init::TCB, HANDLER_ENTRY.address(), 128).map_err(|_| "BindTCB failed")?;
+        receiver.bind_tcb(init::TCB, uintr::handler_entry(), 128).map_err(|_| "BindTCB failed")?;
         init::TCB.bind_uitt(uitt).map_err(|_| "BindUITT failed")?;
         for v in 0..64 {
             register(v, v)?;
@@ -153,8 +153,8 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         uitt.register_sender(3, m).map_err(|_| "RegisterSender failed")?;
         ensure(uitt.register_sender(3, m) == Err(sel4::Error::DeleteFirst), "an entry registered twice")?;
         ensure(receiver.bind_tcb(init::TCB, 1 << 47, 0) == Err(sel4::Error::InvalidArgument), "non-canonical handler")?;
-        receiver.bind_tcb(init::TCB, HANDLER_ENTRY.address(), 128).map_err(|_| "BindTCB failed")?;
-        ensure(receiver.bind_tcb(init::TCB, HANDLER_ENTRY.address(), 128) == Err(sel4::Error::IllegalOperation), "bound twice")?;
+        receiver.bind_tcb(init::TCB, uintr::handler_entry(), 128).map_err(|_| "BindTCB failed")?;
+        ensure(receiver.bind_tcb(init::TCB, uintr::handler_entry(), 128) == Err(sel4::Error::IllegalOperation), "bound twice")?;
         receiver.unbind_tcb().map_err(|_| "UnbindTCB failed")?;
         ensure(receiver.unbind_tcb() == Err(sel4::Error::IllegalOperation), "unbound twice")?;
         uitt.unregister_sender(3).map_err(|_| "UnregisterSender failed")?;
@@ -172,7 +172,7 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, ep, 1).map_err(|_| "endpoint retype failed")?;
         slot(fault_ep).mint(slot(ep), CapRights::ALL, FAULTED).map_err(|_| "mint failed")?;
         slot(done).mint(slot(ep), CapRights::ALL, SENT).map_err(|_| "mint failed")?;
-        receiver.bind_tcb(init::TCB, HANDLER_ENTRY.address(), 128).map_err(|_| "BindTCB failed")?;
+        receiver.bind_tcb(init::TCB, uintr::handler_entry(), 128).map_err(|_| "BindTCB failed")?;
         uintr::stui();
         register(7, 42)?;
         // The worker sends index `index`; the fault it takes, if any.
@@ -214,7 +214,7 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         let (ep, done) = (base + 100, base + 101);
         ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, ep, 1).map_err(|_| "endpoint retype failed")?;
         slot(done).mint(slot(ep), CapRights::ALL, SENT).map_err(|_| "mint failed")?;
-        receiver.bind_tcb(init::TCB, HANDLER_ENTRY.address(), 128).map_err(|_| "BindTCB failed")?;
+        receiver.bind_tcb(init::TCB, uintr::handler_entry(), 128).map_err(|_| "BindTCB failed")?;
         // Three threads share one UITT; entry k sends vector 10 k.
         for k in 1..=3u64 {
             register(k, 10 * k)?;
@@ -251,7 +251,7 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         PONGS.store(0, Ordering::Relaxed);
         uintr::set_handler(exchange_handler);
         // Rootserver: receives vector 2, sends vector 1 to the worker.
-        receiver.bind_tcb(init::TCB, HANDLER_ENTRY.address(), 128).map_err(|_| "BindTCB failed")?;
+        receiver.bind_tcb(init::TCB, uintr::handler_entry(), 128).map_err(|_| "BindTCB failed")?;
         receiver.set_notification(root_wake).map_err(|_| "SetNotification failed")?;
         init::TCB.bind_uitt(uitt).map_err(|_| "BindUITT failed")?;
         slot(base + 2).mint(slot(worker_receiver), CapRights::ALL, 1).map_err(|_| "mint failed")?;
@@ -259,7 +259,7 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         // Worker: receives vector 1, sends vector 2 back.
         spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: 0 }, exchange_worker, wake)?;
         let worker_receiver = UintrReceiver::from_cptr(worker_receiver);
-        worker_receiver.bind_tcb(Tcb::from_cptr(worker), HANDLER_ENTRY.address(), 128).map_err(|_| "BindTCB failed")?;
+        worker_receiver.bind_tcb(Tcb::from_cptr(worker), uintr::handler_entry(), 128).map_err(|_| "BindTCB failed")?;
         worker_receiver.set_notification(Notification::from_cptr(wake)).map_err(|_| "SetNotification failed")?;
         Tcb::from_cptr(worker).bind_uitt(Uitt::from_cptr(worker_uitt)).map_err(|_| "BindUITT failed")?;
         slot(base + 3).mint(slot(receiver), CapRights::ALL, 2).map_err(|_| "mint failed")?;
