@@ -21,7 +21,7 @@ pub struct TestResult {
     pub detail: String,
 }
 
-fn result(name: &str, problems: Vec<String>) -> TestResult {
+pub(crate) fn result(name: &str, problems: Vec<String>) -> TestResult {
     TestResult { name: name.to_string(), passed: problems.is_empty(), skipped: false, detail: problems.join("; ") }
 }
 
@@ -73,13 +73,17 @@ fn rootserver_results(console: &str) -> (Vec<TestResult>, Option<(u32, u32)>) {
                 let detail = outcome.strip_prefix("FAILED: ").unwrap_or("").to_string();
                 results.push(TestResult { name: format!("rootserver::{name}"), passed, skipped: false, detail });
             }
-        } else if let Some((p, f)) = line.split_once(" passed, ") {
-            if let (Ok(p), Some(Ok(f))) = (p.parse(), f.strip_suffix(" failed").map(str::parse)) {
-                closing = Some((p, f));
-            }
+        } else if let Some(counts) = closing_line(line) {
+            closing = Some(counts);
         }
     }
     (results, closing)
+}
+
+/// The counts of a closing `N passed, N failed` line.
+pub(crate) fn closing_line(line: &str) -> Option<(u32, u32)> {
+    let (passed, failed) = line.split_once(" passed, ")?;
+    Some((passed.parse().ok()?, failed.strip_suffix(" failed")?.parse().ok()?))
 }
 
 /// The normal boot: kernel banner, bootinfo printed from ring 3, every

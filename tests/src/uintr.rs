@@ -13,7 +13,7 @@
 //!   even when the patched QEMU is not available.
 
 use crate::qemu::{run_captured, Boot, Outcome, EXIT_FAILED, EXIT_HALTED, SEL4_CPU};
-use crate::suites::TestResult;
+use crate::suites::{result, TestResult};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -55,10 +55,8 @@ pub fn parse(console: &str) -> (Vec<Line>, Option<(u32, u32)>) {
         } else if let Some(rest) = line.strip_prefix("FAIL ") {
             let (name, why) = rest.split_once(": ").unwrap_or((rest, "(no reason given)"));
             lines.push(Line { name: name.trim().to_string(), passed: false, detail: why.to_string() });
-        } else if let Some((p, f)) = line.split_once(" passed, ") {
-            if let (Ok(p), Some(Ok(f))) = (p.parse(), f.strip_suffix(" failed").map(str::parse)) {
-                closing = Some((p, f));
-            }
+        } else if let Some(counts) = crate::suites::closing_line(line) {
+            closing = Some(counts);
         }
     }
     (lines, closing)
@@ -103,10 +101,6 @@ pub fn boot_problems(out: &Outcome, banner: &str, prefix: &str, results: &mut Ve
         });
     }
     problems
-}
-
-fn result(name: &str, problems: Vec<String>) -> TestResult {
-    TestResult { name: name.into(), passed: problems.is_empty(), skipped: false, detail: problems.join("; ") }
 }
 
 fn boot(
