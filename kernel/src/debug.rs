@@ -23,6 +23,7 @@ pub fn put_char(c: u8) {
 
 pub fn halt() -> ! {
     crate::fastpath::report();
+    crate::object::uintr_switch::report();
     crate::invariants::report();
     kprintln!("halting: DebugHalt called by \"{}\"", crate::sched::current().name());
     exit_qemu(ExitCode::Halted)

@@ -35,7 +35,7 @@ impl ObjectEnv for KernelEnv {
     fn finalise(&mut self, cap: &Cap, is_final: bool) {
         match cap.cap_type() {
             Some(CapType::UintrReceiver) => crate::object::uintr::receiver_cap_deleted(cap, is_final),
-            Some(CapType::Uitt) => crate::object::uintr::uitt_deleted(cap),
+            Some(CapType::Uitt) => crate::object::uintr::uitt_cap_deleted(cap, is_final),
             Some(CapType::Thread) => {
                 // Safety: a thread cap points at a live, listed TCB.
                 let t = unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) };
@@ -58,6 +58,10 @@ impl ObjectEnv for KernelEnv {
         }
     }
 
+    fn uintr_window_free(&self) -> u64 {
+        crate::object::uintr::window_slots_free()
+    }
+
     fn post_cap_deletion(&mut self, cleanup: &Cap) {
         if cleanup.is(CapType::IoPort) {
             crate::object::io_port::release(cleanup);
@@ -75,6 +79,7 @@ impl ObjectEnv for KernelEnv {
                 // Safety: retype just created the TCB in zeroed memory.
                 unsafe { thread::init_tcb(cap.tcb_ptr() as *mut Tcb, &name[..n]) };
             }
+            Some(CapType::UintrReceiver | CapType::Uitt) => crate::object::uintr::object_created(cap),
             // Safety: retype just created the PML4 in zeroed memory.
             Some(CapType::Pml4) => unsafe { paging::copy_kernel_mappings(pptr_to_paddr(cap.pml4_ptr())) },
             _ => {}

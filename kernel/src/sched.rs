@@ -320,10 +320,13 @@ pub fn resuming_current() -> bool {
 
 /// Returns to `tcb` in user mode on its address space `vspace`.
 fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
-    // A due user interrupt is delivered on the way out (the #UD fallback's
-    // part of what the CPU does); if its frame cannot be stored the thread
-    // takes that fault instead.
-    if tcb.uintr.may_deliver() {
+    // On the hardware path the thread's UINTR state goes to the CPU, which
+    // delivers; on the fallback a due user interrupt is delivered on the
+    // way out (its part of what the CPU does), and if its frame cannot be
+    // stored the thread takes that fault instead.
+    if crate::object::uintr_switch::hardware() {
+        crate::object::uintr_switch::switch_to(tcb);
+    } else if tcb.uintr.may_deliver() {
         if let Err(fault) = crate::object::uintr::deliver_due(tcb) {
             crate::ipc::handle_fault(tcb, fault);
             schedule_and_return()

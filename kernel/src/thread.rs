@@ -96,6 +96,10 @@ pub struct Tcb {
     /// The user-interrupt registers (handler, stack adjust, UIRR, UIF) of
     /// a receiving thread; all zero otherwise.
     pub uintr: crate::uintr::model::UintrState,
+    /// Whether the thread is on the hardware path's list of blocked
+    /// receivers (`object::uintr_switch`), and its link there.
+    pub uintr_sleeping: bool,
+    pub uintr_sleep_next: *mut Tcb,
     /// Links of the ready queue and of an endpoint or notification queue.
     pub sched_next: *mut Tcb,
     pub sched_prev: *mut Tcb,
@@ -218,6 +222,7 @@ pub unsafe fn remove_thread(tcb: *mut Tcb) {
     unsafe {
         crate::ipc::suspend(&mut *tcb);
         crate::sched::forget_fpu_owner(tcb);
+        crate::object::uintr_switch::forget_thread(&mut *tcb);
         let threads = THREADS.get();
         let t = &mut *tcb;
         if t.debug_prev.is_null() {

@@ -237,7 +237,14 @@ pub fn run(bi: &'static BootInfo) {
             }
         }
     }
+    let uintr = has_uintr_objects(bi, ut);
+    if !uintr {
+        sel4::println!("ipcbench: this kernel has no user-interrupt objects (stock seL4): uintr_roundtrip not measured");
+    }
     for (ping, direction, client_prio, server_prio) in PINGS {
+        if ping != Ping::Notification && !uintr {
+            continue;
+        }
         if let Err(why) = run_ping(bi, ut, ping, client_prio, server_prio) {
             sel4::println!("ipcbench: {}, {direction}: {why}", ping.name());
             return;
@@ -251,8 +258,12 @@ pub fn run(bi: &'static BootInfo) {
 // Round trips without endpoints: notification Signal/Wait, and user
 // interrupts (this kernel's extension) to a receiver that is running (the
 // sender itself), preempted (a lower-priority thread spinning in user
-// mode) or blocked (asleep on its wake notification). The client times
-// from before its signal or SENDUIPI to after the answer reached it.
+// mode: it runs once the client sleeps) or blocked (a higher-priority
+// thread asleep on its wake notification: the send wakes it, it answers
+// and sleeps again, and the client takes the answer when it runs again;
+// below the client it would be preempted inside its handler and never
+// sleep again). The client times from before its signal or SENDUIPI to
+// after the answer reached it.
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ping {
@@ -277,22 +288,42 @@ const PINGS: [(Ping, &str, u64, u64); 5] = [
     (Ping::Notification, "high_to_low", 200, 100),
     (Ping::UintrRunning, "running", 200, 100),
     (Ping::UintrPreempted, "preempted", 200, 100),
-    (Ping::UintrBlocked, "blocked", 200, 100),
+    (Ping::UintrBlocked, "blocked", 100, 200),
 ];
 
-/// User-interrupt vectors: to the client's receiver, to the server's.
+/// User-interrupt vectors: to the client's receiver, to the server's, and
+/// the client's to itself (a running receiver is the sender itself: on one
+/// core no other thread runs while the client does).
 const TO_CLIENT: u8 = 2;
 const TO_SERVER: u8 = 1;
+const TO_SELF: u8 = 3;
+/// The shared buffer: the client writes a request, the server's handler
+/// writes the response (the request plus one) before it answers.
+static REQUEST: AtomicU64 = AtomicU64::new(0);
+static RESPONSE: AtomicU64 = AtomicU64::new(0);
 /// Answers the client's handler has seen.
 static ANSWERS: AtomicU64 = AtomicU64::new(0);
 
+fn serve() {
+    RESPONSE.store(REQUEST.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
 /// One handler for both threads (one per program), told apart by vector:
-/// the server answers on its UITT entry 0, the client counts.
+/// the server answers the request and signals back on its UITT entry 0,
+/// the client counts the answer.
 fn ping_handler(vector: u8) {
-    if vector == TO_SERVER {
-        sel4::uintr::senduipi(0);
-    } else {
-        ANSWERS.fetch_add(1, Ordering::Relaxed);
+    match vector {
+        TO_SERVER => {
+            serve();
+            sel4::uintr::senduipi(0);
+        }
+        TO_SELF => {
+            serve();
+            ANSWERS.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {
+            ANSWERS.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -335,12 +366,14 @@ extern "C" fn ping_client(arg: u64) -> ! {
     if ping != Ping::Notification {
         sel4::uintr::stui();
     }
+    let mut wrong_responses = 0;
     for i in 0..WARM_UP + SAMPLES {
         let t0 = rdtsc_serialised();
         if ping == Ping::Notification {
             n1.signal();
             n2.wait();
         } else {
+            REQUEST.store(i as u64, Ordering::Relaxed);
             sel4::uintr::senduipi(0);
             // The answer arrives in our handler: at once for a running
             // receiver (ourselves), else once we sleep and the server runs.
@@ -348,9 +381,13 @@ extern "C" fn ping_client(arg: u64) -> ! {
                 n2.wait();
             }
         }
-        record(i, rdtsc_serialised() - t0);
+        let t1 = rdtsc_serialised();
+        record(i, t1 - t0);
+        if ping != Ping::Notification && RESPONSE.load(Ordering::Relaxed) != i as u64 + 1 {
+            wrong_responses += 1;
+        }
     }
-    Endpoint::from_cptr(s.at(PingSlots::DONE)).send(MessageInfo::new(0, 0, 0, 0), &[]);
+    Endpoint::from_cptr(s.at(PingSlots::DONE)).send(MessageInfo::new(wrong_responses, 0, 0, 0), &[]);
     unreachable!("the rootserver deletes the client once it reports")
 }
 
@@ -377,6 +414,14 @@ extern "C" fn ping_server(arg: u64) -> ! {
     }
 }
 
+/// Whether the kernel knows this kernel's user-interrupt objects (stock
+/// seL4 refuses the object type as an invalid argument).
+fn has_uintr_objects(bi: &BootInfo, ut: Untyped) -> bool {
+    let probe = ut.retype(ObjectType::UintrReceiver, 0, ROOT_NODE, bi.empty.start, 1);
+    let _ = slot(ut).revoke();
+    probe != Err(sel4::Error::InvalidArgument)
+}
+
 /// Runs one ping case on fresh objects.
 fn run_ping(bi: &BootInfo, ut: Untyped, ping: Ping, client_prio: u64, server_prio: u64) -> Result<(), &'static str> {
     let s = PingSlots { base: bi.empty.start };
@@ -401,7 +446,7 @@ fn run_ping(bi: &BootInfo, ut: Untyped, ping: Ping, client_prio: u64, server_pri
         let server_receiver = receiver(PingSlots::SERVER_RECEIVER, server, PingSlots::N1)?;
         // Client's entry 0: the server (or itself, for a running receiver);
         // server's entry 0: the client.
-        let target = if ping == Ping::UintrRunning { (client_receiver, TO_CLIENT) } else { (server_receiver, TO_SERVER) };
+        let target = if ping == Ping::UintrRunning { (client_receiver, TO_SELF) } else { (server_receiver, TO_SERVER) };
         let entry = |uitt_index: u64, tcb: u64, cap_index: u64, (to, vector): (UintrReceiver, u8)| -> Result<(), &'static str> {
             ut.retype(ObjectType::Uitt, 0, ROOT_NODE, s.at(uitt_index), 1).map_err(|_| "UITT retype failed")?;
             let uitt = Uitt::from_cptr(s.at(uitt_index));
@@ -412,6 +457,10 @@ fn run_ping(bi: &BootInfo, ut: Untyped, ping: Ping, client_prio: u64, server_pri
         entry(PingSlots::CLIENT_UITT, client, PingSlots::TO_SERVER_CAP, target)?;
         entry(PingSlots::SERVER_UITT, server, PingSlots::TO_CLIENT_CAP, (client_receiver, TO_CLIENT))?;
     }
-    Endpoint::from_cptr(s.at(PingSlots::DONE)).recv();
-    slot(ut).revoke().map_err(|_| "cleanup revoke failed")
+    let wrong_responses = Endpoint::from_cptr(s.at(PingSlots::DONE)).recv().info.label();
+    slot(ut).revoke().map_err(|_| "cleanup revoke failed")?;
+    if wrong_responses != 0 {
+        return Err("the shared buffer held a wrong response");
+    }
+    Ok(())
 }

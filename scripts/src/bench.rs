@@ -4,7 +4,10 @@
 //! prints them side by side; raw console logs, the summary and an SVG
 //! plot of the medians go to `results/<unix time>/`. `--log FILE` summarises console logs
 //! captured elsewhere (for example a real machine's serial console)
-//! instead of booting. `--compare FILE` puts a second result set beside
+//! instead of booting. On the project's UINTR-capable QEMU it also boots
+//! the fastpath kernel on the UINTR hardware path and with `uintr=emulate`
+//! and sets their notification and user-interrupt rows side by side (the
+//! same from two `--log` files of a machine with UINTR). `--compare FILE` puts a second result set beside
 //! the fastpath kernel's: stock sel4bench's JSON output, a `summary.jsonl`
 //! of an earlier run, or a console log of this benchmark rootserver run
 //! elsewhere (stock seL4, another machine).
@@ -125,6 +128,36 @@ fn uintr_note(console: &str) -> Option<&'static str> {
         Some("uintr_roundtrip rows: the kernel's #UD fallback carried out SENDUIPI/UIRET (no UINTR hardware path), so they are costs of emulation, not user-interrupt latencies")
     } else {
         None
+    }
+}
+
+/// Which user-interrupt path produced a console log.
+fn uintr_path(console: &str) -> Option<&'static str> {
+    if console.contains("(hardware path)") {
+        Some("hardware")
+    } else if console.contains("(fallback path)") {
+        Some("emulated")
+    } else {
+        None
+    }
+}
+
+/// The rows that compare the ways of signalling another thread: the
+/// notification round trip and the user-interrupt request/response.
+fn signalling_rows(s: &Summaries) -> Summaries {
+    s.iter().filter(|(k, _)| k.0 == "signal_wait_roundtrip" || k.0 == "uintr_roundtrip").map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// The note under the hardware-versus-emulation table: what the
+/// hardware path's figures are on the machine that produced them.
+fn hardware_note(tcg: bool) -> &'static str {
+    if tcg {
+        "hardware rows: the kernel's hardware path on QEMU's emulation of UINTR (TCG, -icount shift=0): TSC cycles count guest \
+         instructions, each UINTR instruction, notification and delivery counting one, so they compare instruction paths, not a real \
+         CPU's latency; emulated rows: the same QEMU and CPU with the kernel's #UD fallback (uintr=emulate)\n"
+    } else {
+        "hardware rows: user-interrupt latencies of the UINTR hardware path on this CPU; emulated rows: the kernel's #UD fallback \
+         (uintr=emulate) on the same CPU\n"
     }
 }
 
@@ -416,6 +449,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         None => None,
     };
     let mut machine = Vec::new();
+    // Hardware path against emulation, on a CPU with UINTR: (hardware,
+    // emulated, whether under TCG) or why there is no such comparison.
+    let mut uintr_paths: Result<(Summaries, Summaries, bool), String> = Err("not measured".into());
     let consoles: Vec<String> = if logs.is_empty() {
         setup::ensure_rust_target()?;
         setup::ensure_host_tools()?;
@@ -429,11 +465,22 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             let console = boot_stock(kernel, &rootserver, &dir)?;
             stock_summaries = Some(summarise(&parse_log(&console).1));
         }
+        uintr_paths = crate::qemu_uintr::patched_qemu()
+            .and_then(|q| boot_uintr_paths(&fastpath.kernel32, &rootserver, &q, &dir))
+            .map(|(hardware, emulated)| (summarise(&parse_log(&hardware).1), summarise(&parse_log(&emulated).1), true));
         vec![a, b]
     } else {
         logs.iter().map(|p| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))).collect::<Result<_, _>>()?
     };
-    for console in &consoles {
+    if !logs.is_empty() {
+        // Logs of both paths from one machine (the kernel booted with and
+        // without uintr=emulate on a CPU with UINTR) compare like the boots.
+        let of_path = |p| consoles.iter().find(|c| uintr_path(c) == Some(p) && c.contains("the CPU has UINTR"));
+        if let (Some(h), Some(e)) = (of_path("hardware"), of_path("emulated")) {
+            uintr_paths = Ok((summarise(&parse_log(h).1), summarise(&parse_log(e).1), false));
+        }
+    }
+    for console in consoles.iter().filter(|c| logs.is_empty() || uintr_path(c) != Some("hardware")) {
         let (variant, cases) = parse_log(console);
         if !logs.is_empty() {
             machine.push(format!("log from CPU: {}", guest_cpu(console)));
@@ -452,6 +499,14 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         report.push_str(note);
         report.push('\n');
     }
+    match &uintr_paths {
+        Ok((hardware, emulated, tcg)) => {
+            report.push_str("\nSignalling another thread on a CPU with UINTR: the kernel's hardware path beside its #UD fallback:\n");
+            report.push_str(&table_of(("emulated", &signalling_rows(emulated)), ("hardware", &signalling_rows(hardware))));
+            report.push_str(hardware_note(*tcg));
+        }
+        Err(why) => report.push_str(&format!("\nUINTR hardware path: not measured ({why})\n")),
+    }
     if let Some(stock) = &stock_summaries {
         report.push_str("\nThe same benchmark rootserver on stock seL4 (same host, same QEMU line):\n");
         report.push_str(&table_of(("fastpath", &fast), ("stock seL4", stock)));
@@ -466,6 +521,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     if let Some(stock) = &stock_summaries {
         json.extend(summaries_json("stock-sel4", stock));
     }
+    if let Ok((hardware, emulated, _)) = &uintr_paths {
+        json.extend(summaries_json("fastpath-uintr-hardware", &signalling_rows(hardware)));
+        json.extend(summaries_json("fastpath-uintr-emulated", &signalling_rows(emulated)));
+    }
     std::fs::write(dir.join("summary.txt"), &report).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("summary.jsonl"), json.join("\n") + "\n").map_err(|e| e.to_string())?;
     std::fs::write(dir.join("medians.svg"), plot(&slow, &fast)).map_err(|e| e.to_string())?;
@@ -473,9 +532,46 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Boots the fastpath kernel with the benchmark on the UINTR-capable QEMU
+/// (`+uintr`, TCG, -icount shift=0), once on the hardware path and once
+/// with the kernel told to emulate, and returns both consoles.
+fn boot_uintr_paths(kernel32: &Path, rootserver: &Path, qemu: &Path, dir: &Path) -> Result<(String, String), String> {
+    let mut consoles = Vec::new();
+    for (name, cmdline) in [("uintr-hardware", None), ("uintr-emulated", Some("uintr=emulate"))] {
+        let mut boot = Boot::new(kernel32, Some(rootserver));
+        boot.qemu = qemu.to_path_buf();
+        boot.cpu = Some(kernel_tests::uintr::uintr_cpu());
+        boot.cmdline = cmdline.map(String::from);
+        boot.extra_args = vec!["-icount".into(), "shift=0".into()];
+        println!("bench: booting the fastpath kernel on the UINTR-capable QEMU, {name} (TCG, -icount shift=0) ...");
+        let log = dir.join(format!("{name}.log"));
+        let outcome = qemu::run_captured(&boot, &log, BOOT_LIMIT)?;
+        if !outcome.console.contains("cases done") {
+            return Err(format!("the {name} benchmark did not finish; see {}", log.display()));
+        }
+        consoles.push(outcome.console);
+    }
+    let emulated = consoles.pop().unwrap_or_default();
+    Ok((consoles.pop().unwrap_or_default(), emulated))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consoles_name_their_uintr_path_and_only_signalling_rows_compare() {
+        let hardware = "user interrupts: the CPU has UINTR, enabled (hardware path); notifications on vector 0xec";
+        let emulated = "user interrupts: not in this CPU; SENDUIPI, UIRET, TESTUI, CLUI and STUI are emulated on #UD (fallback path)";
+        assert_eq!((uintr_path(hardware), uintr_path(emulated), uintr_path("seL4 Starting")), (Some("hardware"), Some("emulated"), None));
+        assert!(uintr_note(hardware).is_none() && uintr_note(emulated).is_some(), "only emulated rows carry the emulation note");
+        let key = |case: &str| (case.to_string(), "same".to_string(), "blocked".to_string(), 0);
+        let summary = bench::summarise(&[10, 12, 14]).unwrap();
+        let all: Summaries =
+            ["call_replyrecv_roundtrip", "signal_wait_roundtrip", "uintr_roundtrip"].iter().map(|c| (key(c), summary.clone())).collect();
+        let rows: Vec<_> = signalling_rows(&all).into_keys().map(|k| k.0).collect();
+        assert_eq!(rows, ["signal_wait_roundtrip", "uintr_roundtrip"]);
+    }
 
     #[test]
     fn a_kernel_message_inside_a_sample_list_is_dropped() {

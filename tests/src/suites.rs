@@ -101,7 +101,54 @@ fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), Strin
     };
     results.push(result("qemu::fastpath_taken_by_the_suite", fastpath_problems));
     results.push(result("qemu::user_address_spaces_map_only_the_skim_window", skim_window_problems(&out.console)));
+    let mut fallback = Vec::new();
+    check_contains(&out.console, "console", "are emulated on #UD (fallback path)", &mut fallback);
+    check_contains(&out.console, "console", "user interrupts: fallback path (emulated on #UD)", &mut fallback);
+    results.push(result("qemu::uintr_fallback_path_without_cpu_support", fallback));
     Ok(())
+}
+
+/// The rootserver suite once more on the patched QEMU with `+uintr`: the
+/// kernel takes the hardware path (CR4.UINTR, MSRs switched with threads,
+/// UPIDs in the UINTR window), and every test, the user-interrupt ones
+/// above all, must pass there too. The DebugHalt report must show that
+/// blocked receivers were woken by the wake vector and that posts to
+/// switched-out receivers were re-sent on switch-in: both mechanisms ran.
+fn hardware_path_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let qemu = match &images.uintr.patched_qemu {
+        Ok(q) => q.clone(),
+        Err(why) => {
+            results.push(result("qemu::uintr_hardware_path_runs_the_suite", vec![format!("no patched QEMU: {why}")]));
+            return Ok(());
+        }
+    };
+    let mut b = Boot::new(&images.kernel32, Some(&images.rootserver));
+    b.qemu = qemu;
+    b.cpu = Some(crate::uintr::uintr_cpu());
+    let out = boot(images, "boot_rootserver_uintr_hardware", &b)?;
+    let mut problems = rootserver_boot_problems(&out, results, "hardware_path::");
+    check_contains(&out.console, "console", "the CPU has UINTR, enabled (hardware path)", &mut problems);
+    match hardware_path_counts(&out.console) {
+        Some((wakes, resent)) if wakes > 0 && resent > 0 => {}
+        Some((wakes, resent)) => problems.push(format!(
+            "the suite never exercised the switch-out of a receiver: {wakes} wake interrupts, {resent} notifications re-sent"
+        )),
+        None => problems.push("no hardware-path report at DebugHalt".into()),
+    }
+    problems.extend(skim_window_problems(&out.console));
+    results.push(result("qemu::uintr_hardware_path_runs_the_suite", problems));
+    Ok(())
+}
+
+/// The kernel's `user interrupts: hardware path; N wake interrupts, M
+/// notifications re-sent on switch-in` report.
+fn hardware_path_counts(console: &str) -> Option<(u64, u64)> {
+    console.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("user interrupts: hardware path; ")?;
+        let (wakes, rest) = rest.split_once(" wake interrupts, ")?;
+        let resent = rest.strip_suffix(" notifications re-sent on switch-in")?;
+        Some((wakes.parse().ok()?, resent.parse().ok()?))
+    })
 }
 
 /// The same rootserver suite on the kernel built without the fastpath:
@@ -189,8 +236,8 @@ fn rootserver_boot_problems(out: &Outcome, results: &mut Vec<TestResult>, prefix
     // The user-interrupt tests skip themselves on a kernel without the
     // extension; this kernel must run them all.
     let uintr_tests = tests.iter().filter(|t| t.name.starts_with("rootserver::uintr_") || t.name.starts_with("uintr_")).count();
-    if uintr_tests < 5 {
-        problems.push(format!("only {uintr_tests} of the rootserver's 5 user-interrupt tests ran"));
+    if uintr_tests < 7 {
+        problems.push(format!("only {uintr_tests} of the rootserver's 7 user-interrupt tests ran"));
     }
     results.extend(tests.into_iter().map(|t| TestResult { name: format!("{prefix}{}", t.name), ..t }));
     problems
@@ -198,20 +245,25 @@ fn rootserver_boot_problems(out: &Outcome, results: &mut Vec<TestResult>, prefix
 
 /// The kernel reports the size of its skim window and, once the
 /// rootserver's address space exists, how many kernel-half pages that
-/// space maps; the two must agree and the window must stay small (the
-/// entry stubs, their stack and the descriptor tables).
+/// space maps, of which how many are the UINTR window's (at boot at most
+/// the hardware path's neutral UPID); the skim window plus those must be
+/// all, and the window must stay small (the entry stubs, their stack and
+/// the descriptor tables).
 fn skim_window_problems(console: &str) -> Vec<String> {
     const MAX_SKIM_PAGES: u64 = 16;
-    let number_before = |suffix: &str| {
-        console.lines().find_map(|l| l.trim().strip_prefix("skim window: ")?.strip_suffix(suffix)?.parse::<u64>().ok())
-    };
-    let built = number_before(" pages of kernel entry code and data");
-    let visible = number_before(" kernel pages visible in user mode");
+    let after_prefix = || console.lines().filter_map(|l| l.trim().strip_prefix("skim window: "));
+    let built = after_prefix().find_map(|l| l.strip_suffix(" pages of kernel entry code and data")?.parse::<u64>().ok());
+    let visible = after_prefix().find_map(|l| {
+        let (pages, rest) = l.split_once(" kernel pages visible in user mode (")?;
+        let uintr = rest.strip_suffix(" of them UPIDs and UITTs)")?;
+        Some((pages.parse::<u64>().ok()?, uintr.parse::<u64>().ok()?))
+    });
     match (built, visible) {
-        (Some(built), Some(visible)) if built == visible && (1..=MAX_SKIM_PAGES).contains(&built) => Vec::new(),
-        (Some(built), Some(visible)) => {
-            vec![format!("skim window has {built} pages but user mode sees {visible} kernel pages (limit {MAX_SKIM_PAGES})")]
-        }
+        (Some(built), Some((visible, uintr))) if built + uintr == visible && uintr <= 1 && (1..=MAX_SKIM_PAGES).contains(&built) => Vec::new(),
+        (Some(built), Some((visible, uintr))) => vec![format!(
+            "skim window has {built} pages and the UINTR window {uintr}, but user mode sees {visible} kernel pages \
+             (limits: {MAX_SKIM_PAGES} skim pages, 1 UINTR page at boot)"
+        )],
         _ => vec!["the kernel did not report its skim window".into()],
     }
 }
@@ -429,6 +481,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
         Ok::<(), String>(())
     };
     step(&mut results, &|r| main_boot(images, r))?;
+    step(&mut results, &|r| hardware_path_boot(images, r))?;
     step(&mut results, &|r| suite_on_stock_sel4(images, r))?;
     step(&mut results, &|r| capdemo_matches_stock(images, r))?;
     step(&mut results, &|r| console_port(images, r))?;

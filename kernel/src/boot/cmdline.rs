@@ -1,11 +1,14 @@
 //! The kernel command line, with seL4's keys: `console_port=`,
-//! `debug_port=` (I/O port numbers, decimal or 0x-hex) and `disable_iommu`.
+//! `debug_port=` (I/O port numbers, decimal or 0x-hex) and `disable_iommu`;
+//! and this kernel's `uintr=emulate`, which keeps user interrupts on the
+//! #UD fallback on a CPU that has them (to compare the two paths).
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CmdlineOptions {
     pub console_port: u16,
     pub debug_port: u16,
     pub disable_iommu: bool,
+    pub uintr_emulate: bool,
 }
 
 impl Default for CmdlineOptions {
@@ -14,6 +17,7 @@ impl Default for CmdlineOptions {
             console_port: crate::config::DEFAULT_CONSOLE_PORT,
             debug_port: crate::config::DEFAULT_DEBUG_PORT,
             disable_iommu: false,
+            uintr_emulate: false,
         }
     }
 }
@@ -37,6 +41,7 @@ pub fn parse(line: &str) -> CmdlineOptions {
             "console_port" => opts.console_port = port().unwrap_or(opts.console_port),
             "debug_port" => opts.debug_port = port().unwrap_or(opts.debug_port),
             "disable_iommu" => opts.disable_iommu = true,
+            "uintr" => opts.uintr_emulate = value == "emulate",
             _ => {}
         }
     }
@@ -59,6 +64,13 @@ mod tests {
         assert_eq!(o.console_port, 0x2f8);
         assert_eq!(o.debug_port, 1016);
         assert!(o.disable_iommu);
+        assert!(!o.uintr_emulate);
+    }
+
+    #[test]
+    fn uintr_fallback_on_request() {
+        assert!(parse("uintr=emulate").uintr_emulate);
+        assert!(!parse("uintr=hardware").uintr_emulate);
     }
 
     #[test]

@@ -59,6 +59,25 @@ pub extern "C" fn kernel_boot_entry(magic: u32, info: u32) -> ! {
     }
 }
 
+/// Chooses how user interrupts run and says so: the console line is how
+/// users (and the tests and benchmark) know which path produced a result.
+fn init_uintr(emulate_requested: bool) {
+    use crate::arch::x86_64::uintr::{NOTIFICATION_VECTOR, WAKE_VECTOR};
+    let has = cpu::has_uintr();
+    crate::object::uintr_switch::init(has && !emulate_requested);
+    if has && !emulate_requested {
+        kprintln!(
+            "user interrupts: the CPU has UINTR, enabled (hardware path); notifications on vector {NOTIFICATION_VECTOR:#x}, \
+             blocked receivers woken on {WAKE_VECTOR:#x}"
+        );
+    } else {
+        kprintln!(
+            "user interrupts: {}; SENDUIPI, UIRET, TESTUI, CLUI and STUI are emulated on #UD (fallback path)",
+            if has { "the CPU has UINTR, left disabled (uintr=emulate)" } else { "not in this CPU" }
+        );
+    }
+}
+
 fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     let params = multiboot::parse(magic, info, &PhysWindow)?;
     let opts = cmdline::parse(params.cmdline_str());
@@ -71,18 +90,13 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     cpu::check_features()?;
     let mut brand = [0u8; 48];
     kprintln!("CPU: {}", cpu::model_name(&mut brand));
-    // The hardware path (CR4.UINTR, the MSRs, UPIDs the CPU reads) is not
-    // implemented yet: on every CPU the kernel carries the instructions
-    // out when they raise #UD, which they do while CR4.UINTR is clear.
-    kprintln!(
-        "user interrupts: {}; SENDUIPI, UIRET, TESTUI, CLUI and STUI are emulated on #UD (fallback path)",
-        if cpu::has_uintr() { "the CPU has UINTR, left disabled" } else { "not in this CPU" }
-    );
     gdt::init();
     idt::init();
     entry::set_kernel_cr3(arch_boot::boot_pml4_paddr());
     let skim_pages = paging::init_skim_window();
     kprintln!("skim window: {skim_pages} pages of kernel entry code and data");
+    paging::init_uintr_window(arch_boot::boot_pdpt_high_paddr());
+    init_uintr(opts.uintr_emulate);
     cpu::init_syscall(entry::syscall_entry_addr());
     cpu::init_fpu();
     cpu::init_pat();
@@ -428,8 +442,13 @@ unsafe fn create_rootserver(
     }
     // Safety: the rootserver's PML4 was just built.
     let visible = unsafe { paging::kernel_pages_visible(plan.vspace) };
-    kprintln!("skim window: {visible} kernel pages visible in user mode");
-    assert_eq!(visible, paging::skim_window_pages(), "user address spaces must map only the skim window");
+    let uintr_pages = paging::uintr_window_pages();
+    kprintln!("skim window: {visible} kernel pages visible in user mode ({uintr_pages} of them UPIDs and UITTs)");
+    assert_eq!(
+        visible,
+        paging::skim_window_pages() + uintr_pages,
+        "user address spaces must map only the skim window and the UINTR window"
+    );
     kprintln!("starting the rootserver in user mode");
     Ok(())
 }

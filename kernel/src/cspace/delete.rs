@@ -79,10 +79,10 @@ fn finalise_cap(cap: Cap, is_final: bool, exposed: bool, env: &mut dyn ObjectEnv
             env.finalise(&cap, is_final);
             done()
         }
+        // Final or not: a copy may be the one a thread's UITT slot holds,
+        // whose table the CPU may have loaded.
         Some(CapType::Uitt) => {
-            if is_final {
-                env.finalise(&cap, true);
-            }
+            env.finalise(&cap, is_final);
             done()
         }
         _ => done(),

@@ -36,6 +36,12 @@ pub trait ObjectEnv {
     /// CancelBadgedSends on the endpoint `ep` for `badge`.
     fn cancel_badged_sends(&mut self, ep: u64, badge: u64);
 
+    /// How many more user-interrupt objects (receivers, UITTs) the kernel
+    /// can map where the CPU reads them (its UINTR window).
+    fn uintr_window_free(&self) -> u64 {
+        u64::MAX
+    }
+
     /// Work units consumed so far (for tests of the preemption logic).
     fn work_units(&self) -> u64 {
         0

@@ -18,4 +18,6 @@ pub mod vspace;
 pub mod irq;
 #[cfg(target_os = "none")]
 pub mod uintr;
+#[cfg(target_os = "none")]
+pub mod uintr_switch;
 pub mod untyped;

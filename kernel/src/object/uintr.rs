@@ -8,14 +8,17 @@
 use super::cap::{is_canonical, Cap, ReceiverHolder};
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use super::tcb::{extra_cap, tcb_of};
-use crate::config::paddr_to_pptr;
+use super::uintr_switch;
+use crate::arch::x86_64::paging;
+use crate::config::{paddr_to_pptr, pptr_to_paddr};
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::delete;
 use crate::kernel_env::KernelEnv;
-use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
+use crate::thread::{tcb_slot, Fault, Tcb};
 use crate::uintr::decode::{decode, Insn, MAX_INSTRUCTION};
 use crate::uintr::format::{UittEntry, Upid};
 use crate::uintr::model::{self, UintrState};
+use crate::uintr::window;
 use crate::{ipc, sched};
 use sel4_compat::caps::CapType;
 use sel4_compat::uintr::{label, UINTR_RECEIVER_SIZE_BITS, UITT_ENTRIES, UITT_SIZE_BITS};
@@ -27,7 +30,8 @@ use sel4_compat::uintr::{label, UINTR_RECEIVER_SIZE_BITS, UITT_ENTRIES, UITT_SIZ
 pub struct Receiver {
     pub upid: Upid,
     pub tcb: *mut Tcb,
-    _reserved: u64,
+    /// Where the CPU finds the UPID: its address in the UINTR window.
+    pub window: u64,
     pub wake: Cte,
 }
 
@@ -39,9 +43,12 @@ const _: () = assert!(core::mem::size_of::<Receiver>() == 1 << UINTR_RECEIVER_SI
 pub struct Uitt {
     pub entries: [UittEntry; UITT_ENTRIES],
     pub slots: [Cte; UITT_ENTRIES],
+    /// Where the CPU finds the entries: their address in the UINTR window.
+    pub window: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<Uitt>() <= 1 << UITT_SIZE_BITS);
+const _: () = assert!(core::mem::size_of::<[UittEntry; UITT_ENTRIES]>() == 4096, "the entries fill the first page");
 
 /// The highest valid UITT index (the CPU's UITTSZ).
 pub const UITT_SIZE: u64 = UITT_ENTRIES as u64 - 1;
@@ -55,6 +62,80 @@ fn receiver_of(ptr: u64) -> &'static mut Receiver {
 fn uitt_of(cap: &Cap) -> &'static mut Uitt {
     // Safety: a UITT cap names a live UITT object.
     unsafe { &mut *(cap.uitt_ptr() as *mut Uitt) }
+}
+
+/// The receiver bound to `t`, if any.
+pub fn receiver_of_thread(t: &Tcb) -> Option<&'static mut Receiver> {
+    let cap = t.slot_cap(tcb_slot::RECEIVER);
+    cap.is(CapType::UintrReceiver).then(|| receiver_of(cap.receiver_ptr()))
+}
+
+/// The UITT bound to `t`, if any.
+pub fn uitt_of_thread(t: &Tcb) -> Option<&'static mut Uitt> {
+    let cap = t.slot_cap(tcb_slot::UITT);
+    cap.is(CapType::Uitt).then(|| uitt_of(&cap))
+}
+
+/// Which slots of the UINTR window are taken (`crate::uintr::window`).
+static WINDOW: crate::kernel_state::KernelCell<window::Slots> = crate::kernel_state::KernelCell::new(window::Slots::new());
+
+fn window_slots() -> &'static mut window::Slots {
+    // Safety: kernel context, single CPU; no caller holds another borrow.
+    unsafe { WINDOW.get() }
+}
+
+/// Free slots of the UINTR window: how many receivers and UITTs retype
+/// can still create.
+pub fn window_slots_free() -> u64 {
+    window_slots().free() as u64
+}
+
+/// Gives the page at `frame_paddr` a free slot of the UINTR window and
+/// returns the slot's address. Only the hardware path maps it: on the
+/// fallback the CPU never reads the window and the addresses only name
+/// UPIDs in UITT entries, so user address spaces keep mapping nothing but
+/// the skim window (older CPUs, which take the fallback, are the ones
+/// whose speculative loads could read a supervisor-only page).
+pub fn map_into_window(frame_paddr: u64) -> Option<u64> {
+    let slot = window_slots().take()?;
+    if uintr_switch::hardware() {
+        paging::map_uintr_window_slot(slot, frame_paddr);
+    }
+    Some(paging::uintr_window_slot_vaddr(slot))
+}
+
+/// Releases the window slot holding `vaddr`.
+fn release_window(vaddr: u64) {
+    let slot = ((vaddr - paging::UINTR_WINDOW_BASE) / paging::PAGE_SIZE) as usize;
+    paging::unmap_uintr_window_slot(slot);
+    window_slots().release(slot);
+}
+
+/// Retype created a receiver or a UITT (zeroed): map it where the CPU
+/// will look for it. Retype checked that a window slot is free.
+pub fn object_created(cap: &Cap) {
+    let ptr = if cap.is(CapType::UintrReceiver) { cap.receiver_ptr() } else { cap.uitt_ptr() };
+    let page = pptr_to_paddr(ptr) & !(paging::PAGE_SIZE - 1);
+    let window = map_into_window(page).expect("retype checks the UINTR window has room") + (ptr & (paging::PAGE_SIZE - 1));
+    if cap.is(CapType::UintrReceiver) {
+        let r = receiver_of(ptr);
+        r.window = window;
+        // Nothing posted to an unbound receiver interrupts anyone.
+        r.upid.set_sn(true);
+    } else {
+        uitt_of(cap).window = window;
+    }
+}
+
+/// Wakes `t`, which a user interrupt for its receiver `r` arrived for,
+/// through the receiver's notification, unless it is running or about to
+/// (then it takes the interrupt when it next returns to user mode).
+pub fn wake_receiver_thread(r: &Receiver, t: &Tcb) {
+    // The wake interrupt may arrive while the kernel idles (no current thread).
+    let running = sched::is_current(t) || t.state.is_runnable();
+    if !running && r.wake.cap.is(CapType::Notification) {
+        ipc::send_signal(r.wake.cap.ntfn_ptr(), r.wake.cap.ntfn_badge());
+    }
 }
 
 /// Deletes the cap in one of the kernel-held slots (a TCB's, a receiver's
@@ -87,10 +168,12 @@ pub fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result
                 return Err(SyscallError::IllegalOperation.into());
             }
             let held = Cap::uintr_receiver(cap.receiver_ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64));
+            uintr_switch::unload(t);
             // Safety: `slot` holds the invoked cap; the TCB's receiver slot is empty.
             unsafe { cte::cte_insert(held, slot, t.slot(tcb_slot::RECEIVER)) };
             r.tcb = t;
             t.uintr = UintrState { handler, stack_adjust, uirr: 0, uif: false };
+            uintr_switch::attach(t, r);
             Ok(())
         }
         label::UINTR_RECEIVER_UNBIND_TCB => {
@@ -141,7 +224,7 @@ pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError
             let held = receiver.held_by(ReceiverHolder::UittEntry(entry));
             // Safety: `src` was looked up; the UITT slot is empty.
             unsafe { cte::cte_insert(held, src, &mut table.slots[i]) };
-            table.entries[i] = UittEntry::new(vector, receiver.receiver_ptr());
+            table.entries[i] = UittEntry::new(vector, receiver_of(receiver.receiver_ptr()).window);
             Ok(())
         }
         label::UITT_UNREGISTER_SENDER => {
@@ -174,6 +257,7 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
             if !bound.is_null() {
                 return Err(SyscallError::IllegalOperation.into());
             }
+            uintr_switch::unload(target);
             // Safety: `src` was looked up; the TCB's UITT slot is empty.
             unsafe { cte::cte_insert(uitt, src, slot) };
             Ok(())
@@ -182,6 +266,7 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
             if bound.is_null() {
                 return Err(SyscallError::IllegalOperation.into());
             }
+            uintr_switch::unload(target);
             delete_held(slot);
             Ok(())
         }
@@ -199,25 +284,37 @@ pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
         }
         ReceiverHolder::Tcb(tcb) => {
             let r = receiver_of(cap.receiver_ptr());
-            if r.tcb as u64 == tcb {
+            // Safety: the copy records the live TCB that holds it.
+            let t = unsafe { &mut *(tcb as *mut Tcb) };
+            uintr_switch::detach(t, r);
+            if r.tcb == t as *mut Tcb {
                 r.tcb = core::ptr::null_mut();
             }
-            // Safety: the copy records the live TCB that holds it.
-            unsafe { (*(tcb as *mut Tcb)).uintr = UintrState::default() };
+            t.uintr = UintrState::default();
         }
         ReceiverHolder::User => {}
     }
     if is_final {
-        delete_held(&mut receiver_of(cap.receiver_ptr()).wake);
+        let r = receiver_of(cap.receiver_ptr());
+        delete_held(&mut r.wake);
+        release_window(r.window);
     }
 }
 
-/// The last cap to a UITT is gone: its entries' caps go with it.
-pub fn uitt_deleted(cap: &Cap) {
+/// A UITT cap left its slot. Whichever copy it was (revocation removes
+/// the one a TCB holds without asking the TCB), a thread that has the
+/// table loaded loads again; when it was the last cap, the entries' caps
+/// go with the table.
+pub fn uitt_cap_deleted(cap: &Cap, is_final: bool) {
     let table = uitt_of(cap);
+    uintr_switch::uitt_going(table.window);
+    if !is_final {
+        return;
+    }
     for slot in table.slots.iter_mut() {
         delete_held(slot);
     }
+    release_window(table.window);
 }
 
 /// What the #UD handler should do after [`emulate`].
@@ -313,11 +410,14 @@ fn senduipi(t: &mut Tcb, index: u64) -> Emulated {
     if index > UITT_SIZE {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
-    let entry = uitt_of(&uitt).entries[index as usize];
-    if !entry.usable() {
+    let table = uitt_of(&uitt);
+    if !table.entries[index as usize].usable() {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
-    let r = receiver_of(entry.upid_address);
+    // The entry names the UPID by its window address; the cap backing
+    // the entry names the same receiver for the kernel.
+    let r = receiver_of(table.slots[index as usize].cap.receiver_ptr());
+    let entry = table.entries[index as usize];
     if model::post(&mut r.upid, entry.vector()) {
         notify(r);
     }
@@ -331,10 +431,7 @@ fn notify(r: &mut Receiver) {
     // Safety: a bound receiver's thread is live.
     let Some(t) = (unsafe { r.tcb.as_mut() }) else { return };
     model::process_notification(&mut r.upid, &mut t.uintr);
-    let running = core::ptr::eq(t, sched::current()) || matches!(t.state, ThreadState::Running | ThreadState::Restart);
-    if !running && r.wake.cap.is(CapType::Notification) {
-        ipc::send_signal(r.wake.cap.ntfn_ptr(), r.wake.cap.ntfn_badge());
-    }
+    wake_receiver_thread(r, t);
 }
 
 fn uiret(t: &mut Tcb) -> Emulated {

@@ -230,6 +230,12 @@ unsafe fn perform(r: Retype, env: &mut dyn ObjectEnv) -> Result<(), InvocationEr
 /// hold.
 pub unsafe fn invoke(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, env: &mut dyn ObjectEnv) -> Result<(), InvocationError> {
     let r = decode(slot, cap, inv)?;
+    // This kernel's extension: each receiver or UITT takes a slot of the
+    // window where the CPU reads them; none left is memory exhausted.
+    if is_uintr_object(r.object_type) && r.count > env.uintr_window_free() {
+        let used = if r.reset { 0 } else { free_index_to_offset(cap.untyped_free_index()) };
+        return Err(SyscallError::NotEnoughMemory { bytes_left: (1u64 << cap.untyped_size_bits()) - used }.into());
+    }
     // Safety: just decoded.
     unsafe { perform(r, env) }
 }

@@ -46,6 +46,23 @@ extern "C" fn sender(arg: u64) -> ! {
     }
 }
 
+/// A receiver that is preempted rather than blocked: it enables user
+/// interrupts and says so on endpoint `arg`; the rootserver, above it in
+/// priority, runs and sends it three while it waits in the ready queue;
+/// it spins until the three have arrived and says so again.
+extern "C" fn spinning_receiver(arg: u64) -> ! {
+    uintr::stui();
+    let ep = Endpoint::from_cptr(arg);
+    ep.send(MessageInfo::new(0, 0, 0, 0), &[]);
+    while DELIVERED.load(Ordering::Relaxed) < 3 {
+        core::hint::spin_loop();
+    }
+    ep.send(MessageInfo::new(0, 0, 0, 0), &[]);
+    loop {
+        sel4::arch::yield_now();
+    }
+}
+
 /// Exchange counts of the two-thread stress test.
 static PONGS: AtomicU64 = AtomicU64::new(0);
 static PINGS: AtomicU64 = AtomicU64::new(0);
@@ -234,6 +251,64 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         for k in 1..=3u64 {
             slot(base + 102 + k).delete().map_err(|_| "worker delete failed")?;
         }
+        reset()
+    });
+
+    t.run("uintr_preempted_receiver_takes_posts_when_switched_back_in", || {
+        make()?;
+        reset_record();
+        uintr::set_handler(record);
+        let (ep, worker) = (base + 100, base + 101);
+        ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, ep, 1).map_err(|_| "endpoint retype failed")?;
+        spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: 0 }, spinning_receiver, ep)?;
+        receiver.bind_tcb(Tcb::from_cptr(worker), uintr::handler_entry(), 128).map_err(|_| "BindTCB failed")?;
+        init::TCB.bind_uitt(uitt).map_err(|_| "BindUITT failed")?;
+        for (index, vector) in [(0, 5), (1, 9), (2, 63)] {
+            register(index, vector)?;
+        }
+        // The worker runs while we wait, enables user interrupts and
+        // reports; its message brings us back and leaves it preempted.
+        Endpoint::from_cptr(ep).recv();
+        for index in 0..3 {
+            uintr::senduipi(index);
+        }
+        ensure(DELIVERED.load(Ordering::Relaxed) == 0, "delivered to a receiver that was not running")?;
+        // Switched back in, it takes all three before it reports.
+        Endpoint::from_cptr(ep).recv();
+        ensure(DELIVERED.load(Ordering::Relaxed) == 3, "not all three posts arrived once")?;
+        ensure(
+            [63, 9, 5].iter().enumerate().all(|(i, &v)| ORDER[i].load(Ordering::Relaxed) == v),
+            "the posts were not delivered highest vector first",
+        )?;
+        slot(worker).delete().map_err(|_| "worker delete failed")?;
+        reset()
+    });
+
+    t.run("uintr_window_full_is_not_enough_memory", || {
+        // Every receiver and UITT takes one of the kernel's 512 UINTR
+        // window slots (the hardware path keeps one for itself). Retype
+        // them one at a time into fresh slots until the kernel refuses.
+        const WINDOW_SLOTS: u64 = 512;
+        let first = base + 200;
+        let mut made = 0;
+        let refusal = loop {
+            if made > WINDOW_SLOTS {
+                break Ok(());
+            }
+            match ut.retype(ObjectType::UintrReceiver, 0, ROOT_NODE, first + made, 1) {
+                Ok(()) => made += 1,
+                Err(e) => break Err(e),
+            }
+        };
+        ensure(refusal == Err(sel4::Error::NotEnoughMemory), "retype went on past the UINTR window's size")?;
+        ensure(made == WINDOW_SLOTS || made == WINDOW_SLOTS - 1, "the window held fewer objects than its slots")?;
+        ensure(
+            ut.retype(ObjectType::Uitt, 0, ROOT_NODE, first + made, 1) == Err(sel4::Error::NotEnoughMemory),
+            "a UITT was created with the window full",
+        )?;
+        // Deleting one gives its slot back.
+        slot(first).delete().map_err(|_| "delete failed")?;
+        ut.retype(ObjectType::Uitt, 0, ROOT_NODE, first, 1).map_err(|_| "a freed window slot was not reused")?;
         reset()
     });
 

@@ -139,6 +139,21 @@ pub fn interrupt_pending() -> bool {
     (0..8).any(|i| read(LAPIC_IRR + i * 0x10) != 0)
 }
 
+/// This CPU's xAPIC ID.
+pub fn local_apic_id() -> u8 {
+    (read(LAPIC_ID) >> 24) as u8
+}
+
+const LAPIC_ICR_LOW: u64 = 0x300;
+/// ICR destination shorthand: this CPU.
+const ICR_TO_SELF: u32 = 1 << 18;
+
+/// Sends this CPU a fixed interrupt on `vector`; it is taken once
+/// interrupts are next enabled.
+pub fn send_self_ipi(vector: u8) {
+    write(LAPIC_ICR_LOW, ICR_TO_SELF | vector as u32);
+}
+
 pub fn end_of_interrupt() {
     write(LAPIC_EOI, 0);
 }

@@ -213,6 +213,7 @@ fault_stack_top:
 extern "C" {
     static kernel_stack_bottom: u8;
     static boot_pml4: u8;
+    static boot_pdpt_high: u8;
     static __kernel_end: u8;
     static kernel_stack_top: u8;
     static fault_stack_top: u8;
@@ -222,6 +223,12 @@ extern "C" {
 /// the kernel and is shared by every address space.
 pub fn boot_pml4_paddr() -> u64 {
     core::ptr::addr_of!(boot_pml4) as u64
+}
+
+/// Physical address of the boot PDPT under the PML4's last entry (the
+/// physical window, the kernel image and the kernel device gigabyte).
+pub fn boot_pdpt_high_paddr() -> u64 {
+    core::ptr::addr_of!(boot_pdpt_high) as u64
 }
 
 /// Physical end of the kernel image, page-aligned.

@@ -16,4 +16,5 @@ pub mod paging;
 pub mod serial;
 pub mod traps;
 pub mod tsc;
+pub mod uintr;
 pub mod vspace;

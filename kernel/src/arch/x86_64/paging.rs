@@ -108,6 +108,70 @@ pub fn init_skim_window() -> u64 {
     (end - start) / PAGE_SIZE
 }
 
+/// Where the UINTR window starts: PML4 slot 511, PDPT slot 511 (the
+/// kernel device gigabyte of seL4's layout, unused by this kernel, which
+/// reaches devices through the physical window).
+pub const UINTR_WINDOW_BASE: u64 = crate::config::KDEV_BASE;
+
+/// The UINTR window's paging structures (see `crate::uintr::window`): one
+/// page directory and one page table, linked into the kernel's own tables
+/// and into the skim PDPT that every user address space shares, so a
+/// mapping made here appears in all of them at once.
+#[repr(C, align(4096))]
+struct UintrWindowTables {
+    pd: [u64; 512],
+    pt: [u64; 512],
+}
+
+static UINTR_WINDOW: crate::kernel_state::KernelCell<UintrWindowTables> =
+    crate::kernel_state::KernelCell::new(UintrWindowTables { pd: [0; 512], pt: [0; 512] });
+
+const _: () = assert!(crate::uintr::window::SLOTS == 512, "the window is one page table");
+/// Execute-disable.
+const PTE_NX: u64 = 1 << 63;
+
+/// Links the UINTR window into the kernel's tables (whose high PDPT is
+/// `kernel_pdpt_paddr`) and into the skim window. Boot, after
+/// [`init_skim_window`].
+pub fn init_uintr_window(kernel_pdpt_paddr: u64) {
+    // Safety: boot, single-threaded; nothing uses these tables yet.
+    let (w, skim) = unsafe { (UINTR_WINDOW.get(), SKIM.get()) };
+    let kernel_only = PTE_PRESENT | PTE_WRITE;
+    w.pd[index(UINTR_WINDOW_BASE, 21)] = image_paddr(w.pt.as_ptr()) | kernel_only;
+    let pd = image_paddr(w.pd.as_ptr()) | kernel_only;
+    skim.pdpt[index(UINTR_WINDOW_BASE, 30)] = pd;
+    // Safety: the kernel's PDPT is a boot page table the kernel owns.
+    unsafe { table(kernel_pdpt_paddr)[index(UINTR_WINDOW_BASE, 30)] = pd };
+}
+
+/// Pages mapped in the UINTR window.
+pub fn uintr_window_pages() -> u64 {
+    // Safety: kernel context; reading the window's page table.
+    unsafe { UINTR_WINDOW.get() }.pt.iter().filter(|&&e| e & PTE_PRESENT != 0).count() as u64
+}
+
+/// The address of slot `slot` of the UINTR window.
+pub const fn uintr_window_slot_vaddr(slot: usize) -> u64 {
+    UINTR_WINDOW_BASE + slot as u64 * PAGE_SIZE
+}
+
+/// Maps the 4 KiB frame at `frame_paddr` into slot `slot` of the UINTR
+/// window: supervisor-only, writable (the CPU updates UPIDs), never
+/// executable.
+pub fn map_uintr_window_slot(slot: usize, frame_paddr: u64) {
+    // Safety: kernel context; the window's page table is the kernel's.
+    unsafe { UINTR_WINDOW.get() }.pt[slot] = frame_paddr | PTE_PRESENT | PTE_WRITE | PTE_NX;
+}
+
+/// Removes slot `slot`'s mapping. No page is global and every return to
+/// user mode loads CR3, so only the kernel's own tables can still hold a
+/// translation of it; they are flushed here.
+pub fn unmap_uintr_window_slot(slot: usize) {
+    // Safety: kernel context; the window's page table is the kernel's.
+    unsafe { UINTR_WINDOW.get() }.pt[slot] = 0;
+    super::vspace::flush_tlb();
+}
+
 /// Installs the kernel's part of every address space, the skim window,
 /// in a new address-space root.
 ///

@@ -53,8 +53,8 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
     // An exception restarts at the faulting instruction; after an
     // interrupt the thread continues where it was.
     tcb.restart_pc = tcb.ctx.regs.rip;
-    if vector == INVALID_OPCODE {
-        // CPUs without user interrupts: the kernel carries them out.
+    if vector == INVALID_OPCODE && !crate::object::uintr_switch::hardware() {
+        // The fallback path: the kernel carries out UINTR instructions.
         match crate::object::uintr::emulate(tcb) {
             crate::object::uintr::Emulated::Done => sched::schedule_and_return(),
             crate::object::uintr::Emulated::Fault(fault) => {
@@ -87,6 +87,8 @@ fn handle_interrupt(vector: u64) {
     if vector == super::apic::TIMER_VECTOR as u64 {
         sched::timer_tick();
         super::apic::rearm_timer();
+    } else if vector == super::uintr::WAKE_VECTOR as u64 {
+        crate::object::uintr_switch::wake_interrupt();
     } else if (crate::object::irq::IRQ_USER_MIN + crate::object::irq::IRQ_INT_OFFSET
         ..=crate::object::irq::IRQ_USER_MAX + crate::object::irq::IRQ_INT_OFFSET)
         .contains(&vector)

@@ -1,0 +1,352 @@
+//! The hardware path of user interrupts: which thread's UINTR state the
+//! CPU holds, and what a receiver's UPID says while its thread is not
+//! running (DESIGN.md section 5; Linux's scheme).
+//!
+//! The MSRs are switched lazily, like the FPU: they stay with the last
+//! thread that ran until another one returns to user mode. Only UIRR and
+//! UIF change under the CPU, so those are the only values read back.
+//!
+//! A receiver's UPID is running while its thread's state is loaded and
+//! parked otherwise (`crate::uintr::parking` has the modes and their
+//! rules); the threads whose receivers are parked blocked are listed here
+//! so that the wake interrupt can find them.
+//!
+//! The kernel is single-CPU and runs with interrupts disabled, so no
+//! SENDUIPI or notification processing touches a UPID while it runs.
+
+use super::uintr::{uitt_of_thread, Receiver, UITT_SIZE};
+use crate::arch::x86_64::apic;
+use crate::arch::x86_64::uintr::{self as cpu, UintrMsrs, NOTIFICATION_VECTOR, WAKE_VECTOR};
+use crate::kernel_state::KernelCell;
+use crate::thread::{tcb_slot, Tcb};
+use crate::uintr::format::Upid;
+use crate::uintr::parking::{self, Vectors};
+
+const VECTORS: Vectors = Vectors { notification: NOTIFICATION_VECTOR, wake: WAKE_VECTOR };
+
+/// How UINTR instructions are carried out on this machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// They raise #UD and the kernel emulates them (`super::uintr::emulate`).
+    Emulated,
+    /// The CPU executes them; the kernel switches the state.
+    Hardware,
+}
+
+#[derive(Clone, Copy)]
+struct HardwareState {
+    path: Path,
+    /// The thread whose UIF (and MSRs, if `msrs_loaded`) the CPU holds;
+    /// null when the neutral values are loaded.
+    loaded: *mut Tcb,
+    msrs_loaded: bool,
+    /// The loaded IA32_UINTR_TT (when `msrs_loaded`).
+    loaded_tt: u64,
+    /// Threads whose receivers are parked blocked, linked through
+    /// `Tcb::uintr_sleep_next`.
+    sleepers: *mut Tcb,
+    /// Wake interrupts taken, and notifications the kernel sent on a
+    /// receiver's behalf when switching it in (reported at DebugHalt:
+    /// tests check that both mechanisms ran).
+    wake_interrupts: u64,
+    notifications_resent: u64,
+    /// What the MSRs hold for a thread that neither receives nor sends:
+    /// no UITT, no pending interrupts, and a UPID of the kernel's own that
+    /// nothing posts to, so that a late notification has nothing to move.
+    neutral: UintrMsrs,
+}
+
+static STATE: KernelCell<HardwareState> = KernelCell::new(HardwareState {
+    path: Path::Emulated,
+    loaded: core::ptr::null_mut(),
+    msrs_loaded: false,
+    loaded_tt: 0,
+    sleepers: core::ptr::null_mut(),
+    wake_interrupts: 0,
+    notifications_resent: 0,
+    neutral: UintrMsrs { handler: 0, stack_adjust: 0, misc: 0, pd: 0, tt: 0 },
+});
+
+fn state() -> &'static mut HardwareState {
+    // Safety: kernel context, single CPU; no caller holds another borrow.
+    unsafe { STATE.get() }
+}
+
+/// IA32_UINTR_MISC: UITTSZ and UINV.
+const MISC: u64 = UITT_SIZE | (NOTIFICATION_VECTOR as u64) << 32;
+
+/// The kernel's own UPID for threads without a receiver, alone in its page
+/// (the page is mapped into the window).
+#[repr(C, align(4096))]
+struct NeutralUpid(Upid, [u8; 4096 - 16]);
+
+static NEUTRAL_UPID: KernelCell<NeutralUpid> = KernelCell::new(NeutralUpid(Upid { control: 0, pir: 0 }, [0; 4096 - 16]));
+
+/// Chooses the path at boot; `hardware` only when CPUID reports UINTR.
+pub fn init(hardware: bool) {
+    if !hardware {
+        return;
+    }
+    // Safety: boot; the page is the kernel's and only the CPU's
+    // notification processing will touch it.
+    let page = unsafe { NEUTRAL_UPID.get() };
+    page.0.set_sn(true);
+    page.0.set_nv(NOTIFICATION_VECTOR);
+    state().path = Path::Hardware;
+    let pd = super::uintr::map_into_window(crate::config::kernel_vaddr_to_paddr(page as *mut NeutralUpid as u64))
+        .expect("the UINTR window is empty at boot");
+    let s = state();
+    s.neutral = UintrMsrs { handler: 0, stack_adjust: 0, misc: MISC, pd, tt: 0 };
+    // Safety: the CPU has UINTR (the caller checked CPUID); the MSRs get
+    // valid values before interrupts are enabled; the neutral UPID is
+    // mapped in the window.
+    unsafe {
+        cpu::enable();
+        cpu::load_msrs(&s.neutral, 0);
+    }
+    // Safety: enabled just above.
+    unsafe { cpu::set_uif(false) };
+}
+
+/// The one-line report printed when the system halts.
+pub fn report() {
+    let s = state();
+    match s.path {
+        Path::Hardware => kprintln!(
+            "user interrupts: hardware path; {} wake interrupts, {} notifications re-sent on switch-in",
+            s.wake_interrupts,
+            s.notifications_resent
+        ),
+        Path::Emulated => kprintln!("user interrupts: fallback path (emulated on #UD)"),
+    }
+}
+
+/// Whether the CPU carries out UINTR instructions itself.
+#[inline(always)]
+pub fn hardware() -> bool {
+    state().path == Path::Hardware
+}
+
+/// This CPU in a UPID's NDST (xAPIC).
+fn this_cpu() -> u32 {
+    Upid::xapic_ndst(apic::local_apic_id())
+}
+
+/// The MSR values of `t`, or `None` for a thread with neither a receiver
+/// nor a UITT.
+fn msrs_of(t: &Tcb, neutral: &UintrMsrs) -> Option<UintrMsrs> {
+    let receiver = super::uintr::receiver_of_thread(t);
+    let uitt = uitt_of_thread(t);
+    if receiver.is_none() && uitt.is_none() {
+        return None;
+    }
+    Some(UintrMsrs {
+        handler: t.uintr.handler,
+        stack_adjust: t.uintr.stack_adjust,
+        misc: MISC,
+        pd: receiver.map_or(neutral.pd, |r| r.window),
+        tt: uitt.map_or(0, |u| u.window | 1),
+    })
+}
+
+/// Gives the CPU's UINTR state to `t`, which is about to return to user
+/// mode (hardware path only). Between two threads that neither receive
+/// nor send (most switches, the IPC fastpath's included) only UIF moves.
+#[inline(always)]
+pub fn switch_to(t: &mut Tcb) {
+    debug_assert!(hardware(), "the fallback has no UINTR state on the CPU");
+    let s = state();
+    if s.loaded == t as *mut Tcb {
+        return;
+    }
+    let plain = t.slot_cap(tcb_slot::RECEIVER).is_null() && t.slot_cap(tcb_slot::UITT).is_null();
+    if !plain || s.msrs_loaded {
+        return switch_state(t);
+    }
+    // Safety: only the hardware path switches, so UINTR is enabled; the
+    // loaded thread is live (deletion calls `unload`).
+    unsafe {
+        if let Some(prev) = s.loaded.as_mut() {
+            prev.uintr.uif = cpu::uif();
+        }
+        cpu::set_uif(t.uintr.uif);
+    }
+    s.loaded = t;
+}
+
+/// [`switch_to`] when either side has MSRs of its own.
+#[inline(never)]
+fn switch_state(t: &mut Tcb) {
+    let (loaded, msrs_loaded) = (state().loaded, state().msrs_loaded);
+    // Safety: the loaded thread is live (deletion calls `unload`).
+    if let Some(prev) = unsafe { loaded.as_mut() } {
+        save(prev, msrs_loaded);
+    }
+    let neutral = state().neutral;
+    match msrs_of(t, &neutral) {
+        Some(msrs) => {
+            if let Some(r) = super::uintr::receiver_of_thread(t) {
+                resume(t, r);
+            }
+            // Safety: window addresses of live objects and a handler that
+            // binding checked canonical.
+            unsafe { cpu::load_msrs(&msrs, t.uintr.uirr) };
+            let s = state();
+            s.msrs_loaded = true;
+            s.loaded_tt = msrs.tt;
+        }
+        None if msrs_loaded => {
+            // Safety: the neutral values.
+            unsafe { cpu::load_msrs(&neutral, 0) };
+            state().msrs_loaded = false;
+        }
+        None => {}
+    }
+    // Safety: only the hardware path switches.
+    unsafe { cpu::set_uif(t.uintr.uif) };
+    state().loaded = t;
+}
+
+/// Saves what the CPU changed of `t`'s state and parks its receiver.
+fn save(t: &mut Tcb, msrs_loaded: bool) {
+    // Safety: only the hardware path loads threads, so UINTR is enabled.
+    t.uintr.uif = unsafe { cpu::uif() };
+    if msrs_loaded {
+        // Safety: as above.
+        t.uintr.uirr = unsafe { cpu::read_uirr() };
+        if let Some(r) = super::uintr::receiver_of_thread(t) {
+            park(t, r);
+        }
+    }
+}
+
+/// `t` is about to change its UINTR bindings or go away: its state
+/// returns to its TCB and the CPU holds the neutral values, so the next
+/// return to user mode loads whatever it has then.
+pub fn unload(t: *mut Tcb) {
+    let HardwareState { path, loaded, msrs_loaded, neutral, .. } = *state();
+    if path != Path::Hardware || loaded != t {
+        return;
+    }
+    // Safety: `t` is the loaded thread, live (its owner is changing or
+    // deleting it).
+    save(unsafe { &mut *t }, msrs_loaded);
+    if msrs_loaded {
+        // Safety: the neutral values.
+        unsafe { cpu::load_msrs(&neutral, 0) };
+    }
+    let s = state();
+    s.msrs_loaded = false;
+    s.loaded = core::ptr::null_mut();
+}
+
+/// `t`'s receiver `r` is no longer its own (unbound or deleted): nothing
+/// posted to it may interrupt anyone any more.
+pub fn detach(t: &mut Tcb, r: &mut Receiver) {
+    unload(t);
+    unlink_sleeper(t);
+    r.upid.set_sn(true);
+}
+
+/// A cap to the UITT at `window` is being deleted: if the CPU holds it
+/// for the loaded thread, that thread loads its state again on its next
+/// return to user mode (from its TCB, whose slot may be emptied now).
+pub fn uitt_going(window: u64) {
+    let HardwareState { loaded, msrs_loaded, loaded_tt, .. } = *state();
+    if msrs_loaded && loaded_tt == window | 1 {
+        unload(loaded);
+    }
+}
+
+/// `t` is being deleted.
+pub fn forget_thread(t: &mut Tcb) {
+    unload(t);
+    unlink_sleeper(t);
+}
+
+/// `r` was just bound to `t`, which is not loaded: it starts parked, as
+/// if `t` had just been switched out (the fallback keeps UPIDs running:
+/// it processes every notification at once itself).
+pub fn attach(t: &mut Tcb, r: &mut Receiver) {
+    if hardware() {
+        park(t, r);
+    } else {
+        r.upid.set_sn(false);
+    }
+}
+
+/// Parks `r`'s UPID for `t`, which stops running.
+fn park(t: &mut Tcb, r: &mut Receiver) {
+    let blocked = !t.state.is_runnable();
+    if parking::park(&mut r.upid, blocked, VECTORS, this_cpu()) {
+        // Posted before it was parked (a notification still in flight):
+        // the wake interrupt the post would have sent, taken when
+        // interrupts are next enabled, like any other.
+        apic::send_self_ipi(WAKE_VECTOR);
+    }
+    if blocked && !t.uintr_sleeping {
+        t.uintr_sleeping = true;
+        t.uintr_sleep_next = state().sleepers;
+        state().sleepers = t;
+    }
+}
+
+/// `t` is switched in: its receiver `r` runs again.
+fn resume(t: &mut Tcb, r: &mut Receiver) {
+    unlink_sleeper(t);
+    if parking::resume(&mut r.upid, VECTORS, this_cpu()) {
+        // The notification the CPU did not send while it was parked. It
+        // arrives once user mode enables interrupts, with `t`'s MSRs.
+        apic::send_self_ipi(NOTIFICATION_VECTOR);
+        state().notifications_resent += 1;
+    }
+}
+
+fn unlink_sleeper(t: &mut Tcb) {
+    if !t.uintr_sleeping {
+        return;
+    }
+    let s = state();
+    let mut link: *mut *mut Tcb = &mut s.sleepers;
+    // Safety: the list holds live TCBs (deletion unlinks them).
+    unsafe {
+        while !(*link).is_null() {
+            if *link == t as *mut Tcb {
+                *link = t.uintr_sleep_next;
+                break;
+            }
+            link = &mut (**link).uintr_sleep_next;
+        }
+    }
+    t.uintr_sleeping = false;
+    t.uintr_sleep_next = core::ptr::null_mut();
+}
+
+/// The wake vector arrived (or a parked receiver had posts): every
+/// sleeping receiver with something posted is parked runnable-style
+/// (SN set, so no more wake interrupts) and its thread woken through the
+/// receiver's notification. PIR stays for the switch-in to deliver.
+pub fn wake_interrupt() {
+    state().wake_interrupts += 1;
+    wake_sleepers();
+}
+
+fn wake_sleepers() {
+    let s = state();
+    let mut link: *mut *mut Tcb = &mut s.sleepers;
+    // Safety: the list holds live TCBs with bound receivers (unbinding
+    // and deletion unlink them first).
+    unsafe {
+        while let Some(t) = (*link).as_mut() {
+            let r = super::uintr::receiver_of_thread(t).expect("a sleeping thread has a receiver");
+            if !parking::wake(&mut r.upid) {
+                link = &mut t.uintr_sleep_next;
+                continue;
+            }
+            *link = t.uintr_sleep_next;
+            t.uintr_sleeping = false;
+            t.uintr_sleep_next = core::ptr::null_mut();
+            super::uintr::wake_receiver_thread(r, t);
+        }
+    }
+}
