@@ -2,7 +2,10 @@
 //! with SENDUIPI, which the receiver takes in a handler, with no kernel
 //! entry where the CPU has UINTR (elsewhere the kernel carries the same
 //! instructions out). Capability-controlled, with objects of this
-//! kernel's own (`docs/uintr.md`); stock seL4 has none of this.
+//! kernel's own (`docs/uintr.md`); stock seL4 has none of this. The kernel
+//! maps every receiver and UITT where the CPU reads them, in a window of
+//! 512 slots: retyping more than are free fails with
+//! [`Error::NotEnoughMemory`](crate::Error::NotEnoughMemory).
 //!
 //! ```no_run
 //! use sel4::cap::{init, CapRights, UintrReceiver, Uitt};

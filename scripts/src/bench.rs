@@ -149,15 +149,17 @@ fn signalling_rows(s: &Summaries) -> Summaries {
 }
 
 /// The note under the hardware-versus-emulation table: what the
-/// hardware path's figures are on the machine that produced them.
+/// hardware path's figures are on the machine that produced them (`tcg`:
+/// booted here on the patched QEMU; otherwise `--log` files from elsewhere).
 fn hardware_note(tcg: bool) -> &'static str {
     if tcg {
         "hardware rows: the kernel's hardware path on QEMU's emulation of UINTR (TCG, -icount shift=0): TSC cycles count guest \
          instructions, each UINTR instruction, notification and delivery counting one, so they compare instruction paths, not a real \
          CPU's latency; emulated rows: the same QEMU and CPU with the kernel's #UD fallback (uintr=emulate)\n"
     } else {
-        "hardware rows: user-interrupt latencies of the UINTR hardware path on this CPU; emulated rows: the kernel's #UD fallback \
-         (uintr=emulate) on the same CPU\n"
+        "hardware rows: the UINTR hardware path on the machine the logs came from (user-interrupt latencies on a real CPU; \
+         instruction counts if the logs came from QEMU under -icount); emulated rows: the kernel's #UD fallback (uintr=emulate) \
+         on the same machine\n"
     }
 }
 
