@@ -71,6 +71,10 @@ pub struct Boot {
     pub debug_exit: bool,
     /// Boot a bootloader ISO instead of QEMU's own multiboot loader.
     pub boot_from_cdrom: Option<PathBuf>,
+    /// A socket for a second QEMU monitor: when the time limit stops the
+    /// boot, the CPU's registers and local APIC go into the log first, so
+    /// that a hang can be told from slowness and placed.
+    pub monitor: Option<PathBuf>,
 }
 
 impl Boot {
@@ -87,6 +91,7 @@ impl Boot {
             extra_args: Vec::new(),
             debug_exit: true,
             boot_from_cdrom: None,
+            monitor: None,
         }
     }
 
@@ -118,6 +123,9 @@ impl Boot {
         if self.gdb {
             c.args(["-s", "-S"]);
         }
+        if let Some(socket) = &self.monitor {
+            c.arg("-monitor").arg(format!("unix:{},server,nowait", socket.display()));
+        }
         c.args(&self.extra_args);
         c
     }
@@ -147,6 +155,28 @@ fn read_log(log: &Path) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&bytes).replace('\r', ""))
 }
 
+/// Asks the monitor at `socket` for the CPU's registers and local APIC and
+/// appends its answers to `log` (best effort: a boot that is being given
+/// up on gets no second chance to fail).
+fn append_state(socket: &Path, log: &Path) {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let Ok(mut monitor) = UnixStream::connect(socket) else { return };
+    let _ = monitor.set_read_timeout(Some(Duration::from_millis(500)));
+    let _ = monitor.write_all(b"info registers\ninfo lapic\n");
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = monitor.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(log) {
+        let _ = writeln!(f, "\n== QEMU state when the time limit ran out ==\n{}", String::from_utf8_lossy(&answer));
+    }
+}
+
 fn run_watching(boot: &Boot, log: &Path, limit: Duration, needle: Option<&str>) -> Result<(Outcome, bool), String> {
     let file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = file.try_clone().map_err(|e| e.to_string())?;
@@ -169,6 +199,9 @@ fn run_watching(boot: &Boot, log: &Path, limit: Duration, needle: Option<&str>) 
             }
         }
         if found || start.elapsed() > limit {
+            if let (false, Some(socket)) = (found, &boot.monitor) {
+                append_state(socket, log);
+            }
             let _ = child.kill();
             let _ = child.wait();
             break None;

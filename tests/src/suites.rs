@@ -57,8 +57,34 @@ fn write_module(images: &Images, name: &str, bytes: &[u8]) -> Result<PathBuf, St
 }
 
 fn boot(images: &Images, name: &str, b: &Boot) -> Result<Outcome, String> {
+    boot_within(images, name, b, BOOT_LIMIT)
+}
+
+/// A boot whose QEMU state goes into its log if `limit` stops it.
+fn boot_within(images: &Images, name: &str, b: &Boot, limit: Duration) -> Result<Outcome, String> {
     let log = images.scratch.join(format!("{name}.log"));
-    run_captured(b, &log, BOOT_LIMIT)
+    // Short, in the temporary directory: a Unix socket path has ~100 bytes.
+    let socket = std::env::temp_dir().join(format!("sel4-rs-{}-{name}.monitor", std::process::id()));
+    let b = Boot { monitor: Some(socket.clone()), ..b.clone() };
+    let outcome = run_captured(&b, &log, limit);
+    let _ = std::fs::remove_file(&socket);
+    outcome
+}
+
+/// A boot stopped by its time limit leaves the CPU's registers and local
+/// APIC in its log (how a hang in CI would be diagnosed); here the limit
+/// is set to stop the suite early on purpose.
+fn time_limit_leaves_cpu_state(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let out = boot_within(images, "time_limit_report", &Boot::new(&images.kernel32, Some(&images.rootserver)), Duration::from_secs(4))?;
+    let mut problems = Vec::new();
+    if out.status.is_some() {
+        problems.push(format!("the boot was meant to be stopped by its time limit but ended with {}", describe_status(out.status)));
+    }
+    for needle in ["== QEMU state when the time limit ran out ==", "RIP=", "CR3=", "ISR"] {
+        check_contains(&out.console, "log", needle, &mut problems);
+    }
+    results.push(result("qemu::time_limit_leaves_cpu_state_in_the_log", problems));
+    Ok(())
 }
 
 /// Parses `test NAME ... ok|FAILED: why` lines and the closing line.
@@ -130,9 +156,9 @@ fn hardware_path_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<
     check_contains(&out.console, "console", "the CPU has UINTR, enabled (hardware path)", &mut problems);
     match hardware_path_counts(&out.console) {
         Some((wakes, resent)) if wakes > 0 && resent > 0 => {}
-        Some((wakes, resent)) => problems.push(format!(
-            "the suite never exercised the switch-out of a receiver: {wakes} wake interrupts, {resent} notifications re-sent"
-        )),
+        Some((wakes, resent)) => {
+            problems.push(format!("the suite never exercised the switch-out of a receiver: {wakes} wake interrupts, {resent} notifications re-sent"))
+        }
         None => problems.push("no hardware-path report at DebugHalt".into()),
     }
     problems.extend(skim_window_problems(&out.console));
@@ -489,6 +515,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| benchmark_boot(images, r))?;
     step(&mut results, &|r| sel4_simulate_line(images, r))?;
     step(&mut results, &|r| multiboot2_grub(images, r))?;
+    step(&mut results, &|r| time_limit_leaves_cpu_state(images, r))?;
     step(&mut results, &|r| crate::uintr::absent_on_stock_qemu(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::harness_selftest(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::on_patched_qemu(&images.uintr, r))?;
