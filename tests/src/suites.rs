@@ -166,6 +166,30 @@ fn hardware_path_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<
     Ok(())
 }
 
+/// The suite on the patched QEMU with `+uintr` once more, with the kernel
+/// told `uintr=emulate`: on a CPU that has UINTR the kernel leaves
+/// CR4.UINTR clear, the instructions raise #UD as on any other CPU, and the
+/// fallback must pass the same tests.
+fn emulate_option_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let qemu = match &images.uintr.patched_qemu {
+        Ok(q) => q.clone(),
+        Err(why) => {
+            results.push(result("qemu::uintr_emulate_option_runs_the_suite", vec![format!("no patched QEMU: {why}")]));
+            return Ok(());
+        }
+    };
+    let mut b = Boot::new(&images.kernel32, Some(&images.rootserver));
+    b.qemu = qemu;
+    b.cpu = Some(crate::uintr::uintr_cpu());
+    b.cmdline = Some("uintr=emulate".into());
+    let out = boot(images, "boot_rootserver_uintr_emulated", &b)?;
+    let mut problems = rootserver_boot_problems(&out, results, "emulated_on_uintr_cpu::");
+    check_contains(&out.console, "console", "the CPU has UINTR, left disabled (uintr=emulate)", &mut problems);
+    check_contains(&out.console, "console", "user interrupts: fallback path (emulated on #UD)", &mut problems);
+    results.push(result("qemu::uintr_emulate_option_runs_the_suite", problems));
+    Ok(())
+}
+
 /// The kernel's `user interrupts: hardware path; N wake interrupts, M
 /// notifications re-sent on switch-in` report.
 fn hardware_path_counts(console: &str) -> Option<(u64, u64)> {
@@ -508,6 +532,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     };
     step(&mut results, &|r| main_boot(images, r))?;
     step(&mut results, &|r| hardware_path_boot(images, r))?;
+    step(&mut results, &|r| emulate_option_boot(images, r))?;
     step(&mut results, &|r| suite_on_stock_sel4(images, r))?;
     step(&mut results, &|r| capdemo_matches_stock(images, r))?;
     step(&mut results, &|r| console_port(images, r))?;
