@@ -134,6 +134,32 @@ fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), Strin
     Ok(())
 }
 
+/// Boots the rootserver suite on the patched QEMU with `+uintr` (and the
+/// kernel command line `cmdline`), adds its tests under `prefix`, and
+/// returns the boot and its problems so far; without the patched QEMU it
+/// records `result_name` as failed and returns `None`.
+fn suite_on_uintr_cpu(
+    images: &Images,
+    results: &mut Vec<TestResult>,
+    (result_name, log_name, prefix): (&str, &str, &str),
+    cmdline: Option<&str>,
+) -> Result<Option<(Outcome, Vec<String>)>, String> {
+    let qemu = match &images.uintr.patched_qemu {
+        Ok(q) => q.clone(),
+        Err(why) => {
+            results.push(result(result_name, vec![format!("no patched QEMU: {why}")]));
+            return Ok(None);
+        }
+    };
+    let mut b = Boot::new(&images.kernel32, Some(&images.rootserver));
+    b.qemu = qemu;
+    b.cpu = Some(crate::uintr::uintr_cpu());
+    b.cmdline = cmdline.map(String::from);
+    let out = boot(images, log_name, &b)?;
+    let problems = rootserver_boot_problems(&out, results, prefix);
+    Ok(Some((out, problems)))
+}
+
 /// The rootserver suite once more on the patched QEMU with `+uintr`: the
 /// kernel takes the hardware path (CR4.UINTR, MSRs switched with threads,
 /// UPIDs in the UINTR window), and every test, the user-interrupt ones
@@ -141,18 +167,11 @@ fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), Strin
 /// blocked receivers were woken by the wake vector and that posts to
 /// switched-out receivers were re-sent on switch-in: both mechanisms ran.
 fn hardware_path_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
-    let qemu = match &images.uintr.patched_qemu {
-        Ok(q) => q.clone(),
-        Err(why) => {
-            results.push(result("qemu::uintr_hardware_path_runs_the_suite", vec![format!("no patched QEMU: {why}")]));
-            return Ok(());
-        }
+    const NAME: &str = "qemu::uintr_hardware_path_runs_the_suite";
+    let names = (NAME, "boot_rootserver_uintr_hardware", "hardware_path::");
+    let Some((out, mut problems)) = suite_on_uintr_cpu(images, results, names, None)? else {
+        return Ok(());
     };
-    let mut b = Boot::new(&images.kernel32, Some(&images.rootserver));
-    b.qemu = qemu;
-    b.cpu = Some(crate::uintr::uintr_cpu());
-    let out = boot(images, "boot_rootserver_uintr_hardware", &b)?;
-    let mut problems = rootserver_boot_problems(&out, results, "hardware_path::");
     check_contains(&out.console, "console", "the CPU has UINTR, enabled (hardware path)", &mut problems);
     match hardware_path_counts(&out.console) {
         Some((wakes, resent)) if wakes > 0 && resent > 0 => {}
@@ -162,7 +181,7 @@ fn hardware_path_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<
         None => problems.push("no hardware-path report at DebugHalt".into()),
     }
     problems.extend(skim_window_problems(&out.console));
-    results.push(result("qemu::uintr_hardware_path_runs_the_suite", problems));
+    results.push(result(NAME, problems));
     Ok(())
 }
 
@@ -171,22 +190,14 @@ fn hardware_path_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<
 /// CR4.UINTR clear, the instructions raise #UD as on any other CPU, and the
 /// fallback must pass the same tests.
 fn emulate_option_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
-    let qemu = match &images.uintr.patched_qemu {
-        Ok(q) => q.clone(),
-        Err(why) => {
-            results.push(result("qemu::uintr_emulate_option_runs_the_suite", vec![format!("no patched QEMU: {why}")]));
-            return Ok(());
-        }
+    const NAME: &str = "qemu::uintr_emulate_option_runs_the_suite";
+    let names = (NAME, "boot_rootserver_uintr_emulated", "emulated_on_uintr_cpu::");
+    let Some((out, mut problems)) = suite_on_uintr_cpu(images, results, names, Some("uintr=emulate"))? else {
+        return Ok(());
     };
-    let mut b = Boot::new(&images.kernel32, Some(&images.rootserver));
-    b.qemu = qemu;
-    b.cpu = Some(crate::uintr::uintr_cpu());
-    b.cmdline = Some("uintr=emulate".into());
-    let out = boot(images, "boot_rootserver_uintr_emulated", &b)?;
-    let mut problems = rootserver_boot_problems(&out, results, "emulated_on_uintr_cpu::");
     check_contains(&out.console, "console", "the CPU has UINTR, left disabled (uintr=emulate)", &mut problems);
     check_contains(&out.console, "console", "user interrupts: fallback path (emulated on #UD)", &mut problems);
-    results.push(result("qemu::uintr_emulate_option_runs_the_suite", problems));
+    results.push(result(NAME, problems));
     Ok(())
 }
 

@@ -322,17 +322,14 @@ fn unlink_sleeper(t: &mut Tcb) {
     t.uintr_sleep_next = core::ptr::null_mut();
 }
 
-/// The wake vector arrived (or a parked receiver had posts): every
+/// The wake vector arrived (sent by a post, or re-sent by the kernel for
+/// one that reached a receiver just before it was parked): every
 /// sleeping receiver with something posted is parked runnable-style
 /// (SN set, so no more wake interrupts) and its thread woken through the
 /// receiver's notification. PIR stays for the switch-in to deliver.
 pub fn wake_interrupt() {
-    state().wake_interrupts += 1;
-    wake_sleepers();
-}
-
-fn wake_sleepers() {
     let s = state();
+    s.wake_interrupts += 1;
     let mut link: *mut *mut Tcb = &mut s.sleepers;
     // Safety: the list holds live TCBs with bound receivers (unbinding
     // and deletion unlink them first).
