@@ -56,10 +56,21 @@ extern "C" fn handle_syscall() -> ! {
         Some(Syscall::DebugCapIdentify) => tcb.ctx.regs.rdi = debug::cap_identify(tcb, tcb.ctx.regs.rdi),
         Some(Syscall::DebugNameThread) => debug::name_thread(tcb, tcb.ctx.regs.rdi),
         Some(Syscall::DebugDumpScheduler) => debug::dump_scheduler(),
-        Some(Syscall::SetTLSBase) => tcb.fs_base = tcb.ctx.regs.rdi,
+        Some(Syscall::SetTLSBase) => set_tls_base(tcb),
         None => ipc::handle_fault(tcb, Fault::UnknownSyscall { number }),
     }
     sched::schedule_and_return()
+}
+
+/// The SetTLSBase syscall (seL4's `Arch_setTLSRegister`): every return to
+/// user mode writes the base to IA32_FS_BASE, where a non-canonical value
+/// is a #GP in the kernel, so such a value is refused as seL4 refuses it:
+/// nothing changes and the thread simply continues.
+fn set_tls_base(tcb: &mut Tcb) {
+    let base = tcb.ctx.regs.rdi;
+    if crate::object::cap::is_canonical(base) {
+        tcb.fs_base = base;
+    }
 }
 
 /// seL4's `lookupCapAndSlot` at full depth from the thread's CSpace root.

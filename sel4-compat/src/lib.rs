@@ -19,9 +19,9 @@ pub type Word = u64;
 /// A capability address in the caller's CSpace, `seL4_CPtr`.
 pub type CPtr = Word;
 
-/// Last virtual address plus one that user mappings may reach
-/// (seL4's `seL4_UserTop`).
-pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;
+/// The highest virtual address user mappings may reach, inclusive
+/// (seL4's `USER_TOP` for pc99 x86_64).
+pub const USER_TOP: u64 = 0x0000_7fff_ffff_ffff;
 
 /// Number of priorities (`KernelNumPriorities`).
 pub const NUM_PRIORITIES: usize = 256;

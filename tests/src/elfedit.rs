@@ -12,10 +12,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 fn load_headers(elf: &[u8]) -> Vec<usize> {
     let phoff = u64_at(elf, 32) as usize;
     let phnum = u16_at(elf, 56) as usize;
-    (0..phnum)
-        .map(|i| phoff + i * 56)
-        .filter(|&at| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 1)
-        .collect()
+    (0..phnum).map(|i| phoff + i * 56).filter(|&at| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 1).collect()
 }
 
 pub fn truncated(elf: &[u8]) -> Vec<u8> {
@@ -46,12 +43,24 @@ pub fn segment_in_kernel(elf: &[u8]) -> Vec<u8> {
     e
 }
 
-/// Grows the last loadable segment by 16 GiB of zero-fill, more than the
-/// 3 GiB machine has.
-pub fn larger_than_ram(elf: &[u8]) -> Vec<u8> {
+/// Grows the last loadable segment by `bytes` of zero-fill (bss).
+pub fn grown_by(elf: &[u8], bytes: u64) -> Vec<u8> {
     let mut e = elf.to_vec();
     let at = *load_headers(&e).last().unwrap();
-    let memsz = u64_at(&e, at + 40) + (16 << 30);
+    let memsz = u64_at(&e, at + 40) + bytes;
     e[at + 40..at + 48].copy_from_slice(&memsz.to_le_bytes());
+    e
+}
+
+/// Makes the whole image one loadable segment of `memsz` bytes: the
+/// first segment's memory size grows to `memsz` and the others go (their
+/// program headers become PT_NULL).
+pub fn one_segment_of(elf: &[u8], memsz: u64) -> Vec<u8> {
+    let mut e = elf.to_vec();
+    let loads = load_headers(&e);
+    e[loads[0] + 40..loads[0] + 48].copy_from_slice(&memsz.to_le_bytes());
+    for &at in &loads[1..] {
+        e[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+    }
     e
 }

@@ -67,6 +67,8 @@ pub struct Boot {
     /// Extra serial ports after COM1 (files), e.g. COM2.
     pub extra_serial: Vec<PathBuf>,
     pub extra_args: Vec<String>,
+    /// QEMU's `-m` (seL4's simulate line: `size=3G`).
+    pub memory: String,
     /// Adds QEMU's isa-debug-exit device so the kernel can end the run.
     pub debug_exit: bool,
     /// Boot a bootloader ISO instead of QEMU's own multiboot loader.
@@ -89,6 +91,7 @@ impl Boot {
             gdb: false,
             extra_serial: Vec::new(),
             extra_args: Vec::new(),
+            memory: "size=3G".into(),
             debug_exit: true,
             boot_from_cdrom: None,
             monitor: None,
@@ -105,7 +108,7 @@ impl Boot {
         for s in &self.extra_serial {
             c.arg("-serial").arg(format!("file:{}", s.display()));
         }
-        c.args(["-m", "size=3G"]);
+        c.arg("-m").arg(&self.memory);
         if self.debug_exit {
             c.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
         }
@@ -181,13 +184,8 @@ fn run_watching(boot: &Boot, log: &Path, limit: Duration, needle: Option<&str>) 
     let file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = file.try_clone().map_err(|e| e.to_string())?;
     let start = Instant::now();
-    let mut child = boot
-        .command()
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", boot.qemu.display()))?;
+    let mut child =
+        boot.command().stdin(Stdio::null()).stdout(file).stderr(err).spawn().map_err(|e| format!("cannot start {}: {e}", boot.qemu.display()))?;
     let mut found = false;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {

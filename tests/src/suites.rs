@@ -358,12 +358,8 @@ fn multiboot2_grub(images: &Images, results: &mut Vec<TestResult>) -> Result<(),
                module2 /boot/rootserver rootserver\n  boot\n}\n";
     std::fs::write(boot_dir.join("grub").join("grub.cfg"), cfg).map_err(|e| e.to_string())?;
     let iso = images.scratch.join("multiboot2.iso");
-    let made = std::process::Command::new("grub-mkrescue")
-        .arg("-o")
-        .arg(&iso)
-        .arg(&root)
-        .output()
-        .map_err(|e| format!("cannot run grub-mkrescue: {e}"))?;
+    let made =
+        std::process::Command::new("grub-mkrescue").arg("-o").arg(&iso).arg(&root).output().map_err(|e| format!("cannot run grub-mkrescue: {e}"))?;
     let mut problems = Vec::new();
     if !made.status.success() {
         problems.push(format!("grub-mkrescue failed: {}", String::from_utf8_lossy(&made.stderr).trim()));
@@ -411,11 +407,8 @@ fn suite_on_stock_sel4(images: &Images, results: &mut Vec<TestResult>) -> Result
     }
     // Everything but the user-interrupt tests (this kernel's extension),
     // which the rootserver leaves out on stock seL4 and says so.
-    let ours: Vec<String> = results
-        .iter()
-        .filter(|t| t.name.starts_with("rootserver::") && !t.name.starts_with("rootserver::uintr_"))
-        .map(|t| t.name.clone())
-        .collect();
+    let ours: Vec<String> =
+        results.iter().filter(|t| t.name.starts_with("rootserver::") && !t.name.starts_with("rootserver::uintr_")).map(|t| t.name.clone()).collect();
     let theirs: Vec<String> = stock.iter().map(|t| t.name.clone()).collect();
     if !console.contains("uintr: this kernel has no user-interrupt objects") {
         problems.push("the rootserver did not notice that stock seL4 has no user-interrupt objects".into());
@@ -432,12 +425,7 @@ pub const CAPDEMO_IMAGE_VAR: &str = "SEL4_CAPDEMO_IMAGE";
 
 /// The lines of a capdemo transcript that must agree between kernels.
 fn capdemo_transcript(console: &str) -> Vec<String> {
-    console
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| l.starts_with("capdemo ") || l.starts_with("step "))
-        .map(str::to_string)
-        .collect()
+    console.lines().map(str::trim_end).filter(|l| l.starts_with("capdemo ") || l.starts_with("step ")).map(str::to_string).collect()
 }
 
 /// A C rootserver built with seL4's own tools (libsel4 and sel4runtime;
@@ -495,38 +483,42 @@ fn console_port(images: &Images, results: &mut Vec<TestResult>) -> Result<(), St
     Ok(())
 }
 
-/// A boot that must fail with `boot failed: <expected>` (or another
-/// expected line) and the failure status.
-fn refused(
-    name: &str,
-    images: &Images,
+/// A boot that must fail: its console must hold every line of
+/// `expected` (`boot failed: ...`, or a kernel fault report) and QEMU must
+/// end with the failure status.
+#[derive(Clone, Default)]
+struct Refusal<'a> {
+    name: &'a str,
     module: Option<Vec<u8>>,
-    cpu: Option<&str>,
-    cmdline: Option<&str>,
-    expected: &str,
-    also_expected: Option<&str>,
-    results: &mut Vec<TestResult>,
-) -> Result<(), String> {
-    let module_path = match module {
-        Some(bytes) => Some(write_module(images, name, &bytes)?),
+    cpu: Option<&'a str>,
+    cmdline: Option<&'a str>,
+    memory: Option<&'a str>,
+    expected: &'a [&'a str],
+}
+
+fn refused(images: &Images, case: &Refusal<'_>, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let module_path = match &case.module {
+        Some(bytes) => Some(write_module(images, case.name, bytes)?),
         None => None,
     };
     let mut b = Boot::new(&images.kernel32, module_path.as_deref());
-    if let Some(cpu) = cpu {
+    if let Some(cpu) = case.cpu {
         b.extra_args = vec!["-cpu".into(), cpu.into()];
     }
-    b.cmdline = cmdline.map(str::to_string);
-    let out = boot(images, name, &b)?;
+    if let Some(memory) = case.memory {
+        b.memory = memory.into();
+    }
+    b.cmdline = case.cmdline.map(str::to_string);
+    let out = boot(images, case.name, &b)?;
     let mut problems = Vec::new();
     check_status(&out, EXIT_FAILED, &mut problems);
-    check_contains(&out.console, "console", expected, &mut problems);
-    if let Some(also) = also_expected {
-        check_contains(&out.console, "console", also, &mut problems);
+    for expected in case.expected {
+        check_contains(&out.console, "console", expected, &mut problems);
     }
-    if out.console.contains("starting the rootserver") {
+    if out.console.contains("starting the rootserver") && !case.expected.iter().any(|e| e.starts_with("KERNEL")) {
         problems.push("the kernel started the rootserver anyway".into());
     }
-    results.push(result(&format!("qemu::{name}"), problems));
+    results.push(result(&format!("qemu::{}", case.name), problems));
     Ok(())
 }
 
@@ -555,54 +547,113 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| crate::uintr::absent_on_stock_qemu(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::harness_selftest(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::on_patched_qemu(&images.uintr, r))?;
-    type Case = (&'static str, Option<Vec<u8>>, &'static str);
-    let module_cases: Vec<Case> = vec![
-        ("no_module", None, "boot failed: no boot module"),
-        ("not_elf", Some(elfedit::not_elf()), "boot failed: rootserver module rejected: not an ELF file"),
-        ("truncated_elf", Some(elfedit::truncated(&elf)), "boot failed: rootserver module rejected: truncated ELF"),
-        ("elf32_class", Some(elfedit::elf32_class(&elf)), "boot failed: rootserver module rejected: ELF class 1 is not ELF64"),
-        (
-            "wrong_machine",
-            Some(elfedit::wrong_machine(&elf)),
-            "boot failed: rootserver module rejected: ELF machine 3 is not x86_64",
-        ),
-        ("segment_in_kernel", Some(elfedit::segment_in_kernel(&elf)), "overlaps the kernel"),
-        ("image_larger_than_ram", Some(elfedit::larger_than_ram(&elf)), "which is not free RAM"),
-    ];
-    for (name, module, expected) in module_cases {
-        step(&mut results, &|r| refused(name, images, module.clone(), None, None, expected, None, r))?;
-    }
+    let module = |bytes: Vec<u8>| Some(bytes);
     let no_1g = SEL4_CPU.replace("+pdpe1gb", "-pdpe1gb");
-    step(&mut results, &|r| {
-        refused("cpu_without_1g_pages", images, Some(elf.clone()), Some(&no_1g), None, "boot failed: this CPU lacks a required feature: 1 GiB pages", None, r)
-    })?;
     let no_syscall = SEL4_CPU.replace("+syscall", "-syscall");
-    step(&mut results, &|r| {
-        refused("cpu_without_syscall", images, Some(elf.clone()), Some(&no_syscall), None, "boot failed: this CPU lacks a required feature: SYSCALL/SYSRET", None, r)
-    })?;
-    step(&mut results, &|r| {
-        refused(
-            "kernel_fault_report",
-            images,
-            Some(elf.clone()),
-            None,
-            Some("selftest=kernel_fault"),
-            "KERNEL FAULT: vector 14 (page fault), error code 0x0, RIP 0xffffffff8",
-            Some("CR2 0x100000000008"),
-            r,
-        )
-    })?;
-    step(&mut results, &|r| {
-        refused(
-            "kernel_panic_report",
-            images,
-            Some(elf.clone()),
-            None,
-            Some("selftest=panic"),
-            "KERNEL PANIC: panicked at kernel/src/boot/init.rs",
-            Some("selftest: panic requested on the kernel command line"),
-            r,
-        )
-    })?;
+    let cases = [
+        Refusal { name: "no_module", expected: &["boot failed: no boot module"], ..Default::default() },
+        Refusal {
+            name: "not_elf",
+            module: module(elfedit::not_elf()),
+            expected: &["boot failed: rootserver module rejected: not an ELF file"],
+            ..Default::default()
+        },
+        Refusal {
+            name: "truncated_elf",
+            module: module(elfedit::truncated(&elf)),
+            expected: &["boot failed: rootserver module rejected: truncated ELF"],
+            ..Default::default()
+        },
+        Refusal {
+            name: "elf32_class",
+            module: module(elfedit::elf32_class(&elf)),
+            expected: &["boot failed: rootserver module rejected: ELF class 1 is not ELF64"],
+            ..Default::default()
+        },
+        Refusal {
+            name: "wrong_machine",
+            module: module(elfedit::wrong_machine(&elf)),
+            expected: &["boot failed: rootserver module rejected: ELF machine 3 is not x86_64"],
+            ..Default::default()
+        },
+        Refusal {
+            name: "segment_in_kernel",
+            module: module(elfedit::segment_in_kernel(&elf)),
+            expected: &["overlaps the kernel"],
+            ..Default::default()
+        },
+        // 16 GiB of bss: 4 Mi frames, far more than the root CNode holds.
+        Refusal {
+            name: "image_of_16_gib_too_many_caps",
+            module: module(elfedit::grown_by(&elf, 16 << 30)),
+            expected: &["boot failed: the rootserver needs ", "more than the root CNode's 8192 slots (2^13 slots: KernelRootCNodeSizeBits)"],
+            ..Default::default()
+        },
+        // One 2 GiB segment used to overflow the boot page-table list.
+        Refusal {
+            name: "image_of_one_2_gib_segment",
+            module: module(elfedit::one_segment_of(&elf, 2 << 30)),
+            expected: &["boot failed: the rootserver needs 525348 initial caps (524288 image frames, 1042 paging structures"],
+            ..Default::default()
+        },
+        Refusal {
+            name: "image_of_64_mib_too_many_caps",
+            module: module(elfedit::one_segment_of(&elf, 64 << 20)),
+            expected: &["boot failed: the rootserver needs 16437 initial caps (16384 image frames, 36 paging structures"],
+            ..Default::default()
+        },
+        // 28 MiB of image fits the root CNode but not a 32 MiB machine.
+        Refusal {
+            name: "image_larger_than_ram",
+            module: module(elfedit::one_segment_of(&elf, 28 << 20)),
+            memory: Some("size=32M"),
+            expected: &["which is not free RAM"],
+            ..Default::default()
+        },
+        Refusal {
+            name: "cpu_without_1g_pages",
+            module: module(elf.clone()),
+            cpu: Some(&no_1g),
+            expected: &["boot failed: this CPU lacks a required feature: 1 GiB pages"],
+            ..Default::default()
+        },
+        Refusal {
+            name: "cpu_without_syscall",
+            module: module(elf.clone()),
+            cpu: Some(&no_syscall),
+            expected: &["boot failed: this CPU lacks a required feature: SYSCALL/SYSRET"],
+            ..Default::default()
+        },
+        Refusal {
+            name: "kernel_fault_report",
+            module: module(elf.clone()),
+            cmdline: Some("selftest=kernel_fault"),
+            expected: &["KERNEL FAULT: vector 14 (page fault), error code 0x0, RIP 0xffffffff8", "CR2 0x100000000008"],
+            ..Default::default()
+        },
+        // A fault inside the exit stub, with the rootserver's address
+        // space loaded, where only the skim window is mapped.
+        Refusal {
+            name: "kernel_fault_in_the_exit_stub_is_reported",
+            module: module(elf.clone()),
+            cmdline: Some("selftest=exit_stub_fault"),
+            expected: &[
+                "KERNEL FAULT: vector 13 (general protection fault), error code 0x0",
+                "(a user address space: the trap came in an entry or exit stub)",
+                "halting",
+            ],
+            ..Default::default()
+        },
+        Refusal {
+            name: "kernel_panic_report",
+            module: module(elf.clone()),
+            cmdline: Some("selftest=panic"),
+            expected: &["KERNEL PANIC: panicked at kernel/src/boot/init.rs", "selftest: panic requested on the kernel command line"],
+            ..Default::default()
+        },
+    ];
+    for case in &cases {
+        step(&mut results, &|r| refused(images, case, r))?;
+    }
     Ok(results)
 }

@@ -19,7 +19,10 @@ const PT_LOAD: u32 = 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ElfError {
     /// Shorter than the structure being read (`needed` bytes).
-    Truncated { needed: u64, len: u64 },
+    Truncated {
+        needed: u64,
+        len: u64,
+    },
     NotElf,
     WrongClass(u8),
     WrongEndianness(u8),
@@ -27,9 +30,14 @@ pub enum ElfError {
     NotExecutable(u16),
     BadProgramHeaderSize(u16),
     NoLoadableSegment,
-    SegmentFileLargerThanMemory { vaddr: u64 },
+    SegmentFileLargerThanMemory {
+        vaddr: u64,
+    },
     /// A segment reaches past the user address space into the kernel's.
-    SegmentOutsideUserRange { vaddr: u64, memsz: u64 },
+    SegmentOutsideUserRange {
+        vaddr: u64,
+        memsz: u64,
+    },
     EntryOutsideSegments(u64),
 }
 
@@ -49,10 +57,9 @@ impl fmt::Display for ElfError {
             ElfError::SegmentFileLargerThanMemory { vaddr } => {
                 write!(f, "segment at {vaddr:#x} has more file bytes than memory bytes")
             }
-            ElfError::SegmentOutsideUserRange { vaddr, memsz } => write!(
-                f,
-                "segment at {vaddr:#x} (+{memsz:#x}) overlaps the kernel: user addresses end at {USER_TOP:#x}"
-            ),
+            ElfError::SegmentOutsideUserRange { vaddr, memsz } => {
+                write!(f, "segment at {vaddr:#x} (+{memsz:#x}) overlaps the kernel: user addresses end at {USER_TOP:#x}")
+            }
             ElfError::EntryOutsideSegments(e) => {
                 write!(f, "entry point {e:#x} is outside every loadable segment")
             }
@@ -145,14 +152,7 @@ impl<'a> ElfImage<'a> {
             return Err(ElfError::Truncated { needed: ph_end, len });
         }
 
-        let mut image = ElfImage {
-            file,
-            phoff: phoff as usize,
-            phnum: phnum as usize,
-            entry,
-            v_start: u64::MAX,
-            v_end: 0,
-        };
+        let mut image = ElfImage { file, phoff: phoff as usize, phnum: phnum as usize, entry, v_start: u64::MAX, v_end: 0 };
         let mut entry_found = false;
         for i in 0..image.phnum {
             let (kind, seg) = read_phdr(file, image.phoff + i * PHDR_SIZE);
@@ -169,7 +169,7 @@ impl<'a> ElfImage<'a> {
             let outside = ElfError::SegmentOutsideUserRange { vaddr: seg.vaddr, memsz: seg.memsz };
             let v_end = seg.vaddr.checked_add(seg.memsz).ok_or(outside)?;
             // The first page is kept unmapped so null dereferences fault.
-            if v_end > USER_TOP || seg.vaddr < PAGE_SIZE {
+            if v_end - 1 > USER_TOP || seg.vaddr < PAGE_SIZE {
                 return Err(outside);
             }
             image.v_start = image.v_start.min(seg.vaddr & !(PAGE_SIZE - 1));
@@ -291,7 +291,7 @@ mod tests {
         assert!(matches!(ElfImage::parse(&f), Err(ElfError::SegmentOutsideUserRange { .. })));
         let f = build(0x40_0000, &[(0x40_0000, 0x10, u64::MAX - 0x100)]);
         assert!(matches!(ElfImage::parse(&f), Err(ElfError::SegmentOutsideUserRange { .. })));
-        let f = build(0x7fff_ffff_e000, &[(0x7fff_ffff_e000, 0x10, 0x2000)]);
+        let f = build(0x7fff_ffff_f000, &[(0x7fff_ffff_f000, 0x10, 0x2000)]);
         assert!(matches!(ElfImage::parse(&f), Err(ElfError::SegmentOutsideUserRange { .. })));
         let f = build(0x10, &[(0x0, 0x10, 0x20)]);
         assert!(matches!(ElfImage::parse(&f), Err(ElfError::SegmentOutsideUserRange { .. })));

@@ -3,19 +3,19 @@
 
 use super::acpi;
 use super::elf::ElfImage;
+use super::extra_bootinfo::{self, ExtraInputs};
 use super::multiboot::{self, BootParams, MMAP_TYPE_RAM};
 use super::phys::{PhysRead, SliceMem};
 use super::plan::{self, Plan};
 use super::regions::Region;
-use super::extra_bootinfo::{self, ExtraInputs};
 use super::{cmdline, BootError};
 use crate::arch::x86_64::exit::{exit_qemu, ExitCode};
-use crate::arch::x86_64::paging::{self, TableFrames, PAGE_SIZE};
+use crate::arch::x86_64::paging::{self, PAGE_SIZE};
+use crate::arch::x86_64::vspace;
 use crate::arch::x86_64::{apic, boot as arch_boot, context::UserContext, cpu, entry, gdt, idt, serial, tsc};
 use crate::config::{paddr_to_pptr, PADDR_TOP};
-use crate::object::cap::{vm_rights, Cap, FrameSize};
-use crate::arch::x86_64::vspace;
 use crate::cspace::cte::{self, Cte, MdbNode};
+use crate::object::cap::{vm_rights, Cap, FrameSize};
 use crate::object::cap_rules::TCB_OFFSET;
 use crate::object::untyped::max_free_index;
 use crate::thread::{self, tcb_slot, Tcb};
@@ -35,9 +35,7 @@ impl PhysRead for PhysWindow {
             Some(end) if end <= PADDR_TOP => {
                 // Safety: the whole range is inside the physical window,
                 // which maps every address below PADDR_TOP.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(paddr_to_pptr(paddr) as *const u8, buf.as_mut_ptr(), buf.len())
-                };
+                unsafe { core::ptr::copy_nonoverlapping(paddr_to_pptr(paddr) as *const u8, buf.as_mut_ptr(), buf.len()) };
                 true
             }
             _ => false,
@@ -51,7 +49,16 @@ pub extern "C" fn kernel_boot_entry(magic: u32, info: u32) -> ! {
     arch_boot::plant_stack_canary();
     serial::init_console(crate::config::DEFAULT_CONSOLE_PORT);
     match boot(magic, info as u64) {
-        Ok(()) => crate::sched::schedule_and_return(),
+        Ok(exit_fault_selftest) => {
+            if exit_fault_selftest {
+                // The first exit is the IRETQ into the rootserver, with its
+                // address space already loaded: it faults inside the exit
+                // stub, and the report must still come.
+                kprintln!("selftest: leaving for user mode with RFLAGS.NT set");
+                cpu::set_nested_task_flag();
+            }
+            crate::sched::schedule_and_return()
+        }
         Err(e) => {
             kprintln!("boot failed: {e}");
             exit_qemu(ExitCode::Failed)
@@ -78,7 +85,9 @@ fn init_uintr(emulate_requested: bool) {
     }
 }
 
-fn boot(magic: u32, info: u64) -> Result<(), BootError> {
+/// Returns whether the kernel command line asked for the exit-stub fault
+/// self-test.
+fn boot(magic: u32, info: u64) -> Result<bool, BootError> {
     let params = multiboot::parse(magic, info, &PhysWindow)?;
     let opts = cmdline::parse(params.cmdline_str());
     serial::init_console(opts.console_port);
@@ -100,9 +109,11 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     cpu::init_syscall(entry::syscall_entry_addr());
     cpu::init_fpu();
     cpu::init_pat();
+    let mut exit_fault_selftest = false;
     for word in params.cmdline_str().split_ascii_whitespace() {
         match word {
             "selftest=kernel_fault" => kernel_fault_selftest(),
+            "selftest=exit_stub_fault" => exit_fault_selftest = true,
             "selftest=panic" => panic!("selftest: panic requested on the kernel command line"),
             _ => {}
         }
@@ -116,37 +127,21 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     kprintln!("local APIC: id {apic_id}, version {apic_version:#x}, xAPIC mode");
 
     let module = *params.modules.first().ok_or(BootError::NoModule)?;
-    let in_ram = params.memory.iter().any(|e| {
-        e.kind == MMAP_TYPE_RAM && e.base <= module.start && module.end <= e.base.saturating_add(e.len)
-    });
+    let in_ram = params.memory.iter().any(|e| e.kind == MMAP_TYPE_RAM && e.base <= module.start && module.end <= e.base.saturating_add(e.len));
     if !in_ram || module.end > PADDR_TOP {
         return Err(BootError::ModuleOutsideRam { start: module.start, end: module.end });
     }
     // Safety: the module lies in RAM inside the physical window (checked
     // above) and nothing writes to it while the slice is used.
-    let file = unsafe {
-        core::slice::from_raw_parts(paddr_to_pptr(module.start) as *const u8, (module.end - module.start) as usize)
-    };
+    let file = unsafe { core::slice::from_raw_parts(paddr_to_pptr(module.start) as *const u8, (module.end - module.start) as usize) };
     let image = ElfImage::parse(file)?;
     let tsc_mhz = tsc::measure_mhz();
     kprintln!("TSC: {tsc_mhz} MHz (measured against the PIT)");
     let vbe = params.vbe.map(read_vbe);
-    let extra = ExtraInputs {
-        vbe: vbe.as_ref(),
-        rsdp: Some(rsdp_bytes(&params, &rsdp)),
-        framebuffer: params.framebuffer,
-        memory: &params.memory,
-        tsc_mhz,
-    };
+    let extra =
+        ExtraInputs { vbe: vbe.as_ref(), rsdp: Some(rsdp_bytes(&params, &rsdp)), framebuffer: params.framebuffer, memory: &params.memory, tsc_mhz };
     let extra_bits = extra_bootinfo::size_bits(extra.size());
-    let plan = plan::plan(
-        &params.memory,
-        &params.modules,
-        arch_boot::kernel_end_paddr(),
-        image.v_start,
-        image.v_end,
-        extra_bits,
-    )?;
+    let plan = plan::plan(&params.memory, &params.modules, arch_boot::kernel_end_paddr(), image.v_start, image.v_end, extra_bits)?;
     kprintln!(
         "rootserver: {} bytes, entry {:#x}, image {:#x}..{:#x} at physical {:#x}",
         file.len(),
@@ -160,8 +155,9 @@ fn boot(magic: u32, info: u64) -> Result<(), BootError> {
     // nothing else uses, away from the kernel and the modules.
     unsafe {
         load_image(&image, &plan);
-        create_rootserver(&image, &plan, &params, &madt, &extra)
+        create_rootserver(&image, &plan, &params, &madt, &extra)?;
     }
+    Ok(exit_fault_selftest)
 }
 
 /// Deliberately faults inside the kernel so the tests can check the
@@ -262,14 +258,14 @@ impl RootCNode {
         unsafe { self.slot(slot).write(Cte { cap, mdb: MdbNode::new(null, true, true, null) }) };
     }
 
-    fn push(&mut self, cap: Cap) -> Result<u64, BootError> {
+    /// Writes the next boot cap. The caps were counted against the
+    /// CNode's size before anything was built (`InitialCaps::check`).
+    fn push(&mut self, cap: Cap) -> u64 {
         let slot = self.next;
-        if slot >= 1 << sel4_compat::ROOT_CNODE_SIZE_BITS {
-            return Err(BootError::TooManyInitialCaps { needed: slot + 1 });
-        }
+        assert!(slot < 1 << sel4_compat::ROOT_CNODE_SIZE_BITS, "more boot caps than were counted");
         self.write(slot, cap);
         self.next += 1;
-        Ok(slot)
+        slot
     }
 }
 
@@ -284,6 +280,16 @@ unsafe fn create_rootserver(
     madt: &acpi::Madt,
     extra: &ExtraInputs<'_>,
 ) -> Result<(), BootError> {
+    let mut kernel_devices: arrayvec::ArrayVec<Region, 10> = arrayvec::ArrayVec::new();
+    kernel_devices.push(Region::new(madt.lapic_paddr, madt.lapic_paddr + PAGE_SIZE));
+    // seL4 keeps the MSI doorbell range out of user hands.
+    kernel_devices.push(Region::new(0xffff_fff8, 0x1_0000_0000));
+    for io in madt.ioapics.iter() {
+        let _ = kernel_devices.try_push(Region::new(io.paddr as u64, io.paddr as u64 + PAGE_SIZE));
+    }
+    let untypeds = plan::untyped_blocks(&params.memory, &plan.free, &kernel_devices);
+    plan::InitialCaps { untypeds: untypeds.len() as u64, ..plan.caps }.check(sel4_compat::ROOT_CNODE_SIZE_BITS as u32)?;
+
     // Safety (whole function): the plan's objects are ours (caller).
     unsafe {
         zero(plan.cnode, 1 << plan::ROOT_CNODE_BITS);
@@ -297,18 +303,14 @@ unsafe fn create_rootserver(
             let region = core::slice::from_raw_parts_mut(paddr_to_pptr(plan.extra) as *mut u8, 1 << plan.extra_bits);
             extra.write(region);
         }
-        zero(plan.paging, plan.paging_count * PAGE_SIZE);
+        zero(plan.paging.base, plan.paging.frames() * PAGE_SIZE);
         paging::copy_kernel_mappings(plan.vspace);
     }
 
-    let mut tables = TableFrames {
-        next: plan.paging,
-        end: plan.paging + plan.paging_count * PAGE_SIZE,
-        used: arrayvec::ArrayVec::new(),
-    };
-    let mut map = |vaddr: u64, paddr: u64| {
-        // Safety: the VSpace and table frames are ours; vaddr < USER_TOP.
-        unsafe { paging::map_user_page(plan.vspace, vaddr, paddr, &mut tables) }
+    let map = |vaddr: u64, paddr: u64| {
+        // Safety: the VSpace and table frames are ours; every address
+        // mapped lies in the plan's user range.
+        unsafe { paging::map_user_page(plan.vspace, vaddr, paddr, &plan.paging) }
     };
     for vaddr in (image.v_start..image.v_end).step_by(PAGE_SIZE as usize) {
         map(vaddr, plan.image_paddr + (vaddr - image.v_start));
@@ -323,9 +325,8 @@ unsafe fn create_rootserver(
     let mut cnode = RootCNode { pptr: paddr_to_pptr(plan.cnode), next: root_slots::NUM_INITIAL_CAPS };
     let radix = sel4_compat::ROOT_CNODE_SIZE_BITS as u32;
     let cnode_cap = Cap::cnode(cnode.pptr, radix, 64 - radix, 0);
-    let mapped_frame = |paddr: u64, vaddr: u64| {
-        Cap::frame(paddr_to_pptr(paddr), FrameSize::Small, vm_rights::READ_WRITE, false, Some((IT_ASID, vaddr)))
-    };
+    let mapped_frame =
+        |paddr: u64, vaddr: u64| Cap::frame(paddr_to_pptr(paddr), FrameSize::Small, vm_rights::READ_WRITE, false, Some((IT_ASID, vaddr)));
     cnode.write(root_slots::INIT_THREAD_TCB, Cap::thread(paddr_to_pptr(plan.tcb) + TCB_OFFSET));
     cnode.write(root_slots::INIT_THREAD_CNODE, cnode_cap);
     cnode.write(root_slots::INIT_THREAD_VSPACE, Cap::pml4(paddr_to_pptr(plan.vspace), IT_ASID, true));
@@ -340,40 +341,34 @@ unsafe fn create_rootserver(
     // seL4's order: paging structures (PDPTs, then directories, then
     // tables), extra bootinfo pages (none yet), the image frames, untypeds.
     let paging_start = cnode.next;
-    for (kind, level) in [(CapType::Pdpt, 30), (CapType::PageDirectory, 21), (CapType::PageTable, 12)] {
-        for &(frame, _, vaddr) in tables.used.iter().filter(|&&(_, l, _)| l == level) {
-            cnode.push(Cap::paging(kind, paddr_to_pptr(frame), IT_ASID, Some(vaddr)))?;
-        }
+    for (covers, frame, vaddr) in plan.paging.tables() {
+        let kind = match covers {
+            39 => CapType::Pdpt,
+            30 => CapType::PageDirectory,
+            _ => CapType::PageTable,
+        };
+        cnode.push(Cap::paging(kind, paddr_to_pptr(frame), IT_ASID, Some(vaddr)));
     }
     let user_image_paging = SlotRegion { start: paging_start, end: cnode.next };
     let extra_start = cnode.next;
     for i in 0..extra_pages {
-        cnode.push(mapped_frame(plan.extra + i * PAGE_SIZE, plan.extra_vaddr + i * PAGE_SIZE))?;
+        cnode.push(mapped_frame(plan.extra + i * PAGE_SIZE, plan.extra_vaddr + i * PAGE_SIZE));
     }
     let extra_bi_pages = SlotRegion { start: extra_start, end: cnode.next };
     let frames_start = cnode.next;
     for vaddr in (image.v_start..image.v_end).step_by(PAGE_SIZE as usize) {
-        cnode.push(mapped_frame(plan.image_paddr + (vaddr - image.v_start), vaddr))?;
+        cnode.push(mapped_frame(plan.image_paddr + (vaddr - image.v_start), vaddr));
     }
     let user_image_frames = SlotRegion { start: frames_start, end: cnode.next };
 
-    let mut kernel_devices: arrayvec::ArrayVec<Region, 10> = arrayvec::ArrayVec::new();
-    kernel_devices.push(Region::new(madt.lapic_paddr, madt.lapic_paddr + PAGE_SIZE));
-    // seL4 keeps the MSI doorbell range out of user hands.
-    kernel_devices.push(Region::new(0xffff_fff8, 0x1_0000_0000));
-    for io in madt.ioapics.iter() {
-        let _ = kernel_devices.try_push(Region::new(io.paddr as u64, io.paddr as u64 + PAGE_SIZE));
-    }
-    let untypeds = plan::untyped_blocks(&params.memory, &plan.free, &kernel_devices);
     // Safety: the bootinfo frame is ours, zeroed, and BootInfo fits in it.
     let bi = unsafe { &mut *(paddr_to_pptr(plan.bootinfo) as *mut BootInfo) };
     let untyped_start = cnode.next;
     let (mut ram_bytes, mut device_bytes) = (0u64, 0u64);
     for (i, u) in untypeds.iter().enumerate() {
         let pptr = crate::config::PPTR_BASE.wrapping_add(u.paddr);
-        cnode.push(Cap::untyped(pptr, u.size_bits, u.is_device, max_free_index(u.size_bits)))?;
-        bi.untyped_list[i] =
-            UntypedDesc { paddr: u.paddr, size_bits: u.size_bits as u8, is_device: u.is_device as u8, padding: [0; 6] };
+        cnode.push(Cap::untyped(pptr, u.size_bits, u.is_device, max_free_index(u.size_bits)));
+        bi.untyped_list[i] = UntypedDesc { paddr: u.paddr, size_bits: u.size_bits as u8, is_device: u.is_device as u8, padding: [0; 6] };
         if u.is_device {
             device_bytes += 1 << u.size_bits;
         } else {
@@ -444,11 +439,7 @@ unsafe fn create_rootserver(
     let visible = unsafe { paging::kernel_pages_visible(plan.vspace) };
     let uintr_pages = paging::uintr_window_pages();
     kprintln!("skim window: {visible} kernel pages visible in user mode ({uintr_pages} of them UPIDs and UITTs)");
-    assert_eq!(
-        visible,
-        paging::skim_window_pages() + uintr_pages,
-        "user address spaces must map only the skim window and the UINTR window"
-    );
+    assert_eq!(visible, paging::skim_window_pages() + uintr_pages, "user address spaces must map only the skim window and the UINTR window");
     kprintln!("starting the rootserver in user mode");
     Ok(())
 }

@@ -9,8 +9,9 @@ use super::regions::{split_into_untypeds, Region, RegionSet, UntypedBlock};
 use super::BootError;
 use crate::config::{HIGHMEM_PADDR, PADDR_TOP, PADDR_USER_DEVICE_TOP, PPTR_BASE};
 use arrayvec::ArrayVec;
+use sel4_compat::caps::root_slots;
 use sel4_compat::objects::*;
-use sel4_compat::MAX_NUM_BOOTINFO_UNTYPED_CAPS;
+use sel4_compat::{MAX_NUM_BOOTINFO_UNTYPED_CAPS, ROOT_CNODE_SIZE_BITS, USER_TOP};
 
 const PAGE: u64 = 1 << PAGE_BITS;
 
@@ -19,6 +20,83 @@ const PAGE: u64 = 1 << PAGE_BITS;
 pub fn paging_structures_for(start: u64, end: u64) -> (u64, u64, u64) {
     let count = |bits: u32| ((end - 1) >> bits) - (start >> bits) + 1;
     (count(39), count(30), count(21))
+}
+
+/// The paging structures of the initial thread's address space: every
+/// table needed for `start..end`, in consecutive frames from `base`, PDPTs
+/// first, then page directories, then page tables (seL4's cap order),
+/// each level in address order. Which frame serves which table is
+/// arithmetic, so the boot code needs no list of them, whatever the size
+/// of the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootPaging {
+    pub start: u64,
+    pub end: u64,
+    pub base: u64,
+}
+
+impl BootPaging {
+    /// What one table of each level covers, as a shift: a PDPT 2^39
+    /// bytes, a page directory 2^30, a page table 2^21.
+    pub const LEVELS: [u32; 3] = [39, 30, 21];
+
+    fn count(&self, covers: u32) -> u64 {
+        ((self.end - 1) >> covers) - (self.start >> covers) + 1
+    }
+
+    /// Frames needed in all.
+    pub fn frames(&self) -> u64 {
+        Self::LEVELS.iter().map(|&l| self.count(l)).sum()
+    }
+
+    /// The frame of the table of level `covers` that covers `vaddr`
+    /// (which must lie in `start..end`).
+    pub fn table_for(&self, covers: u32, vaddr: u64) -> u64 {
+        debug_assert!((self.start..self.end).contains(&vaddr));
+        let before: u64 = Self::LEVELS.iter().take_while(|&&l| l != covers).map(|&l| self.count(l)).sum();
+        self.base + PAGE * (before + (vaddr >> covers) - (self.start >> covers))
+    }
+
+    /// Every table in frame order: (level it covers, frame, first
+    /// virtual address it covers).
+    pub fn tables(&self) -> impl Iterator<Item = (u32, u64, u64)> + '_ {
+        Self::LEVELS.into_iter().flat_map(move |covers| {
+            let first = self.start >> covers;
+            (0..self.count(covers)).map(move |i| {
+                let vaddr = (first + i) << covers;
+                (covers, self.table_for(covers, vaddr.max(self.start)), vaddr)
+            })
+        })
+    }
+}
+
+/// The caps the root CNode must hold after boot, counted before anything
+/// is built so that an image too large for the CNode is refused with the
+/// whole count instead of failing half-way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InitialCaps {
+    /// The fixed slots, seL4's `seL4_NumInitialCaps`.
+    pub fixed: u64,
+    pub paging: u64,
+    pub extra_frames: u64,
+    pub image_frames: u64,
+    pub untypeds: u64,
+}
+
+impl InitialCaps {
+    pub fn total(&self) -> u64 {
+        self.fixed + self.paging + self.extra_frames + self.image_frames + self.untypeds
+    }
+
+    /// Refuses a boot whose caps do not fit in a root CNode of 2^`radix`
+    /// slots.
+    pub fn check(&self, radix: u32) -> Result<(), BootError> {
+        let slots = 1u64 << radix;
+        if self.total() > slots {
+            return Err(BootError::TooManyInitialCaps { caps: *self, slots });
+        }
+        Ok(())
+    }
 }
 
 /// Physical placement of the initial thread's objects.
@@ -43,9 +121,10 @@ pub struct Plan {
     pub asid_pool: u64,
     pub ipc_buffer: u64,
     pub bootinfo: u64,
-    /// First paging structure frame; `paging_count` consecutive frames.
-    pub paging: u64,
-    pub paging_count: u64,
+    /// The initial address space's paging structures.
+    pub paging: BootPaging,
+    /// The caps of everything above (the untypeds are counted later).
+    pub caps: InitialCaps,
     /// Free RAM left for untyped after the placements above.
     pub free: RegionSet,
 }
@@ -74,35 +153,58 @@ pub fn plan(
     image_vend: u64,
     extra_bits: u32,
 ) -> Result<Plan, BootError> {
+    // First what the image needs whatever the machine: its virtual layout
+    // and its caps.
+    let image_size = image_vend - image_vstart;
+    let ipc_buffer_vaddr = image_vend;
+    let bootinfo_vaddr = ipc_buffer_vaddr + PAGE;
+    let extra_vaddr = bootinfo_vaddr + PAGE;
+    let extra_bytes = if extra_bits > 0 { 1u64 << extra_bits } else { 0 };
+    let it_vend = extra_vaddr + extra_bytes;
+    // seL4's rule: the image, then the IPC buffer and bootinfo frames (and
+    // here the extra bootinfo too) end at or below USER_TOP, the same rule
+    // as for any mapping, which keeps the last page of the lower half
+    // unmapped (so no thread can run into the non-canonical hole).
+    if it_vend > USER_TOP {
+        return Err(BootError::ImageAboveUserTop { image_end: image_vend, mapped_end: it_vend });
+    }
+    let caps = InitialCaps {
+        fixed: root_slots::NUM_INITIAL_CAPS,
+        paging: BootPaging { start: image_vstart, end: it_vend, base: 0 }.frames(),
+        extra_frames: extra_bytes / PAGE,
+        image_frames: image_size / PAGE,
+        untypeds: 0,
+    };
+    caps.check(ROOT_CNODE_SIZE_BITS as u32)?;
+    let paging_count = caps.paging;
+
     let ram = usable_ram(memory);
     if ram.as_slice().is_empty() {
         return Err(BootError::EmptyMemoryMap);
     }
     let rootserver = modules.first().ok_or(BootError::NoModule)?;
     let mut free = ram.clone();
-    free.remove(Region::new(0, kernel_end.next_multiple_of(PAGE)));
+    let reserve = |free: &mut RegionSet, r: Region| {
+        if free.remove(r) {
+            Ok(())
+        } else {
+            Err(BootError::MemoryMapTooFragmented { limit: super::regions::MAX_REGIONS })
+        }
+    };
+    reserve(&mut free, Region::new(0, kernel_end.next_multiple_of(PAGE)))?;
     for m in modules {
-        free.remove(Region::new(m.start & !(PAGE - 1), m.end.next_multiple_of(PAGE)));
+        reserve(&mut free, Region::new(m.start & !(PAGE - 1), m.end.next_multiple_of(PAGE)))?;
     }
 
     // The image goes right after the last module (seL4's choice), so the
     // copy never overlaps the module it is read from.
     let last_module_end = modules.iter().map(|m| m.end).max().unwrap_or(rootserver.end);
     let image_paddr = last_module_end.max(kernel_end).next_multiple_of(PAGE);
-    let image_size = image_vend - image_vstart;
     let image = Region::new(image_paddr, image_paddr.saturating_add(image_size));
     if image.end == u64::MAX || !free.as_slice().iter().any(|r| r.contains(&image)) {
         return Err(BootError::ImageOutsideRam { paddr: image_paddr, size: image_size });
     }
-    free.remove(image);
-
-    let ipc_buffer_vaddr = image_vend;
-    let bootinfo_vaddr = ipc_buffer_vaddr + PAGE;
-    let extra_vaddr = bootinfo_vaddr + PAGE;
-    let extra_bytes = if extra_bits > 0 { 1u64 << extra_bits } else { 0 };
-    let it_vend = extra_vaddr + extra_bytes;
-    let (pdpts, pds, pts) = paging_structures_for(image_vstart, it_vend);
-    let paging_count = pdpts + pds + pts;
+    reserve(&mut free, image)?;
 
     let mut needed = 0u64;
     let mut take = |free: &mut RegionSet, bits: u32| {
@@ -116,9 +218,8 @@ pub fn plan(
     let ipc_buffer = take(&mut free, PAGE_BITS)?;
     let bootinfo = take(&mut free, BOOT_INFO_FRAME_BITS)?;
     let extra = if extra_bits > 0 { take(&mut free, extra_bits)? } else { 0 };
-    let paging = free
-        .alloc_top(paging_count * PAGE, PAGE)
-        .ok_or(BootError::OutOfBootMemory { needed: needed + paging_count * PAGE })?;
+    let paging_base = free.alloc_top(paging_count * PAGE, PAGE).ok_or(BootError::OutOfBootMemory { needed: needed + paging_count * PAGE })?;
+    let paging = BootPaging { start: image_vstart, end: it_vend, base: paging_base };
 
     // Once the image is copied out, the modules' memory is free again (seL4
     // hands it out as untyped too).
@@ -143,7 +244,7 @@ pub fn plan(
         ipc_buffer,
         bootinfo,
         paging,
-        paging_count,
+        caps,
         free,
     })
 }
@@ -217,7 +318,7 @@ mod tests {
             Region::new(0, 0x30_0000),
             Region::new(p.image_paddr, p.image_paddr + 0x8_0000),
             Region::new(p.cnode, p.cnode + (1 << ROOT_CNODE_BITS)),
-            Region::new(p.paging, p.paging + p.paging_count * 4096),
+            Region::new(p.paging.base, p.paging.base + p.paging.frames() * 4096),
         ];
         for f in p.free.as_slice() {
             for u in &used {
@@ -228,7 +329,8 @@ mod tests {
         assert_eq!(p.extra % 4096, 0);
         assert!(p.free.as_slice().iter().all(|f| !f.overlaps(&Region::new(p.extra, p.extra + 4096))));
         // One PDPT, one PD, one PT cover 0x400000..0x483000.
-        assert_eq!(p.paging_count, 3);
+        assert_eq!(p.paging.frames(), 3);
+        assert_eq!(p.caps, InitialCaps { fixed: 16, paging: 3, extra_frames: 1, image_frames: 0x80, untypeds: 0 });
     }
 
     #[test]
@@ -237,11 +339,69 @@ mod tests {
         let low_only = [MemoryEntry { base: 0, len: 0x9fc00, kind: 1 }];
         assert_eq!(plan(&low_only, &[MODULE], 0x30_0000, 0x40_0000, 0x48_0000, 12).unwrap_err(), BootError::EmptyMemoryMap);
         assert_eq!(plan(&qemu_map(), &[], 0x30_0000, 0x40_0000, 0x48_0000, 12).unwrap_err(), BootError::NoModule);
-        let huge = plan(&qemu_map(), &[MODULE], 0x30_0000, 0x40_0000, 0x40_0000 + (16 << 30), 12);
-        assert!(matches!(huge, Err(BootError::ImageOutsideRam { .. })));
+        let small_ram = [MemoryEntry { base: 0x100000, len: 0x80_0000, kind: 1 }];
+        let huge = plan(&small_ram, &[MODULE], 0x30_0000, 0x40_0000, 0x40_0000 + (16 << 20), 12);
+        assert!(matches!(huge, Err(BootError::ImageOutsideRam { .. })), "{huge:?}");
         let tiny = [MemoryEntry { base: 0x100000, len: 0x13_0000, kind: 1 }];
         let r = plan(&tiny, &[Module { start: 0x20_0000, end: 0x20_1000 }], 0x20_0000, 0x40_0000, 0x40_1000, 12);
         assert!(matches!(r, Err(BootError::OutOfBootMemory { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn an_image_too_big_for_the_root_cnode_is_refused_with_the_whole_count() {
+        // 64 MiB of image: 16384 frames, whatever RAM there is.
+        let r = plan(&qemu_map(), &[MODULE], 0x30_0000, 0x40_0000, 0x40_0000 + (64 << 20), 12);
+        let Err(BootError::TooManyInitialCaps { caps, slots }) = r else { panic!("{r:?}") };
+        assert_eq!((caps.image_frames, caps.paging, caps.extra_frames, caps.fixed), (16384, 1 + 1 + 33, 1, 16));
+        assert_eq!((caps.total(), slots), (16384 + 35 + 1 + 16, 8192));
+        // 2 GiB of bss: refused the same way, before any RAM is looked at.
+        let r = plan(&[], &[], 0x30_0000, 0x40_0000, 0x40_0000 + (2 << 30), 12);
+        assert!(matches!(r, Err(BootError::TooManyInitialCaps { caps, .. }) if caps.image_frames == 1 << 19), "{r:?}");
+        // The largest image that fits leaves exactly the untypeds' room.
+        let fits = |frames: u64| plan(&qemu_map(), &[MODULE], 0x30_0000, 0x40_0000, 0x40_0000 + frames * 4096, 12);
+        let largest = (8000..8192).rev().find(|&n| fits(n).is_ok()).unwrap();
+        let p = fits(largest).unwrap();
+        assert_eq!(p.caps.total(), 8192, "{:?}", p.caps);
+        assert!(matches!(fits(largest + 1), Err(BootError::TooManyInitialCaps { .. })));
+        let with_untypeds = InitialCaps { untypeds: 1, ..p.caps };
+        assert!(matches!(with_untypeds.check(13), Err(BootError::TooManyInitialCaps { .. })));
+    }
+
+    #[test]
+    fn the_image_and_its_frames_stay_below_user_top() {
+        let top = USER_TOP + 1;
+        // IPC buffer, bootinfo and one page of extra bootinfo after the
+        // image; the last page stays unmapped.
+        assert!(plan(&qemu_map(), &[MODULE], 0x30_0000, top - 0x10_0000 - 0x4000, top - 0x4000, 12).is_ok());
+        let r = plan(&qemu_map(), &[MODULE], 0x30_0000, top - 0x10_0000 - 0x3000, top - 0x3000, 12);
+        assert_eq!(r.unwrap_err(), BootError::ImageAboveUserTop { image_end: top - 0x3000, mapped_end: top });
+        // Without extra bootinfo, seL4's own margin: the image may end
+        // three pages below the top, not two.
+        assert!(plan(&qemu_map(), &[MODULE], 0x30_0000, top - 0x10_0000 - 0x3000, top - 0x3000, 0).is_ok());
+        assert!(plan(&qemu_map(), &[MODULE], 0x30_0000, top - 0x10_0000 - 0x2000, top - 0x2000, 0).is_err());
+    }
+
+    #[test]
+    fn boot_paging_assigns_every_table_a_frame_of_its_own() {
+        // 2 GiB - 4 MiB .. 2 GiB + 2 MiB + 4 KiB: 1 PDPT, 2 PDs, 4 PTs.
+        let bp = BootPaging { start: 0x7fc0_0000, end: 0x8020_1000, base: 0x100_0000 };
+        assert_eq!(bp.frames(), 1 + 2 + 4);
+        let tables: Vec<_> = bp.tables().collect();
+        let expected_vaddrs =
+            [(39, 0), (30, 0x4000_0000), (30, 0x8000_0000), (21, 0x7fc0_0000), (21, 0x7fe0_0000), (21, 0x8000_0000), (21, 0x8020_0000)];
+        assert_eq!(tables.iter().map(|&(l, _, v)| (l, v)).collect::<Vec<_>>(), expected_vaddrs);
+        // Frames are consecutive in cap order and each table's own.
+        for (i, &(_, frame, _)) in tables.iter().enumerate() {
+            assert_eq!(frame, 0x100_0000 + 4096 * i as u64);
+        }
+        for &(l, frame, v) in &tables {
+            assert_eq!(bp.table_for(l, v.max(bp.start)), frame);
+            assert_eq!(bp.table_for(l, (v | ((1 << l) - 1)).min(bp.end - 1)), frame, "the last address it covers");
+        }
+        // Any size: an image of 1000 page tables needs no list.
+        let big = BootPaging { start: 0x40_0000, end: 0x40_0000 + 1000 * (2 << 20), base: 0 };
+        assert_eq!(big.frames(), 1 + 2 + 1000);
+        assert_eq!(big.tables().count(), 1003);
     }
 
     #[test]

@@ -7,9 +7,13 @@ use sel4::{root_slots, BootInfo, CPtr, CapType};
 
 mod cspace;
 mod fuzz;
-mod uintr;
+mod hostile;
 pub mod threads;
+mod uintr;
 pub mod vspace;
+
+/// Whether this build runs the stress tests (see the `quick` feature).
+pub const STRESS: bool = !cfg!(feature = "quick");
 
 pub struct Runner {
     passed: u32,
@@ -17,6 +21,13 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// Runs a stress test, in builds that run them.
+    pub fn run_stress(&mut self, name: &str, test: impl FnOnce() -> Result<(), &'static str>) {
+        if STRESS {
+            self.run(name, test);
+        }
+    }
+
     pub fn run(&mut self, name: &str, test: impl FnOnce() -> Result<(), &'static str>) {
         match test() {
             Ok(()) => {
@@ -237,7 +248,10 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     threads::run(&mut t, bi);
     vspace::run(&mut t, bi);
     uintr::run(&mut t, bi);
-    fuzz::run(&mut t, bi);
+    hostile::run(&mut t, bi);
+    if STRESS {
+        fuzz::run(&mut t, bi);
+    }
 
     (t.passed, t.failed)
 }

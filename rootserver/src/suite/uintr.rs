@@ -312,7 +312,7 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         reset()
     });
 
-    t.run("uintr_two_threads_exchange_1m_blocked_receiver_woken", || {
+    t.run_stress("uintr_two_threads_exchange_1m_blocked_receiver_woken", || {
         make()?;
         // Each thread: a receiver, a notification that wakes it, and UITT
         // entry 0 sending to the other.

@@ -14,12 +14,12 @@ use sel4::{BootInfo, CapType, Error, MessageInfo};
 const TEST_VA: u64 = 0x100_0000_0000;
 
 /// Slot allocator over a window of the empty region.
-struct Slots {
-    next: u64,
+pub(super) struct Slots {
+    pub(super) next: u64,
 }
 
 impl Slots {
-    fn take(&mut self) -> u64 {
+    pub(super) fn take(&mut self) -> u64 {
         self.next += 1;
         self.next - 1
     }
@@ -28,7 +28,7 @@ impl Slots {
 /// Maps `frame` at `vaddr` in `vspace`, creating (from `ut`) whatever
 /// PDPT, page directory and page table is missing on the way, as seL4
 /// programs do: a failed lookup names the missing level by its bits left.
-fn map_with_tables<K: FrameKind>(
+pub(super) fn map_with_tables<K: FrameKind>(
     ut: Untyped,
     slots: &mut Slots,
     frame: Cap<K>,

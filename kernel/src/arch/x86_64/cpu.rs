@@ -73,8 +73,17 @@ pub fn init_fpu() {
     }
 }
 
+/// RFLAGS bits a user thread may set (POPF at CPL 3) that the kernel must
+/// not run with after SYSCALL, which keeps every bit not in IA32_FMASK.
+/// Interrupt and exception gates clear IF, TF and NT themselves, and the
+/// entry stubs clear DF; SYSCALL has only this mask. NT matters most: an
+/// IRETQ executed with NT set raises #GP in 64-bit mode, and the kernel
+/// leaves by IRETQ whenever the next thread did not enter by SYSCALL.
+pub const SYSCALL_CLEARED_FLAGS: RFlags =
+    RFlags::INTERRUPT_FLAG.union(RFlags::TRAP_FLAG).union(RFlags::DIRECTION_FLAG).union(RFlags::ALIGNMENT_CHECK).union(RFlags::NESTED_TASK);
+
 /// Programs SYSCALL: entry point, selectors as seL4 sets them, and the
-/// RFLAGS bits cleared on entry (interrupts, trap, direction, alignment).
+/// RFLAGS bits cleared on entry.
 pub fn init_syscall(entry: u64) {
     // Safety: the selectors are the GDT's (gdt::init) and `entry` is the
     // SYSCALL stub; EFER.SCE only enables the instruction.
@@ -83,9 +92,7 @@ pub fn init_syscall(entry: u64) {
         let star = (0x2bu64 << 48) | (0x08u64 << 32);
         Msr::new(0xc000_0081).write(star);
         LStar::write(VirtAddr::new(entry));
-        SFMask::write(
-            RFlags::INTERRUPT_FLAG | RFlags::TRAP_FLAG | RFlags::DIRECTION_FLAG | RFlags::ALIGNMENT_CHECK,
-        );
+        SFMask::write(SYSCALL_CLEARED_FLAGS);
     }
 }
 
@@ -114,4 +121,12 @@ pub fn load_fs_gs_base(fs: u64, gs: u64) {
         Msr::new(IA32_FS_BASE).write(fs);
         Msr::new(IA32_GS_BASE).write(gs);
     }
+}
+
+/// Sets RFLAGS.NT in the kernel, which makes the next IRETQ fault: the
+/// kernel's exit-stub fault self-test (`selftest=exit_stub_fault`).
+pub fn set_nested_task_flag() {
+    // Safety: only changes NT; the kernel runs with interrupts off either
+    // way, and the fault this provokes is the point of the self-test.
+    unsafe { core::arch::asm!("pushfq", "or qword ptr [rsp], 0x4000", "popfq") };
 }

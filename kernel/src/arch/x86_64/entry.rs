@@ -107,6 +107,17 @@ interrupt_common:
 
 interrupt_from_kernel:
     push_gprs_after_rax
+    // A fault in an entry or exit stub (an IRETQ that faults, say) can
+    // arrive with a user address space loaded, which maps only the skim
+    // window: the rest of the kernel must be reachable before Rust runs.
+    // The trap frame already holds rcx and rdx. The address space the
+    // trap came from goes to the handler for its report.
+    mov rdx, cr3
+    mov rcx, [rip + kernel_cr3]
+    cmp rdx, rcx
+    je 1f
+    mov cr3, rcx
+1:
     mov edi, eax
     mov rsi, rsp
     mov rbx, rsp
@@ -234,6 +245,12 @@ pub fn entry_stack_top() -> u64 {
 pub fn set_kernel_cr3(paddr: u64) {
     // Safety: boot, single-threaded; read only by the entry code.
     unsafe { kernel_cr3 = paddr };
+}
+
+/// The kernel's page tables, as recorded by [`set_kernel_cr3`].
+pub fn kernel_cr3_value() -> u64 {
+    // Safety: written once at boot, before any trap can read it.
+    unsafe { core::ptr::addr_of!(kernel_cr3).read() }
 }
 
 /// Leaves the kernel into the thread whose context is `ctx`, on the page

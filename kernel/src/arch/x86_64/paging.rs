@@ -1,11 +1,11 @@
 //! x86_64 page-table entries and building the initial thread's address
 //! space.
 
+use crate::boot::plan::BootPaging;
 use crate::config::paddr_to_pptr;
 use crate::object::pte::{ADDR_MASK as PTE_ADDR_MASK, PRESENT as PTE_PRESENT, PS as PTE_PS, USER as PTE_USER, WRITE as PTE_WRITE};
 
 pub const PAGE_SIZE: u64 = 4096;
-
 
 /// Index of `vaddr` in the paging level whose entries each map
 /// `1 << shift` bytes.
@@ -21,42 +21,23 @@ unsafe fn table(table_paddr: u64) -> &'static mut [u64; 512] {
     unsafe { &mut *(paddr_to_pptr(table_paddr) as *mut [u64; 512]) }
 }
 
-/// Hands out zeroed page-table frames from a pre-reserved run.
-pub struct TableFrames {
-    pub next: u64,
-    pub end: u64,
-    /// Frames handed out, in order, each with the size its entries map
-    /// (30: a PDPT, 21: a page directory, 12: a page table) and the first
-    /// virtual address it covers.
-    pub used: arrayvec::ArrayVec<(u64, u32, u64), 64>,
-}
-
-impl TableFrames {
-    fn take(&mut self, level_shift: u32, vaddr: u64) -> u64 {
-        assert!(self.next < self.end, "boot plan reserved too few paging frames");
-        let frame = self.next;
-        self.next += PAGE_SIZE;
-        self.used.push((frame, level_shift, vaddr & !((1u64 << (level_shift + 9)) - 1)));
-        frame
-    }
-}
-
 /// Maps the 4 KiB frame at `frame_paddr` at `vaddr` in the address space
-/// rooted at `pml4_paddr`, user-accessible and writable, creating missing
-/// paging structures from `frames`.
+/// rooted at `pml4_paddr`, user-accessible and writable, linking in the
+/// paging structures `tables` assigns to `vaddr`.
 ///
 /// # Safety
-/// `pml4_paddr` and every frame in `frames` must be zeroed or valid page
-/// tables owned by the boot code; `vaddr` must be a user address.
-pub unsafe fn map_user_page(pml4_paddr: u64, vaddr: u64, frame_paddr: u64, frames: &mut TableFrames) {
+/// `pml4_paddr` and every frame of `tables` must be zeroed or valid page
+/// tables owned by the boot code; `vaddr` must be a user address inside
+/// `tables`' range.
+pub unsafe fn map_user_page(pml4_paddr: u64, vaddr: u64, frame_paddr: u64, tables: &BootPaging) {
     let mut table_paddr = pml4_paddr;
+    // An entry at level `shift` points to the table covering 2^(shift+9).
     for shift in [39u32, 30, 21] {
-        // Safety: `table_paddr` is the root or a table created below.
+        // Safety: `table_paddr` is the root or one of `tables`' frames.
         let entries = unsafe { table(table_paddr) };
         let slot = &mut entries[index(vaddr, shift)];
         if *slot & PTE_PRESENT == 0 {
-            let next = frames.take(shift - 9, vaddr);
-            *slot = next | PTE_PRESENT | PTE_WRITE | PTE_USER;
+            *slot = tables.table_for(shift, vaddr) | PTE_PRESENT | PTE_WRITE | PTE_USER;
         }
         table_paddr = *slot & PTE_ADDR_MASK;
     }

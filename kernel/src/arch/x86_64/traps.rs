@@ -103,24 +103,33 @@ const PAGE_FAULT: u64 = 14;
 /// Page-fault error code bit: the access was an instruction fetch.
 const PF_INSTRUCTION_FETCH: u64 = 1 << 4;
 
-/// Entry from `interrupt_common` for traps taken in kernel mode. External
-/// interrupts can arrive only while idling and are acknowledged; any
-/// exception is fatal.
+/// Entry from `interrupt_common` for traps taken in kernel mode, with the
+/// kernel's page tables loaded and `cr3` the ones loaded when the trap
+/// came. External interrupts can arrive only while idling and are
+/// acknowledged; any exception is fatal: it is reported and the machine
+/// stops with the failure status.
 #[no_mangle]
-extern "C" fn handle_kernel_trap(vector: u64, frame: &TrapFrame) {
+extern "C" fn handle_kernel_trap(vector: u64, frame: &TrapFrame, cr3: u64) {
     if vector >= 32 {
         handle_interrupt(vector);
         return;
     }
+    // A fault while reporting a fault (the console, say) must not recurse:
+    // the second one stops at once.
+    if KERNEL_FAULTED.swap(true, core::sync::atomic::Ordering::Relaxed) {
+        exit_qemu(ExitCode::Failed)
+    }
     kprintln!(
-        "KERNEL FAULT: vector {} ({}), error code {:#x}, RIP {:#x}, CR2 {:#x}, RSP {:#x}, RFLAGS {:#x}",
+        "KERNEL FAULT: vector {} ({}), error code {:#x}, RIP {:#x}, CR2 {:#x}, RSP {:#x}, RFLAGS {:#x}, CR3 {:#x}{}",
         vector,
         exception_name(vector),
         frame.error,
         frame.rip,
         super::io::read_cr2(),
         frame.rsp,
-        frame.rflags
+        frame.rflags,
+        cr3,
+        if cr3 == super::entry::kernel_cr3_value() { "" } else { " (a user address space: the trap came in an entry or exit stub)" }
     );
     kprintln!(
         "  rax {:#x} rbx {:#x} rcx {:#x} rdx {:#x} rsi {:#x} rdi {:#x} rbp {:#x}",
@@ -135,3 +144,6 @@ extern "C" fn handle_kernel_trap(vector: u64, frame: &TrapFrame) {
     kprintln!("halting");
     exit_qemu(ExitCode::Failed)
 }
+
+/// Set by the first kernel fault.
+static KERNEL_FAULTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
