@@ -75,11 +75,14 @@ extern "C" fn single_stepper(_: u64) -> ! {
     // Safety: the single-step trap is the point; the fault handler stops
     // the thread.
     unsafe {
+        // POPF right before SYSCALL: the single-step trap would come after
+        // the SYSCALL, at the kernel's first instruction, had SYSCALL not
+        // cleared TF (the trap follows the resulting flags).
         core::arch::asm!(
+            "mov r14, rsp",
             "pushfq",
             "or qword ptr [rsp], 0x100",
             "popfq",
-            "mov r14, rsp",
             "syscall",
             "mov rsp, r14",
             "nop",

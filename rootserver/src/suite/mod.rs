@@ -8,6 +8,7 @@ use sel4::{root_slots, BootInfo, CPtr, CapType};
 mod cspace;
 mod fuzz;
 mod hostile;
+mod regfuzz;
 pub mod threads;
 mod uintr;
 pub mod vspace;
@@ -251,6 +252,7 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     hostile::run(&mut t, bi);
     if STRESS {
         fuzz::run(&mut t, bi);
+        regfuzz::run(&mut t, bi);
     }
 
     (t.passed, t.failed)
