@@ -73,6 +73,25 @@ pub fn build(variant: KernelVariant) -> Result<Images, String> {
     Ok(Images { kernel, kernel32, rootserver: out.join("rootserver") })
 }
 
+/// Builds the rootserver with `feature` and keeps it as
+/// `rootserver-<feature>` beside the default one (which the next default
+/// build overwrites).
+pub fn build_rootserver_variant(feature: &str) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["build", "--release", "--target", TARGET, "-p", "rootserver", "--features", feature])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the rootserver with `{feature}` failed"));
+    }
+    let out = target_dir().join(TARGET).join("release");
+    let variant = out.join(format!("rootserver-{feature}"));
+    std::fs::copy(out.join("rootserver"), &variant).map_err(|e| format!("cannot copy the rootserver: {e}"))?;
+    Ok(variant)
+}
+
 /// Where test logs and generated test inputs go.
 pub fn scratch_dir() -> PathBuf {
     let dir = target_dir().join("xtask");

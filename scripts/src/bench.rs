@@ -17,7 +17,6 @@ use crate::setup;
 use kernel_tests::qemu::{self, Boot};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const BOOT_LIMIT: Duration = Duration::from_secs(900);
@@ -372,19 +371,7 @@ fn plot(slow: &Summaries, fast: &Summaries) -> String {
 /// Builds the rootserver with its `bench` feature and keeps it as
 /// `rootserver-bench` (the next plain build puts the test suite back).
 pub fn build_bench_rootserver() -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(artifacts::workspace_root())
-        .args(["build", "--release", "--target", setup::TARGET, "-p", "rootserver", "--features", "bench"])
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("building the benchmark rootserver failed".into());
-    }
-    let out = artifacts::target_dir().join(setup::TARGET).join("release");
-    let bench = out.join("rootserver-bench");
-    std::fs::copy(out.join("rootserver"), &bench).map_err(|e| format!("cannot copy the rootserver: {e}"))?;
-    Ok(bench)
+    artifacts::build_rootserver_variant("bench")
 }
 
 /// Boots one kernel variant with the benchmark and returns its console.

@@ -63,12 +63,13 @@ fn prepare() -> Result<artifacts::Images, String> {
 /// Both kernel variants and the benchmark rootserver; the default kernel
 /// and the test-suite rootserver are built last so that they are the ones
 /// left at `target/<target>/release/`.
-fn prepare_both() -> Result<(artifacts::Images, artifacts::Images, std::path::PathBuf), String> {
+fn prepare_both() -> Result<(artifacts::Images, artifacts::Images, [std::path::PathBuf; 2]), String> {
     setup::ensure_rust_target()?;
     setup::ensure_host_tools()?;
     let slowpath = artifacts::build(KernelVariant::SlowpathOnly)?;
     let bench_rootserver = bench::build_bench_rootserver()?;
-    Ok((artifacts::build(KernelVariant::Fastpath)?, slowpath, bench_rootserver))
+    let quick_rootserver = artifacts::build_rootserver_variant("quick")?;
+    Ok((artifacts::build(KernelVariant::Fastpath)?, slowpath, [bench_rootserver, quick_rootserver]))
 }
 
 /// The UINTR conformance image and the patched QEMU (or why there is
@@ -172,6 +173,22 @@ fn host_tests() -> Result<(u64, u64), String> {
     Ok((passed, failed))
 }
 
+/// Every QEMU boot of the run with its time and its limit, slowest first,
+/// so that a machine close to the limits shows before a limit is hit.
+fn print_boot_times() {
+    let mut times = qemu::boot_times();
+    if times.is_empty() {
+        return;
+    }
+    times.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
+    let total: f64 = times.iter().map(|t| t.elapsed.as_secs_f64()).sum();
+    println!("== QEMU boots: {} in {:.0} s (elapsed of its time limit each)", times.len(), total);
+    for t in &times {
+        let mark = if t.timed_out { "  TIME LIMIT REACHED" } else { "" };
+        println!("  {:<48} {:>7.1} s of {:>5} s{mark}", t.name, t.elapsed.as_secs_f64(), t.limit.as_secs());
+    }
+}
+
 fn test(args: &[String]) -> Result<ExitCode, String> {
     let (mut host, mut qemu, mut uintr_only) = (true, true, false);
     for a in args {
@@ -216,7 +233,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         results.iter().for_each(report);
         count(&results);
     } else if qemu {
-        let (images, slowpath, bench_rootserver) = prepare_both()?;
+        let (images, slowpath, [bench_rootserver, quick_rootserver]) = prepare_both()?;
         let uintr = prepare_uintr()?;
         println!("== in-QEMU tests (TCG; logs in {})", artifacts::scratch_dir().display());
         setup::ensure_test_tools()?;
@@ -225,6 +242,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             kernel32: images.kernel32.clone(),
             slowpath_kernel32: slowpath.kernel32.clone(),
             rootserver: images.rootserver.clone(),
+            quick_rootserver,
             bench_rootserver,
             scratch: artifacts::scratch_dir(),
             uintr,
@@ -232,6 +250,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         let results = suites::run_all(&under_test, report)?;
         count(&results);
     }
+    print_boot_times();
     if skipped > 0 {
         println!("{passed} passed, {failed} failed, {skipped} skipped");
     } else {

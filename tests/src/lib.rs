@@ -21,6 +21,9 @@ pub struct Images {
     /// The elf32 copy of the kernel built without the IPC fastpath.
     pub slowpath_kernel32: PathBuf,
     pub rootserver: PathBuf,
+    /// The rootserver built with its `quick` feature: the suite without
+    /// the stress tests, for the boots that check how the system boots.
+    pub quick_rootserver: PathBuf,
     /// The rootserver built with its `bench` feature (the IPC benchmark).
     pub bench_rootserver: PathBuf,
     pub scratch: PathBuf,

@@ -141,6 +141,24 @@ pub struct Outcome {
     pub status: Option<i32>,
 }
 
+/// How long one boot took, against its limit (the test summary lists
+/// every boot, so a slow machine shows before a limit is reached).
+#[derive(Clone, Debug)]
+pub struct BootTime {
+    pub name: String,
+    pub elapsed: Duration,
+    pub limit: Duration,
+    /// Stopped by its time limit.
+    pub timed_out: bool,
+}
+
+static BOOT_TIMES: std::sync::Mutex<Vec<BootTime>> = std::sync::Mutex::new(Vec::new());
+
+/// Every boot run so far in this process, in order.
+pub fn boot_times() -> Vec<BootTime> {
+    BOOT_TIMES.lock().map(|t| t.clone()).unwrap_or_default()
+}
+
 /// Runs `boot` headless with output to `log`, killing it after `limit`.
 pub fn run_captured(boot: &Boot, log: &Path, limit: Duration) -> Result<Outcome, String> {
     run_watching(boot, log, limit, None).map(|(outcome, _)| outcome)
@@ -209,6 +227,10 @@ fn run_watching(boot: &Boot, log: &Path, limit: Duration, needle: Option<&str>) 
     let console = read_log(log)?;
     if let Some(needle) = needle {
         found |= console.contains(needle);
+    }
+    let name = log.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Ok(mut times) = BOOT_TIMES.lock() {
+        times.push(BootTime { name, elapsed: start.elapsed(), limit, timed_out: status.is_none() && !found });
     }
     Ok((Outcome { console, status }, found))
 }

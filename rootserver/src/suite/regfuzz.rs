@@ -39,6 +39,8 @@ const SANDBOX_FAULT_EP: u64 = 40;
 /// AC and ID (IF and IOPL are not the thread's to change).
 const USER_FLAGS: u64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4000 | 0x4_0000 | 0x20_0000;
 const TF: u64 = 0x100;
+/// 32 TiB: a part of the lower half no test maps.
+const WILD_USER_BASE: u64 = 0x2000_0000_0000;
 
 static OPS: AtomicU64 = AtomicU64::new(0);
 static DONE: AtomicBool = AtomicBool::new(false);
@@ -86,6 +88,19 @@ impl Rng {
             4 => self.below(1 << 12) << 12,
             5 => 0xffff_8000_0000_0000 | self.next(),
             _ => self.next(),
+        }
+    }
+
+    /// An instruction or stack pointer that cannot reach anything mapped:
+    /// non-canonical, in the kernel's half, or in a user range nothing
+    /// maps. The fuzzer shares its address space with the threads that
+    /// look after it, so it must never run random code or take a user
+    /// interrupt frame onto a stack it does not own; it faults instead.
+    fn wild(&mut self) -> u64 {
+        match self.below(3) {
+            0 => self.next() | 1 << 63,
+            1 => 0xffff_8000_0000_0000 | self.next(),
+            _ => WILD_USER_BASE | (self.next() & ((1 << 44) - 1)),
         }
     }
 }
@@ -170,7 +185,7 @@ fn senduipi_random(rng: &mut Rng) {
 /// UIRET with random words where it pops RIP, RFLAGS and RSP: mostly a
 /// #GP (non-canonical RIP) or a jump into nowhere, both faults.
 fn uiret_random(rng: &mut Rng) {
-    let words = [rng.register(), rng.next(), rng.register()];
+    let words = [rng.wild(), rng.next(), rng.wild()];
     // Safety: UIRET pops the three words and goes wherever they say; the
     // fault handler brings the thread back to its entry.
     unsafe {
@@ -283,8 +298,14 @@ extern "C" fn chaos(arg: u64) -> ! {
                     *r = rng.register();
                 }
                 if rng.below(2) == 0 {
+                    // Back to its entry: the stack and flags its Rust code
+                    // needs (DF clear above all), the rest random.
                     regs[0] = fuzzer as *const () as u64;
                     regs[1] = FUZZER_ENTRY_SP.load(Ordering::Relaxed);
+                    regs[2] = 0x202;
+                } else {
+                    regs[0] = rng.wild();
+                    regs[1] = rng.wild();
                 }
                 let _ = tcb.write_registers(rng.below(2) == 0, 0, &regs);
             }
