@@ -409,6 +409,9 @@ fn fuzz(bi: &'static BootInfo, ut: sel4::cap::Untyped, base: u64) -> Result<(), 
     let regs = fuzzer_tcb.read_registers(false, 2).map_err(|_| "ReadRegisters failed")?;
     FUZZER_ENTRY_SP.store(regs[1], Ordering::Relaxed);
     spawn_with(bi, ut, WorkerSpec { tcb_slot: chaos_tcb, k: 2, prio: 100, fault_ep: 0 }, chaos, first_object)?;
+    sel4::debug::name_thread(fuzz_tcb, "register-fuzzer");
+    sel4::debug::name_thread(chaos_tcb, "register-fuzzer-chaos");
+    sel4::debug::name_thread(handler_tcb, "register-fuzzer-fault-handler");
     let start = sel4::debug::rdtsc_serialised();
     Notification::from_cptr(done).wait();
     let cycles = sel4::debug::rdtsc_serialised() - start;
