@@ -56,7 +56,11 @@ extern "C" fn handle_syscall() -> ! {
         Some(Syscall::DebugCapIdentify) => tcb.ctx.regs.rdi = debug::cap_identify(tcb, tcb.ctx.regs.rdi),
         Some(Syscall::DebugNameThread) => debug::name_thread(tcb, tcb.ctx.regs.rdi),
         Some(Syscall::DebugDumpScheduler) => debug::dump_scheduler(),
-        Some(Syscall::SetTLSBase) => tcb.fs_base = tcb.ctx.regs.rdi,
+        // seL4 refuses a non-canonical base and leaves the old one (no
+        // error reaches the caller); loading it would #GP in the kernel
+        // on CPUs that check FS_BASE writes (QEMU's TCG does not).
+        Some(Syscall::SetTLSBase) if crate::object::cap::is_canonical(tcb.ctx.regs.rdi) => tcb.fs_base = tcb.ctx.regs.rdi,
+        Some(Syscall::SetTLSBase) => {}
         None => ipc::handle_fault(tcb, Fault::UnknownSyscall { number }),
     }
     sched::schedule_and_return()

@@ -208,6 +208,19 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
         ensure(sel4::ipc_buffer::ipc_buffer_ptr() as u64 == bi.ipc_buffer, "the thread's TLS block was not restored")
     });
 
+    t.run("tls_base_non_canonical_is_refused", || {
+        // seL4 leaves the TLS base as it was; a kernel that loaded the
+        // value would take #GP itself on hardware that checks FS_BASE.
+        static TLS_BLOCK: [u64; 1] = [0x7777];
+        let mine = sel4::ipc_buffer::tls_block();
+        sel4::arch::set_tls_base(TLS_BLOCK.as_ptr() as u64);
+        sel4::arch::set_tls_base(0x8000_0000_0000_0000);
+        sel4::arch::yield_now();
+        let kept = sel4::arch::read_fs_word(0) == 0x7777;
+        sel4::arch::set_tls_base(mine as u64);
+        ensure(kept, "a non-canonical TLS base replaced the old one")
+    });
+
     t.run("yield_returns", || {
         for _ in 0..100 {
             sel4::arch::yield_now();
