@@ -297,8 +297,8 @@ fn rootserver_boot_problems(out: &Outcome, results: &mut Vec<TestResult>, prefix
     // The user-interrupt tests skip themselves on a kernel without the
     // extension; this kernel must run them all.
     let uintr_tests = tests.iter().filter(|t| t.name.starts_with("rootserver::uintr_") || t.name.starts_with("uintr_")).count();
-    if uintr_tests < 7 {
-        problems.push(format!("only {uintr_tests} of the rootserver's 7 user-interrupt tests ran"));
+    if uintr_tests < 9 {
+        problems.push(format!("only {uintr_tests} of the rootserver's 9 user-interrupt tests ran"));
     }
     results.extend(tests.into_iter().map(|t| TestResult { name: format!("{prefix}{}", t.name), ..t }));
     problems

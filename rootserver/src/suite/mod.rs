@@ -39,6 +39,20 @@ pub fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
     }
 }
 
+/// Spins until `done()` holds, at most `spins` times; whether it held.
+/// For what a test expects to happen soon but at no instruction it can
+/// name (an interrupt, another thread's progress): the bound turns a
+/// lost event into a failure instead of a hang.
+pub fn wait_until(done: impl Fn() -> bool, spins: u64) -> bool {
+    for _ in 0..spins {
+        if done() {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    done()
+}
+
 const PAGE: u64 = 4096;
 
 /// The first RAM untyped of at least 2^bits bytes, and its physical address.
