@@ -30,7 +30,8 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage:
   cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
-  cargo xtask test [--host-only | --qemu-only | --uintr-only]
+  cargo xtask test [--host-only | --qemu-only | --uintr-only | --bochs-only]
+                   (--bochs-only: BOCHS=/path/to/bochs, a Bochs built with --enable-uintr)
   cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]";
 
 fn main() -> ExitCode {
@@ -173,7 +174,7 @@ fn host_tests() -> Result<(u64, u64), String> {
 }
 
 fn test(args: &[String]) -> Result<ExitCode, String> {
-    let (mut host, mut qemu, mut uintr_only) = (true, true, false);
+    let (mut host, mut qemu, mut uintr_only, mut bochs_only) = (true, true, false, false);
     for a in args {
         match a.as_str() {
             "--host-only" => qemu = false,
@@ -181,6 +182,10 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             "--uintr-only" => {
                 host = false;
                 uintr_only = true;
+            }
+            "--bochs-only" => {
+                host = false;
+                bochs_only = true;
             }
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
@@ -206,7 +211,25 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         failed += results.iter().filter(|r| !r.passed && !r.skipped).count() as u64;
         skipped += results.iter().filter(|r| r.skipped).count() as u64;
     };
-    if uintr_only {
+    if bochs_only {
+        let (images, slowpath, bench_rootserver) = prepare_both()?;
+        let uintr = prepare_uintr()?;
+        setup::ensure_test_tools()?;
+        println!("== on Bochs (logs in {})", artifacts::scratch_dir().join("bochs").display());
+        let under_test = kernel_tests::Images {
+            kernel: images.kernel.clone(),
+            kernel32: images.kernel32.clone(),
+            slowpath_kernel32: slowpath.kernel32.clone(),
+            rootserver: images.rootserver.clone(),
+            bench_rootserver,
+            scratch: artifacts::scratch_dir(),
+            uintr,
+        };
+        let mut results = Vec::new();
+        kernel_tests::bochs::on_bochs(&under_test, &mut results)?;
+        results.iter().for_each(report);
+        count(&results);
+    } else if uintr_only {
         let uintr = prepare_uintr()?;
         println!("== UINTR conformance (TCG; logs in {})", artifacts::scratch_dir().display());
         let mut results = Vec::new();
