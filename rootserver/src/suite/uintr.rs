@@ -52,7 +52,7 @@ fn ignore(_vector: u8) {}
 /// than any model takes to process a notification (a few instructions on
 /// the emulators, microseconds on hardware); about 0.2 s of PAUSEs on a
 /// Sapphire Rapids, a fraction of that under TCG. Reached only when a
-/// delivery is lost.
+/// delivery is lost (or on purpose, where a test shows that nothing came).
 pub const DELIVERY_SPINS: u64 = 1 << 22;
 
 /// Waits (bounded) until the handler has counted `n` deliveries.
@@ -142,6 +142,9 @@ extern "C" fn exchange_worker(arg: u64) -> ! {
 
 /// Set by the stall watchdog when the exchange stopped moving.
 static STALLED: AtomicBool = AtomicBool::new(false);
+/// How often the watchdog saw the exchange move (it runs only while both
+/// threads sleep, which on our QEMU is never).
+static WATCHDOG_CHECKS: AtomicU64 = AtomicU64::new(0);
 
 /// The exchange's watchdog, below both threads in priority: it runs only
 /// while both sleep on their notifications. A user interrupt in flight
@@ -153,6 +156,7 @@ extern "C" fn stall_watchdog(arg: u64) -> ! {
     let progress = || PINGS.load(Ordering::Relaxed) + PONGS.load(Ordering::Relaxed);
     loop {
         let seen = progress();
+        WATCHDOG_CHECKS.fetch_add(1, Ordering::Relaxed);
         if !wait_until(|| progress() != seen, DELIVERY_SPINS) {
             STALLED.store(true, Ordering::Relaxed);
             Notification::from_cptr(arg).signal();
@@ -244,22 +248,25 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
 
     t.run("uintr_a_failing_test_leaves_nothing_behind", || {
         // A test that fails with everything in use: the rootserver bound
-        // as receiver and sender, a post pending, UIF set, a worker alive.
-        let worker = base + 100;
+        // as receiver and sender, a vector pending (UIF = 0; the wait lets
+        // its notification land, so it sits in UIRR), a worker asleep.
+        let (worker, sleep) = (base + 100, base + 101);
         let failed = case.isolated(true, || {
             case.bind_root(record)?;
             init::TCB.bind_uitt(uitt).map_err(|_| "BindUITT failed")?;
             register(0, 3)?;
             uintr::senduipi(0);
-            spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: 0 }, exchange_worker, base + 2)?;
-            uintr::stui();
+            ensure(!await_deliveries(1), "delivered while UIF was clear")?;
+            ut.retype(ObjectType::Notification, 0, ROOT_NODE, sleep, 1).map_err(|_| "notification retype failed")?;
+            spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: 0 }, exchange_worker, sleep)?;
             Err("the deliberate failure")
         });
         ensure(failed == Err("the deliberate failure"), "the failing test's own reason was not its result")?;
         ensure(!uintr::testui(), "user interrupts left enabled")?;
         ensure(sel4::debug::cap_identify(worker) == Some(CapType::Null), "the failing test's worker outlived it")?;
         // The next test gets the same slots, bindings and window slots,
-        // and its interrupts work.
+        // its interrupts work, and the failed test's pending vector is
+        // gone with its receiver.
         case.isolated(true, || {
             case.bind_root(record)?;
             init::TCB.bind_uitt(uitt).map_err(|_| "BindUITT after a failed test failed")?;
@@ -479,6 +486,7 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         let root_wake = Notification::from_cptr(root_wake);
         PINGS.store(0, Ordering::Relaxed);
         PONGS.store(0, Ordering::Relaxed);
+        WATCHDOG_CHECKS.store(0, Ordering::Relaxed);
         uintr::set_handler(exchange_handler);
         // Rootserver: receives vector 2, sends vector 1 to the worker.
         receiver.bind_tcb(init::TCB, uintr::handler_entry(), 128).map_err(|_| "BindTCB failed")?;
@@ -504,13 +512,19 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         for i in 1..=EXCHANGES {
             uintr::senduipi(0);
             while PINGS.load(Ordering::Relaxed) < i {
-                ensure(!STALLED.load(Ordering::Relaxed), "the exchange stalled: a user interrupt was lost")?;
+                if STALLED.load(Ordering::Relaxed) {
+                    let (pings, pongs) = (PINGS.load(Ordering::Relaxed), PONGS.load(Ordering::Relaxed));
+                    sel4::println!("uintr exchange stalled at round {i}: {pongs} to the worker, {pings} back");
+                    sel4::debug::dump_scheduler();
+                    return Err("the exchange stalled: a user interrupt was lost");
+                }
                 root_wake.wait();
             }
         }
         let (pings, pongs) = (PINGS.load(Ordering::Relaxed), PONGS.load(Ordering::Relaxed));
         let cycles = sel4::debug::rdtsc_serialised() - started;
-        sel4::println!("uintr exchange: {pongs} to the worker, {pings} back in {cycles} TSC cycles");
+        let checks = WATCHDOG_CHECKS.load(Ordering::Relaxed);
+        sel4::println!("uintr exchange: {pongs} to the worker, {pings} back in {cycles} TSC cycles (stall watchdog: {checks} checks)");
         ensure(pings == EXCHANGES && pongs == EXCHANGES, "user interrupts lost or duplicated")
     });
 }
