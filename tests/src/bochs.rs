@@ -135,12 +135,7 @@ fn image_boot(
     if lines.is_empty() {
         problems.push("the image ran no tests".into());
     }
-    results.extend(lines.into_iter().map(|l| TestResult {
-        name: format!("{prefix}{}", l.name),
-        passed: l.passed,
-        skipped: false,
-        detail: l.detail,
-    }));
+    results.extend(lines.into_iter().map(|l| TestResult { name: format!("{prefix}{}", l.name), passed: l.passed, skipped: false, detail: l.detail }));
     for (name, why) in left_out {
         results.push(skipped(&format!("{prefix}{name}"), why));
     }

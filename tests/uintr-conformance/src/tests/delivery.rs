@@ -2,9 +2,7 @@
 //! EOI) and user-interrupt delivery (CPL 3, UIF = 1: the frame, the
 //! vector order, UIRET, and when delivery is re-checked).
 
-use super::{
-    await_requested, await_uirr, cr4_uintr, run_snippet, set_msr, set_user_out, spin, uirr, user_out, wait_log, R,
-};
+use super::{await_requested, await_uirr, cr4_uintr, run_snippet, set_msr, set_user_out, spin, uirr, user_out, wait_log, R};
 use crate::arch::apic;
 use crate::arch::boot::UNMAPPED_ADDR;
 use crate::arch::cpu;

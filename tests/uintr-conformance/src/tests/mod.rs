@@ -8,9 +8,9 @@ mod instr;
 mod selftest;
 mod send;
 
+use crate::arch::apic;
 use crate::arch::cpu::{self, Probe};
 use crate::arch::entry::{self, Entry};
-use crate::arch::apic;
 use crate::harness::{Basis, Outcome, Test};
 use crate::uintr;
 use crate::Global;

@@ -1,7 +1,7 @@
 //! SENDUIPI: operand decoding, its #GP/#UD/#PF rules, posting into the
 //! UPID (PIR, ON, SN) and the notification IPI it sends.
 
-use super::{await_requested, cr4_uintr, in_user_probe, run_snippet, set_msr, uirr, wait_irq, R, IPI_SPINS};
+use super::{await_requested, cr4_uintr, in_user_probe, run_snippet, set_msr, uirr, wait_irq, IPI_SPINS, R};
 use crate::arch::apic;
 use crate::arch::boot::UNMAPPED_ADDR;
 use crate::arch::cpu::{self, Probe};
