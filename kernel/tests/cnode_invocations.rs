@@ -61,6 +61,28 @@ fn revoking_a_badged_cap_removes_only_its_copies() {
     w.check_mdb();
 }
 
+/// A minted receiver cap (its vector is its badge) is the parent of its
+/// own copies only: not of the unminted copies or of other vectors'
+/// subtrees that were inserted after it (the copy a TCB binding holds is
+/// one), so revoking one sender's vector leaves the rest alone.
+#[test]
+fn revoking_a_minted_receiver_cap_removes_only_its_copies() {
+    let mut w = World::new();
+    w.retype(UNTYPED_SLOT, sel4_compat::uintr::object_type::UINTR_RECEIVER, 0, 10, 1).unwrap();
+    w.cnode(CNODE_COPY, &[11, 64, 10, 64, ALL_RIGHTS], &[ROOT_CNODE_SLOT]).unwrap();
+    w.cnode(CNODE_MINT, &[13, 64, 10, 64, ALL_RIGHTS, 0], &[ROOT_CNODE_SLOT]).unwrap();
+    w.cnode(CNODE_MINT, &[12, 64, 10, 64, ALL_RIGHTS, 5], &[ROOT_CNODE_SLOT]).unwrap();
+    w.cnode(CNODE_COPY, &[14, 64, 12, 64, ALL_RIGHTS], &[ROOT_CNODE_SLOT]).unwrap();
+    assert_eq!(w.descendants(12), vec![14]);
+    w.cnode(CNODE_REVOKE, &[12, 64], &[]).unwrap();
+    assert!(w.cap(14).is_null());
+    assert!(w.cap(11).is(CapType::UintrReceiver) && w.cap(11).receiver_vector().is_none(), "the unminted copy is untouched");
+    assert_eq!(w.cap(13).receiver_vector(), Some(0), "vector 0's subtree is untouched");
+    w.cnode(CNODE_REVOKE, &[13, 64], &[]).unwrap();
+    assert!(w.cap(11).is(CapType::UintrReceiver) && w.cap(12).receiver_vector() == Some(5));
+    w.check_mdb();
+}
+
 #[test]
 fn destination_and_source_errors() {
     let mut w = with_endpoint();

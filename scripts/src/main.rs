@@ -30,7 +30,8 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage:
   cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
-  cargo xtask test [--host-only | --qemu-only | --uintr-only]
+  cargo xtask test [--host-only | --qemu-only | --uintr-only | --bochs-only]
+                   (--bochs-only: BOCHS=/path/to/bochs, a Bochs built with --enable-uintr)
   cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]";
 
 fn main() -> ExitCode {
@@ -81,6 +82,21 @@ fn prepare_uintr() -> Result<kernel_tests::uintr::UintrImages, String> {
         image32: artifacts::build_uintr_conformance()?,
         patched_qemu: qemu_uintr::patched_qemu(),
         scratch: artifacts::scratch_dir(),
+    })
+}
+
+/// Every image the in-QEMU suites boot, built.
+fn images_under_test() -> Result<kernel_tests::Images, String> {
+    let (images, slowpath, [bench_rootserver, quick_rootserver]) = prepare_both()?;
+    Ok(kernel_tests::Images {
+        kernel: images.kernel,
+        kernel32: images.kernel32,
+        slowpath_kernel32: slowpath.kernel32,
+        rootserver: images.rootserver,
+        quick_rootserver,
+        bench_rootserver,
+        scratch: artifacts::scratch_dir(),
+        uintr: prepare_uintr()?,
     })
 }
 
@@ -190,7 +206,7 @@ fn print_boot_times() {
 }
 
 fn test(args: &[String]) -> Result<ExitCode, String> {
-    let (mut host, mut qemu, mut uintr_only) = (true, true, false);
+    let (mut host, mut qemu, mut uintr_only, mut bochs_only) = (true, true, false, false);
     for a in args {
         match a.as_str() {
             "--host-only" => qemu = false,
@@ -198,6 +214,10 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             "--uintr-only" => {
                 host = false;
                 uintr_only = true;
+            }
+            "--bochs-only" => {
+                host = false;
+                bochs_only = true;
             }
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
@@ -223,7 +243,15 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         failed += results.iter().filter(|r| !r.passed && !r.skipped).count() as u64;
         skipped += results.iter().filter(|r| r.skipped).count() as u64;
     };
-    if uintr_only {
+    if bochs_only {
+        let under_test = images_under_test()?;
+        setup::ensure_test_tools()?;
+        println!("== on Bochs (logs in {})", artifacts::scratch_dir().join("bochs").display());
+        let mut results = Vec::new();
+        kernel_tests::bochs::on_bochs(&under_test, &mut results)?;
+        results.iter().for_each(report);
+        count(&results);
+    } else if uintr_only {
         let uintr = prepare_uintr()?;
         println!("== UINTR conformance (TCG; logs in {})", artifacts::scratch_dir().display());
         let mut results = Vec::new();
@@ -233,20 +261,9 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         results.iter().for_each(report);
         count(&results);
     } else if qemu {
-        let (images, slowpath, [bench_rootserver, quick_rootserver]) = prepare_both()?;
-        let uintr = prepare_uintr()?;
+        let under_test = images_under_test()?;
         println!("== in-QEMU tests (TCG; logs in {})", artifacts::scratch_dir().display());
         setup::ensure_test_tools()?;
-        let under_test = kernel_tests::Images {
-            kernel: images.kernel.clone(),
-            kernel32: images.kernel32.clone(),
-            slowpath_kernel32: slowpath.kernel32.clone(),
-            rootserver: images.rootserver.clone(),
-            quick_rootserver,
-            bench_rootserver,
-            scratch: artifacts::scratch_dir(),
-            uintr,
-        };
         let results = suites::run_all(&under_test, report)?;
         count(&results);
     }

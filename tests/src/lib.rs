@@ -1,9 +1,10 @@
 //! The in-QEMU tests: how a boot is started and observed ([`qemu`]), the
 //! malformed boot modules derived from a good rootserver ([`elfedit`]),
-//! the suites themselves ([`suites`]) and the UINTR conformance suites
-//! ([`uintr`]). `cargo xtask test` builds the images and runs
+//! the suites themselves ([`suites`]), the UINTR conformance suites
+//! ([`uintr`]) and the optional runs on Bochs ([`bochs`]). `cargo xtask test` builds the images and runs
 //! [`suites::run_all`].
 
+pub mod bochs;
 pub mod elfedit;
 pub mod qemu;
 pub mod suites;

@@ -56,7 +56,7 @@ pub(crate) fn result(name: &str, problems: Vec<String>) -> TestResult {
     TestResult { name: name.to_string(), passed: problems.is_empty(), skipped: false, detail: problems.join("; ") }
 }
 
-fn skipped(name: &str, why: &str) -> TestResult {
+pub(crate) fn skipped(name: &str, why: &str) -> TestResult {
     TestResult { name: name.to_string(), passed: false, skipped: true, detail: why.to_string() }
 }
 
@@ -120,7 +120,7 @@ fn time_limit_leaves_cpu_state(images: &Images, results: &mut Vec<TestResult>) -
 }
 
 /// Parses `test NAME ... ok|FAILED: why` lines and the closing line.
-fn rootserver_results(console: &str) -> (Vec<TestResult>, Option<(u32, u32)>) {
+pub(crate) fn rootserver_results(console: &str) -> (Vec<TestResult>, Option<(u32, u32)>) {
     let mut results = Vec::new();
     let mut closing = None;
     for line in console.lines() {
@@ -335,7 +335,7 @@ fn rootserver_boot_problems(out: &Outcome, results: &mut Vec<TestResult>, prefix
     // The user-interrupt tests skip themselves on a kernel without the
     // extension; this kernel must run them all.
     let uintr_tests = tests.iter().filter(|t| t.name.starts_with("rootserver::uintr_") || t.name.starts_with("uintr_")).count();
-    let expected_uintr = if suite == Suite::Full { 7 } else { 6 };
+    let expected_uintr = if suite == Suite::Full { 9 } else { 8 };
     if uintr_tests < expected_uintr {
         problems.push(format!("only {uintr_tests} of the rootserver's {expected_uintr} user-interrupt tests ran"));
     }
@@ -384,24 +384,40 @@ fn sel4_simulate_line(images: &Images, results: &mut Vec<TestResult>) -> Result<
     Ok(())
 }
 
+/// Makes a BIOS-bootable GRUB ISO with grub-mkrescue: `files` go into
+/// `/boot` of a tree at `root` under the given names, `cfg` is its
+/// `grub.cfg`.
+pub(crate) fn grub_iso(root: &std::path::Path, iso: &std::path::Path, cfg: &str, files: &[(&std::path::Path, &str)]) -> Result<(), String> {
+    let boot_dir = root.join("boot");
+    std::fs::create_dir_all(boot_dir.join("grub")).map_err(|e| e.to_string())?;
+    for (file, name) in files {
+        std::fs::copy(file, boot_dir.join(name)).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    std::fs::write(boot_dir.join("grub").join("grub.cfg"), cfg).map_err(|e| e.to_string())?;
+    let made = std::process::Command::new("grub-mkrescue")
+        .arg("-o")
+        .arg(iso)
+        .arg(root)
+        .output()
+        .map_err(|e| format!("cannot run grub-mkrescue: {e}"))?;
+    if made.status.success() {
+        Ok(())
+    } else {
+        Err(format!("grub-mkrescue failed: {}", String::from_utf8_lossy(&made.stderr).trim()))
+    }
+}
+
 /// The multiboot 2 path, as on real machines: GRUB (from a BIOS ISO made
 /// with grub-mkrescue) loads the ELF64 kernel and the rootserver module.
 fn multiboot2_grub(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
-    let root = images.scratch.join("grub-iso");
-    let boot_dir = root.join("boot");
-    std::fs::create_dir_all(boot_dir.join("grub")).map_err(|e| e.to_string())?;
-    std::fs::copy(&images.kernel, boot_dir.join("kernel")).map_err(|e| e.to_string())?;
-    std::fs::copy(Suite::Quick.rootserver(images), boot_dir.join("rootserver")).map_err(|e| e.to_string())?;
     let cfg = "set timeout=0\nserial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\n\
                menuentry \"seL4-rs\" {\n  multiboot2 /boot/kernel console_port=0x3f8\n  \
                module2 /boot/rootserver rootserver\n  boot\n}\n";
-    std::fs::write(boot_dir.join("grub").join("grub.cfg"), cfg).map_err(|e| e.to_string())?;
     let iso = images.scratch.join("multiboot2.iso");
-    let made =
-        std::process::Command::new("grub-mkrescue").arg("-o").arg(&iso).arg(&root).output().map_err(|e| format!("cannot run grub-mkrescue: {e}"))?;
+    let files = [(images.kernel.as_path(), "kernel"), (Suite::Quick.rootserver(images), "rootserver")];
     let mut problems = Vec::new();
-    if !made.status.success() {
-        problems.push(format!("grub-mkrescue failed: {}", String::from_utf8_lossy(&made.stderr).trim()));
+    if let Err(why) = grub_iso(&images.scratch.join("grub-iso"), &iso, cfg, &files) {
+        problems.push(why);
     } else {
         let mut b = Boot::new(&images.kernel32, None);
         b.boot_from_cdrom = Some(iso);
@@ -586,6 +602,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| crate::uintr::absent_on_stock_qemu(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::harness_selftest(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::on_patched_qemu(&images.uintr, r))?;
+    step(&mut results, &|r| crate::bochs::on_bochs(images, r))?;
     let module = |bytes: Vec<u8>| Some(bytes);
     let no_1g = SEL4_CPU.replace("+pdpe1gb", "-pdpe1gb");
     let no_syscall = SEL4_CPU.replace("+syscall", "-syscall");

@@ -86,6 +86,8 @@ pub unsafe fn is_mdb_parent_of(a: *const Cte, b: *const Cte) -> bool {
     let badge_of = |c: &Cap| match c.cap_type() {
         Some(CapType::Endpoint) => Some(c.ep_badge()),
         Some(CapType::Notification) => Some(c.ntfn_badge()),
+        // A minted vector is a receiver cap's badge (vector 0 included).
+        Some(CapType::UintrReceiver) => Some(c.receiver_vector().map_or(0, |v| v as u64 + 1)),
         _ => None,
     };
     match badge_of(&a.cap) {

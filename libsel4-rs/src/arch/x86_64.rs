@@ -149,7 +149,9 @@ pub fn uintr_entry_address() -> u64 {
     sel4_uintr_entry as *const () as u64
 }
 
-/// SENDUIPI: posts the user interrupt of this thread's UITT entry `index`.
+/// SENDUIPI: posts the user interrupt of this thread's UITT entry `index`
+/// (delivered later, when its notification reaches the receiving CPU; see
+/// [`crate::uintr`]).
 #[cfg(target_arch = "x86_64")]
 pub fn senduipi(index: u64) {
     // Safety: SENDUIPI reads the UITT and the receiver's UPID; a bad index
@@ -157,7 +159,9 @@ pub fn senduipi(index: u64) {
     unsafe { core::arch::asm!(".byte 0xf3, 0x0f, 0xc7, 0xf0", in("rax") index, options(nostack)) };
 }
 
-/// STUI: enables user-interrupt delivery (a pending one arrives at once).
+/// STUI: enables user-interrupt delivery (one already in UIRR arrives
+/// before the next instruction; one whose notification is still in
+/// flight, when it lands).
 #[cfg(target_arch = "x86_64")]
 pub fn stui() {
     // Safety: only changes this thread's user-interrupt flag.

@@ -19,6 +19,10 @@ pub const STRESS: bool = !cfg!(feature = "quick");
 pub struct Runner {
     passed: u32,
     failed: u32,
+    /// The untyped every suite retypes its objects from: after a failed
+    /// test (which returned before its own cleanup) the runner cleans up
+    /// for it, so that one failure is reported as one failure.
+    scratch: Option<Untyped>,
 }
 
 impl Runner {
@@ -38,9 +42,23 @@ impl Runner {
             Err(why) => {
                 self.failed += 1;
                 sel4::println!("test {} ... FAILED: {}", name, why);
+                if let Some(ut) = self.scratch {
+                    if let Err(why) = clean_up_after_failure(ut) {
+                        sel4::println!("  (cleaning up after {}: {})", name, why);
+                    }
+                }
             }
         }
     }
+}
+
+/// What the runner does after a failed test: revoking the untyped deletes
+/// every object the test made from it (threads, bindings and cap copies
+/// with them), and the suites' shared records are cleared.
+pub fn clean_up_after_failure(ut: Untyped) -> Result<(), &'static str> {
+    sel4::uintr::clui();
+    threads::clear_log();
+    slot(ut).revoke().map_err(|_| "revoking the untyped failed")
 }
 
 pub fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
@@ -49,6 +67,20 @@ pub fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
     } else {
         Err(why)
     }
+}
+
+/// Spins until `done()` holds, at most `spins` times; whether it held.
+/// For what a test expects to happen soon but at no instruction it can
+/// name (an interrupt, another thread's progress): the bound turns a
+/// lost event into a failure instead of a hang.
+pub fn wait_until(done: impl Fn() -> bool, spins: u64) -> bool {
+    for _ in 0..spins {
+        if done() {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    done()
 }
 
 const PAGE: u64 = 4096;
@@ -68,7 +100,7 @@ pub fn slot(cap: impl Into<CPtr>) -> Slot {
 }
 
 pub fn run(bi: &'static BootInfo) -> (u32, u32) {
-    let mut t = Runner { passed: 0, failed: 0 };
+    let mut t = Runner { passed: 0, failed: 0, scratch: find_untyped(bi, 22).map(|(ut, _)| ut) };
     let bi_addr = bi as *const BootInfo as u64;
 
     t.run("bootinfo_header", || {
@@ -220,6 +252,19 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
         ensure(sel4::ipc_buffer::ipc_buffer_ptr() as u64 == bi.ipc_buffer, "the thread's TLS block was not restored")
     });
 
+    t.run("tls_base_non_canonical_is_refused", || {
+        // seL4 leaves the TLS base as it was; a kernel that loaded the
+        // value would take #GP itself on hardware that checks FS_BASE.
+        static TLS_BLOCK: [u64; 1] = [0x7777];
+        let mine = sel4::ipc_buffer::tls_block();
+        sel4::arch::set_tls_base(TLS_BLOCK.as_ptr() as u64);
+        sel4::arch::set_tls_base(0x8000_0000_0000_0000);
+        sel4::arch::yield_now();
+        let kept = sel4::arch::read_fs_word(0) == 0x7777;
+        sel4::arch::set_tls_base(mine as u64);
+        ensure(kept, "a non-canonical TLS base replaced the old one")
+    });
+
     t.run("yield_returns", || {
         for _ in 0..100 {
             sel4::arch::yield_now();
@@ -243,6 +288,23 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
         // from a kernel entry (the kernel saves and restores every one).
         let (before, after) = registers_around_syscall();
         ensure(before == after, "a register changed across a syscall")
+    });
+
+    t.run("a_failed_test_is_cleaned_up_after", || {
+        // What the runner does after a failure, on what a failed test can
+        // leave: an object in a slot the next test retypes into, a
+        // running thread, an entry in the shared log.
+        let (ut, _) = find_untyped(bi, 22).ok_or("no RAM untyped of 4 MiB or more")?;
+        let (ep, worker) = (bi.empty.start + 64 * 12, bi.empty.start + 64 * 12 + 1);
+        ut.retype(sel4::ObjectType::Endpoint, 0, ROOT_NODE, ep, 1).map_err(|_| "endpoint retype failed")?;
+        threads::spawn_with(bi, ut, threads::WorkerSpec { tcb_slot: worker, k: 1, prio: 100, fault_ep: 0 }, threads::echo_entry(), ep)?;
+        threads::log_for_test(7);
+        clean_up_after_failure(ut)?;
+        ensure(sel4::debug::cap_identify(ep) == Some(CapType::Null), "the failed test's endpoint is still there")?;
+        ensure(sel4::debug::cap_identify(worker) == Some(CapType::Null), "the failed test's thread is still there")?;
+        ensure(threads::log_len() == 0, "the shared log was not cleared")?;
+        ut.retype(sel4::ObjectType::Endpoint, 0, ROOT_NODE, ep, 1).map_err(|_| "the next test could not retype into the same slot")?;
+        slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 
     cspace::run(&mut t, bi);

@@ -32,6 +32,20 @@ fn log(v: u64) {
     }
 }
 
+/// Empties the shared log (after a failed test, which may have left it).
+pub fn clear_log() {
+    LOG_LEN.store(0, Ordering::Relaxed);
+}
+
+pub fn log_len() -> u64 {
+    LOG_LEN.load(Ordering::Relaxed)
+}
+
+/// Appends to the shared log, as a worker would.
+pub fn log_for_test(v: u64) {
+    log(v)
+}
+
 /// Where and how a worker runs.
 pub struct WorkerSpec {
     pub tcb_slot: u64,

@@ -10,6 +10,11 @@
 //! checks for a CPU *without* UINTR instead: CPUID reports it absent,
 //! CR4.UINTR and the UINTR MSRs are refused, every UINTR instruction #UDs.
 //!
+//! Every rule is architectural (Intel's definition) or, where Intel's text
+//! says nothing, marked as a property of this project's models
+//! (`harness::Basis`); `-append architectural` leaves the latter out, for
+//! runs on other models and on hardware.
+//!
 //! All assembly is in [`arch`]; the harness and the tests are plain Rust.
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]

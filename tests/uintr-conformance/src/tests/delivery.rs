@@ -2,7 +2,7 @@
 //! EOI) and user-interrupt delivery (CPL 3, UIF = 1: the frame, the
 //! vector order, UIRET, and when delivery is re-checked).
 
-use super::{cr4_uintr, run_snippet, set_msr, set_user_out, spin, uirr, user_out, wait_log, R};
+use super::{await_requested, await_uirr, cr4_uintr, run_snippet, set_msr, set_user_out, spin, uirr, user_out, wait_log, R};
 use crate::arch::apic;
 use crate::arch::boot::UNMAPPED_ADDR;
 use crate::arch::cpu;
@@ -51,7 +51,7 @@ fn notify_in_ring0(v: u64) -> R {
     cpu::stui();
     cpu::senduipi(v);
     check!(
-        apic::requested(UINV),
+        await_requested(UINV),
         "no notification IPI pending after SENDUIPI (ON {}, PIR {:#x})",
         on(Which::A),
         pir(Which::A)
@@ -78,6 +78,7 @@ pub fn notification_eoi_unblocks_lower_vectors() -> R {
     notify_in_ring0(5)?;
     check_no_isr()?;
     apic::self_ipi(LOW_VECTOR);
+    check!(await_requested(LOW_VECTOR), "the self-IPI with vector {:#x} never landed", LOW_VECTOR);
     cpu::interrupt_window(2000);
     check_eq!(
         irq_count(LOW_VECTOR),
@@ -94,11 +95,13 @@ pub fn notification_uses_misc_uinv() -> R {
     set_msr(MSR_MISC, misc(OTHER, UITTSZ));
     set_nv(Which::A, OTHER);
     cpu::senduipi(12);
+    check!(await_requested(OTHER), "no notification IPI with vector {:#x} after SENDUIPI", OTHER);
     cpu::interrupt_window(2000);
     check_eq!(uirr(), 1 << 12, "UIRR after a notification with UINV = {:#x}", OTHER);
     check_eq!(irq_count(OTHER), 0, "IDT interrupts with the new UINV");
     check!(!on(Which::A), "ON still set");
     apic::self_ipi(UINV);
+    check!(await_requested(UINV), "the self-IPI with vector {:#x} never landed", UINV);
     cpu::interrupt_window(2000);
     check_eq!(irq_count(UINV), 1, "IDT interrupts with the old UINV {:#x} (now an ordinary vector)", UINV);
     check_eq!(uirr(), 1 << 12, "UIRR after the ordinary interrupt");
@@ -137,7 +140,7 @@ pub fn ring0_notification_delivered_on_sysret() -> R {
 pub fn pending_notification_taken_in_ring3() -> R {
     cpu::stui();
     cpu::senduipi(6);
-    check!(apic::requested(UINV), "no notification IPI pending after SENDUIPI");
+    check!(await_requested(UINV), "no notification IPI pending after SENDUIPI");
     let exit = run_snippet(entry_probe(), 0, 0, Entry::Iretq);
     let (v, n) = delivered(exit)?;
     check_eq!(n, 1, "user interrupts delivered");
@@ -199,6 +202,7 @@ pub fn coalesced_notification_delivers_both() -> R {
     check!(on(Which::A), "ON not set by the first SENDUIPI");
     cpu::senduipi(20);
     check_eq!(pir(Which::A), 1 << 10 | 1 << 20, "PIR after two sends");
+    check!(await_requested(UINV), "no notification IPI pending after the sends");
     cpu::interrupt_window(2000);
     check_eq!(uirr(), 1 << 10 | 1 << 20, "UIRR after the one notification");
     check!(!on(Which::A), "ON still set");
@@ -215,16 +219,25 @@ extern "C" fn user_send_all(_: u64, _: u64) -> u64 {
     for k in 0..64u64 {
         cpu::senduipi((k * 37) % 64);
     }
-    spin(50000);
+    0
+}
+
+extern "C" fn user_stui_and_wait(count: u64, _: u64) -> u64 {
     cpu::stui();
-    wait_log(64, 2_000_000);
+    wait_log(count as usize, 2_000_000);
     0
 }
 
 /// All 64 vectors, sent in scrambled order with UIF = 0, are delivered
-/// after STUI, highest first, each once.
+/// after STUI, highest first, each once. Highest first is promised among
+/// the vectors pending together: the sends' notifications may land at any
+/// later boundary, so STUI comes only once all 64 are in UIRR.
 pub fn all_64_vectors_delivered_highest_first() -> R {
     let exit = entry::run_user(user_send_all, 0, 0);
+    delivered(exit)?;
+    check_eq!(log_len(), 0, "user interrupts delivered with UIF = 0");
+    check!(await_uirr(u64::MAX), "UIRR {:#x} after 64 sends and their notifications", uirr());
+    let exit = entry::run_user(user_stui_and_wait, 64, 0);
     let (v, n) = delivered(exit)?;
     check_eq!(n, 64, "user interrupts delivered");
     for (i, &got) in v.iter().enumerate() {
@@ -456,6 +469,7 @@ pub fn notification_reads_upid_from_pd() -> R {
     set_upid_lo(Which::A, upid_lo(Which::A) | 1);
     cpu::senduipi(IDX_ORDINARY_7);
     check!(on(Which::B), "ON of the sender's UPID not set");
+    check!(await_requested(UINV), "no notification IPI pending after SENDUIPI");
     cpu::interrupt_window(2000);
     check_eq!(uirr(), 1 << 11, "UIRR (from PIR of the UPID in IA32_UINTR_PD)");
     check_eq!(pir(Which::A), 0, "PIR of the PD UPID");
@@ -470,6 +484,7 @@ pub fn notification_reads_upid_from_pd() -> R {
 /// the user interrupt follows at once after its IRET.
 pub fn ordinary_interrupt_before_user_interrupt() -> R {
     apic::self_ipi(LOW_VECTOR);
+    check!(await_requested(LOW_VECTOR), "the self-IPI with vector {:#x} never landed", LOW_VECTOR);
     set_msr(MSR_UIRR, 1 << 8);
     cpu::stui();
     let exit = run_snippet(entry_probe(), 0, 0, Entry::Iretq);
@@ -491,6 +506,7 @@ pub fn ordinary_interrupt_before_user_interrupt() -> R {
 /// nothing delivered, nothing through the IDT.
 pub fn notification_with_empty_pir() -> R {
     apic::self_ipi(UINV);
+    check!(await_requested(UINV), "the self-IPI with vector {:#x} never landed", UINV);
     cpu::interrupt_window(2000);
     check_eq!(irq_count(UINV), 0, "IDT interrupts with vector UINV");
     check_eq!(uirr(), 0, "UIRR");
@@ -510,6 +526,7 @@ pub fn posted_with_sn_picked_up_by_self_ipi() -> R {
     check!(!apic::requested(UINV), "an IPI was sent although SN = 1");
     set_sn(Which::A, false);
     apic::self_ipi(UINV);
+    check!(await_requested(UINV), "the self-IPI with vector {:#x} never landed", UINV);
     cpu::interrupt_window(2000);
     check_eq!(uirr(), 1 << 13 | 1 << 14, "UIRR after the UINV self-IPI");
     check_eq!(pir(Which::A), 0, "PIR");

@@ -1,7 +1,7 @@
 //! SENDUIPI: operand decoding, its #GP/#UD/#PF rules, posting into the
 //! UPID (PIR, ON, SN) and the notification IPI it sends.
 
-use super::{cr4_uintr, in_user_probe, run_snippet, set_msr, spin, uirr, R};
+use super::{await_requested, cr4_uintr, in_user_probe, run_snippet, set_msr, uirr, wait_irq, IPI_SPINS, R};
 use crate::arch::apic;
 use crate::arch::boot::UNMAPPED_ADDR;
 use crate::arch::cpu::{self, Probe};
@@ -26,14 +26,20 @@ fn send_probe(i: u64) -> Probe {
     cpu::senduipi_probe(i)
 }
 
-/// The operand is always 64 bits: high bits count, and a 66 prefix does
-/// not shorten it.
+/// The operand is always 64 bits: high bits count.
 pub fn senduipi_operand_is_64_bit() -> R {
     set_sn(Which::A, true);
     for index in [1u64 << 32 | 1, 1 << 63 | 2, u64::MAX] {
         let p = cpu::senduipi_probe(index);
         expect_fault(&p, GP, format_args!("SENDUIPI with index {:#x} (low bits name a valid entry)", index))?;
     }
+    check_eq!(pir(Which::A), 0, "PIR after refused sends");
+    Ok(())
+}
+
+/// A 66 prefix does not shorten the operand.
+pub fn senduipi_operand_size_prefix_ignored() -> R {
+    set_sn(Which::A, true);
     let p = cpu::senduipi_opsize_probe(1 << 16 | 3);
     expect_fault(&p, GP, format_args!("66-prefixed SENDUIPI with index 0x10003"))?;
     check_eq!(pir(Which::A), 0, "PIR after refused sends");
@@ -130,7 +136,7 @@ pub fn senduipi_posts_pir_sets_on_sends_ipi() -> R {
     cpu::senduipi(5);
     check_eq!(pir(Which::A), 1 << 5, "PIR after SENDUIPI index 5");
     check_eq!(upid_lo(Which::A), before | 1, "UPID bits 63:0 (ON should be set, NV and NDST kept)");
-    check!(apic::requested(UINV), "no IPI with vector NV ({:#x}) pending in the local APIC after SENDUIPI", UINV);
+    check!(await_requested(UINV), "no IPI with vector NV ({:#x}) pending in the local APIC after SENDUIPI", UINV);
     Ok(())
 }
 
@@ -156,6 +162,7 @@ pub fn senduipi_sn_suppresses_notification() -> R {
 /// ON).
 pub fn senduipi_on_set_sends_no_second_ipi() -> R {
     cpu::senduipi(IDX_ORDINARY_7);
+    check!(await_requested(ORDINARY_NV), "no IPI with vector NV after the first SENDUIPI");
     cpu::interrupt_window(2000);
     check_eq!(irq_count(ORDINARY_NV), 1, "IDT interrupts with vector NV after the first SENDUIPI");
     check!(on(Which::B), "ON clear after the first SENDUIPI (only notification processing clears it)");
@@ -171,7 +178,7 @@ pub fn senduipi_on_set_sends_no_second_ipi() -> R {
 extern "C" fn user_send_ordinary(_: u64, _: u64) -> u64 {
     cpu::stui();
     cpu::senduipi(IDX_ORDINARY_7);
-    spin(20000);
+    wait_irq(ORDINARY_NV, IPI_SPINS);
     0
 }
 
@@ -196,6 +203,7 @@ pub fn uinv_through_idt_when_cr4_uintr_clear() -> R {
     set_pir(Which::A, 1 << 3);
     cr4_uintr(false);
     apic::self_ipi(UINV);
+    check!(await_requested(UINV), "the self-IPI with vector {:#x} never landed", UINV);
     cpu::interrupt_window(2000);
     check_eq!(irq_count(UINV), 1, "IDT interrupts with vector UINV while CR4.UINTR = 0");
     check_eq!(pir(Which::A), 1 << 3, "PIR (no notification processing)");
@@ -231,6 +239,7 @@ pub fn senduipi_ndst_uses_xapic_bits() -> R {
     let id = crate::harness::apic_id();
     set_upid_lo(Which::A, upid_value(UINV, id) | (id.wrapping_add(5) as u64) << 32);
     cpu::senduipi(5);
+    check!(await_requested(UINV), "no notification reached this CPU (NDST[15:8] names it)");
     cpu::interrupt_window(2000);
     check_eq!(uirr(), 1 << 5, "UIRR (NDST[15:8] = this APIC, NDST[7:0] = another)");
     check!(!on(Which::A), "ON still set: no notification reached this CPU");
