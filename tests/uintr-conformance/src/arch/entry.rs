@@ -267,6 +267,26 @@ u_frame_after:
     int 0x80
     ud2
 
+    // u_flags_probe(rsp, rflags): as u_frame_probe, but after the
+    // handler's UIRET it clears DF and CF itself (CLD, CLC) before reading
+    // RFLAGS into R13: flags UIRET loaded must stay under the program's
+    // control afterwards.
+    .global u_flags_probe
+u_flags_probe:
+    mov r12, rsp
+    mov rsp, rdi
+    push rsi
+    popfq
+    .byte 0xf3, 0x0f, 0x01, 0xef
+    cld
+    clc
+    pushfq
+    pop r13
+    mov rsp, r12
+    xor eax, eax
+    int 0x80
+    ud2
+
     // The second CPU's ring-3 loop: UIF = 1, wait for user interrupts.
     .global u_ap_receiver
 u_ap_receiver:
@@ -366,6 +386,7 @@ extern "C" {
     pub static u_stui_after: u8;
     pub static u_frame_probe: u8;
     pub static u_frame_after: u8;
+    pub static u_flags_probe: u8;
     pub static uintr_entry: u8;
     pub static u_ap_receiver: u8;
     pub static uintr_entry_uiret: u8;

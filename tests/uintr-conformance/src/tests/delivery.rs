@@ -418,6 +418,26 @@ pub fn uiret_rflags_mask() -> R {
     Ok(())
 }
 
+/// After a UIRET that loaded DF = 1 and CF = 1, CLD and CLC clear them:
+/// a model that kept the loaded flags anywhere but in the flags
+/// themselves (our QEMU patch once did, in QEMU's own copy of RFLAGS) shows
+/// them still set, and they then leak into every RFLAGS image after.
+pub fn uiret_loaded_flags_stay_the_programs() -> R {
+    const MASK: u64 = 0x25_4dd5;
+    const DF_CF: u64 = 0x400 | 0x1;
+    clear_log();
+    HANDLER_SET_RFLAGS.store(FLAGS, SeqCst);
+    set_msr(MSR_STACKADJUST, STACKADJUST);
+    set_msr(MSR_UIRR, 1 << 17);
+    cpu::clui();
+    let exit = run_snippet(label(core::ptr::addr_of!(entry::u_flags_probe)), interrupted_rsp(), FLAGS & !DF_CF, Entry::Iretq);
+    let (_, n) = delivered(exit)?;
+    check_eq!(n, 1, "user interrupts delivered");
+    let want = (0x202 | (FLAGS & MASK)) & !DF_CF;
+    check_eq!(last_exit().r13, want, "RFLAGS after UIRET of {:#x} then CLD and CLC", FLAGS);
+    Ok(())
+}
+
 /// UIRET to a non-canonical RIP: #GP at the UIRET, UIF stays 0.
 pub fn uiret_noncanonical_rip_gp() -> R {
     HANDLER_SET_RIP.store(0x8000_0000_0000_0000, SeqCst);

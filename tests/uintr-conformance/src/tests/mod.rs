@@ -235,6 +235,7 @@ pub static ALL: &[Test] = &[
     t!("delivery_clears_uif", delivery::delivery_clears_uif),
     t!("uiret_restores_rsp_rflags_sets_uif", delivery::uiret_restores_rsp_rflags_sets_uif),
     t!("uiret_rflags_mask", delivery::uiret_rflags_mask),
+    t!("uiret_loaded_flags_stay_the_programs", delivery::uiret_loaded_flags_stay_the_programs),
     t!("uiret_noncanonical_rip_gp", delivery::uiret_noncanonical_rip_gp),
     t!("delivery_fault_keeps_interrupt_pending", delivery::delivery_fault_keeps_interrupt_pending),
     t!("cross_cpu_delivered_on_target", delivery::cross_cpu_delivered_on_target),
