@@ -14,12 +14,16 @@
 //!
 //! - `cargo xtask bench [--log FILE ...]`: the IPC benchmark on the
 //!   slowpath-only and the fastpath kernel, side by side.
+//! - `cargo xtask pxe ...`: a netboot tree (UEFI and BIOS chains) and the
+//!   dnsmasq configuration for a lab; `--serve IFACE` serves it,
+//!   `--console` captures a target's serial console (see docs/deploy.md).
 //!
 //! All three install what a fresh Debian machine lacks (the Rust target, and
 //! QEMU and binutils when run as root).
 
 mod artifacts;
 mod bench;
+mod pxe;
 mod qemu_uintr;
 mod setup;
 
@@ -28,10 +32,14 @@ use artifacts::KernelVariant;
 use kernel_tests::suites;
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage:
+const USAGE: &str = concat!(
+    "usage:
   cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
-  cargo xtask test [--host-only | --qemu-only | --uintr-only]
-  cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]";
+  cargo xtask test [--host-only | --qemu-only | --uintr-only | --netboot-only]
+  cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]
+",
+    pxe_usage!()
+);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +47,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]).map(|()| ExitCode::SUCCESS),
+        Some("pxe") => pxe::pxe(&args[1..]).map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -173,11 +182,15 @@ fn host_tests() -> Result<(u64, u64), String> {
 }
 
 fn test(args: &[String]) -> Result<ExitCode, String> {
-    let (mut host, mut qemu, mut uintr_only) = (true, true, false);
+    let (mut host, mut qemu, mut uintr_only, mut netboot_only) = (true, true, false, false);
     for a in args {
         match a.as_str() {
             "--host-only" => qemu = false,
             "--qemu-only" => host = false,
+            "--netboot-only" => {
+                host = false;
+                netboot_only = true;
+            }
             "--uintr-only" => {
                 host = false;
                 uintr_only = true;
@@ -215,11 +228,33 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         kernel_tests::uintr::on_patched_qemu(&uintr, &mut results)?;
         results.iter().for_each(report);
         count(&results);
+    } else if netboot_only {
+        let images = prepare()?;
+        setup::ensure_netboot_tools()?;
+        println!("== netboot (TCG; logs in {})", artifacts::scratch_dir().display());
+        let under_test = kernel_tests::Images {
+            kernel: images.kernel.clone(),
+            kernel32: images.kernel32.clone(),
+            slowpath_kernel32: images.kernel32.clone(),
+            rootserver: images.rootserver.clone(),
+            bench_rootserver: images.rootserver.clone(),
+            scratch: artifacts::scratch_dir(),
+            uintr: kernel_tests::uintr::UintrImages {
+                image32: images.kernel32.clone(),
+                patched_qemu: Err("not needed by the netboot suite".into()),
+                scratch: artifacts::scratch_dir(),
+            },
+        };
+        let mut results = Vec::new();
+        kernel_tests::netboot::run(&under_test, &mut results)?;
+        results.iter().for_each(report);
+        count(&results);
     } else if qemu {
         let (images, slowpath, bench_rootserver) = prepare_both()?;
         let uintr = prepare_uintr()?;
         println!("== in-QEMU tests (TCG; logs in {})", artifacts::scratch_dir().display());
         setup::ensure_test_tools()?;
+        setup::ensure_netboot_tools()?;
         let under_test = kernel_tests::Images {
             kernel: images.kernel.clone(),
             kernel32: images.kernel32.clone(),

@@ -1,10 +1,13 @@
 //! The in-QEMU tests: how a boot is started and observed ([`qemu`]), the
 //! malformed boot modules derived from a good rootserver ([`elfedit`]),
 //! the suites themselves ([`suites`]) and the UINTR conformance suites
-//! ([`uintr`]). `cargo xtask test` builds the images and runs
+//! ([`uintr`]), and the netboot tree with its suite ([`pxe`],
+//! [`netboot`]). `cargo xtask test` builds the images and runs
 //! [`suites::run_all`].
 
 pub mod elfedit;
+pub mod netboot;
+pub mod pxe;
 pub mod qemu;
 pub mod suites;
 pub mod uintr;
