@@ -1,10 +1,11 @@
 //! What the kernel found out about the machine at boot: every processor
 //! the MADT lists (kept for SMP, which will start them), the topology
-//! arithmetic behind the boot report's core and thread counts, and the
-//! report's wording. Pure apart from the table's storage.
+//! arithmetic behind the boot report's core and thread counts, the TSC
+//! frequency the CPUID leaves give, and the report's wording. Pure (and
+//! host-tested) apart from the table's storage.
 
 use super::acpi::CpuEntry;
-use crate::kernel_state::KernelCell;
+use core::fmt;
 
 /// Processors recorded from the MADT; a two-socket Sapphire Rapids
 /// server lists up to 480 logical CPUs, and firmware lists hot-pluggable
@@ -46,7 +47,8 @@ impl Default for CpuTable {
 }
 
 /// The MADT's processors, in table order (boot fills it once).
-pub static BOOT_CPUS: KernelCell<CpuTable> = KernelCell::new(CpuTable::new());
+#[cfg(target_os = "none")]
+pub static BOOT_CPUS: crate::kernel_state::KernelCell<CpuTable> = crate::kernel_state::KernelCell::new(CpuTable::new());
 
 /// Threads and cores among the enabled processors: APIC IDs that agree
 /// above the SMT field (`smt_bits` wide, from CPUID leaf 0xB or 0x1F)
@@ -106,6 +108,47 @@ impl Framebuffer {
     }
 }
 
+/// Where the frequency came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TscSource {
+    /// CPUID 0x15: crystal frequency times the TSC/crystal ratio.
+    CpuidCrystal,
+    /// CPUID 0x15's ratio without a crystal frequency, and 0x16's base
+    /// frequency (the TSC runs at the base frequency).
+    CpuidBaseFrequency,
+    Hpet,
+    Pit,
+    /// Nothing could measure it.
+    Unknown,
+}
+
+impl fmt::Display for TscSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TscSource::CpuidCrystal => "from CPUID leaf 0x15 (crystal clock and TSC ratio)",
+            TscSource::CpuidBaseFrequency => "from CPUID leaf 0x16 (base frequency)",
+            TscSource::Hpet => "measured against the HPET",
+            TscSource::Pit => "measured against the PIT",
+            TscSource::Unknown => "not measured: no CPUID frequency leaf, HPET or PIT answered",
+        })
+    }
+}
+
+/// The frequency the CPUID leaves give, if any: `leaf15` is (EAX, EBX,
+/// ECX) = (ratio denominator, ratio numerator, crystal Hz), `base_mhz`
+/// is leaf 0x16's EAX. A numerator of 0 means the ratio is not
+/// enumerated; a crystal of 0 means its frequency is not.
+pub fn from_cpuid(leaf15: Option<(u32, u32, u32)>, base_mhz: Option<u32>) -> Option<(u32, TscSource)> {
+    if let Some((den, num, crystal_hz)) = leaf15 {
+        if den != 0 && num != 0 && crystal_hz != 0 {
+            let hz = crystal_hz as u64 * num as u64 / den as u64;
+            let mhz = u32::try_from(hz / 1_000_000).ok().filter(|&m| m > 0)?;
+            return Some((mhz, TscSource::CpuidCrystal));
+        }
+    }
+    base_mhz.filter(|&m| m != 0).map(|m| (m, TscSource::CpuidBaseFrequency))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +196,27 @@ mod tests {
         assert_eq!((fb.addr, fb.pitch, fb.width, fb.height, fb.bpp), (0x8000_0000, 5120, 1280, 800, 32));
         assert_eq!(fb.kind_name(), "linear RGB");
         assert_eq!(serial_port_name(0x2f8), "COM2");
+    }
+
+    #[test]
+    fn cpuid_leaf_15_with_a_crystal() {
+        // A 25 MHz crystal and ratio 168/2: 2100 MHz.
+        assert_eq!(from_cpuid(Some((2, 168, 25_000_000)), Some(2100)), Some((2100, TscSource::CpuidCrystal)));
+        // QEMU's encoding: the crystal is the 1 GHz APIC bus, the ratio
+        // tsc_hz / 1 GHz.
+        assert_eq!(from_cpuid(Some((1_000_000_000, 2_500_000_000, 1_000_000_000)), None), Some((2500, TscSource::CpuidCrystal)));
+    }
+
+    #[test]
+    fn cpuid_without_a_crystal_falls_back_to_the_base_frequency() {
+        assert_eq!(from_cpuid(Some((2, 200, 0)), Some(2000)), Some((2000, TscSource::CpuidBaseFrequency)));
+        assert_eq!(from_cpuid(None, Some(1900)), Some((1900, TscSource::CpuidBaseFrequency)));
+    }
+
+    #[test]
+    fn nothing_enumerated_means_measure() {
+        assert_eq!(from_cpuid(None, None), None);
+        assert_eq!(from_cpuid(Some((0, 0, 0)), Some(0)), None);
+        assert_eq!(from_cpuid(Some((1, 0, 24_000_000)), None), None);
     }
 }

@@ -7,8 +7,9 @@
 //! server may have neither.
 
 use super::io::{inb, outb, rdtsc};
+use crate::boot::machine::from_cpuid;
+pub use crate::boot::machine::TscSource;
 use crate::config::paddr_to_pptr;
-use core::fmt;
 
 const PIT_HZ: u64 = 1_193_182;
 /// Calibration interval: 10 ms.
@@ -16,47 +17,6 @@ const CALIBRATION_US: u64 = 10_000;
 /// A calibration gives up after this many TSC cycles (several seconds at
 /// any TSC rate a CPU with these timers has).
 const GIVE_UP_CYCLES: u64 = 1 << 34;
-
-/// Where the frequency came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TscSource {
-    /// CPUID 0x15: crystal frequency times the TSC/crystal ratio.
-    CpuidCrystal,
-    /// CPUID 0x15's ratio without a crystal frequency, and 0x16's base
-    /// frequency (the TSC runs at the base frequency).
-    CpuidBaseFrequency,
-    Hpet,
-    Pit,
-    /// Nothing could measure it.
-    Unknown,
-}
-
-impl fmt::Display for TscSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TscSource::CpuidCrystal => "from CPUID leaf 0x15 (crystal clock and TSC ratio)",
-            TscSource::CpuidBaseFrequency => "from CPUID leaf 0x16 (base frequency)",
-            TscSource::Hpet => "measured against the HPET",
-            TscSource::Pit => "measured against the PIT",
-            TscSource::Unknown => "not measured: no CPUID frequency leaf, HPET or PIT answered",
-        })
-    }
-}
-
-/// The frequency the CPUID leaves give, if any: `leaf15` is (EAX, EBX,
-/// ECX) = (ratio denominator, ratio numerator, crystal Hz), `base_mhz`
-/// is leaf 0x16's EAX. A numerator of 0 means the ratio is not
-/// enumerated; a crystal of 0 means its frequency is not.
-pub fn from_cpuid(leaf15: Option<(u32, u32, u32)>, base_mhz: Option<u32>) -> Option<(u32, TscSource)> {
-    if let Some((den, num, crystal_hz)) = leaf15 {
-        if den != 0 && num != 0 && crystal_hz != 0 {
-            let hz = crystal_hz as u64 * num as u64 / den as u64;
-            let mhz = u32::try_from(hz / 1_000_000).ok().filter(|&m| m > 0)?;
-            return Some((mhz, TscSource::CpuidCrystal));
-        }
-    }
-    base_mhz.filter(|&m| m != 0).map(|m| (m, TscSource::CpuidBaseFrequency))
-}
 
 fn cpuid_leaves() -> (Option<(u32, u32, u32)>, Option<u32>) {
     use core::arch::x86_64::__cpuid_count;
@@ -151,46 +111,20 @@ fn measure_against_pit() -> Option<u32> {
         outb(0x42, (ticks & 0xff) as u8);
         outb(0x42, (ticks >> 8) as u8);
         let start = rdtsc();
-        let counting = inb(0x61) & 0x20 == 0;
         let mut result = None;
-        while counting {
-            let elapsed = rdtsc() - start;
-            if inb(0x61) & 0x20 != 0 {
-                result = u32::try_from(elapsed / CALIBRATION_US).ok().filter(|&m| m > 0);
-                break;
-            }
-            if elapsed > GIVE_UP_CYCLES {
-                break;
+        if inb(0x61) & 0x20 == 0 {
+            loop {
+                let elapsed = rdtsc() - start;
+                if inb(0x61) & 0x20 != 0 {
+                    result = u32::try_from(elapsed / CALIBRATION_US).ok().filter(|&m| m > 0);
+                    break;
+                }
+                if elapsed > GIVE_UP_CYCLES {
+                    break;
+                }
             }
         }
         outb(0x61, gate);
         result
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpuid_leaf_15_with_a_crystal() {
-        // A 25 MHz crystal and ratio 168/2: 2100 MHz.
-        assert_eq!(from_cpuid(Some((2, 168, 25_000_000)), Some(2100)), Some((2100, TscSource::CpuidCrystal)));
-        // QEMU's encoding: the crystal is the 1 GHz APIC bus, the ratio
-        // tsc_hz / 1 GHz.
-        assert_eq!(from_cpuid(Some((1_000_000_000, 2_500_000_000, 1_000_000_000)), None), Some((2500, TscSource::CpuidCrystal)));
-    }
-
-    #[test]
-    fn cpuid_without_a_crystal_falls_back_to_the_base_frequency() {
-        assert_eq!(from_cpuid(Some((2, 200, 0)), Some(2000)), Some((2000, TscSource::CpuidBaseFrequency)));
-        assert_eq!(from_cpuid(None, Some(1900)), Some((1900, TscSource::CpuidBaseFrequency)));
-    }
-
-    #[test]
-    fn nothing_enumerated_means_measure() {
-        assert_eq!(from_cpuid(None, None), None);
-        assert_eq!(from_cpuid(Some((0, 0, 0)), Some(0)), None);
-        assert_eq!(from_cpuid(Some((1, 0, 24_000_000)), None), None);
     }
 }
