@@ -1,8 +1,8 @@
 //! The TSC frequency, for the bootinfo's TSC-frequency header and the
 //! timer: from CPUID leaf 0x15 (TSC/crystal ratio and crystal frequency)
 //! or 0x16 (base frequency) where the CPU enumerates them, otherwise
-//! measured against the HPET or, failing that, the PIT (channel 2, gated
-//! through port 0x61). Each measurement gives up, rather than waiting
+//! measured against the HPET or, failing that, the PIT (channel 0, read
+//! back by latch commands). Each measurement gives up, rather than waiting
 //! for ever, when its timer is missing or does not count: a legacy-free
 //! server may have neither.
 
@@ -17,6 +17,9 @@ const CALIBRATION_US: u64 = 10_000;
 /// A calibration gives up after this many TSC cycles (several seconds at
 /// any TSC rate a CPU with these timers has).
 const GIVE_UP_CYCLES: u64 = 1 << 34;
+/// A PIT whose count has not moved after this many TSC cycles (a tenth
+/// of a second or so) is not there.
+const STILL_CYCLES: u64 = 1 << 28;
 
 fn cpuid_leaves() -> (Option<(u32, u32, u32)>, Option<u32>) {
     use core::arch::x86_64::__cpuid_count;
@@ -95,36 +98,41 @@ fn measure_against_hpet(base: u64) -> Option<u32> {
     }
 }
 
-/// Counts TSC cycles while PIT channel 2 counts down 10 ms in one-shot
-/// mode; `None` when no PIT answers: the gate output must read low once
-/// the count is loaded (an absent device reads back as all ones) and go
-/// high before the TSC has run for `GIVE_UP_CYCLES`.
+/// Counts TSC cycles while PIT channel 0 counts down 10 ms, reading its
+/// count through latch commands (ports 0x40 and 0x43 only: machines such
+/// as QEMU's microvm have a PIT without the port-0x61 speaker gate that
+/// channel 2 would need). `None` when no PIT answers: an absent PIT reads
+/// back as all ones and its count never moves, which the loop gives up on
+/// early (a working PIT counts every 838 ns).
 fn measure_against_pit() -> Option<u32> {
     let ticks = PIT_HZ * CALIBRATION_US / 1_000_000;
-    // Safety: ports 0x42/0x43/0x61 are the PC's PIT channel 2 and its
-    // gate; one-shot mode 0 counting down `ticks` only drives the
-    // speaker-gate output bit we poll (the speaker stays disabled).
+    // Safety: ports 0x40/0x43 are the PC's PIT channel 0 and its command
+    // register; one-shot mode 0 from 0xffff changes only the channel's
+    // output, whose interrupt line is masked (PICs and IOAPIC pins are
+    // masked at this point of the boot).
     unsafe {
-        let gate = inb(0x61);
-        outb(0x61, (gate & !0x02) | 0x01);
-        outb(0x43, 0b1011_0000);
-        outb(0x42, (ticks & 0xff) as u8);
-        outb(0x42, (ticks >> 8) as u8);
+        let read_count = || {
+            outb(0x43, 0b0000_0000);
+            let low = inb(0x40) as u64;
+            low | (inb(0x40) as u64) << 8
+        };
+        outb(0x43, 0b0011_0000);
+        outb(0x40, 0xff);
+        outb(0x40, 0xff);
+        let start_count = read_count();
         let start = rdtsc();
-        let mut result = None;
-        if inb(0x61) & 0x20 == 0 {
-            loop {
-                let elapsed = rdtsc() - start;
-                if inb(0x61) & 0x20 != 0 {
-                    result = u32::try_from(elapsed / CALIBRATION_US).ok().filter(|&m| m > 0);
-                    break;
-                }
-                if elapsed > GIVE_UP_CYCLES {
-                    break;
-                }
+        loop {
+            let elapsed = rdtsc() - start;
+            let count = read_count();
+            // Counting down from `start_count`; a count above it means
+            // the channel wrapped or is not a PIT.
+            if count <= start_count && start_count - count >= ticks {
+                let us = (start_count - count) * 1_000_000 / PIT_HZ;
+                return u32::try_from(elapsed / us.max(1)).ok().filter(|&m| m > 0);
+            }
+            if elapsed > GIVE_UP_CYCLES || (count == start_count && elapsed > STILL_CYCLES) {
+                return None;
             }
         }
-        outb(0x61, gate);
-        result
     }
 }
