@@ -24,6 +24,7 @@
 mod artifacts;
 mod bench;
 mod pxe;
+mod qemu_backports;
 mod qemu_uintr;
 mod setup;
 
@@ -35,7 +36,7 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = concat!(
     "usage:
   cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
-  cargo xtask test [--host-only | --qemu-only | --uintr-only | --netboot-only]
+  cargo xtask test [--host-only | --qemu-only | --uintr-only | --netboot-only | --firmware-only]
   cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]
 ",
     pxe_usage!()
@@ -182,14 +183,15 @@ fn host_tests() -> Result<(u64, u64), String> {
 }
 
 fn test(args: &[String]) -> Result<ExitCode, String> {
-    let (mut host, mut qemu, mut uintr_only, mut netboot_only) = (true, true, false, false);
+    let (mut host, mut qemu, mut uintr_only) = (true, true, false);
+    let mut only: Option<&str> = None;
     for a in args {
         match a.as_str() {
             "--host-only" => qemu = false,
             "--qemu-only" => host = false,
-            "--netboot-only" => {
+            "--netboot-only" | "--firmware-only" => {
                 host = false;
-                netboot_only = true;
+                only = Some(a.as_str());
             }
             "--uintr-only" => {
                 host = false;
@@ -228,10 +230,10 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         kernel_tests::uintr::on_patched_qemu(&uintr, &mut results)?;
         results.iter().for_each(report);
         count(&results);
-    } else if netboot_only {
+    } else if let Some(which) = only {
         let images = prepare()?;
         setup::ensure_netboot_tools()?;
-        println!("== netboot (TCG; logs in {})", artifacts::scratch_dir().display());
+        println!("== {} (TCG; logs in {})", which.trim_start_matches("--"), artifacts::scratch_dir().display());
         let under_test = kernel_tests::Images {
             kernel: images.kernel.clone(),
             kernel32: images.kernel32.clone(),
@@ -241,12 +243,17 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             scratch: artifacts::scratch_dir(),
             uintr: kernel_tests::uintr::UintrImages {
                 image32: images.kernel32.clone(),
-                patched_qemu: Err("not needed by the netboot suite".into()),
+                patched_qemu: Err("not needed here".into()),
                 scratch: artifacts::scratch_dir(),
             },
+            newer_qemu: qemu_backports::newer_qemu(),
         };
         let mut results = Vec::new();
-        kernel_tests::netboot::run(&under_test, &mut results)?;
+        if which == "--netboot-only" {
+            kernel_tests::netboot::run(&under_test, &mut results)?;
+        } else {
+            kernel_tests::firmware::run(&under_test, &mut results)?;
+        }
         results.iter().for_each(report);
         count(&results);
     } else if qemu {
@@ -263,6 +270,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             bench_rootserver,
             scratch: artifacts::scratch_dir(),
             uintr,
+            newer_qemu: qemu_backports::newer_qemu(),
         };
         let results = suites::run_all(&under_test, report)?;
         count(&results);

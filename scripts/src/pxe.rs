@@ -374,6 +374,21 @@ mod tests {
     }
 
     #[test]
+    fn a_console_command_is_captured_up_to_the_closing_line() {
+        let log = std::env::temp_dir().join(format!("sel4-rs-console-{}.log", std::process::id()));
+        let stop = AtomicBool::new(false);
+        let source = "printf 'seL4-rs: booting\\r\\ntest a ... ok\\n1 passed, 0 failed\\nafter the end\\n'; sleep 30";
+        let start = std::time::Instant::now();
+        capture_console(source, &log, None, &stop).unwrap();
+        assert!(start.elapsed() < Duration::from_secs(20), "the command was not stopped at the closing line");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(text, "seL4-rs: booting\ntest a ... ok\n1 passed, 0 failed\n");
+        let e = capture_console("printf 'no closing line\\n'", &log, None, &stop).unwrap_err();
+        assert!(e.contains("ended before the closing line"), "{e}");
+        let _ = std::fs::remove_file(&log);
+    }
+
+    #[test]
     fn bad_options_are_refused_clearly() {
         assert!(parse(&args(&["--machine", "52:54:00:00:01"])).unwrap_err().contains("is not a MAC address"));
         let twice = parse(&args(&["--machine", "52:54:00:00:00:01", "--machine", "52-54-00-00-00-01"]));
