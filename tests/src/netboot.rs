@@ -55,8 +55,30 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Removes what an earlier run left when it was killed before its
+/// `TestNet` could be dropped: namespaces of this suite whose creating
+/// process is gone, and the processes still inside them (that run's
+/// dnsmasq and QEMU, found by `ip netns pids`).
+fn remove_stale_namespaces() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(ns) = line.split_whitespace().next() else { continue };
+        let Some(pid) = ns.strip_prefix("sel4rs-pxe-").or_else(|| ns.strip_prefix("sel4rs-lab-")) else { continue };
+        if Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        if let Ok(pids) = Command::new("ip").args(["netns", "pids", ns]).output() {
+            for p in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                let _ = Command::new("kill").arg(p).status();
+            }
+        }
+        let _ = ip(&["netns", "del", ns]);
+    }
+}
+
 impl TestNet {
     fn create() -> Result<TestNet, String> {
+        remove_stale_namespaces();
         let id = std::process::id();
         let net = TestNet { server_ns: format!("sel4rs-pxe-{id}"), lab_ns: format!("sel4rs-lab-{id}"), children: Vec::new() };
         let (s, l) = (net.server_ns.as_str(), net.lab_ns.as_str());
