@@ -14,12 +14,17 @@
 //!
 //! - `cargo xtask bench [--log FILE ...]`: the IPC benchmark on the
 //!   slowpath-only and the fastpath kernel, side by side.
+//! - `cargo xtask pxe ...`: a netboot tree (UEFI and BIOS chains) and the
+//!   dnsmasq configuration for a lab; `--serve IFACE` serves it,
+//!   `--console` captures a target's serial console (see docs/deploy.md).
 //!
 //! All three install what a fresh Debian machine lacks (the Rust target, and
 //! QEMU and binutils when run as root).
 
 mod artifacts;
 mod bench;
+mod pxe;
+mod qemu_backports;
 mod qemu_uintr;
 mod setup;
 
@@ -28,11 +33,15 @@ use artifacts::KernelVariant;
 use kernel_tests::suites;
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage:
+const USAGE: &str = concat!(
+    "usage:
   cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
-  cargo xtask test [--host-only | --qemu-only | --uintr-only | --bochs-only]
+  cargo xtask test [--host-only | --qemu-only | --uintr-only | --bochs-only | --netboot-only | --firmware-only]
                    (--bochs-only: BOCHS=/path/to/bochs, a Bochs built with --enable-uintr)
-  cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]";
+  cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]
+",
+    pxe_usage!()
+);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +49,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]).map(|()| ExitCode::SUCCESS),
+        Some("pxe") => pxe::pxe(&args[1..]).map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -97,6 +107,7 @@ fn images_under_test() -> Result<kernel_tests::Images, String> {
         bench_rootserver,
         scratch: artifacts::scratch_dir(),
         uintr: prepare_uintr()?,
+        newer_qemu: qemu_backports::newer_qemu(),
     })
 }
 
@@ -206,18 +217,16 @@ fn print_boot_times() {
 }
 
 fn test(args: &[String]) -> Result<ExitCode, String> {
-    let (mut host, mut qemu, mut uintr_only, mut bochs_only) = (true, true, false, false);
+    let (mut host, mut qemu) = (true, true);
+    // One part of the in-QEMU tests only (`--uintr-only`, ...).
+    let mut only: Option<&str> = None;
     for a in args {
         match a.as_str() {
             "--host-only" => qemu = false,
             "--qemu-only" => host = false,
-            "--uintr-only" => {
+            "--uintr-only" | "--bochs-only" | "--netboot-only" | "--firmware-only" => {
                 host = false;
-                uintr_only = true;
-            }
-            "--bochs-only" => {
-                host = false;
-                bochs_only = true;
+                only = Some(a.as_str());
             }
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
@@ -243,15 +252,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         failed += results.iter().filter(|r| !r.passed && !r.skipped).count() as u64;
         skipped += results.iter().filter(|r| r.skipped).count() as u64;
     };
-    if bochs_only {
-        let under_test = images_under_test()?;
-        setup::ensure_test_tools()?;
-        println!("== on Bochs (logs in {})", artifacts::scratch_dir().join("bochs").display());
-        let mut results = Vec::new();
-        kernel_tests::bochs::on_bochs(&under_test, &mut results)?;
-        results.iter().for_each(report);
-        count(&results);
-    } else if uintr_only {
+    if only == Some("--uintr-only") {
         let uintr = prepare_uintr()?;
         println!("== UINTR conformance (TCG; logs in {})", artifacts::scratch_dir().display());
         let mut results = Vec::new();
@@ -260,10 +261,24 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         kernel_tests::uintr::on_patched_qemu(&uintr, &mut results)?;
         results.iter().for_each(report);
         count(&results);
+    } else if let Some(which) = only {
+        let under_test = images_under_test()?;
+        setup::ensure_test_tools()?;
+        setup::ensure_netboot_tools()?;
+        println!("== {} (logs in {})", which.trim_start_matches("--"), artifacts::scratch_dir().display());
+        let mut results = Vec::new();
+        match which {
+            "--bochs-only" => kernel_tests::bochs::on_bochs(&under_test, &mut results)?,
+            "--netboot-only" => kernel_tests::netboot::run(&under_test, &mut results)?,
+            _ => kernel_tests::firmware::run(&under_test, &mut results)?,
+        }
+        results.iter().for_each(report);
+        count(&results);
     } else if qemu {
         let under_test = images_under_test()?;
         println!("== in-QEMU tests (TCG; logs in {})", artifacts::scratch_dir().display());
         setup::ensure_test_tools()?;
+        setup::ensure_netboot_tools()?;
         let results = suites::run_all(&under_test, report)?;
         count(&results);
     }

@@ -57,6 +57,24 @@ const TEST_TOOLS: [Package; 4] = [
     ("mtools", "mformat", &["--version"]),
 ];
 
+/// What `cargo xtask pxe` and the netboot suite need: GRUB for UEFI,
+/// iPXE for BIOS, dnsmasq for DHCP and TFTP, OVMF and the NIC ROMs for
+/// QEMU, and `ip` for namespaces, bridges and taps.
+const NETBOOT_TOOLS: [Package; 7] = [
+    ("grub-common", "grub-mkimage", &["--version"]),
+    ("grub-efi-amd64-bin", "test", &["-f", "/usr/lib/grub/x86_64-efi/multiboot2.mod"]),
+    ("ipxe", "test", &["-f", "/usr/lib/ipxe/undionly.kpxe"]),
+    ("ipxe-qemu", "test", &["-f", "/usr/lib/ipxe/qemu/efi-e1000.rom"]),
+    ("ovmf", "test", &["-f", "/usr/share/OVMF/OVMF_CODE_4M.fd"]),
+    ("dnsmasq-base", "dnsmasq", &["--version"]),
+    ("iproute2", "ip", &["-V"]),
+];
+
+/// Installs the netboot parts (Debian's packages).
+pub fn ensure_netboot_tools() -> Result<(), String> {
+    ensure_packages(&NETBOOT_TOOLS)
+}
+
 /// Installs QEMU and binutils with apt-get when running as root; otherwise
 /// names the exact command to run.
 pub fn ensure_host_tools() -> Result<(), String> {

@@ -1,11 +1,15 @@
 //! The in-QEMU tests: how a boot is started and observed ([`qemu`]), the
 //! malformed boot modules derived from a good rootserver ([`elfedit`]),
 //! the suites themselves ([`suites`]), the UINTR conformance suites
-//! ([`uintr`]) and the optional runs on Bochs ([`bochs`]). `cargo xtask test` builds the images and runs
+//! ([`uintr`]), the optional runs on Bochs ([`bochs`]), the netboot tree with its suite ([`pxe`], [`netboot`]),
+//! and the boots of what real firmware hands over ([`firmware`]). `cargo xtask test` builds the images and runs
 //! [`suites::run_all`].
 
 pub mod bochs;
 pub mod elfedit;
+pub mod firmware;
+pub mod netboot;
+pub mod pxe;
 pub mod qemu;
 pub mod suites;
 pub mod uintr;
@@ -30,4 +34,6 @@ pub struct Images {
     pub scratch: PathBuf,
     /// The UINTR conformance image and the patched QEMU.
     pub uintr: uintr::UintrImages,
+    /// A QEMU whose TCG has x2APIC (QEMU 7.2's has not), or why none.
+    pub newer_qemu: Result<firmware::NewerQemu, String>,
 }

@@ -67,8 +67,6 @@ pub struct Boot {
     /// Extra serial ports after COM1 (files), e.g. COM2.
     pub extra_serial: Vec<PathBuf>,
     pub extra_args: Vec<String>,
-    /// QEMU's `-m` (seL4's simulate line: `size=3G`).
-    pub memory: String,
     /// Adds QEMU's isa-debug-exit device so the kernel can end the run.
     pub debug_exit: bool,
     /// Boot a bootloader ISO instead of QEMU's own multiboot loader.
@@ -77,6 +75,14 @@ pub struct Boot {
     /// boot, the CPU's registers and local APIC go into the log first, so
     /// that a hang can be told from slowness and placed.
     pub monitor: Option<PathBuf>,
+    /// Guest RAM (`-m size=`); seL4's line has 3G.
+    pub memory: String,
+    /// Boot from the network card instead of QEMU's multiboot loader
+    /// (the NIC and firmware then come from `extra_args`).
+    pub network_boot: bool,
+    /// Run QEMU inside this network namespace (`ip netns exec`), where
+    /// its tap device is.
+    pub netns: Option<String>,
 }
 
 impl Boot {
@@ -91,15 +97,24 @@ impl Boot {
             gdb: false,
             extra_serial: Vec::new(),
             extra_args: Vec::new(),
-            memory: "size=3G".into(),
             debug_exit: true,
             boot_from_cdrom: None,
             monitor: None,
+            memory: "3G".into(),
+            network_boot: false,
+            netns: None,
         }
     }
 
     pub fn command(&self) -> Command {
-        let mut c = Command::new(&self.qemu);
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&self.qemu);
+                c
+            }
+            None => Command::new(&self.qemu),
+        };
         match self.accel {
             Accel::Tcg => c.args(["-cpu", self.cpu.as_deref().unwrap_or(SEL4_CPU)]),
             Accel::Kvm => c.args(["-accel", "kvm", "-cpu", "host,-arch-capabilities"]),
@@ -108,13 +123,13 @@ impl Boot {
         for s in &self.extra_serial {
             c.arg("-serial").arg(format!("file:{}", s.display()));
         }
-        c.arg("-m").arg(&self.memory);
+        c.arg("-m").arg(format!("size={}", self.memory));
         if self.debug_exit {
             c.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
         }
         if let Some(iso) = &self.boot_from_cdrom {
             c.arg("-cdrom").arg(iso);
-        } else {
+        } else if !self.network_boot {
             c.arg("-kernel").arg(&self.kernel32);
             if let Some(initrd) = &self.initrd {
                 c.arg("-initrd").arg(initrd);

@@ -532,6 +532,7 @@ fn console_port(images: &Images, results: &mut Vec<TestResult>) -> Result<(), St
     check_status(&out, EXIT_HALTED, &mut problems);
     let com2_text = std::fs::read_to_string(&com2).unwrap_or_default();
     check_contains(&com2_text, "COM2", "console on port 0x2f8", &mut problems);
+    check_contains(&com2_text, "COM2", "machine: console on COM2 (I/O port 0x2f8", &mut problems);
     check_contains(&com2_text, "COM2", "rootserver: bootinfo at", &mut problems);
     if out.console.contains("rootserver: bootinfo at") {
         problems.push("output still went to COM1".into());
@@ -601,6 +602,8 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| sel4_simulate_line(images, r))?;
     step(&mut results, &|r| multiboot2_grub(images, r))?;
     step(&mut results, &|r| time_limit_leaves_cpu_state(images, r))?;
+    step(&mut results, &|r| crate::netboot::run(images, r))?;
+    step(&mut results, &|r| crate::firmware::run(images, r))?;
     step(&mut results, &|r| crate::uintr::absent_on_stock_qemu(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::harness_selftest(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::on_patched_qemu(&images.uintr, r))?;
@@ -664,7 +667,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
         Refusal {
             name: "image_larger_than_ram",
             module: module(elfedit::one_segment_of(&elf, 28 << 20)),
-            memory: Some("size=24M"),
+            memory: Some("24M"),
             expected: &["which is not free RAM"],
             ..Default::default()
         },

@@ -8,6 +8,7 @@ use super::multiboot::{self, BootParams, MMAP_TYPE_RAM};
 use super::phys::{PhysRead, SliceMem};
 use super::plan::{self, Plan};
 use super::regions::Region;
+use super::machine;
 use super::{cmdline, BootError};
 use crate::arch::x86_64::exit::{exit_qemu, ExitCode};
 use crate::arch::x86_64::paging::{self, PAGE_SIZE};
@@ -122,9 +123,12 @@ fn boot(magic: u32, info: u64) -> Result<bool, BootError> {
     let (rsdp, madt) = discover_acpi(&params)?;
     apic::disable_legacy_pic();
     let ioapic_bases: arrayvec::ArrayVec<u32, 8> = madt.ioapics.iter().map(|i| i.paddr).collect();
-    crate::arch::x86_64::ioapic::init(&ioapic_bases);
-    let (apic_id, apic_version) = apic::init_local_apic(madt.lapic_paddr);
-    kprintln!("local APIC: id {apic_id}, version {apic_version:#x}, xAPIC mode");
+    let pins = crate::arch::x86_64::ioapic::init(&ioapic_bases);
+    for (io, pins) in madt.ioapics.iter().zip(pins) {
+        kprintln!("  IOAPIC {} at {:#x}, GSI base {}, {pins} pins", io.id, io.paddr, io.gsi_base);
+    }
+    let (apic_mode, apic_id, apic_version) = apic::init_local_apic(madt.lapic_paddr);
+    kprintln!("local APIC: id {apic_id}, version {apic_version:#x}, {} mode", apic_mode_name(apic_mode));
 
     let module = *params.modules.first().ok_or(BootError::NoModule)?;
     let in_ram = params.memory.iter().any(|e| e.kind == MMAP_TYPE_RAM && e.base <= module.start && module.end <= e.base.saturating_add(e.len));
@@ -135,8 +139,9 @@ fn boot(magic: u32, info: u64) -> Result<bool, BootError> {
     // above) and nothing writes to it while the slice is used.
     let file = unsafe { core::slice::from_raw_parts(paddr_to_pptr(module.start) as *const u8, (module.end - module.start) as usize) };
     let image = ElfImage::parse(file)?;
-    let tsc_mhz = tsc::measure_mhz();
-    kprintln!("TSC: {tsc_mhz} MHz (measured against the PIT)");
+    let (tsc_mhz, tsc_source) = tsc::frequency(acpi::find_hpet(&PhysWindow, &rsdp));
+    kprintln!("TSC: {tsc_mhz} MHz ({tsc_source})");
+    machine_report(&params, &madt, apic_mode, apic_id, (tsc_mhz, tsc_source));
     let vbe = params.vbe.map(read_vbe);
     let extra =
         ExtraInputs { vbe: vbe.as_ref(), rsdp: Some(rsdp_bytes(&params, &rsdp)), framebuffer: params.framebuffer, memory: &params.memory, tsc_mhz };
@@ -175,18 +180,100 @@ fn discover_acpi(params: &BootParams) -> Result<(acpi::Rsdp, acpi::Madt), BootEr
         None => acpi::find_rsdp(&PhysWindow),
     }
     .ok_or(BootError::NoAcpi)?;
-    let madt = acpi::parse_madt(&PhysWindow, &rsdp)?;
+    // Safety: boot, single-threaded; nothing else holds the table.
+    let cpus = unsafe { machine::BOOT_CPUS.get() };
+    let madt = acpi::parse_madt(&PhysWindow, &rsdp, &mut |c| cpus.push(c))?;
     kprintln!(
         "ACPI: RSDP revision {}, {} CPU(s), local APIC at {:#x}, {} IOAPIC(s)",
         rsdp.revision,
-        madt.cpus.len(),
+        madt.cpus_enabled,
         madt.lapic_paddr,
         madt.ioapics.len()
     );
-    for io in madt.ioapics.iter() {
-        kprintln!("  IOAPIC {} at {:#x}, GSI base {}", io.id, io.paddr, io.gsi_base);
+    if madt.ioapics_ignored > 0 {
+        kprintln!("  {} more IOAPIC(s) listed beyond the {} this kernel drives", madt.ioapics_ignored, acpi::MAX_IOAPICS);
+    }
+    for o in madt.overrides.iter() {
+        kprintln!(
+            "  interrupt source override: IRQ {} on GSI {}, {}, {}",
+            o.source,
+            o.gsi,
+            if o.level_triggered() { "level" } else { "edge" },
+            if o.active_low() { "active low" } else { "active high" }
+        );
     }
     Ok((rsdp, madt))
+}
+
+fn apic_mode_name(mode: apic::ApicMode) -> &'static str {
+    match mode {
+        apic::ApicMode::XApic => "xAPIC",
+        apic::ApicMode::X2Apic => "x2APIC",
+    }
+}
+
+/// The boot report of the machine, one `machine: ` line per fact, for
+/// whoever reads a real server's console: what runs where, and what the
+/// firmware handed over.
+fn machine_report(params: &BootParams, madt: &acpi::Madt, apic_mode: apic::ApicMode, apic_id: u32, (tsc_mhz, tsc_source): (u32, tsc::TscSource)) {
+    use core::arch::x86_64::__cpuid_count;
+    let id = raw_cpuid::CpuId::new();
+    let vendor = id.get_vendor_info();
+    let (family, model, stepping) = id.get_feature_info().map_or((0, 0, 0), |f| (f.family_id(), f.model_id(), f.stepping_id()));
+    let mut brand = [0u8; 48];
+    kprintln!(
+        "machine: CPU {} family {family:#x} model {model:#x} stepping {stepping} ({})",
+        vendor.as_ref().map_or("unknown vendor", |v| v.as_str()),
+        cpu::model_name(&mut brand)
+    );
+    // The SMT field's width: CPUID leaf 0xB (or 0x1F), level 0.
+    let max_leaf = __cpuid_count(0, 0).eax;
+    let smt_bits = [0x1f, 0xb]
+        .into_iter()
+        .filter(|&leaf| max_leaf >= leaf)
+        .map(|leaf| __cpuid_count(leaf, 0))
+        .find(|r| r.ebx & 0xffff != 0)
+        .map_or(0, |r| r.eax & 0x1f);
+    // Safety: boot, single-threaded; filled by `discover_acpi`.
+    let cpus = unsafe { machine::BOOT_CPUS.get() };
+    let (threads, cores) = machine::count_threads_and_cores(cpus.as_slice(), smt_bits);
+    kprintln!(
+        "machine: {threads} thread(s) in {cores} core(s) enabled in the MADT ({} listed, {} by x2APIC entries, highest APIC ID {}); this kernel runs on the boot CPU only",
+        madt.cpus_listed + cpus.dropped,
+        madt.x2apic_entries,
+        madt.max_apic_id
+    );
+    kprintln!(
+        "machine: APIC {} (as the firmware left it), boot CPU APIC ID {apic_id}; {} IOAPIC(s), {} interrupt source override(s){}",
+        apic_mode_name(apic_mode),
+        madt.ioapics.len(),
+        madt.overrides.len(),
+        if madt.pcat_compat { ", legacy PICs present (masked)" } else { "" }
+    );
+    if apic_id > 255 {
+        kprintln!("machine: the boot CPU's APIC ID is above 255: IOAPIC interrupts cannot reach it without interrupt remapping");
+    }
+    kprintln!("machine: TSC {tsc_mhz} MHz, {tsc_source}");
+    kprintln!("machine: user interrupts (UINTR) {}", if cpu::has_uintr() { "present in this CPU" } else { "absent from this CPU" });
+    let port = serial::console_port();
+    kprintln!("machine: console on {} (I/O port {port:#x}; console_port= chooses it)", machine::serial_port_name(port));
+    match params.framebuffer.map(|t| machine::Framebuffer::parse(&t)) {
+        Some(fb) => kprintln!(
+            "machine: framebuffer {}x{}, {} bits per pixel, {}, at {:#x} (passed on in bootinfo)",
+            fb.width,
+            fb.height,
+            fb.bpp,
+            fb.kind_name(),
+            fb.addr
+        ),
+        None => kprintln!("machine: no framebuffer from the loader"),
+    }
+    kprintln!(
+        "machine: loaded by multiboot {}; {} memory map entries{}",
+        params.protocol,
+        params.memory.len(),
+        if params.rsdp.is_some() { ", ACPI RSDP from the loader" } else { ", ACPI RSDP found in the BIOS area" }
+    );
 }
 
 /// The RSDP as seL4 passes it on: the 36-byte ACPI 2.0 layout, read from

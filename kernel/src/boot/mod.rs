@@ -7,6 +7,7 @@ pub mod acpi;
 pub mod cmdline;
 pub mod elf;
 pub mod extra_bootinfo;
+pub mod machine;
 pub mod multiboot;
 pub mod phys;
 pub mod plan;

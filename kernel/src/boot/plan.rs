@@ -222,9 +222,14 @@ pub fn plan(
     let paging = BootPaging { start: image_vstart, end: it_vend, base: paging_base };
 
     // Once the image is copied out, the modules' memory is free again (seL4
-    // hands it out as untyped too).
+    // hands it out as untyped too), but only what is usable RAM: a loader
+    // may put a module below 1 MiB (GRUB under UEFI does), and that memory
+    // is never untyped RAM, or it would also be handed out as device memory.
     for m in modules {
-        free.add(Region::new(m.start & !(PAGE - 1), m.end.next_multiple_of(PAGE)));
+        let module = Region::new(m.start & !(PAGE - 1), m.end.next_multiple_of(PAGE));
+        for r in ram.as_slice().iter().filter(|r| r.overlaps(&module)) {
+            free.add(Region::new(r.start.max(module.start), r.end.min(module.end)));
+        }
     }
 
     Ok(Plan {
@@ -331,6 +336,51 @@ mod tests {
         // One PDPT, one PD, one PT cover 0x400000..0x483000.
         assert_eq!(p.paging.frames(), 3);
         assert_eq!(p.caps, InitialCaps { fixed: 16, paging: 3, extra_frames: 1, image_frames: 0x80, untypeds: 0 });
+    }
+
+    /// The map GRUB hands over under OVMF (q35, 3 GiB), with the module
+    /// GRUB placed at 0x8000, below 1 MiB.
+    fn ovmf_map() -> Vec<MemoryEntry> {
+        let e = |base: u64, end: u64, kind| MemoryEntry { base, len: end - base, kind };
+        vec![
+            e(0, 0xa0000, 1),
+            e(0x100000, 0x806000, 1),
+            e(0x806000, 0x808000, 4),
+            e(0x808000, 0x810000, 1),
+            e(0x810000, 0x900000, 4),
+            e(0x900000, 0x7eea0000, 1),
+            e(0x7eea0000, 0x7efa2000, 2),
+            e(0x7efa2000, 0x7f8ec000, 1),
+            e(0x7f8ec000, 0x7f9ec000, 2),
+            e(0x7f9ec000, 0x7faec000, 20),
+            e(0x7faec000, 0x7fb6c000, 2),
+            e(0x7fb6c000, 0x7fb7e000, 3),
+            e(0x7fb7e000, 0x7fbfe000, 4),
+            e(0x7fbfe000, 0x7fef4000, 1),
+            e(0x7fef4000, 0x7ff78000, 2),
+            e(0x7ff78000, 0x80000000, 4),
+            e(0xb0000000, 0xc0000000, 2),
+            e(0xffc00000, 0x100000000, 2),
+            e(0x100000000, 0x140000000, 1),
+        ]
+    }
+
+    #[test]
+    fn a_module_below_1mib_is_not_returned_as_ram() {
+        let map = ovmf_map();
+        let module = Module { start: 0x8000, end: 0x23f48 };
+        let p = plan(&map, &[module], 0x14f000, 0x40_0000, 0x43_7000, 12).unwrap();
+        assert!(p.free.as_slice().iter().all(|r| r.start >= HIGHMEM_PADDR), "{:?}", p.free);
+        let uts = untyped_blocks(&map, &p.free, &[]);
+        let mut all: Vec<_> = uts.iter().map(|u| (u.paddr, u.paddr + (1u64 << u.size_bits))).collect();
+        all.sort();
+        for w in all.windows(2) {
+            assert!(w[0].1 <= w[1].0, "untypeds overlap: {w:?}");
+        }
+        // A module in RAM above 1 MiB still comes back once copied out.
+        let high = Module { start: 0x20_0000, end: 0x21_0000 };
+        let p = plan(&map, &[high], 0x14f000, 0x40_0000, 0x43_7000, 12).unwrap();
+        assert!(p.free.as_slice().iter().any(|f| f.contains(&Region::new(high.start, high.end))));
     }
 
     #[test]

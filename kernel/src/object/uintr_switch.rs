@@ -127,9 +127,9 @@ pub fn hardware() -> bool {
     state().path == Path::Hardware
 }
 
-/// This CPU in a UPID's NDST (xAPIC).
+/// This CPU in a UPID's NDST (xAPIC or x2APIC format, as the APIC runs).
 fn this_cpu() -> u32 {
-    Upid::xapic_ndst(apic::local_apic_id())
+    apic::upid_ndst()
 }
 
 /// The MSR values of `t`, or `None` for a thread with neither a receiver

@@ -57,6 +57,10 @@ impl Upid {
     pub const fn xapic_ndst(apic_id: u8) -> u32 {
         (apic_id as u32) << 8
     }
+    /// The NDST value that names x2APIC ID `apic_id`: all 32 bits.
+    pub const fn x2apic_ndst(apic_id: u32) -> u32 {
+        apic_id
+    }
     pub fn set_ndst(&mut self, ndst: u32) {
         self.control = (self.control & !(0xffff_ffff << NDST_SHIFT)) | (ndst as u64) << NDST_SHIFT;
     }
@@ -114,6 +118,17 @@ mod tests {
         assert!(!u.on() && u.sn());
         u.control |= 1 << 4;
         assert!(!u.is_well_formed());
+    }
+
+    #[test]
+    fn x2apic_ndst_is_the_whole_id() {
+        let mut u = Upid::default();
+        u.set_ndst(Upid::x2apic_ndst(0x1_0203));
+        assert_eq!(u.control >> 32, 0x1_0203);
+        assert_eq!(u.ndst(), 0x1_0203);
+        u.set_ndst(Upid::x2apic_ndst(u32::MAX));
+        assert_eq!(u.control, 0xffff_ffff << 32);
+        assert!(u.is_well_formed());
     }
 
     #[test]

@@ -42,36 +42,88 @@ pub fn disable_legacy_pic() {
     }
 }
 
-fn reg(offset: u64) -> *mut u32 {
+/// IA32_APIC_BASE bit 10 (EXTD): the local APIC is in x2APIC mode.
+const APIC_BASE_X2APIC: u64 = 1 << 10;
+/// x2APIC registers are MSRs from 0x800, one per 16-byte xAPIC slot.
+const X2APIC_MSR_BASE: u32 = 0x800;
+
+/// How the local APIC is driven (seL4's `KernelLAPICMode` choices).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApicMode {
+    /// Memory-mapped registers, 8-bit APIC IDs.
+    XApic,
+    /// Registers as MSRs, 32-bit APIC IDs.
+    X2Apic,
+}
+
+static MODE: crate::kernel_state::KernelCell<ApicMode> = crate::kernel_state::KernelCell::new(ApicMode::XApic);
+
+fn mode() -> ApicMode {
+    // Safety: written once at boot before any register access.
+    unsafe { *MODE.get() }
+}
+
+fn mmio(offset: u64) -> *mut u32 {
     // Safety: reading the cell; boot sets it before any register access.
     (paddr_to_pptr(unsafe { *LAPIC_BASE.get() }) + offset) as *mut u32
 }
 
 fn read(offset: u64) -> u32 {
-    // Safety: the LAPIC page is mapped through the physical window; the
-    // register offsets are architectural.
-    unsafe { reg(offset).read_volatile() }
+    match mode() {
+        // Safety: the LAPIC page is mapped through the physical window; the
+        // register offsets are architectural.
+        ApicMode::XApic => unsafe { mmio(offset).read_volatile() },
+        // Safety: in x2APIC mode every xAPIC register offset used here has
+        // its MSR at 0x800 + offset / 16.
+        ApicMode::X2Apic => unsafe { Msr::new(X2APIC_MSR_BASE + (offset >> 4) as u32).read() as u32 },
+    }
 }
 
 fn write(offset: u64, value: u32) {
-    // Safety: as for `read`.
-    unsafe { reg(offset).write_volatile(value) }
+    match mode() {
+        // Safety: as for `read`.
+        ApicMode::XApic => unsafe { mmio(offset).write_volatile(value) },
+        // Safety: as for `read`; these registers take a 32-bit value.
+        ApicMode::X2Apic => unsafe { Msr::new(X2APIC_MSR_BASE + (offset >> 4) as u32).write(value as u64) },
+    }
 }
 
-/// Enables the local APIC at `paddr` (from the MADT) in xAPIC mode and
-/// returns (APIC ID, version).
-pub fn init_local_apic(paddr: u64) -> (u8, u8) {
-    // Safety: IA32_APIC_BASE exists (CPUID.APIC checked); setting the
-    // global enable bit with the MADT's base is the xAPIC set-up.
+/// Whether the CPU can run its local APIC in x2APIC mode (CPUID.1:ECX[21]).
+pub fn cpu_has_x2apic() -> bool {
+    raw_cpuid::CpuId::new().get_feature_info().is_some_and(|f| f.has_x2apic())
+}
+
+/// Enables the local APIC and returns (mode, APIC ID, version), in the
+/// mode the firmware left it (seL4's `KernelLAPICMode` choices, taken at
+/// run time): x2APIC stays x2APIC, driven through MSRs (leaving it would
+/// need the APIC disabled first, and APIC IDs above 255 cannot be named
+/// in xAPIC mode); xAPIC stays xAPIC, memory-mapped at `paddr` (from the
+/// MADT).
+pub fn init_local_apic(paddr: u64) -> (ApicMode, u32, u8) {
+    // Safety: IA32_APIC_BASE exists (CPUID.APIC checked). From xAPIC (or
+    // disabled), setting the enable bit with the MADT's base is an allowed
+    // move; in x2APIC mode the MSR is left as it is (clearing EXTD while
+    // enabled would fault).
     unsafe {
         let mut msr = Msr::new(IA32_APIC_BASE);
         let value = msr.read();
-        msr.write((value & 0xfff & !(1 << 10)) | (paddr & !0xfff) | APIC_BASE_ENABLE);
+        let mode = if value & APIC_BASE_X2APIC != 0 && value & APIC_BASE_ENABLE != 0 {
+            ApicMode::X2Apic
+        } else {
+            msr.write((value & 0xfff & !APIC_BASE_X2APIC) | (paddr & !0xfff) | APIC_BASE_ENABLE);
+            ApicMode::XApic
+        };
         *LAPIC_BASE.get() = paddr;
+        *MODE.get() = mode;
     }
     write(LAPIC_LVT_TIMER, LAPIC_LVT_MASKED);
     write(LAPIC_SVR, (1 << 8) | SPURIOUS_VECTOR as u32);
-    ((read(LAPIC_ID) >> 24) as u8, read(LAPIC_VERSION) as u8)
+    (self::mode(), local_apic_id(), read(LAPIC_VERSION) as u8)
+}
+
+/// The mode the local APIC runs in (after `init_local_apic`).
+pub fn apic_mode() -> ApicMode {
+    mode()
 }
 
 const LAPIC_TIMER_INITIAL: u64 = 0x380;
@@ -139,9 +191,22 @@ pub fn interrupt_pending() -> bool {
     (0..8).any(|i| read(LAPIC_IRR + i * 0x10) != 0)
 }
 
-/// This CPU's xAPIC ID.
-pub fn local_apic_id() -> u8 {
-    (read(LAPIC_ID) >> 24) as u8
+/// This CPU's APIC ID: 8 bits (register bits 31:24) in xAPIC mode, the
+/// whole 32-bit register in x2APIC mode.
+pub fn local_apic_id() -> u32 {
+    match mode() {
+        ApicMode::XApic => read(LAPIC_ID) >> 24,
+        ApicMode::X2Apic => read(LAPIC_ID),
+    }
+}
+
+/// This CPU as a UPID's NDST names it: the xAPIC ID in bits 15:8, or the
+/// full x2APIC ID.
+pub fn upid_ndst() -> u32 {
+    match mode() {
+        ApicMode::XApic => crate::uintr::format::Upid::xapic_ndst(local_apic_id() as u8),
+        ApicMode::X2Apic => crate::uintr::format::Upid::x2apic_ndst(local_apic_id()),
+    }
 }
 
 const LAPIC_ICR_LOW: u64 = 0x300;
@@ -149,7 +214,9 @@ const LAPIC_ICR_LOW: u64 = 0x300;
 const ICR_TO_SELF: u32 = 1 << 18;
 
 /// Sends this CPU a fixed interrupt on `vector`; it is taken once
-/// interrupts are next enabled.
+/// interrupts are next enabled. (In x2APIC mode the ICR is one 64-bit
+/// MSR; with the self shorthand the destination half is ignored, so the
+/// 32-bit write is the whole command.)
 pub fn send_self_ipi(vector: u8) {
     write(LAPIC_ICR_LOW, ICR_TO_SELF | vector as u32);
 }

@@ -16,6 +16,16 @@ mb2_header:
     .long 0
     .long mb2_header_end - mb2_header
     .long -(0xe85250d6 + (mb2_header_end - mb2_header))
+    // Framebuffer tag, optional, no preferred size or depth: under UEFI
+    // there is no VGA text mode, and this asks GRUB to hand over the
+    // firmware's linear framebuffer (for bootinfo) instead of none.
+    .short 5
+    .short 1
+    .long 20
+    .long 0
+    .long 0
+    .long 0
+    .balign 8
     .short 0
     .short 0
     .long 8

@@ -36,18 +36,24 @@ fn write(base: u64, reg: u32, v: u32) {
     unsafe { select(base, reg).write_volatile(v) }
 }
 
-/// Records the I/O APICs and masks every pin (boot).
-pub fn init(paddrs: &[u32]) {
+/// Records the I/O APICs (in MADT order: seL4's I/O APIC numbers) and
+/// masks every pin; returns how many pins each has. One whose version
+/// register reads all ones is not there and gets 0 pins.
+pub fn init(paddrs: &[u32]) -> ArrayVec<u32, 8> {
     // Safety: kernel context (boot).
     let apics = unsafe { IOAPICS.get() };
+    let mut counts = ArrayVec::new();
     for &p in paddrs {
         let base = p as u64;
-        let pins = ((read(base, IOAPICVER) >> 16) & 0xff) + 1;
+        let version = read(base, IOAPICVER);
+        let pins = if version == u32::MAX { 0 } else { ((version >> 16) & 0xff) + 1 };
         for pin in 0..pins {
             write(base, REDIRECTION_BASE + 2 * pin, MASKED);
         }
         let _ = apics.list.try_push((base, pins));
+        let _ = counts.try_push(pins);
     }
+    counts
 }
 
 pub fn count() -> usize {
@@ -65,10 +71,12 @@ fn base(ioapic: usize) -> Option<u64> {
     unsafe { IOAPICS.get() }.list.get(ioapic).map(|&(b, _)| b)
 }
 
-/// Routes `pin` to `vector` on APIC ID 0, masked until acknowledged.
+/// Routes `pin` to `vector` on the boot CPU, masked until acknowledged.
+/// (Physical destination mode names 8-bit APIC IDs: a boot CPU above 255
+/// needs interrupt remapping, which this kernel does not do.)
 pub fn map_pin(ioapic: usize, pin: u32, level: bool, active_low: bool, vector: u8) {
     if let Some(b) = base(ioapic) {
-        write(b, REDIRECTION_BASE + 2 * pin + 1, 0);
+        write(b, REDIRECTION_BASE + 2 * pin + 1, (super::apic::local_apic_id() & 0xff) << 24);
         let mut low = vector as u32 | MASKED;
         if level {
             low |= LEVEL_TRIGGERED;
