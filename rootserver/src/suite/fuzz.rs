@@ -8,7 +8,7 @@
 //! hang, and the rootserver must survive.
 
 use super::threads::{spawn_with, WorkerSpec};
-use super::{ensure, find_untyped, slot, Runner, ROOT_NODE};
+use super::{ensure, find_untyped, slot, Rng, Runner, ROOT_NODE};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use sel4::arch::{syscall, syscall_number, SyscallRegs};
 use sel4::cap::{init, CNode, CapRights, Endpoint, Notification, Tcb};
@@ -29,18 +29,7 @@ static CALLS: AtomicU64 = AtomicU64::new(0);
 static FAULTS: AtomicU64 = AtomicU64::new(0);
 static FUZZ_BUFFER: AtomicU64 = AtomicU64::new(0);
 
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
     /// Mostly small numbers (slot indices, depths, types), sometimes any.
     fn word(&mut self) -> u64 {
         let v = match self.below(10) {

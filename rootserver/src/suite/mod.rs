@@ -61,6 +61,24 @@ pub fn clean_up_after_failure(ut: Untyped) -> Result<(), &'static str> {
     slot(ut).revoke().map_err(|_| "revoking the untyped failed")
 }
 
+/// The suites' pseudo-random numbers (xorshift64): the same seed gives the
+/// same sequence on every kernel. Each fuzzer adds the distributions it
+/// needs in its own `impl Rng`.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
 pub fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
     if cond {
         Ok(())

@@ -17,7 +17,7 @@
 //! holding (the kernel reports those at DebugHalt).
 
 use super::threads::{restart_worker, spawn_with, WorkerSpec};
-use super::{ensure, find_untyped, slot, Runner, ROOT_NODE};
+use super::{ensure, find_untyped, slot, Rng, Runner, ROOT_NODE};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use sel4::cap::{init, CNode, CapRights, Endpoint, Notification, Tcb, UintrReceiver, Uitt};
 use sel4::ipc::reply;
@@ -68,18 +68,7 @@ struct FuzzerState(core::cell::UnsafeCell<(Loaded, [u64; 512])>);
 unsafe impl Sync for FuzzerState {}
 static STATE: FuzzerState = FuzzerState(core::cell::UnsafeCell::new((Loaded { gprs: [0; 15], flags: 0, saved_rsp: 0 }, [0; 512])));
 
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
     /// Register contents: small numbers (cap pointers, lengths) half the
     /// time, otherwise anything, kernel and non-canonical addresses too.
     fn register(&mut self) -> u64 {
@@ -356,11 +345,9 @@ fn fuzz(bi: &'static BootInfo, ut: sel4::cap::Untyped, base: u64) -> Result<(), 
     ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, fault_ep, 1).map_err(|_| "endpoint retype failed")?;
     ut.retype(ObjectType::Notification, 0, ROOT_NODE, done, 1).map_err(|_| "notification retype failed")?;
     ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, first_object, SANDBOX_EPS).map_err(|_| "endpoint retype failed")?;
-    ut.retype(ObjectType::Notification, 0, ROOT_NODE, first_object + SANDBOX_EPS, SANDBOX_NTFNS)
-        .map_err(|_| "notification retype failed")?;
-    let put = |index: u64, src: u64| {
-        CNode::from_cptr(guarded).slot(index, 64).copy(slot(src), CapRights::ALL).map_err(|_| "populating the sandbox failed")
-    };
+    ut.retype(ObjectType::Notification, 0, ROOT_NODE, first_object + SANDBOX_EPS, SANDBOX_NTFNS).map_err(|_| "notification retype failed")?;
+    let put =
+        |index: u64, src: u64| CNode::from_cptr(guarded).slot(index, 64).copy(slot(src), CapRights::ALL).map_err(|_| "populating the sandbox failed");
     put(1, guarded)?;
     for i in 0..SANDBOX_EPS {
         put(SANDBOX_FIRST_EP + i, first_object + i)?;
@@ -368,10 +355,7 @@ fn fuzz(bi: &'static BootInfo, ut: sel4::cap::Untyped, base: u64) -> Result<(), 
     for i in 0..SANDBOX_NTFNS {
         put(SANDBOX_FIRST_NTFN + i, first_object + SANDBOX_EPS + i)?;
     }
-    CNode::from_cptr(guarded)
-        .slot(SANDBOX_FAULT_EP, 64)
-        .mint(slot(fault_ep), CapRights::ALL, 0xf00)
-        .map_err(|_| "populating the sandbox failed")?;
+    CNode::from_cptr(guarded).slot(SANDBOX_FAULT_EP, 64).mint(slot(fault_ep), CapRights::ALL, 0xf00).map_err(|_| "populating the sandbox failed")?;
 
     // The fuzzer: worker 1, then moved into its sandbox.
     spawn_with(bi, ut, WorkerSpec { tcb_slot: fuzz_tcb, k: 1, prio: 100, fault_ep: 0 }, park, 0)?;
@@ -390,9 +374,7 @@ fn fuzz(bi: &'static BootInfo, ut: sel4::cap::Untyped, base: u64) -> Result<(), 
         ut.retype(ObjectType::Uitt, 0, ROOT_NODE, uitt, 1).map_err(|_| "UITT retype failed")?;
         slot(s(9)).mint(slot(receiver), CapRights::ALL, 7).map_err(|_| "minting a vector failed")?;
         Uitt::from_cptr(uitt).register_sender(0, UintrReceiver::from_cptr(s(9))).map_err(|_| "RegisterSender failed")?;
-        UintrReceiver::from_cptr(receiver)
-            .bind_tcb(fuzzer_tcb, sel4::uintr::handler_entry(), 128)
-            .map_err(|_| "binding the receiver failed")?;
+        UintrReceiver::from_cptr(receiver).bind_tcb(fuzzer_tcb, sel4::uintr::handler_entry(), 128).map_err(|_| "binding the receiver failed")?;
         fuzzer_tcb.bind_uitt(Uitt::from_cptr(uitt)).map_err(|_| "binding the UITT failed")?;
         sel4::uintr::set_handler(record_delivery);
     }
