@@ -1,4 +1,5 @@
-//! The scheduler: 256 priority-ordered ready queues with round-robin inside
+//! The scheduler: `KernelNumPriorities` priority-ordered ready queues (256
+//! in sel4test's configuration) with round-robin inside
 //! a priority, seL4's scheduler action (resume the current thread, switch to
 //! a chosen one, or choose anew), and getting back to user mode.
 //!
@@ -8,6 +9,7 @@
 use crate::arch::x86_64::{cpu, entry, fpu, io};
 use crate::kernel_state::KernelCell;
 use crate::thread::{Tcb, ThreadState};
+use sel4_compat::objects::tcb_flag;
 use sel4_compat::NUM_PRIORITIES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,23 +28,28 @@ struct Queue {
 struct Scheduler {
     queues: [Queue; NUM_PRIORITIES],
     /// One bit per non-empty queue.
-    bitmap: [u64; NUM_PRIORITIES / 64],
+    bitmap: [u64; BITMAP_WORDS],
     action: Action,
     /// Null while idle.
     current: *mut Tcb,
     /// The thread whose registers the FPU holds.
     fpu_owner: *mut Tcb,
+    /// Whether CR0.TS is set (the running thread's FPU is disabled).
+    fpu_trapping: bool,
     idle_announced: bool,
 }
+
+const BITMAP_WORDS: usize = NUM_PRIORITIES.div_ceil(64);
 
 const EMPTY: Queue = Queue { head: core::ptr::null_mut(), tail: core::ptr::null_mut() };
 
 static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     queues: [EMPTY; NUM_PRIORITIES],
-    bitmap: [0; NUM_PRIORITIES / 64],
+    bitmap: [0; BITMAP_WORDS],
     action: Action::ResumeCurrent,
     current: core::ptr::null_mut(),
     fpu_owner: core::ptr::null_mut(),
+    fpu_trapping: false,
     idle_announced: false,
 });
 
@@ -340,9 +347,23 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
     unsafe { entry::restore_user_context(&mut tcb.ctx, vspace) }
 }
 
-/// Gives the FPU to `tcb`, saving the previous owner's registers.
+/// Gives the FPU to `tcb`, saving the previous owner's registers (seL4's
+/// `lazyFPURestore`): a thread whose FPU is disabled gets none, and runs
+/// with CR0.TS set so that its first FPU instruction faults; the owner's
+/// registers stay in the FPU meanwhile.
 fn switch_fpu(tcb: &mut Tcb) {
     let s = sched();
+    if tcb.flags & tcb_flag::FPU_DISABLED != 0 {
+        if !s.fpu_trapping {
+            fpu::disable();
+            s.fpu_trapping = true;
+        }
+        return;
+    }
+    if s.fpu_trapping {
+        fpu::enable();
+        s.fpu_trapping = false;
+    }
     if s.fpu_owner == tcb as *mut Tcb {
         return;
     }
@@ -352,6 +373,21 @@ fn switch_fpu(tcb: &mut Tcb) {
     }
     fpu::restore(&tcb.fpu);
     s.fpu_owner = tcb;
+}
+
+/// seL4's `fpuRelease`: if the FPU holds `tcb`'s registers, they are saved
+/// into its TCB and the FPU belongs to no thread.
+pub fn release_fpu(tcb: &mut Tcb) {
+    let s = sched();
+    if s.fpu_owner != tcb as *mut Tcb {
+        return;
+    }
+    if s.fpu_trapping {
+        fpu::enable();
+        s.fpu_trapping = false;
+    }
+    fpu::save(&mut tcb.fpu);
+    s.fpu_owner = core::ptr::null_mut();
 }
 
 /// A TCB is being deleted: its FPU registers need not be saved.

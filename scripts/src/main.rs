@@ -1,9 +1,16 @@
 //! `cargo xtask`: build, boot and test the kernel.
 //!
-//! - `cargo xtask run [--tcg|--kvm] [--gdb] [--cmdline "..."] [--qemu-uintr]`:
+//! - `cargo xtask run [--config C] [--tcg|--kvm] [--gdb] [--cmdline "..."] [--qemu-uintr]`:
 //!   build the kernel and rootserver and boot them in QEMU (KVM when this
 //!   host's KVM can run the kernel, TCG otherwise; `--qemu-uintr`: the
 //!   QEMU with the UINTR patches, TCG, seL4's CPU plus `+uintr`).
+//! - `cargo xtask kernel [--config C] [--target-dir DIR] [--out FILE]`:
+//!   build the kernel for a configuration and print where it is (what
+//!   the CMake package in `cmake/` runs for `kernel.elf`).
+//!
+//! A configuration `C` is a preset name (`sel4test-debug`, the default;
+//! `sel4test-release`; `sel4bench`) or a file of seL4 options
+//! (`KernelRootCNodeSizeBits=15`, ...; see `configs/`).
 //! - `cargo xtask test [--host-only|--qemu-only|--uintr-only]`: host unit
 //!   tests plus every in-QEMU suite (including the UINTR conformance
 //!   image on the patched and the stock QEMU), closing with
@@ -29,7 +36,8 @@ use kernel_tests::suites;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage:
-  cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
+  cargo xtask run  [--config PRESET|FILE] [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
+  cargo xtask kernel [--config PRESET|FILE] [--target-dir DIR] [--out FILE]
   cargo xtask test [--host-only | --qemu-only | --uintr-only]
   cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]";
 
@@ -37,6 +45,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
+        Some("kernel") => kernel(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]).map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
@@ -54,10 +63,43 @@ fn main() -> ExitCode {
     }
 }
 
-fn prepare() -> Result<artifacts::Images, String> {
+fn prepare(config: &kernel_config::Config) -> Result<artifacts::Images, String> {
     setup::ensure_rust_target()?;
     setup::ensure_host_tools()?;
-    artifacts::build(KernelVariant::Fastpath)
+    artifacts::build_config(config, true, None)
+}
+
+/// `cargo xtask kernel`: builds the kernel for a configuration; prints the
+/// ELF64's path, or copies it to `--out` (only when it changed, so that a
+/// build system watching the file's time sees no change for no change).
+fn kernel(args: &[String]) -> Result<ExitCode, String> {
+    let mut config = kernel_config::Config::default();
+    let (mut target_dir, mut out) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--config" => config = kernel_config::Config::load(&value()?)?,
+            "--target-dir" => target_dir = Some(std::path::PathBuf::from(value()?)),
+            "--out" => out = Some(std::path::PathBuf::from(value()?)),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    setup::ensure_host_tools()?;
+    let images = artifacts::build_config(&config, false, target_dir.as_deref())?;
+    match out {
+        Some(out) => {
+            let built = std::fs::read(&images.kernel).map_err(|e| format!("{}: {e}", images.kernel.display()))?;
+            if std::fs::read(&out).ok().as_deref() != Some(built.as_slice()) {
+                if let Some(parent) = out.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+                }
+                std::fs::copy(&images.kernel, &out).map_err(|e| format!("{}: {e}", out.display()))?;
+            }
+        }
+        None => println!("{}", images.kernel.display()),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Both kernel variants and the benchmark rootserver; the default kernel
@@ -102,9 +144,11 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut gdb = false;
     let mut cmdline = None;
     let mut uintr = false;
+    let mut config = kernel_config::Config::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--config" => config = kernel_config::Config::load(it.next().ok_or("--config needs a value")?)?,
             "--qemu-uintr" => uintr = true,
             "--tcg" => forced = Some(Accel::Tcg),
             "--kvm" => forced = Some(Accel::Kvm),
@@ -117,7 +161,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         return Err("--qemu-uintr: the UINTR emulation is TCG only; drop --kvm".into());
     }
     let accel = if uintr { Accel::Tcg } else { choose_accel(forced)? };
-    let images = prepare()?;
+    let images = prepare(&config)?;
     let mut boot = Boot::new(&images.kernel32, Some(&images.rootserver));
     if uintr {
         boot.qemu = qemu_uintr::patched_qemu()?;

@@ -1,5 +1,11 @@
-//! Syscall numbers as passed in `rdx` (seL4's `seL4_Syscall_ID` for this
-//! configuration: non-MCS, debug build, no benchmark, no VT-x).
+//! Syscall numbers as passed in `rdx` (seL4's `seL4_Syscall_ID`: non-MCS,
+//! no benchmark, no VT-x). The debug syscalls exist only in the
+//! configurations that have them, as in seL4: `DebugPutChar` and
+//! `DebugDumpScheduler` with `KernelPrinting`, the other `Debug*` ones with
+//! `KernelDebugBuild`. The numbers never move; an absent one is an unknown
+//! syscall.
+
+use crate::config;
 
 /// One seL4 system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +29,25 @@ pub enum Syscall {
 }
 
 impl Syscall {
-    /// Decodes the raw `rdx` value; `None` is an unknown syscall.
+    /// Decodes the raw `rdx` value; `None` is an unknown syscall (in this
+    /// configuration).
     pub fn from_word(word: u64) -> Option<Syscall> {
+        Self::from_number(word).filter(|s| s.exists())
+    }
+
+    /// Whether this configuration has the syscall.
+    pub const fn exists(self) -> bool {
+        use Syscall::*;
+        match self {
+            DebugPutChar | DebugDumpScheduler => config::PRINTING,
+            DebugHalt | DebugCapIdentify | DebugSnapshot | DebugNameThread => config::DEBUG_BUILD,
+            SetTLSBase => config::SET_TLS_BASE_SELF,
+            _ => true,
+        }
+    }
+
+    /// The syscall a number names in any configuration.
+    fn from_number(word: u64) -> Option<Syscall> {
         use Syscall::*;
         Some(match word as i64 {
             -1 => Call,
@@ -59,10 +82,13 @@ mod tests {
     #[test]
     fn round_trip_every_number() {
         for n in -40i64..5 {
-            if let Some(sc) = Syscall::from_word(n as u64) {
+            if let Some(sc) = Syscall::from_number(n as u64) {
                 assert_eq!(sc.to_word(), n as u64);
+                assert_eq!(Syscall::from_word(n as u64), sc.exists().then_some(sc));
             }
         }
+        assert_eq!(Syscall::from_word(-9i64 as u64).is_some(), config::PRINTING);
+        assert_eq!(Syscall::from_word(-11i64 as u64).is_some(), config::DEBUG_BUILD);
         assert_eq!(Syscall::from_word(-15i64 as u64), None);
         assert_eq!(Syscall::from_word(0), None);
         assert_eq!(Syscall::SetTLSBase.to_word(), (-30i64) as u64);

@@ -6,7 +6,9 @@ use super::BootError;
 use arrayvec::ArrayVec;
 
 pub const MAX_CPUS: usize = 16;
-pub const MAX_IOAPICS: usize = 8;
+/// I/O APICs the kernel uses (`KernelMaxNumIOAPIC`); more are ignored, as
+/// in seL4.
+pub const MAX_IOAPICS: usize = crate::config::MAX_NUM_IOAPIC;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rsdp {
