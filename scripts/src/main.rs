@@ -8,6 +8,11 @@
 //!   build the kernel for a configuration and print where it is (what
 //!   the CMake package in `cmake/` runs for `kernel.elf`).
 //!
+//! - `cargo xtask sel4test [--release] [--stock KERNEL]`: sel4test built
+//!   by seL4's CMake flow with seL4-rs, booted on seL4-rs and on a stock
+//!   seL4 kernel (`--stock`, `SEL4_KERNEL_IMAGE`, or one built from the
+//!   same sources), with the per-test results side by side.
+//!
 //! A configuration `C` is a preset name (`sel4test-debug`, the default;
 //! `sel4test-release`; `sel4bench`) or a file of seL4 options
 //! (`KernelRootCNodeSizeBits=15`, ...; see `configs/`).
@@ -38,7 +43,8 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage:
   cargo xtask run  [--config PRESET|FILE] [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
   cargo xtask kernel [--config PRESET|FILE] [--target-dir DIR] [--out FILE]
-  cargo xtask test [--host-only | --qemu-only | --uintr-only]
+  cargo xtask sel4test [--release] [--stock SEL4_KERNEL]
+  cargo xtask test [--host-only | --qemu-only | --uintr-only | --sel4test-only]
   cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]";
 
 fn main() -> ExitCode {
@@ -46,6 +52,7 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("kernel") => kernel(&args[1..]),
+        Some("sel4test") => sel4test(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]).map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
@@ -122,6 +129,84 @@ fn prepare_uintr() -> Result<kernel_tests::uintr::UintrImages, String> {
         image32: artifacts::build_uintr_conformance()?,
         patched_qemu: qemu_uintr::patched_qemu(),
         scratch: artifacts::scratch_dir(),
+    })
+}
+
+/// `cargo xtask sel4test`: the same sel4test image (built by seL4's flow
+/// with seL4-rs as its kernel) on stock seL4 and on seL4-rs, and a table
+/// of both runs' per-test results.
+fn sel4test(args: &[String]) -> Result<ExitCode, String> {
+    use kernel_tests::sel4test::{self as s4, Variant};
+    let mut variant = Variant::Debug;
+    let mut stock = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--release" => variant = Variant::Release,
+            "--stock" => stock = Some(std::path::PathBuf::from(it.next().ok_or("--stock needs a kernel image")?)),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    let images = prepare(&kernel_config::Config::default())?;
+    let inputs = prepare_cmake(&images)?;
+    let stock = match stock.or_else(|| std::env::var_os(suites::STOCK_KERNEL_VAR).map(Into::into)) {
+        Some(k) => {
+            eprintln!("xtask: stock kernel {} (it must be built for sel4test's {} configuration)", k.display(), variant.name());
+            k
+        }
+        None => {
+            eprintln!("xtask: building sel4test with seL4's own kernel for the comparison");
+            s4::build_stock_kernel(&inputs, variant)?
+        }
+    };
+    let build = s4::build_sel4test(&inputs, variant)?;
+    let scratch = artifacts::scratch_dir();
+    let limit = std::time::Duration::from_secs(1800);
+    let ours = s4::parse_sel4test(&s4::simulate(&build, None, &scratch.join(format!("sel4test-{}.log", variant.name())), limit)?);
+    let theirs =
+        s4::parse_sel4test(&s4::simulate(&build, Some(&stock), &scratch.join(format!("sel4test-{}-stock.log", variant.name())), limit)?);
+    println!("sel4test ({}), one image built by seL4's flow, on stock seL4 and on seL4-rs", variant.name());
+    println!("{:<44} {:<12} {:<12}", "test", "stock seL4", "seL4-rs");
+    let mut names: Vec<&str> = theirs.tests.iter().map(|t| t.name.as_str()).collect();
+    for t in &ours.tests {
+        if !names.contains(&t.name.as_str()) {
+            names.push(&t.name);
+        }
+    }
+    let cell = |run: &s4::Sel4TestRun, name: &str| match run.tests.iter().find(|t| t.name == name) {
+        Some(t) if t.passed => "ok".to_string(),
+        Some(_) => "FAILED".to_string(),
+        None => "not run".to_string(),
+    };
+    for name in names {
+        println!("{name:<44} {:<12} {:<12}", cell(&theirs, name), cell(&ours, name));
+    }
+    for (who, run) in [("stock seL4", &theirs), ("seL4-rs", &ours)] {
+        println!(
+            "{who}: {} / {}",
+            run.summary.as_deref().unwrap_or("(no summary)"),
+            run.final_line.as_deref().unwrap_or("(no final line)")
+        );
+    }
+    Ok(if ours.all_passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// What the CMake-flow and sel4test suites need: seL4's build tools, the
+/// sources, and `cargo xtask`'s kernels for the presets they compare with
+/// (`default` is the default configuration's, `sel4test-debug`).
+fn prepare_cmake(default: &artifacts::Images) -> Result<kernel_tests::sel4test::CmakeInputs, String> {
+    setup::ensure_sel4_build_tools()?;
+    let release = artifacts::build_config(&kernel_config::Config::load("sel4test-release")?, false, None)?;
+    let repo = artifacts::workspace_root();
+    Ok(kernel_tests::sel4test::CmakeInputs {
+        sources: kernel_tests::sel4test::find_sources(&repo),
+        repo,
+        cache: artifacts::target_dir().join("sel4test"),
+        preset_kernels: vec![
+            ("sel4test-debug".into(), default.kernel.clone()),
+            ("sel4test-release".into(), release.kernel),
+        ],
+        default_kernel32: default.kernel32.clone(),
     })
 }
 
@@ -217,7 +302,7 @@ fn host_tests() -> Result<(u64, u64), String> {
 }
 
 fn test(args: &[String]) -> Result<ExitCode, String> {
-    let (mut host, mut qemu, mut uintr_only) = (true, true, false);
+    let (mut host, mut qemu, mut uintr_only, mut sel4test_only) = (true, true, false, false);
     for a in args {
         match a.as_str() {
             "--host-only" => qemu = false,
@@ -225,6 +310,10 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             "--uintr-only" => {
                 host = false;
                 uintr_only = true;
+            }
+            "--sel4test-only" => {
+                host = false;
+                sel4test_only = true;
             }
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
@@ -259,9 +348,18 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         kernel_tests::uintr::on_patched_qemu(&uintr, &mut results)?;
         results.iter().for_each(report);
         count(&results);
+    } else if sel4test_only {
+        let images = prepare(&kernel_config::Config::default())?;
+        let cmake = prepare_cmake(&images)?;
+        println!("== seL4's CMake flow and sel4test (TCG; logs in {})", artifacts::scratch_dir().display());
+        let mut results = Vec::new();
+        kernel_tests::sel4test::run(&cmake, &artifacts::scratch_dir(), &mut results)?;
+        results.iter().for_each(report);
+        count(&results);
     } else if qemu {
         let (images, slowpath, bench_rootserver) = prepare_both()?;
         let uintr = prepare_uintr()?;
+        let cmake = prepare_cmake(&images)?;
         println!("== in-QEMU tests (TCG; logs in {})", artifacts::scratch_dir().display());
         setup::ensure_test_tools()?;
         let under_test = kernel_tests::Images {
@@ -272,6 +370,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
             bench_rootserver,
             scratch: artifacts::scratch_dir(),
             uintr,
+            cmake,
         };
         let results = suites::run_all(&under_test, report)?;
         count(&results);

@@ -1,11 +1,13 @@
 //! The in-QEMU tests: how a boot is started and observed ([`qemu`]), the
 //! malformed boot modules derived from a good rootserver ([`elfedit`]),
-//! the suites themselves ([`suites`]) and the UINTR conformance suites
-//! ([`uintr`]). `cargo xtask test` builds the images and runs
+//! the suites themselves ([`suites`]), the UINTR conformance suites
+//! ([`uintr`]), and seL4's CMake flow and sel4test with seL4-rs as the
+//! kernel ([`sel4test`]). `cargo xtask test` builds the images and runs
 //! [`suites::run_all`].
 
 pub mod elfedit;
 pub mod qemu;
+pub mod sel4test;
 pub mod suites;
 pub mod uintr;
 
@@ -26,4 +28,6 @@ pub struct Images {
     pub scratch: PathBuf,
     /// The UINTR conformance image and the patched QEMU.
     pub uintr: uintr::UintrImages,
+    /// What the CMake-flow and sel4test suites need.
+    pub cmake: sel4test::CmakeInputs,
 }

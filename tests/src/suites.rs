@@ -555,6 +555,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| crate::uintr::absent_on_stock_qemu(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::harness_selftest(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::on_patched_qemu(&images.uintr, r))?;
+    step(&mut results, &|r| crate::sel4test::run(&images.cmake, &images.scratch, r))?;
     type Case = (&'static str, Option<Vec<u8>>, &'static str);
     let module_cases: Vec<Case> = vec![
         ("no_module", None, "boot failed: no boot module"),
