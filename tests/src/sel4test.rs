@@ -23,7 +23,7 @@
 //!   command line reach the kernel (tests/sel4-c/cfgprobe, a root server
 //!   that checks the kernel against the configuration it was compiled for).
 
-use crate::qemu::{run_captured, Boot, EXIT_HALTED};
+use crate::qemu::{run_captured, run_until, Boot, EXIT_HALTED};
 use crate::suites::{result, TestResult};
 use std::fs::File;
 use std::io::Read;
@@ -605,48 +605,78 @@ fn probe_lines(console: &str) -> (Vec<Sel4Test>, Option<(u32, u32)>) {
 
 /// Options given to `init-build.sh` reach the kernel: cfgprobe, built by
 /// seL4's flow with non-default values, finds the kernel built for them
-/// (bootinfo, priorities, root CNode slots, retype limit); on the default
-/// kernel the same program must notice the difference.
+/// (bootinfo, priorities, root CNode slots, retype limit), in a debug
+/// build and in a release build (where it also finds the debug syscalls
+/// gone); on the default kernel the debug build must notice the
+/// difference.
 fn options_reach_the_kernel(inputs: &CmakeInputs, scratch: &Path, results: &mut Vec<TestResult>) -> Result<(), String> {
-    const NAME: &str = "cmake::options_reach_the_kernel";
-    let built = inputs.sources.clone().and_then(|s| source_tree(&s, &inputs.cache)).and_then(|tree| {
-        let project = probe_project(inputs, &tree)?;
-        let build = project.join("build");
-        let mut options = Variant::Debug.options();
-        options.extend(PROBE_OPTIONS.iter().map(|s| s.to_string()));
-        options.push(dropin_option(&inputs.repo));
-        build_tree(&project, &build, &options)?;
-        Ok(build)
-    });
-    let build = match built {
-        Ok(b) => b,
-        Err(why) => {
-            results.push(result(NAME, vec![why]));
-            return Ok(());
+    let mut debug_image = None;
+    for variant in Variant::ALL {
+        let name = format!("cmake::options_reach_the_kernel_{}", variant.name());
+        let built = inputs.sources.clone().and_then(|s| source_tree(&s, &inputs.cache)).and_then(|tree| {
+            let project = probe_project(inputs, &tree)?;
+            let build = project.join(format!("build-{}", variant.name()));
+            let mut options = variant.options();
+            options.extend(PROBE_OPTIONS.iter().map(|s| s.to_string()));
+            options.push(dropin_option(&inputs.repo));
+            build_tree(&project, &build, &options)?;
+            Ok(build)
+        });
+        let build = match built {
+            Ok(b) => b,
+            Err(why) => {
+                results.push(result(&name, vec![why]));
+                continue;
+            }
+        };
+        let image = build.join("images").join("cfgprobe-image-x86_64-pc99");
+        let log = scratch.join(format!("cfgprobe-{}.log", variant.name()));
+        let boot = Boot::new(&build.join("images").join("kernel-x86_64-pc99"), Some(&image));
+        let mut problems = Vec::new();
+        let console = match variant {
+            Variant::Debug => {
+                let out = run_captured(&boot, &log, PROBE_LIMIT)?;
+                if out.status != Some(EXIT_HALTED) {
+                    problems.push(format!("cfgprobe did not end with DebugHalt (status {:?})", out.status));
+                }
+                if !out.console.contains("empty slots") || !out.console.contains("..32768") {
+                    problems.push("the kernel did not report a 2^15-slot root CNode at boot".into());
+                }
+                out.console
+            }
+            // No DebugHalt and no kernel output: watch for the last line.
+            Variant::Release => {
+                run_until(&boot, &log, "cfgprobe done: ", PROBE_LIMIT)?;
+                let console = read_lossy(&log);
+                if console.contains("seL4-rs") {
+                    problems.push("a release kernel printed".into());
+                }
+                console
+            }
+        };
+        let (lines, done) = probe_lines(&console);
+        for l in lines.iter().filter(|l| !l.passed) {
+            problems.push(format!("{}: {}", l.name, l.detail));
         }
-    };
-    let image = build.join("images").join("cfgprobe-image-x86_64-pc99");
-    let boot = |kernel: &Path, log: &str| run_captured(&Boot::new(kernel, Some(&image)), &scratch.join(log), PROBE_LIMIT);
-    let out = boot(&build.join("images").join("kernel-x86_64-pc99"), "cfgprobe.log")?;
-    let (lines, done) = probe_lines(&out.console);
-    let mut problems = Vec::new();
-    if out.status != Some(EXIT_HALTED) {
-        problems.push(format!("cfgprobe did not end with DebugHalt (status {:?})", out.status));
+        let expected = if variant == Variant::Debug { 10 } else { 12 };
+        let counts = (lines.iter().filter(|l| l.passed).count() as u32, lines.iter().filter(|l| !l.passed).count() as u32);
+        if lines.len() != expected || done != Some(counts) {
+            problems.push(format!(
+                "expected {expected} checks and a matching closing line, got {} and {done:?} (log {})",
+                lines.len(),
+                log.display()
+            ));
+        }
+        results.push(result(&name, problems));
+        if variant == Variant::Debug {
+            debug_image = Some(image);
+        }
     }
-    for l in lines.iter().filter(|l| !l.passed) {
-        problems.push(format!("{}: {}", l.name, l.detail));
-    }
-    if lines.len() < 10 || done != Some((lines.iter().filter(|l| l.passed).count() as u32, lines.iter().filter(|l| !l.passed).count() as u32)) {
-        problems.push(format!("expected 10 checks and a matching closing line, got {} checks and {done:?}", lines.len()));
-    }
-    if !out.console.contains("empty slots") || !out.console.contains("..32768") {
-        problems.push("the kernel did not report a 2^15-slot root CNode at boot".into());
-    }
-    results.push(result(NAME, problems));
 
-    // The negative control: the same image on the default configuration's
+    // The negative control: the debug image on the default configuration's
     // kernel (13-bit root CNode, 256 priorities, 230 untypeds, fan-out 256).
-    let out = boot(&inputs.default_kernel32, "cfgprobe_on_default_kernel.log")?;
+    let Some(image) = debug_image else { return Ok(()) };
+    let out = run_captured(&Boot::new(&inputs.default_kernel32, Some(&image)), &scratch.join("cfgprobe-on-default-kernel.log"), PROBE_LIMIT)?;
     let (lines, _) = probe_lines(&out.console);
     let failed: Vec<&str> = lines.iter().filter(|l| !l.passed).map(|l| l.name.as_str()).collect();
     let must_fail =

@@ -10,20 +10,55 @@
  *   - the highest priority (KernelNumPriorities): seL4_MaxPrio is accepted,
  *     one more is a range error;
  *   - the root CNode's last slot is usable and the one after it is not;
- *   - Untyped_Retype's fan-out limit (KernelRetypeFanOutLimit).
+ *   - Untyped_Retype's fan-out limit (KernelRetypeFanOutLimit);
+ *   - without KernelPrinting and KernelDebugBuild (a release build), that
+ *     the debug syscalls are gone: a thread that makes one takes an
+ *     unknown-syscall fault, as on a release seL4 kernel.
  * Each check prints "cfgprobe NAME ok" or "cfgprobe NAME FAILED: why", then
- * "cfgprobe done: P passed, F failed", through seL4_DebugPutChar (so it
- * needs a debug configuration), and the program ends with seL4_DebugHalt.
+ * "cfgprobe done: P passed, F failed": through seL4_DebugPutChar when the
+ * configuration has it, else to COM1 through an I/O port capability. A debug
+ * build ends with seL4_DebugHalt, a release build by suspending itself.
  * Links libsel4 and sel4runtime only.
  */
 
 #include <sel4/sel4.h>
 #include <sel4runtime.h>
 
+#define ROOT seL4_CapInitThreadCNode
+#define DEPTH seL4_WordBits
+#define COM1 0x3f8
+
+#ifdef CONFIG_PRINTING
+static void put_char(char c)
+{
+    seL4_DebugPutChar(c);
+}
+#else
+/* An I/O port capability for COM1 (QEMU's UART prints what is written). */
+static seL4_CPtr serial;
+
+static void put_char(char c)
+{
+    if (serial != seL4_CapNull) {
+        seL4_X86_IOPort_Out8(serial, COM1, (seL4_Word)(unsigned char)c);
+    }
+}
+#endif
+
+static void finish(void)
+{
+#ifdef CONFIG_DEBUG_BUILD
+    seL4_DebugHalt();
+#endif
+    seL4_TCB_Suspend(seL4_CapInitThreadTCB);
+    for (;;) {
+    }
+}
+
 static void out_str(const char *s)
 {
     while (*s) {
-        seL4_DebugPutChar(*s++);
+        put_char(*s++);
     }
 }
 
@@ -36,7 +71,7 @@ static void out_dec(seL4_Word v)
         v /= 10;
     } while (v != 0);
     while (n > 0) {
-        seL4_DebugPutChar(buf[--n]);
+        put_char(buf[--n]);
     }
 }
 
@@ -50,9 +85,7 @@ void __assert_fail(const char *str, const char *file, int line, const char *func
     out_str(" in ");
     out_str(function);
     out_str("\n");
-    seL4_DebugHalt();
-    for (;;) {
-    }
+    finish();
 }
 
 char *strcpy(char *dst, const char *src)
@@ -89,8 +122,41 @@ static void fact(const char *name, seL4_Word v)
     out_str("\n");
 }
 
-#define ROOT seL4_CapInitThreadCNode
-#define DEPTH seL4_WordBits
+#ifndef CONFIG_DEBUG_BUILD
+/* A thread that makes the syscall whose number it finds in rbx and, since
+ * the number is unknown here, faults; its handler never lets it go on. */
+static void unknown_syscall_thread(void)
+{
+    asm volatile("mov %%rbx, %%rdx\n\tsyscall" : : : "rdx", "rcx", "r11", "memory");
+    for (;;) {
+    }
+}
+
+static char thread_stack[4096] __attribute__((aligned(16)));
+
+/* Starts a thread making syscall `number` with `fault_ep` as its fault
+ * handler; returns whether its fault arrived as an unknown syscall of that
+ * number. */
+static int debug_syscall_faults(seL4_CPtr ut, seL4_CPtr tcb, seL4_CPtr fault_ep, seL4_Word number)
+{
+    seL4_Error e = seL4_Untyped_Retype(ut, seL4_TCBObject, 0, ROOT, 0, 0, tcb, 1);
+    e = e ? e : seL4_TCB_Configure(tcb, fault_ep, ROOT, 0, seL4_CapInitThreadVSpace, 0, 0, seL4_CapNull);
+    e = e ? e : seL4_TCB_SetPriority(tcb, seL4_CapInitThreadTCB, seL4_MaxPrio - 1);
+    seL4_UserContext regs = {0};
+    regs.rip = (seL4_Word)unknown_syscall_thread;
+    regs.rsp = (seL4_Word)(thread_stack + sizeof(thread_stack) - 8);
+    regs.rbx = number;
+    e = e ? e : seL4_TCB_WriteRegisters(tcb, 1, 0, 5, &regs);
+    if (e != seL4_NoError) {
+        return 0;
+    }
+    seL4_MessageInfo_t info = seL4_Recv(fault_ep, (seL4_Word *)0);
+    int ok = seL4_MessageInfo_get_label(info) == seL4_Fault_UnknownSyscall &&
+             seL4_GetMR(seL4_UnknownSyscall_Syscall) == number;
+    seL4_CNode_Delete(ROOT, tcb, DEPTH);
+    return ok;
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -98,9 +164,16 @@ int main(int argc, char **argv)
     (void)argc;
     (void)argv;
     if (bi == (seL4_BootInfo *)0) {
-        out_str("cfgprobe: no bootinfo\n");
-        seL4_DebugHalt();
+        finish();
     }
+    /* Slots for the program's own caps, after the ones retype uses. */
+    seL4_CPtr mine = bi->empty.start + CONFIG_RETYPE_FAN_OUT_LIMIT + 1;
+    (void)mine;
+#ifndef CONFIG_PRINTING
+    if (seL4_X86_IOPortControl_Issue(seL4_CapIOPortControl, COM1, COM1 + 7, ROOT, mine, DEPTH) == seL4_NoError) {
+        serial = mine;
+    }
+#endif
 
     seL4_Word slots = (seL4_Word)1 << CONFIG_ROOT_CNODE_SIZE_BITS;
     seL4_Word untypeds = bi->untyped.end - bi->untyped.start;
@@ -162,11 +235,20 @@ int main(int argc, char **argv)
     e = seL4_Untyped_Retype(ut, seL4_EndpointObject, 0, ROOT, 0, 0, bi->empty.start, limit);
     check("retype_at_the_fan_out_limit", ut != 0 && e == seL4_NoError, "retyping KernelRetypeFanOutLimit objects failed");
 
+#ifndef CONFIG_DEBUG_BUILD
+    /* DebugPutChar (-9) and DebugHalt (-11) are unknown syscalls here. */
+    seL4_Untyped_Retype(ut, seL4_EndpointObject, 0, ROOT, 0, 0, mine + 2, 1);
+    check("debug_put_char_is_an_unknown_syscall", ut != 0 && debug_syscall_faults(ut, mine + 1, mine + 2, (seL4_Word)-9),
+          "syscall -9 did not fault as an unknown syscall");
+    check("debug_halt_is_an_unknown_syscall", ut != 0 && debug_syscall_faults(ut, mine + 1, mine + 2, (seL4_Word)-11),
+          "syscall -11 did not fault as an unknown syscall");
+#endif
+
     out_str("cfgprobe done: ");
     out_dec((seL4_Word)passed);
     out_str(" passed, ");
     out_dec((seL4_Word)failed);
     out_str(" failed\n");
-    seL4_DebugHalt();
+    finish();
     return 0;
 }
