@@ -92,7 +92,7 @@ fn kernel(args: &[String]) -> Result<ExitCode, String> {
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    setup::ensure_host_tools()?;
+    setup::ensure_objcopy()?;
     let images = artifacts::build_config(&config, false, target_dir.as_deref())?;
     match out {
         Some(out) => {

@@ -60,7 +60,9 @@ const TEST_TOOLS: [Package; 4] = [
 
 /// What seL4's CMake flow needs to build sel4test: the toolchain and
 /// generators of seL4's build (the Debian packages its build recipe names).
-const SEL4_BUILD_TOOLS: [Package; 9] = [
+const SEL4_BUILD_TOOLS: [Package; 11] = [
+    ("python3", "python3", &["--version"]),
+    ("xz-utils", "xz", &["--version"]),
     ("cmake", "cmake", &["--version"]),
     ("ninja-build", "ninja", &["--version"]),
     ("gcc", "gcc", &["--version"]),
@@ -128,6 +130,12 @@ pub fn ensure_sel4_build_tools() -> Result<(), String> {
 /// names the exact command to run.
 pub fn ensure_host_tools() -> Result<(), String> {
     ensure_packages(&HOST_TOOLS)
+}
+
+/// Installs binutils (objcopy), all that building a kernel needs besides
+/// the Rust target.
+pub fn ensure_objcopy() -> Result<(), String> {
+    ensure_packages(&HOST_TOOLS[1..])
 }
 
 /// Installs the extra tools the test suites use.
