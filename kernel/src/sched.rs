@@ -34,7 +34,8 @@ struct Scheduler {
     current: *mut Tcb,
     /// The thread whose registers the FPU holds.
     fpu_owner: *mut Tcb,
-    /// Whether CR0.TS is set (the running thread's FPU is disabled).
+    /// Whether CR0.TS is set (the running thread's FPU is disabled); only
+    /// while `fpu_owner` is null.
     fpu_trapping: bool,
     idle_announced: bool,
 }
@@ -348,46 +349,58 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
 }
 
 /// Gives the FPU to `tcb`, saving the previous owner's registers (seL4's
-/// `lazyFPURestore`): a thread whose FPU is disabled gets none, and runs
-/// with CR0.TS set so that its first FPU instruction faults; the owner's
-/// registers stay in the FPU meanwhile.
+/// `lazyFPURestore`). A thread whose FPU is disabled gets none: it runs
+/// with CR0.TS set, so that its first FPU instruction faults. Two facts
+/// keep the common path short: a disabled thread is never the owner, and
+/// CR0.TS is set only while there is no owner.
 fn switch_fpu(tcb: &mut Tcb) {
     let s = sched();
-    if tcb.flags & tcb_flag::FPU_DISABLED != 0 {
-        if !s.fpu_trapping {
-            fpu::disable();
-            s.fpu_trapping = true;
-        }
-        return;
-    }
-    if s.fpu_trapping {
-        fpu::enable();
-        s.fpu_trapping = false;
-    }
     if s.fpu_owner == tcb as *mut Tcb {
         return;
     }
+    if tcb.flags & tcb_flag::FPU_DISABLED != 0 {
+        run_with_fpu_disabled();
+        return;
+    }
     // Safety: the owner is a live TCB (deletion calls `forget_fpu_owner`).
-    if let Some(owner) = unsafe { s.fpu_owner.as_mut() } {
-        fpu::save(&mut owner.fpu);
+    match unsafe { s.fpu_owner.as_mut() } {
+        Some(owner) => fpu::save(&mut owner.fpu),
+        None if s.fpu_trapping => {
+            fpu::enable();
+            s.fpu_trapping = false;
+        }
+        None => {}
     }
     fpu::restore(&tcb.fpu);
     s.fpu_owner = tcb;
+}
+
+/// Sets CR0.TS for a thread whose FPU is disabled, saving the owner's
+/// registers first (so that the FPU has no owner while it traps).
+#[cold]
+fn run_with_fpu_disabled() {
+    let s = sched();
+    if s.fpu_trapping {
+        return;
+    }
+    // Safety: as in `switch_fpu`.
+    if let Some(owner) = unsafe { s.fpu_owner.as_mut() } {
+        fpu::save(&mut owner.fpu);
+        s.fpu_owner = core::ptr::null_mut();
+    }
+    fpu::disable();
+    s.fpu_trapping = true;
 }
 
 /// seL4's `fpuRelease`: if the FPU holds `tcb`'s registers, they are saved
 /// into its TCB and the FPU belongs to no thread.
 pub fn release_fpu(tcb: &mut Tcb) {
     let s = sched();
-    if s.fpu_owner != tcb as *mut Tcb {
-        return;
+    if s.fpu_owner == tcb as *mut Tcb {
+        // CR0.TS is clear while there is an owner.
+        fpu::save(&mut tcb.fpu);
+        s.fpu_owner = core::ptr::null_mut();
     }
-    if s.fpu_trapping {
-        fpu::enable();
-        s.fpu_trapping = false;
-    }
-    fpu::save(&mut tcb.fpu);
-    s.fpu_owner = core::ptr::null_mut();
 }
 
 /// A TCB is being deleted: its FPU registers need not be saved.
