@@ -396,7 +396,7 @@ fn run_with_fpu_disabled() {
 /// into its TCB and the FPU belongs to no thread.
 pub fn release_fpu(tcb: &mut Tcb) {
     let s = sched();
-    if s.fpu_owner == tcb as *mut Tcb {
+    if core::ptr::eq(s.fpu_owner, tcb) {
         // CR0.TS is clear while there is an owner.
         fpu::save(&mut tcb.fpu);
         s.fpu_owner = core::ptr::null_mut();

@@ -166,7 +166,7 @@ fn sel4test(args: &[String]) -> Result<ExitCode, String> {
     let theirs =
         s4::parse_sel4test(&s4::simulate(&build, Some(&stock), &scratch.join(format!("sel4test-{}-stock.log", variant.name())), limit)?);
     println!("sel4test ({}), one image built by seL4's flow, on stock seL4 and on seL4-rs", variant.name());
-    println!("{:<44} {:<12} {}", "test", "stock seL4", "seL4-rs");
+    println!("{:<44} {:<12} seL4-rs", "test", "stock seL4");
     let mut names: Vec<&str> = theirs.tests.iter().map(|t| t.name.as_str()).collect();
     for t in &ours.tests {
         if !names.contains(&t.name.as_str()) {
