@@ -1,5 +1,9 @@
-//! The kernel's fixed virtual layout and build configuration, matching
-//! seL4's pc99 x86_64 layout.
+//! The kernel's fixed virtual layout, matching seL4's pc99 x86_64 layout,
+//! and its build configuration: seL4's options as constants generated at
+//! build time (`sel4_compat::config`, named as seL4's gen_config names
+//! them: `ROOT_CNODE_SIZE_BITS`, `FASTPATH`, `DEBUG_BUILD`, ...).
+
+pub use sel4_compat::config::*;
 
 /// Start of the window that maps all physical memory (PML4 slot 511,
 /// PDPT slots 0..510): physical address `p` is at `PPTR_BASE + p`.
@@ -19,16 +23,13 @@ pub const HIGHMEM_PADDR: u64 = 0x10_0000;
 /// Device untypeds cover physical addresses below this (`1 << 47`).
 pub const PADDR_USER_DEVICE_TOP: u64 = 1 << 47;
 
-/// Scheduler tick and time slice of the target configuration.
-pub const TIMER_TICK_MS: u64 = 2;
-pub const TIME_SLICE_TICKS: u64 = 5;
+/// Timer ticks a thread runs before the next of its priority
+/// (`KernelTimeSlice`); a tick is `TIMER_TICK_MS` (`KernelTimerTickMS`).
+pub const TIME_SLICE_TICKS: u64 = TIME_SLICE as u64;
 
 /// Default serial ports: COM1 for both the console and the debugger.
 pub const DEFAULT_CONSOLE_PORT: u16 = 0x3f8;
 pub const DEFAULT_DEBUG_PORT: u16 = 0x3f8;
-
-/// Whether the fastpath is compiled in (`KernelFastpath`).
-pub const FASTPATH: bool = true;
 
 pub const fn paddr_to_pptr(paddr: u64) -> u64 {
     paddr + PPTR_BASE

@@ -1,4 +1,6 @@
-//! Kernel printing to the serial console (`kprint!`, `kprintln!`).
+//! Kernel printing to the serial console (`kprint!`, `kprintln!`), in
+//! configurations with `KernelPrinting`; without it the kernel prints
+//! nothing, as seL4 does.
 
 use core::fmt::{self, Write};
 
@@ -13,8 +15,11 @@ impl Write for Console {
     }
 }
 
+#[inline(always)]
 pub fn print(args: fmt::Arguments<'_>) {
-    let _ = Console.write_fmt(args);
+    if crate::config::PRINTING {
+        let _ = Console.write_fmt(args);
+    }
 }
 
 #[macro_export]

@@ -12,14 +12,15 @@
 //! no pending signal on the bound notification, no queued senders and a
 //! partner that is not waiting for a fault reply.
 //!
-//! Built only with the `fastpath` cargo feature (on by default); without it
+//! Built in only with `KernelFastpath` (on by default); without it
 //! `try_call` and `try_reply_recv` always decline, so one benchmark run can
-//! compare both kernels.
+//! compare both kernels. The counts of fastpaths taken are kept only in
+//! debug configurations (`KernelDebugBuild`), as seL4 keeps no counters on
+//! its hot paths in release builds.
 
 use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
 use crate::ipc;
 use crate::object::cap::Cap;
-use crate::object::domain::NUM_DOMAINS;
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;
 use crate::sched;
 use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
@@ -28,10 +29,11 @@ use sel4_compat::caps::CapType;
 use sel4_compat::ipc::MessageInfo;
 
 /// Whether this kernel was built with the fastpath.
-pub const ENABLED: bool = cfg!(feature = "fastpath");
+pub const ENABLED: bool = crate::config::FASTPATH;
 
-/// How often each fastpath was taken: reported at DebugHalt so tests and
-/// benchmarks can tell which path their IPC went through.
+/// How often each fastpath was taken (debug configurations): reported at
+/// DebugHalt so tests and benchmarks can tell which path their IPC went
+/// through.
 static CALLS_TAKEN: AtomicU64 = AtomicU64::new(0);
 static REPLY_RECVS_TAKEN: AtomicU64 = AtomicU64::new(0);
 
@@ -44,7 +46,7 @@ pub fn report() {
             REPLY_RECVS_TAKEN.load(Ordering::Relaxed)
         );
     } else {
-        kprintln!("fastpath: off (kernel built without the `fastpath` feature)");
+        kprintln!("fastpath: off (kernel built with KernelFastpath=OFF)");
     }
 }
 
@@ -70,7 +72,7 @@ fn scheduler_would_pick(partner: &Tcb, current: &Tcb, partner_may_be_lower: bool
     } else {
         sched::is_highest_priority(partner.priority)
     };
-    priority_ok && (NUM_DOMAINS == 1 || partner.domain == current.domain)
+    priority_ok && (crate::config::NUM_DOMAINS == 1 || partner.domain == current.domain)
 }
 
 /// seL4's `fastpath_call`. Returns only if the slowpath must handle it.
@@ -118,7 +120,9 @@ fn call(current: &mut Tcb) {
     ipc::transfer_register_message(current, ep_cap.ep_badge(), dest);
     ipc::setup_caller_cap(current, dest, reply_can_grant);
     dest.state = ThreadState::Running;
-    CALLS_TAKEN.fetch_add(1, Ordering::Relaxed);
+    if crate::config::DEBUG_BUILD {
+        CALLS_TAKEN.fetch_add(1, Ordering::Relaxed);
+    }
     sched::switch_directly_and_return(dest, vspace)
 }
 
@@ -157,6 +161,8 @@ fn reply_recv(current: &mut Tcb) {
     ipc::transfer_register_message(current, 0, caller);
     ipc::delete_caller_cap(current);
     caller.state = ThreadState::Running;
-    REPLY_RECVS_TAKEN.fetch_add(1, Ordering::Relaxed);
+    if crate::config::DEBUG_BUILD {
+        REPLY_RECVS_TAKEN.fetch_add(1, Ordering::Relaxed);
+    }
     sched::switch_directly_and_return(caller, vspace)
 }

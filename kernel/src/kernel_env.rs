@@ -10,7 +10,7 @@ use crate::thread::{self, Tcb};
 use sel4_compat::caps::CapType;
 
 /// `KernelMaxNumWorkUnitsPerPreemption`.
-pub const MAX_WORK_UNITS_PER_PREEMPTION: u64 = 100;
+pub const MAX_WORK_UNITS_PER_PREEMPTION: u64 = crate::config::MAX_NUM_WORK_UNITS_PER_PREEMPTION as u64;
 
 /// Work done since the last check for pending interrupts (seL4's
 /// `ksWorkUnitsCompleted`).

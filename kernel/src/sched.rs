@@ -1,4 +1,5 @@
-//! The scheduler: 256 priority-ordered ready queues with round-robin inside
+//! The scheduler: `KernelNumPriorities` priority-ordered ready queues (256
+//! in sel4test's configuration) with round-robin inside
 //! a priority, seL4's scheduler action (resume the current thread, switch to
 //! a chosen one, or choose anew), and getting back to user mode.
 //!
@@ -8,6 +9,7 @@
 use crate::arch::x86_64::{cpu, entry, fpu, io};
 use crate::kernel_state::KernelCell;
 use crate::thread::{Tcb, ThreadState};
+use sel4_compat::objects::tcb_flag;
 use sel4_compat::NUM_PRIORITIES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,23 +28,29 @@ struct Queue {
 struct Scheduler {
     queues: [Queue; NUM_PRIORITIES],
     /// One bit per non-empty queue.
-    bitmap: [u64; NUM_PRIORITIES / 64],
+    bitmap: [u64; BITMAP_WORDS],
     action: Action,
     /// Null while idle.
     current: *mut Tcb,
     /// The thread whose registers the FPU holds.
     fpu_owner: *mut Tcb,
+    /// Whether CR0.TS is set (the running thread's FPU is disabled); only
+    /// while `fpu_owner` is null.
+    fpu_trapping: bool,
     idle_announced: bool,
 }
+
+const BITMAP_WORDS: usize = NUM_PRIORITIES.div_ceil(64);
 
 const EMPTY: Queue = Queue { head: core::ptr::null_mut(), tail: core::ptr::null_mut() };
 
 static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     queues: [EMPTY; NUM_PRIORITIES],
-    bitmap: [0; NUM_PRIORITIES / 64],
+    bitmap: [0; BITMAP_WORDS],
     action: Action::ResumeCurrent,
     current: core::ptr::null_mut(),
     fpu_owner: core::ptr::null_mut(),
+    fpu_trapping: false,
     idle_announced: false,
 });
 
@@ -340,18 +348,59 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
     unsafe { entry::restore_user_context(&mut tcb.ctx, vspace) }
 }
 
-/// Gives the FPU to `tcb`, saving the previous owner's registers.
+/// Gives the FPU to `tcb`, saving the previous owner's registers (seL4's
+/// `lazyFPURestore`). A thread whose FPU is disabled gets none: it runs
+/// with CR0.TS set, so that its first FPU instruction faults. Two facts
+/// keep the common path short: a disabled thread is never the owner, and
+/// CR0.TS is set only while there is no owner.
 fn switch_fpu(tcb: &mut Tcb) {
     let s = sched();
     if s.fpu_owner == tcb as *mut Tcb {
         return;
     }
+    if tcb.flags & tcb_flag::FPU_DISABLED != 0 {
+        run_with_fpu_disabled();
+        return;
+    }
     // Safety: the owner is a live TCB (deletion calls `forget_fpu_owner`).
-    if let Some(owner) = unsafe { s.fpu_owner.as_mut() } {
-        fpu::save(&mut owner.fpu);
+    match unsafe { s.fpu_owner.as_mut() } {
+        Some(owner) => fpu::save(&mut owner.fpu),
+        None if s.fpu_trapping => {
+            fpu::enable();
+            s.fpu_trapping = false;
+        }
+        None => {}
     }
     fpu::restore(&tcb.fpu);
     s.fpu_owner = tcb;
+}
+
+/// Sets CR0.TS for a thread whose FPU is disabled, saving the owner's
+/// registers first (so that the FPU has no owner while it traps).
+#[cold]
+fn run_with_fpu_disabled() {
+    let s = sched();
+    if s.fpu_trapping {
+        return;
+    }
+    // Safety: as in `switch_fpu`.
+    if let Some(owner) = unsafe { s.fpu_owner.as_mut() } {
+        fpu::save(&mut owner.fpu);
+        s.fpu_owner = core::ptr::null_mut();
+    }
+    fpu::disable();
+    s.fpu_trapping = true;
+}
+
+/// seL4's `fpuRelease`: if the FPU holds `tcb`'s registers, they are saved
+/// into its TCB and the FPU belongs to no thread.
+pub fn release_fpu(tcb: &mut Tcb) {
+    let s = sched();
+    if core::ptr::eq(s.fpu_owner, tcb) {
+        // CR0.TS is clear while there is an owner.
+        fpu::save(&mut tcb.fpu);
+        s.fpu_owner = core::ptr::null_mut();
+    }
 }
 
 /// A TCB is being deleted: its FPU registers need not be saved.

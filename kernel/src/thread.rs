@@ -93,6 +93,8 @@ pub struct Tcb {
     /// entry, the faulting instruction for an exception (seL4's FaultIP).
     pub restart_pc: u64,
     pub bound_notification: u64,
+    /// seL4's `tcbFlags`: the `seL4_TCBFlag`s set by TCB SetFlags.
+    pub flags: u64,
     /// The user-interrupt registers (handler, stack adjust, UIRR, UIF) of
     /// a receiving thread; all zero otherwise.
     pub uintr: crate::uintr::model::UintrState,

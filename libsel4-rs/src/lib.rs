@@ -48,8 +48,9 @@ pub use sel4_compat::errors::Error;
 pub use sel4_compat::invocation as invocation_labels;
 pub use sel4_compat::ipc::{IpcBuffer, MessageInfo};
 pub use sel4_compat::object_type;
+pub use sel4_compat::objects::tcb_flag;
 pub use sel4_compat::syscalls::Syscall;
-pub use sel4_compat::{CPtr, Word};
+pub use sel4_compat::{config, CPtr, Word};
 
 /// Declares the rootserver's entry function, `fn(&'static BootInfo) -> !`.
 /// The runtime's `_start` sets up a stack, records the IPC buffer from

@@ -1,7 +1,8 @@
-//! Building the bootable images: the kernel (plus its elf32 copy that
-//! QEMU's multiboot loader accepts) and the rootserver.
+//! Building the bootable images: the kernel for a configuration (plus its
+//! elf32 copy that QEMU's multiboot loader accepts) and the rootserver.
 
 use crate::setup::TARGET;
+use kernel_config::Config;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,41 +27,86 @@ pub fn target_dir() -> PathBuf {
 pub enum KernelVariant {
     /// The default: seL4's fastpath for Call and ReplyRecv.
     Fastpath,
-    /// Built without the `fastpath` feature: every IPC takes the slowpath.
+    /// Built with `KernelFastpath=OFF`: every IPC takes the slowpath.
     SlowpathOnly,
 }
 
 impl KernelVariant {
-    /// The ELF64 file name under `target/<target>/release`.
-    fn file_name(self) -> &'static str {
-        match self {
-            KernelVariant::Fastpath => "kernel",
-            KernelVariant::SlowpathOnly => "kernel-slowpath",
+    /// The default configuration with this variant's `KernelFastpath`.
+    pub fn config(self) -> Config {
+        let mut config = Config::default();
+        if self == KernelVariant::SlowpathOnly {
+            config.set("KernelFastpath", "OFF").expect("KernelFastpath is an option");
         }
+        config
     }
 }
 
-/// Builds a kernel variant and the rootserver in release mode for the
-/// bare-metal target. The slowpath-only kernel is kept under its own name,
-/// so both variants can be booted in one run.
+/// Builds a kernel variant (and, for the fastpath kernel, the rootserver)
+/// in release mode for the bare-metal target.
 pub fn build(variant: KernelVariant) -> Result<Images, String> {
+    build_config(&variant.config(), variant == KernelVariant::Fastpath, None)
+}
+
+/// The `-C target-cpu` in `.cargo/config.toml` for the bare-metal target:
+/// the default configuration's `KernelX86MicroArch`.
+const DEFAULT_TARGET_CPU: &str = "nehalem";
+
+/// Where a configuration is built: the default configuration in the
+/// workspace's own target directory (so plain `cargo build` and the xtask
+/// share it), every other one in a directory of its own under
+/// `target/kernel-configs/`, named after its preset or fingerprint.
+pub fn config_target_dir(config: &Config) -> Option<PathBuf> {
+    if *config == Config::default() {
+        return None;
+    }
+    let name = config.preset_name().unwrap_or("custom");
+    Some(target_dir().join("kernel-configs").join(format!("{name}-{}", config.fingerprint())))
+}
+
+/// Builds the kernel for `config` (with the rootserver too if asked) in
+/// release mode for the bare-metal target, and its elf32 copy. The build
+/// goes to `target_dir`, or by default to [`config_target_dir`]'s choice.
+/// A configuration is handed to the build as a file (`SEL4_RS_CONFIG`)
+/// holding its canonical text; its `KernelX86MicroArch` becomes rustc's
+/// target CPU.
+pub fn build_config(config: &Config, with_rootserver: bool, target_dir_override: Option<&Path>) -> Result<Images, String> {
+    crate::setup::ensure_rust_target()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root()).args(["build", "--release", "--target", TARGET, "-p", "kernel"]);
-    match variant {
-        KernelVariant::Fastpath => cmd.args(["-p", "rootserver"]),
-        KernelVariant::SlowpathOnly => cmd.arg("--no-default-features"),
-    };
+    if with_rootserver {
+        cmd.args(["-p", "rootserver"]);
+    }
+    let dir = target_dir_override.map(Path::to_path_buf).or_else(|| config_target_dir(config));
+    match &dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let file = dir.join("kernel.config");
+            let text = config.canonical_text();
+            // Rewritten only when it changes, so that cargo's change check
+            // sees the same file as before.
+            if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(&file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
+            }
+            cmd.arg("--target-dir").arg(dir).env(kernel_config::CONFIG_ENV, &file);
+        }
+        None => {
+            cmd.env_remove(kernel_config::CONFIG_ENV);
+        }
+    }
+    let cpu = config.rustc_target_cpu();
+    if cpu != DEFAULT_TARGET_CPU {
+        // Appended to the configured flags; rustc takes the last target CPU.
+        cmd.arg("--config").arg(format!("target.{TARGET}.rustflags=[\"-C\", \"target-cpu={cpu}\"]"));
+    }
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("building the kernel ({variant:?}) failed"));
+        return Err("building the kernel failed".into());
     }
-    let out = target_dir().join(TARGET).join("release");
-    let kernel = out.join(variant.file_name());
-    if variant == KernelVariant::SlowpathOnly {
-        std::fs::copy(out.join("kernel"), &kernel).map_err(|e| format!("cannot copy the kernel: {e}"))?;
-    }
-    let kernel32 = out.join(format!("{}-x86_64-pc99", variant.file_name()));
+    let out = dir.unwrap_or_else(target_dir).join(TARGET).join("release");
+    let kernel = out.join("kernel");
+    let kernel32 = out.join("kernel-x86_64-pc99");
     let status = Command::new("objcopy")
         .args(["-O", "elf32-i386"])
         .arg(&kernel)

@@ -1,9 +1,21 @@
 //! `cargo xtask`: build, boot and test the kernel.
 //!
-//! - `cargo xtask run [--tcg|--kvm] [--gdb] [--cmdline "..."] [--qemu-uintr]`:
+//! - `cargo xtask run [--config C] [--tcg|--kvm] [--gdb] [--cmdline "..."] [--qemu-uintr]`:
 //!   build the kernel and rootserver and boot them in QEMU (KVM when this
 //!   host's KVM can run the kernel, TCG otherwise; `--qemu-uintr`: the
 //!   QEMU with the UINTR patches, TCG, seL4's CPU plus `+uintr`).
+//! - `cargo xtask kernel [--config C] [--target-dir DIR] [--out FILE]`:
+//!   build the kernel for a configuration and print where it is (what
+//!   the CMake package in `cmake/` runs for `kernel.elf`).
+//!
+//! - `cargo xtask sel4test [--release] [--stock KERNEL]`: sel4test built
+//!   by seL4's CMake flow with seL4-rs, booted on seL4-rs and on a stock
+//!   seL4 kernel (`--stock`, `SEL4_KERNEL_IMAGE`, or one built from the
+//!   same sources), with the per-test results side by side.
+//!
+//! A configuration `C` is a preset name (`sel4test-debug`, the default;
+//! `sel4test-release`; `sel4bench`) or a file of seL4 options
+//! (`KernelRootCNodeSizeBits=15`, ...; see `configs/`).
 //! - `cargo xtask test [--host-only|--qemu-only|--uintr-only]`: host unit
 //!   tests plus every in-QEMU suite (including the UINTR conformance
 //!   image on the patched and the stock QEMU), closing with
@@ -35,8 +47,10 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = concat!(
     "usage:
-  cargo xtask run  [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
-  cargo xtask test [--host-only | --qemu-only | --uintr-only | --bochs-only | --netboot-only | --firmware-only]
+  cargo xtask run  [--config PRESET|FILE] [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
+  cargo xtask kernel [--config PRESET|FILE] [--target-dir DIR] [--out FILE]
+  cargo xtask sel4test [--release] [--stock SEL4_KERNEL]
+  cargo xtask test [--host-only | --qemu-only | --uintr-only | --sel4test-only | --bochs-only | --netboot-only | --firmware-only]
                    (--bochs-only: BOCHS=/path/to/bochs, a Bochs built with --enable-uintr)
   cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]
 ",
@@ -47,6 +61,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
+        Some("kernel") => kernel(&args[1..]),
+        Some("sel4test") => sel4test(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]).map(|()| ExitCode::SUCCESS),
         Some("pxe") => pxe::pxe(&args[1..]).map(|()| ExitCode::SUCCESS),
@@ -65,10 +81,43 @@ fn main() -> ExitCode {
     }
 }
 
-fn prepare() -> Result<artifacts::Images, String> {
+fn prepare(config: &kernel_config::Config) -> Result<artifacts::Images, String> {
     setup::ensure_rust_target()?;
     setup::ensure_host_tools()?;
-    artifacts::build(KernelVariant::Fastpath)
+    artifacts::build_config(config, true, None)
+}
+
+/// `cargo xtask kernel`: builds the kernel for a configuration; prints the
+/// ELF64's path, or copies it to `--out` (only when it changed, so that a
+/// build system watching the file's time sees no change for no change).
+fn kernel(args: &[String]) -> Result<ExitCode, String> {
+    let mut config = kernel_config::Config::default();
+    let (mut target_dir, mut out) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--config" => config = kernel_config::Config::load(&value()?)?,
+            "--target-dir" => target_dir = Some(std::path::PathBuf::from(value()?)),
+            "--out" => out = Some(std::path::PathBuf::from(value()?)),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    setup::ensure_objcopy()?;
+    let images = artifacts::build_config(&config, false, target_dir.as_deref())?;
+    match out {
+        Some(out) => {
+            let built = std::fs::read(&images.kernel).map_err(|e| format!("{}: {e}", images.kernel.display()))?;
+            if std::fs::read(&out).ok().as_deref() != Some(built.as_slice()) {
+                if let Some(parent) = out.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+                }
+                std::fs::copy(&images.kernel, &out).map_err(|e| format!("{}: {e}", out.display()))?;
+            }
+        }
+        None => println!("{}", images.kernel.display()),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Both kernel variants and the benchmark rootserver; the default kernel
@@ -98,6 +147,7 @@ fn prepare_uintr() -> Result<kernel_tests::uintr::UintrImages, String> {
 /// Every image the in-QEMU suites boot, built.
 fn images_under_test() -> Result<kernel_tests::Images, String> {
     let (images, slowpath, [bench_rootserver, quick_rootserver]) = prepare_both()?;
+    let cmake = prepare_cmake(&images)?;
     Ok(kernel_tests::Images {
         kernel: images.kernel,
         kernel32: images.kernel32,
@@ -108,6 +158,85 @@ fn images_under_test() -> Result<kernel_tests::Images, String> {
         scratch: artifacts::scratch_dir(),
         uintr: prepare_uintr()?,
         newer_qemu: qemu_backports::newer_qemu(),
+        cmake,
+    })
+}
+
+/// `cargo xtask sel4test`: the same sel4test image (built by seL4's flow
+/// with seL4-rs as its kernel) on stock seL4 and on seL4-rs, and a table
+/// of both runs' per-test results.
+fn sel4test(args: &[String]) -> Result<ExitCode, String> {
+    use kernel_tests::sel4test::{self as s4, Variant};
+    let mut variant = Variant::Debug;
+    let mut stock = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--release" => variant = Variant::Release,
+            "--stock" => stock = Some(std::path::PathBuf::from(it.next().ok_or("--stock needs a kernel image")?)),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    let images = prepare(&kernel_config::Config::default())?;
+    let inputs = prepare_cmake(&images)?;
+    let stock = match stock.or_else(|| std::env::var_os(suites::STOCK_KERNEL_VAR).map(Into::into)) {
+        Some(k) => {
+            eprintln!("xtask: stock kernel {} (it must be built for sel4test's {} configuration)", k.display(), variant.name());
+            k
+        }
+        None => {
+            eprintln!("xtask: building sel4test with seL4's own kernel for the comparison");
+            s4::build_stock_kernel(&inputs, variant)?
+        }
+    };
+    let build = s4::build_sel4test(&inputs, variant)?;
+    let scratch = artifacts::scratch_dir();
+    let limit = std::time::Duration::from_secs(1800);
+    let ours = s4::parse_sel4test(&s4::simulate(&build, None, &scratch.join(format!("sel4test-{}.log", variant.name())), limit)?);
+    let theirs =
+        s4::parse_sel4test(&s4::simulate(&build, Some(&stock), &scratch.join(format!("sel4test-{}-stock.log", variant.name())), limit)?);
+    println!("sel4test ({}), one image built by seL4's flow, on stock seL4 and on seL4-rs", variant.name());
+    println!("{:<44} {:<12} seL4-rs", "test", "stock seL4");
+    let mut names: Vec<&str> = theirs.tests.iter().map(|t| t.name.as_str()).collect();
+    for t in &ours.tests {
+        if !names.contains(&t.name.as_str()) {
+            names.push(&t.name);
+        }
+    }
+    let cell = |run: &s4::Sel4TestRun, name: &str| match run.tests.iter().find(|t| t.name == name) {
+        Some(t) if t.passed => "ok".to_string(),
+        Some(_) => "FAILED".to_string(),
+        None => "not run".to_string(),
+    };
+    for name in names {
+        println!("{name:<44} {:<12} {}", cell(&theirs, name), cell(&ours, name));
+    }
+    for (who, run) in [("stock seL4", &theirs), ("seL4-rs", &ours)] {
+        println!(
+            "{who}: {} / {}",
+            run.summary.as_deref().unwrap_or("(no summary)"),
+            run.final_line.as_deref().unwrap_or("(no final line)")
+        );
+    }
+    Ok(if ours.all_passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// What the CMake-flow and sel4test suites need: seL4's build tools, the
+/// sources, and `cargo xtask`'s kernels for the presets they compare with
+/// (`default` is the default configuration's, `sel4test-debug`).
+fn prepare_cmake(default: &artifacts::Images) -> Result<kernel_tests::sel4test::CmakeInputs, String> {
+    setup::ensure_sel4_build_tools()?;
+    let release = artifacts::build_config(&kernel_config::Config::load("sel4test-release")?, false, None)?;
+    let repo = artifacts::workspace_root();
+    Ok(kernel_tests::sel4test::CmakeInputs {
+        sources: kernel_tests::sel4test::find_sources(&repo),
+        repo,
+        cache: artifacts::target_dir().join("sel4test"),
+        preset_kernels: vec![
+            ("sel4test-debug".into(), default.kernel.clone()),
+            ("sel4test-release".into(), release.kernel),
+        ],
+        default_kernel32: default.kernel32.clone(),
     })
 }
 
@@ -130,9 +259,11 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut gdb = false;
     let mut cmdline = None;
     let mut uintr = false;
+    let mut config = kernel_config::Config::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--config" => config = kernel_config::Config::load(it.next().ok_or("--config needs a value")?)?,
             "--qemu-uintr" => uintr = true,
             "--tcg" => forced = Some(Accel::Tcg),
             "--kvm" => forced = Some(Accel::Kvm),
@@ -145,7 +276,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         return Err("--qemu-uintr: the UINTR emulation is TCG only; drop --kvm".into());
     }
     let accel = if uintr { Accel::Tcg } else { choose_accel(forced)? };
-    let images = prepare()?;
+    let images = prepare(&config)?;
     let mut boot = Boot::new(&images.kernel32, Some(&images.rootserver));
     if uintr {
         boot.qemu = qemu_uintr::patched_qemu()?;
@@ -224,7 +355,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         match a.as_str() {
             "--host-only" => qemu = false,
             "--qemu-only" => host = false,
-            "--uintr-only" | "--bochs-only" | "--netboot-only" | "--firmware-only" => {
+            "--uintr-only" | "--sel4test-only" | "--bochs-only" | "--netboot-only" | "--firmware-only" => {
                 host = false;
                 only = Some(a.as_str());
             }
@@ -259,6 +390,14 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         kernel_tests::uintr::absent_on_stock_qemu(&uintr, &mut results)?;
         kernel_tests::uintr::harness_selftest(&uintr, &mut results)?;
         kernel_tests::uintr::on_patched_qemu(&uintr, &mut results)?;
+        results.iter().for_each(report);
+        count(&results);
+    } else if only == Some("--sel4test-only") {
+        let images = prepare(&kernel_config::Config::default())?;
+        let cmake = prepare_cmake(&images)?;
+        println!("== seL4's CMake flow and sel4test (TCG; logs in {})", artifacts::scratch_dir().display());
+        let mut results = Vec::new();
+        kernel_tests::sel4test::run(&cmake, &artifacts::scratch_dir(), &mut results)?;
         results.iter().for_each(report);
         count(&results);
     } else if let Some(which) = only {

@@ -1,5 +1,6 @@
 //! Installing what a fresh Debian machine lacks: the bare-metal Rust
-//! target, QEMU, and binutils' objcopy.
+//! target, QEMU, binutils' objcopy, and what seL4's CMake flow needs to
+//! build sel4test (compilers, CMake, Ninja, seL4's Python modules).
 
 use std::process::{Command, Stdio};
 
@@ -75,10 +76,84 @@ pub fn ensure_netboot_tools() -> Result<(), String> {
     ensure_packages(&NETBOOT_TOOLS)
 }
 
+/// What seL4's CMake flow needs to build sel4test: the toolchain and
+/// generators of seL4's build (the Debian packages its build recipe names).
+const SEL4_BUILD_TOOLS: [Package; 11] = [
+    ("python3", "python3", &["--version"]),
+    ("xz-utils", "xz", &["--version"]),
+    ("cmake", "cmake", &["--version"]),
+    ("ninja-build", "ninja", &["--version"]),
+    ("gcc", "gcc", &["--version"]),
+    ("g++", "g++", &["--version"]),
+    ("libxml2-utils", "xmllint", &["--version"]),
+    ("cpio", "cpio", &["--version"]),
+    ("device-tree-compiler", "dtc", &["--version"]),
+    ("protobuf-compiler", "protoc", &["--version"]),
+    ("python3-protobuf", "dpkg", &["-s", "python3-protobuf"]),
+];
+
+/// seL4's Python modules: (what to import, what pip installs). nanopb's
+/// generator needs `pkg_resources`, which setuptools 70 dropped.
+const SEL4_PYTHON_MODULES: [(&str, &str); 13] = [
+    ("jinja2", "jinja2"),
+    ("ply", "ply"),
+    ("yaml", "pyyaml"),
+    ("pyfdt", "pyfdt"),
+    ("lxml", "lxml"),
+    ("jsonschema", "jsonschema"),
+    ("elftools", "pyelftools"),
+    ("six", "six"),
+    ("future", "future"),
+    ("libarchive", "libarchive-c"),
+    ("google.protobuf", "protobuf"),
+    ("sortedcontainers", "sortedcontainers"),
+    ("pkg_resources", "setuptools<70"),
+];
+
+/// Installs seL4's build tools (apt-get) and Python modules (pip, for the
+/// `python3` on PATH, which seL4's build runs) when they are missing.
+pub fn ensure_sel4_build_tools() -> Result<(), String> {
+    ensure_packages(&SEL4_BUILD_TOOLS)?;
+    let missing: Vec<&str> = SEL4_PYTHON_MODULES
+        .iter()
+        .filter(|(module, _)| !command_works("python3", &["-c", &format!("import {module}")]))
+        .map(|(_, pip)| *pip)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !command_works("python3", &["-m", "pip", "--version"]) {
+        ensure_packages(&[("python3-pip", "python3", &["-m", "pip", "--version"])])?;
+    }
+    eprintln!("xtask: installing seL4's Python modules with pip: {}", missing.join(" "));
+    let pip = |extra: &[&str]| {
+        Command::new("python3")
+            .args(["-m", "pip", "install", "-q"])
+            .args(extra)
+            .args(&missing)
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    // Debian's own Python refuses pip installs unless told otherwise.
+    if pip(&[]) || pip(&["--break-system-packages"]) {
+        Ok(())
+    } else {
+        Err(format!("pip could not install seL4's Python modules; install them with:\n    python3 -m pip install {}", missing.join(" ")))
+    }
+}
+
 /// Installs QEMU and binutils with apt-get when running as root; otherwise
 /// names the exact command to run.
 pub fn ensure_host_tools() -> Result<(), String> {
     ensure_packages(&HOST_TOOLS)
+}
+
+/// Installs binutils (objcopy), all that building a kernel needs besides
+/// the Rust target.
+pub fn ensure_objcopy() -> Result<(), String> {
+    ensure_packages(&HOST_TOOLS[1..])
 }
 
 /// Installs the extra tools the test suites use.

@@ -1,5 +1,5 @@
-//! The user-visible ABI of seL4 for the configuration in `shared/DESIGN.md`
-//! section 1 (x86_64, pc99, non-MCS, debug build, one node).
+//! The user-visible ABI of seL4 for x86_64 pc99 (non-MCS, one node), in
+//! the kernel configuration it is built for ([`config`]).
 //!
 //! Everything here is a fact about seL4 that both sides of the syscall
 //! boundary must agree on bit for bit. Layouts are `#[repr(C)]` and their
@@ -23,12 +23,23 @@ pub type CPtr = Word;
 /// (seL4's `USER_TOP` for pc99 x86_64).
 pub const USER_TOP: u64 = 0x0000_7fff_ffff_ffff;
 
+/// The kernel configuration this crate (and so the kernel or program that
+/// uses it) was built for: one constant per seL4 option seL4-rs knows,
+/// named as seL4's generated configuration names it. Chosen at build time
+/// by the file `SEL4_RS_CONFIG` names (see the `kernel-config` crate);
+/// without one, sel4test's x86_64 debug configuration.
+pub mod config {
+    include!(concat!(env!("OUT_DIR"), "/config.rs"));
+}
+
 /// Number of priorities (`KernelNumPriorities`).
-pub const NUM_PRIORITIES: usize = 256;
+pub const NUM_PRIORITIES: usize = config::NUM_PRIORITIES;
+/// `seL4_MaxPrio`, the highest priority (the initial thread's).
+pub const MAX_PRIO: usize = NUM_PRIORITIES - 1;
 /// Radix of the root CNode (`KernelRootCNodeSizeBits`).
-pub const ROOT_CNODE_SIZE_BITS: usize = 13;
+pub const ROOT_CNODE_SIZE_BITS: usize = config::ROOT_CNODE_SIZE_BITS;
 /// Maximum untyped descriptors in bootinfo (`KernelMaxNumBootinfoUntypedCaps`).
-pub const MAX_NUM_BOOTINFO_UNTYPED_CAPS: usize = 230;
+pub const MAX_NUM_BOOTINFO_UNTYPED_CAPS: usize = config::MAX_NUM_BOOTINFO_UNTYPED_CAPS;
 
 pub mod invocation;
 pub mod object_type;

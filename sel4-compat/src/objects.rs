@@ -19,6 +19,20 @@ pub const MIN_UNTYPED_BITS: u32 = 4;
 pub const MAX_UNTYPED_BITS: u32 = 47;
 pub const BOOT_INFO_FRAME_BITS: u32 = PAGE_BITS;
 pub const IPC_BUFFER_SIZE_BITS: u32 = 10;
+/// `seL4_BootInfo` lives in one frame of this size, which bounds
+/// `KernelMaxNumBootinfoUntypedCaps`.
+const _: () = assert!(core::mem::size_of::<crate::bootinfo::BootInfo>() <= 1 << BOOT_INFO_FRAME_BITS);
+
+/// seL4's `seL4_TCBFlag`: the feature flags TCB SetFlags sets and clears.
+pub mod tcb_flag {
+    pub const NO_FLAG: u64 = 0;
+    /// The thread may not use the FPU: its first FPU or SSE instruction
+    /// raises #NM, reported to its fault handler as a user exception.
+    pub const FPU_DISABLED: u64 = 1;
+    /// The flags this configuration has (x86 always has an FPU); others
+    /// are ignored.
+    pub const MASK: u64 = if crate::config::HAVE_FPU { FPU_DISABLED } else { NO_FLAG };
+}
 
 #[cfg(test)]
 mod tests {

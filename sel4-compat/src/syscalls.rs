@@ -1,5 +1,11 @@
-//! Syscall numbers as passed in `rdx` (seL4's `seL4_Syscall_ID` for this
-//! configuration: non-MCS, debug build, no benchmark, no VT-x).
+//! Syscall numbers as passed in `rdx` (seL4's `seL4_Syscall_ID`: non-MCS,
+//! no benchmark, no VT-x). The debug syscalls exist only in the
+//! configurations that have them, as in seL4: `DebugPutChar` and
+//! `DebugDumpScheduler` with `KernelPrinting`, the other `Debug*` ones with
+//! `KernelDebugBuild`. The numbers never move; an absent one is an unknown
+//! syscall.
+
+use crate::config;
 
 /// One seL4 system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +29,9 @@ pub enum Syscall {
 }
 
 impl Syscall {
-    /// Decodes the raw `rdx` value; `None` is an unknown syscall.
+    /// Decodes the raw `rdx` value; `None` is an unknown syscall (in this
+    /// configuration). One match, whose guards are constants, so that the
+    /// syscall entry pays nothing for the configuration.
     pub fn from_word(word: u64) -> Option<Syscall> {
         use Syscall::*;
         Some(match word as i64 {
@@ -35,15 +43,26 @@ impl Syscall {
             -6 => Reply,
             -7 => Yield,
             -8 => NBRecv,
-            -9 => DebugPutChar,
-            -10 => DebugDumpScheduler,
-            -11 => DebugHalt,
-            -12 => DebugCapIdentify,
-            -13 => DebugSnapshot,
-            -14 => DebugNameThread,
-            -30 => SetTLSBase,
+            -9 if config::PRINTING => DebugPutChar,
+            -10 if config::PRINTING => DebugDumpScheduler,
+            -11 if config::DEBUG_BUILD => DebugHalt,
+            -12 if config::DEBUG_BUILD => DebugCapIdentify,
+            -13 if config::DEBUG_BUILD => DebugSnapshot,
+            -14 if config::DEBUG_BUILD => DebugNameThread,
+            -30 if config::SET_TLS_BASE_SELF => SetTLSBase,
             _ => return None,
         })
+    }
+
+    /// Whether this configuration has the syscall.
+    pub const fn exists(self) -> bool {
+        use Syscall::*;
+        match self {
+            DebugPutChar | DebugDumpScheduler => config::PRINTING,
+            DebugHalt | DebugCapIdentify | DebugSnapshot | DebugNameThread => config::DEBUG_BUILD,
+            SetTLSBase => config::SET_TLS_BASE_SELF,
+            _ => true,
+        }
     }
 
     /// The value user code places in `rdx`.
@@ -58,11 +77,21 @@ mod tests {
 
     #[test]
     fn round_trip_every_number() {
+        use Syscall::*;
+        let all = [
+            Call, ReplyRecv, Send, NBSend, Recv, Reply, Yield, NBRecv, DebugPutChar, DebugDumpScheduler, DebugHalt,
+            DebugCapIdentify, DebugSnapshot, DebugNameThread, SetTLSBase,
+        ];
+        for sc in all {
+            assert_eq!(Syscall::from_word(sc.to_word()), sc.exists().then_some(sc), "{sc:?}");
+        }
         for n in -40i64..5 {
             if let Some(sc) = Syscall::from_word(n as u64) {
                 assert_eq!(sc.to_word(), n as u64);
             }
         }
+        assert_eq!(Syscall::from_word(-9i64 as u64).is_some(), config::PRINTING);
+        assert_eq!(Syscall::from_word(-11i64 as u64).is_some(), config::DEBUG_BUILD);
         assert_eq!(Syscall::from_word(-15i64 as u64), None);
         assert_eq!(Syscall::from_word(0), None);
         assert_eq!(Syscall::SetTLSBase.to_word(), (-30i64) as u64);

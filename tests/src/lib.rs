@@ -1,8 +1,10 @@
 //! The in-QEMU tests: how a boot is started and observed ([`qemu`]), the
 //! malformed boot modules derived from a good rootserver ([`elfedit`]),
 //! the suites themselves ([`suites`]), the UINTR conformance suites
-//! ([`uintr`]), the optional runs on Bochs ([`bochs`]), the netboot tree with its suite ([`pxe`], [`netboot`]),
-//! and the boots of what real firmware hands over ([`firmware`]). `cargo xtask test` builds the images and runs
+//! ([`uintr`]), the optional runs on Bochs ([`bochs`]), the netboot tree
+//! with its suite ([`pxe`], [`netboot`]), the boots of what real firmware
+//! hands over ([`firmware`]), and seL4's CMake flow and sel4test with
+//! seL4-rs as the kernel ([`sel4test`]). `cargo xtask test` builds the images and runs
 //! [`suites::run_all`].
 
 pub mod bochs;
@@ -11,6 +13,7 @@ pub mod firmware;
 pub mod netboot;
 pub mod pxe;
 pub mod qemu;
+pub mod sel4test;
 pub mod suites;
 pub mod uintr;
 
@@ -36,4 +39,6 @@ pub struct Images {
     pub uintr: uintr::UintrImages,
     /// A QEMU whose TCG has x2APIC (QEMU 7.2's has not), or why none.
     pub newer_qemu: Result<firmware::NewerQemu, String>,
+    /// What the CMake-flow and sel4test suites need.
+    pub cmake: sel4test::CmakeInputs,
 }

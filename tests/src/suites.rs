@@ -608,6 +608,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| crate::uintr::harness_selftest(&images.uintr, r))?;
     step(&mut results, &|r| crate::uintr::on_patched_qemu(&images.uintr, r))?;
     step(&mut results, &|r| crate::bochs::on_bochs(images, r))?;
+    step(&mut results, &|r| crate::sel4test::run(&images.cmake, &images.scratch, r))?;
     let module = |bytes: Vec<u8>| Some(bytes);
     let no_1g = SEL4_CPU.replace("+pdpe1gb", "-pdpe1gb");
     let no_syscall = SEL4_CPU.replace("+syscall", "-syscall");

@@ -5,7 +5,9 @@ use super::phys::PhysRead;
 use super::BootError;
 use arrayvec::ArrayVec;
 
-pub const MAX_IOAPICS: usize = 8;
+/// I/O APICs the kernel uses (`KernelMaxNumIOAPIC`); more are ignored, as
+/// in seL4.
+pub const MAX_IOAPICS: usize = crate::config::MAX_NUM_IOAPIC;
 /// Interrupt source overrides kept (a PC has one per legacy IRQ at most).
 pub const MAX_OVERRIDES: usize = 16;
 

@@ -488,8 +488,8 @@ unsafe fn create_rootserver(
         let tcb = &mut *tcb_ptr;
         tcb.ctx = UserContext::new_user(image.entry);
         tcb.ctx.regs.rdi = plan.bootinfo_vaddr;
-        tcb.priority = 255;
-        tcb.mcp = 255;
+        tcb.priority = sel4_compat::MAX_PRIO as u8;
+        tcb.mcp = sel4_compat::MAX_PRIO as u8;
         tcb.ipc_buffer_vaddr = plan.ipc_buffer_vaddr;
         for (from, to) in [
             (root_slots::INIT_THREAD_CNODE, tcb_slot::CTABLE),
@@ -519,7 +519,7 @@ unsafe fn create_rootserver(
     if extra.tsc_mhz == 0 {
         kprintln!("timer: not started (the TSC could not be measured); threads are not preempted");
     } else {
-        let mode = apic::start_timer(crate::config::TIMER_TICK_MS * 1000, extra.tsc_mhz as u64, cpu::has_tsc_deadline());
+        let mode = apic::start_timer(crate::config::TIMER_TICK_MS as u64 * 1000, extra.tsc_mhz as u64, cpu::has_tsc_deadline());
         kprintln!("timer: {} ms ticks, {:?}", crate::config::TIMER_TICK_MS, mode);
     }
     // Safety: the rootserver's PML4 was just built.

@@ -1,5 +1,5 @@
 //! The domain cap: DomainSet_Set moves a thread to a scheduling domain
-//! (this configuration has one, domain 0).
+//! (`KernelNumDomains`; seL4-rs supports one, domain 0).
 
 use super::cap::Cap;
 use super::invocation::{Invocation, InvocationError, SyscallError};
@@ -8,7 +8,7 @@ use crate::thread::Tcb;
 use sel4_compat::caps::CapType;
 
 /// `KernelNumDomains`.
-pub const NUM_DOMAINS: u64 = 1;
+pub const NUM_DOMAINS: u64 = crate::config::NUM_DOMAINS as u64;
 
 pub fn invoke(inv: &Invocation<'_>) -> Result<(), InvocationError> {
     if inv.label != sel4_compat::invocation::DOMAIN_SET_SET {

@@ -1,6 +1,6 @@
 //! TCB invocations: registers, configuration, priorities, suspend and
-//! resume, notification binding and the TLS base, decoded with seL4's
-//! checks and error codes.
+//! resume, notification binding, the TLS base and the feature flags,
+//! decoded with seL4's checks and error codes.
 
 use super::cap::Cap;
 use super::cap_rules::{derive_cap_ignoring_children, same_object_as, update_cap_data};
@@ -14,6 +14,7 @@ use crate::thread::{tcb_slot, Tcb, ThreadState};
 use sel4_compat::caps::CapType;
 use sel4_compat::invocation as label;
 use sel4_compat::ipc::MessageInfo;
+use sel4_compat::objects::tcb_flag;
 
 /// `seL4_IPCBufferSizeBits`: the buffer address must be this aligned.
 const IPC_BUFFER_ALIGN: u64 = 1 << sel4_compat::objects::IPC_BUFFER_SIZE_BITS;
@@ -275,6 +276,13 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
             Ok(())
         }
         sel4_compat::uintr::label::TCB_BIND_UITT | sel4_compat::uintr::label::TCB_UNBIND_UITT => super::uintr::invoke_tcb(target, inv),
+        label::TCB_SET_FLAGS => {
+            if inv.length < 2 {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            set_flags(caller, target, inv.arg(0), inv.arg(1), is_call);
+            Ok(())
+        }
         label::TCB_SET_TLS_BASE => {
             if inv.length < 1 {
                 return Err(SyscallError::TruncatedMessage.into());
@@ -287,6 +295,25 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
         }
         _ => Err(SyscallError::IllegalOperation.into()),
     }
+}
+
+/// seL4's `invokeSetFlags`: clear, then set (so a flag in both ends up
+/// set; unknown flags are ignored); a thread whose FPU is now disabled has
+/// its FPU registers saved. The resulting flags are the reply's MR0.
+fn set_flags(caller: &mut Tcb, target: &mut Tcb, clear: u64, set: u64, is_call: bool) {
+    let flags = (target.flags & !clear) | (set & tcb_flag::MASK);
+    target.flags = flags;
+    if flags & tcb_flag::FPU_DISABLED != 0 {
+        sched::release_fpu(target);
+    }
+    // An enabled FPU is handed to the thread when it next returns to user
+    // mode, the caller included.
+    if is_call {
+        let length = ipc::set_mr(caller, 0, flags);
+        caller.ctx.regs.rdi = 0;
+        caller.ctx.regs.rsi = MessageInfo::new(0, 0, 0, length as u64).0;
+    }
+    sched::set_thread_state(caller, ThreadState::Running);
 }
 
 /// The CSpace and VSpace part of Configure and SetSpace, checked.

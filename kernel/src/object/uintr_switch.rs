@@ -46,8 +46,9 @@ struct HardwareState {
     /// `Tcb::uintr_sleep_next`.
     sleepers: *mut Tcb,
     /// Wake interrupts taken, and notifications the kernel sent on a
-    /// receiver's behalf when switching it in (reported at DebugHalt:
-    /// tests check that both mechanisms ran).
+    /// receiver's behalf when switching it in (counted in debug
+    /// configurations and reported at DebugHalt: tests check that both
+    /// mechanisms ran).
     wake_interrupts: u64,
     notifications_resent: u64,
     /// What the MSRs hold for a thread that neither receives nor sends:
@@ -298,7 +299,9 @@ fn resume(t: &mut Tcb, r: &mut Receiver) {
         // The notification the CPU did not send while it was parked. It
         // arrives once user mode enables interrupts, with `t`'s MSRs.
         apic::send_self_ipi(NOTIFICATION_VECTOR);
-        state().notifications_resent += 1;
+        if crate::config::DEBUG_BUILD {
+            state().notifications_resent += 1;
+        }
     }
 }
 
@@ -329,7 +332,9 @@ fn unlink_sleeper(t: &mut Tcb) {
 /// receiver's notification. PIR stays for the switch-in to deliver.
 pub fn wake_interrupt() {
     let s = state();
-    s.wake_interrupts += 1;
+    if crate::config::DEBUG_BUILD {
+        s.wake_interrupts += 1;
+    }
     let mut link: *mut *mut Tcb = &mut s.sleepers;
     // Safety: the list holds live TCBs with bound receivers (unbinding
     // and deletion unlink them first).

@@ -15,10 +15,10 @@ use sel4_compat::object_type as ty;
 use sel4_compat::uintr;
 
 /// `KernelRetypeFanOutLimit`.
-pub const RETYPE_FAN_OUT_LIMIT: u64 = 256;
-/// Memory is cleared in chunks of 2^8 bytes between preemption points
-/// (`CONFIG_RESET_CHUNK_BITS`).
-pub const RESET_CHUNK_BITS: u32 = 8;
+pub const RETYPE_FAN_OUT_LIMIT: u64 = crate::config::RETYPE_FAN_OUT_LIMIT as u64;
+/// Memory is cleared in chunks of 2^`KernelResetChunkBits` bytes (2^8 in
+/// sel4test's configuration) between preemption points.
+pub const RESET_CHUNK_BITS: u32 = crate::config::RESET_CHUNK_BITS as u32;
 
 /// The free index counts 16-byte units (2^seL4_MinUntypedBits).
 pub const fn free_index_to_offset(index: u64) -> u64 {

@@ -131,4 +131,14 @@ impl Tcb {
     pub fn set_tls_base(self, base: u64) -> Result<(), Error> {
         self.invoke(label::TCB_SET_TLS_BASE, &[base], &[])
     }
+
+    /// `seL4_TCB_SetFlags`: clears the `clear` flags, then sets the `set`
+    /// ones (`sel4_compat::objects::tcb_flag`; unknown flags are ignored)
+    /// and returns the thread's flags as they are now. With both zero it
+    /// only reads them.
+    pub fn set_flags(self, clear: u64, set: u64) -> Result<u64, Error> {
+        let info = call(self.cptr(), label::TCB_SET_FLAGS, &[clear, set], &[]);
+        result(info)?;
+        Ok(get_mr(0))
+    }
 }

@@ -9,6 +9,7 @@ mod cspace;
 mod fuzz;
 mod hostile;
 mod regfuzz;
+mod tcb_flags;
 pub mod threads;
 mod uintr;
 pub mod vspace;
@@ -124,7 +125,7 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     t.run("bootinfo_header", || {
         ensure(bi.node_id == 0 && bi.num_nodes == 1, "expected node 0 of 1")?;
         ensure(bi.num_iopt_levels == u64::MAX, "without an IOMMU seL4 reports -1 IOMMU levels")?;
-        ensure(bi.init_thread_cnode_size_bits == 13, "root CNode must have 2^13 slots")?;
+        ensure(bi.init_thread_cnode_size_bits == sel4::config::ROOT_CNODE_SIZE_BITS as u64, "root CNode must have 2^KernelRootCNodeSizeBits slots")?;
         ensure(bi.init_thread_domain == 0, "initial thread must be in domain 0")
     });
 
@@ -189,7 +190,7 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
         ensure(!bi.extra_bi_pages.is_empty(), "extra bootinfo pages missing")?;
         ensure(bi.user_image_paging.start == root_slots::NUM_INITIAL_CAPS, "first region must start at slot 16")?;
         ensure(regions.windows(2).all(|w| w[0].end == w[1].start), "regions must be contiguous in seL4's order")?;
-        ensure(bi.empty.end == 1 << 13, "empty region must run to the end of the root CNode")?;
+        ensure(bi.empty.end == 1 << sel4::config::ROOT_CNODE_SIZE_BITS, "empty region must run to the end of the root CNode")?;
         ensure(!bi.user_image_frames.is_empty() && !bi.user_image_paging.is_empty(), "image caps missing")
     });
 
@@ -248,8 +249,8 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     });
 
     t.run("cap_identify_failed_lookups_are_null", || {
-        // Bits above the 13-bit index must match the 51-bit zero guard.
-        ensure(sel4::debug::cap_identify_raw(1 << 13 | 1) == 0, "guard mismatch should give the null cap type")?;
+        // Bits above the root CNode's index must match its zero guard.
+        ensure(sel4::debug::cap_identify_raw(1 << sel4::config::ROOT_CNODE_SIZE_BITS | 1) == 0, "guard mismatch should give the null cap type")?;
         ensure(sel4::debug::cap_identify_raw(u64::MAX) == 0, "all-ones pointer should give the null cap type")
     });
 
@@ -327,6 +328,7 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
 
     cspace::run(&mut t, bi);
     threads::run(&mut t, bi);
+    tcb_flags::run(&mut t, bi);
     vspace::run(&mut t, bi);
     uintr::run(&mut t, bi);
     hostile::run(&mut t, bi);

@@ -1,6 +1,7 @@
 //! Per-thread x87/SSE state, switched eagerly with FXSAVE/FXRSTOR
 //! (KernelFPU = FXSAVE, 512 bytes) whenever a different thread returns to
-//! user mode than the one whose state the FPU holds.
+//! user mode than the one whose state the FPU holds; a thread whose FPU is
+//! disabled runs with CR0.TS set.
 
 /// The FXSAVE image, 16-byte aligned.
 #[repr(C, align(16))]
@@ -17,6 +18,23 @@ impl FpuState {
         s.bytes[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
         s.bytes[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
         s
+    }
+}
+
+/// Lets FPU and SSE instructions run (clears CR0.TS), as they must before
+/// the kernel saves or loads FPU state.
+pub fn enable() {
+    // Safety: CLTS only clears CR0.TS.
+    unsafe { core::arch::asm!("clts", options(nomem, nostack)) };
+}
+
+/// Makes the next FPU or SSE instruction raise #NM (sets CR0.TS): how a
+/// thread whose FPU is disabled (`seL4_TCBFlag_fpuDisabled`) runs.
+pub fn disable() {
+    // Safety: setting CR0.TS only makes FPU instructions trap; the kernel
+    // itself is soft-float and enables the FPU before touching FPU state.
+    unsafe {
+        x86_64::registers::control::Cr0::update(|f| f.insert(x86_64::registers::control::Cr0Flags::TASK_SWITCHED));
     }
 }
 
