@@ -144,7 +144,7 @@ fn uintr_path(console: &str) -> Option<&'static str> {
 /// The rows that compare the ways of signalling another thread: the
 /// notification round trip and the user-interrupt request/response.
 fn signalling_rows(s: &Summaries) -> Summaries {
-    s.iter().filter(|(k, _)| k.0 == "signal_wait_roundtrip" || k.0 == "uintr_roundtrip").map(|(k, v)| (k.clone(), v.clone())).collect()
+    s.iter().filter(|(k, _)| k.0 == "signal_wait_roundtrip" || k.0 == "uintr_roundtrip").map(|(k, v)| (k.clone(), *v)).collect()
 }
 
 /// The note under the hardware-versus-emulation table: what the
@@ -557,7 +557,7 @@ mod tests {
         let key = |case: &str| (case.to_string(), "same".to_string(), "blocked".to_string(), 0);
         let summary = bench::summarise(&[10, 12, 14]).unwrap();
         let all: Summaries =
-            ["call_replyrecv_roundtrip", "signal_wait_roundtrip", "uintr_roundtrip"].iter().map(|c| (key(c), summary.clone())).collect();
+            ["call_replyrecv_roundtrip", "signal_wait_roundtrip", "uintr_roundtrip"].iter().map(|c| (key(c), summary)).collect();
         let rows: Vec<_> = signalling_rows(&all).into_keys().map(|k| k.0).collect();
         assert_eq!(rows, ["signal_wait_roundtrip", "uintr_roundtrip"]);
     }

@@ -148,10 +148,14 @@ fn prepare_uintr() -> Result<kernel_tests::uintr::UintrImages, String> {
 fn images_under_test() -> Result<kernel_tests::Images, String> {
     let (images, slowpath, [bench_rootserver, quick_rootserver]) = prepare_both()?;
     let cmake = prepare_cmake(&images)?;
+    let mut two_ioapics = kernel_config::Config::default();
+    two_ioapics.set("KernelMaxNumIOAPIC", "2")?;
+    let two_ioapics = artifacts::build_config(&two_ioapics, false, None)?;
     Ok(kernel_tests::Images {
         kernel: images.kernel,
         kernel32: images.kernel32,
         slowpath_kernel32: slowpath.kernel32,
+        two_ioapics_kernel32: two_ioapics.kernel32,
         rootserver: images.rootserver,
         quick_rootserver,
         bench_rootserver,
@@ -338,7 +342,7 @@ fn print_boot_times() {
     if times.is_empty() {
         return;
     }
-    times.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
+    times.sort_by_key(|t| std::cmp::Reverse(t.elapsed));
     let total: f64 = times.iter().map(|t| t.elapsed.as_secs_f64()).sum();
     println!("== QEMU boots: {} in {:.0} s (elapsed of its time limit each)", times.len(), total);
     for t in &times {

@@ -28,6 +28,9 @@ pub struct Images {
     pub kernel32: PathBuf,
     /// The elf32 copy of the kernel built without the IPC fastpath.
     pub slowpath_kernel32: PathBuf,
+    /// The elf32 copy of the kernel built to drive two I/O APICs
+    /// (`KernelMaxNumIOAPIC=2`; seL4's default drives one).
+    pub two_ioapics_kernel32: PathBuf,
     pub rootserver: PathBuf,
     /// The rootserver built with its `quick` feature: the suite without
     /// the stress tests, for the boots that check how the system boots.

@@ -302,7 +302,7 @@ fn invariant_checks(console: &str) -> Option<u64> {
 /// prefixed with `prefix`) to `results`; returns the boot's own problems.
 fn rootserver_boot_problems(out: &Outcome, results: &mut Vec<TestResult>, prefix: &str, suite: Suite) -> Vec<String> {
     let mut problems = Vec::new();
-    check_status(&out, EXIT_HALTED, &mut problems);
+    check_status(out, EXIT_HALTED, &mut problems);
     for needle in [
         "seL4-rs: booting (x86_64, pc99; multiboot 1)",
         "local APIC: id 0",
