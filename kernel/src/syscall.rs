@@ -215,7 +215,7 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
         Some(CapType::UintrReceiver) => crate::object::uintr::invoke_receiver(cap, slot, inv),
         Some(CapType::Uitt) => crate::object::uintr::invoke_uitt(cap, inv),
         Some(other) => {
-            user_error!("Invocation {} of a {other:?} cap: not implemented by this kernel.", inv.label);
+            user_error!("{other:?} cap: Illegal operation {}.", inv.label);
             Err(SyscallError::IllegalOperation.into())
         }
     }
