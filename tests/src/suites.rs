@@ -162,6 +162,8 @@ fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), Strin
     };
     results.push(result("qemu::fastpath_taken_by_the_suite", fastpath_problems));
     results.push(result("qemu::user_address_spaces_map_only_the_skim_window", skim_window_problems(&out.console)));
+    let elf = std::fs::read(&images.rootserver).map_err(|e| format!("{}: {e}", images.rootserver.display()))?;
+    results.push(result("qemu::failed_invocation_prints_sel4_debug_line", user_error_line_problems(&out.console, &elf)));
     let mut fallback = Vec::new();
     check_contains(&out.console, "console", "are emulated on #UD (fallback path)", &mut fallback);
     check_contains(&out.console, "console", "user interrupts: fallback path (emulated on #UD)", &mut fallback);
@@ -342,6 +344,41 @@ fn rootserver_boot_problems(out: &Outcome, results: &mut Vec<TestResult>, prefix
         problems.push(format!("only {uintr_tests} of the rootserver's {expected_uintr} user-interrupt tests ran"));
     }
     results.extend(tests.into_iter().map(|t| TestResult { name: format!("{prefix}{}", t.name), ..t }));
+    problems
+}
+
+/// seL4's userError line, as a debug kernel (`KernelPrinting`, with
+/// `KernelColourPrinting`'s ANSI codes) prints it for the rootserver's
+/// deliberately refused CNode Copy (the line after its marker): our decode
+/// function, the current TCB (a kernel address, `TCB_OFFSET` into its
+/// 2 KiB object), the thread's debug name, the address of the syscall
+/// instruction (in the rootserver's code) and seL4's message.
+fn user_error_line_problems(console: &str, rootserver_elf: &[u8]) -> Vec<String> {
+    const MARKER: &str = "user_error_line: CNode Copy from the empty slot";
+    let mut lines = console.lines().map(|l| l.trim_end_matches('\r'));
+    if !lines.any(|l| l.contains(MARKER)) {
+        return vec!["the rootserver did not print its user_error_line marker".into()];
+    }
+    let Some(line) = lines.next() else { return vec!["nothing after the user_error_line marker".into()] };
+    let (bold, green, reset) = ("\x1b[0m\x1b[1m", "\x1b[0m\x1b[32m", "\x1b[0m");
+    let parsed = line
+        .strip_prefix(&format!("{bold}<<{green}seL4(CPU 0){bold} [cnode::decode/"))
+        .and_then(|l| l.strip_suffix(&format!("]: CNode Copy/Mint/Move/Mutate: Source slot invalid or empty.>>{reset}")))
+        .and_then(|l| {
+            let (line_no, rest) = l.split_once(" T0x")?;
+            let (tcb, rest) = rest.split_once(" \"rootserver-under-test\" @")?;
+            Some((line_no.parse::<u32>().ok()?, u64::from_str_radix(tcb, 16).ok()?, u64::from_str_radix(rest, 16).ok()?))
+        });
+    let Some((_, tcb, ip)) = parsed else {
+        return vec![format!("expected seL4's userError line for the Copy after the marker, got {line:?}")];
+    };
+    let mut problems = Vec::new();
+    if tcb < 0xffff_ff80_0000_0000 || tcb % 0x800 != 0x400 {
+        problems.push(format!("T0x{tcb:x} is not a TCB in the kernel's window"));
+    }
+    if !crate::elfedit::executable_ranges(rootserver_elf).iter().any(|r| r.contains(&ip)) {
+        problems.push(format!("@{ip:x} is not in the rootserver's code"));
+    }
     problems
 }
 
