@@ -163,8 +163,8 @@ fn decode(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNode
             let (src_data, src_index, src_depth) = (inv.arg(5), inv.arg(6), inv.arg(7));
             // Safety: extra cap slots were looked up in the caller's CSpace.
             let (pivot_root, src_root) = unsafe { (cap_in(pivot_root_slot), cap_in(src_root_slot)) };
-            let src = lookup_slot_for_cnode_op(true, src_root, src_index, src_depth)
-                .inspect_err(|_| user_error!("CNode Rotate: Invalid source slot."))?;
+            let src =
+                lookup_slot_for_cnode_op(true, src_root, src_index, src_depth).inspect_err(|_| user_error!("CNode Rotate: Invalid source slot."))?;
             let pivot = lookup_slot_for_cnode_op(true, pivot_root, pivot_index, pivot_depth)
                 .inspect_err(|_| user_error!("CNode Rotate: Invalid pivot slot."))?;
             if pivot == src || pivot == dest {

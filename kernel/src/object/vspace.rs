@@ -86,8 +86,8 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
             }
             let size = cap.frame_size();
             let (vaddr, rights_mask, attr) = (inv.arg(0), inv.arg(1), inv.arg(2));
-            let (pml4, asid) = valid_root(inv)
-                .inspect_err(|_| user_error!("X86FrameMap: Attempting to map frame into invalid page directory cap."))?;
+            let (pml4, asid) =
+                valid_root(inv).inspect_err(|_| user_error!("X86FrameMap: Attempting to map frame into invalid page directory cap."))?;
             if cap.frame_mapped_asid() != 0 {
                 if cap.frame_mapped_asid() != asid {
                     user_error!("X86Frame: Attempting to remap frame into a different address space.");
@@ -120,8 +120,7 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
                 FrameSize::Large => (21, true),
                 FrameSize::Huge => (30, true),
             };
-            let e = lookup_slot(pml4, vaddr, shift)
-                .inspect_err(|_| user_error!("X86Frame Map: No paging structure to map 0x{vaddr:x} in."))?;
+            let e = lookup_slot(pml4, vaddr, shift).inspect_err(|_| user_error!("X86Frame Map: No paging structure to map 0x{vaddr:x} in."))?;
             let current = read(e);
             // A large or huge page cannot replace a table below it.
             if large && current & PTE_PRESENT != 0 && current & PTE_PS == 0 {
@@ -246,8 +245,7 @@ pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> 
         user_error!("ASIDControlMakePool: The untyped has children.");
         return Err(SyscallError::RevokeFirst.into());
     }
-    let dest = lookup_slot_for_cnode_op(false, root, index, depth)
-        .inspect_err(|_| user_error!("ASIDControlMakePool: Destination slot invalid."))?;
+    let dest = lookup_slot_for_cnode_op(false, root, index, depth).inspect_err(|_| user_error!("ASIDControlMakePool: Destination slot invalid."))?;
     // Safety: a slot from a lookup.
     if !unsafe { (*dest).cap }.is_null() {
         user_error!("ASIDControlMakePool: Destination slot not empty.");
