@@ -1,6 +1,7 @@
 //! The hardware path of user interrupts: which thread's UINTR state the
 //! CPU holds, and what a receiver's UPID says while its thread is not
-//! running (DESIGN.md section 5; Linux's scheme).
+//! running (Intel SDM volume 3, chapter "User Interrupts"; the scheme
+//! is Linux's).
 //!
 //! The MSRs are switched lazily, like the FPU: they stay with the last
 //! thread that ran until another one returns to user mode. Only UIRR and

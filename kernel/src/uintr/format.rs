@@ -1,5 +1,5 @@
 //! The two in-memory structures of UINTR, bit for bit as the CPU reads
-//! them (Intel's definition; DESIGN.md section 5).
+//! them (Intel SDM volume 3, chapter "User Interrupts").
 //!
 //! - UPID, the receiver's posted-interrupt descriptor: 16 bytes, 64-byte
 //!   aligned. Word 0: bit 0 ON (outstanding notification), bit 1 SN
