@@ -758,3 +758,38 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     }
     Ok(results)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An ELF64 header and one PT_LOAD program header for `vaddr..+size`.
+    fn elf_with_code(vaddr: u64, size: u64) -> Vec<u8> {
+        let mut elf = vec![0u8; 64 + 56];
+        elf[32..40].copy_from_slice(&64u64.to_le_bytes());
+        elf[56..58].copy_from_slice(&1u16.to_le_bytes());
+        elf[64..68].copy_from_slice(&1u32.to_le_bytes());
+        elf[68..72].copy_from_slice(&5u32.to_le_bytes());
+        elf[80..88].copy_from_slice(&vaddr.to_le_bytes());
+        elf[104..112].copy_from_slice(&size.to_le_bytes());
+        elf
+    }
+
+    const LINE: &str = "\x1b[0m\x1b[1m<<\x1b[0m\x1b[32mseL4(CPU 0)\x1b[0m\x1b[1m [cnode::decode/92 T0xffffff80bffdec00 \
+                        \"rootserver-under-test\" @41b405]: CNode Copy/Mint/Move/Mutate: Source slot invalid or empty.>>\x1b[0m";
+
+    #[test]
+    fn the_user_error_line_after_the_marker_is_checked() {
+        let console = |line: &str| format!("test a ... ok\r\nuser_error_line: CNode Copy from the empty slot 883 into slot 884\r\n{line}\r\n");
+        let code = elf_with_code(0x4053c0, 0x1856f);
+        assert_eq!(user_error_line_problems(&console(LINE), &code), Vec::<String>::new());
+        let elsewhere = elf_with_code(0x500000, 0x1000);
+        assert_eq!(user_error_line_problems(&console(LINE), &elsewhere), vec!["@41b405 is not in the rootserver's code".to_string()]);
+        let not_a_tcb = LINE.replace("T0xffffff80bffdec00", "T0xffffff80bffde800");
+        assert_eq!(user_error_line_problems(&console(&not_a_tcb), &code).len(), 1);
+        let other_thread = LINE.replace("rootserver-under-test", "worker");
+        assert!(user_error_line_problems(&console(&other_thread), &code)[0].starts_with("expected seL4's userError line"));
+        assert_eq!(user_error_line_problems(&console(""), &code).len(), 1);
+        assert_eq!(user_error_line_problems("", &code), vec!["the rootserver did not print its user_error_line marker".to_string()]);
+    }
+}
