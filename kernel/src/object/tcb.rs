@@ -3,7 +3,7 @@
 //! decoded with seL4's checks and error codes.
 
 use super::cap::Cap;
-use super::cap_rules::{derive_cap_ignoring_children, same_object_as, update_cap_data};
+use super::cap_rules::{derive_cap_ignoring_children, same_object_as, update_cap_data, NotDerivable};
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::delete;
@@ -54,7 +54,7 @@ fn check_ipc_buffer(addr: u64, cap: &Cap) -> Result<(), SyscallError> {
     if !cap.is(CapType::Frame) || cap.frame_is_device() {
         return Err(SyscallError::IllegalOperation);
     }
-    if addr % IPC_BUFFER_ALIGN != 0 {
+    if !addr.is_multiple_of(IPC_BUFFER_ALIGN) {
         return Err(SyscallError::AlignmentError);
     }
     Ok(())
@@ -66,7 +66,7 @@ fn derive(slot: *mut Cte, cap: Cap) -> Result<Cap, SyscallError> {
     if cap.is(CapType::Untyped) && unsafe { cte::has_children(slot) } {
         return Err(SyscallError::RevokeFirst);
     }
-    derive_cap_ignoring_children(cap).map_err(|()| SyscallError::IllegalOperation)
+    derive_cap_ignoring_children(cap).map_err(|NotDerivable| SyscallError::IllegalOperation)
 }
 
 /// seL4's `slotCapLongRunningDelete`.

@@ -90,7 +90,9 @@ extern "C" fn single_stepper(_: u64) -> ! {
             out("rcx") _, out("r11") _, out("r14") _,
         );
     }
-    loop {}
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// Calls the endpoint in `rdi` (blocking while nobody receives), then

@@ -168,8 +168,8 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     });
 
     t.run("ipc_buffer_and_bootinfo_placement", || {
-        ensure(bi.ipc_buffer % PAGE == 0, "IPC buffer not page-aligned")?;
-        ensure(bi_addr % PAGE == 0, "bootinfo not page-aligned")?;
+        ensure(bi.ipc_buffer.is_multiple_of(PAGE), "IPC buffer not page-aligned")?;
+        ensure(bi_addr.is_multiple_of(PAGE), "bootinfo not page-aligned")?;
         ensure(bi_addr == bi.ipc_buffer + PAGE, "bootinfo must follow the IPC buffer (seL4 layout)")?;
         ensure(sel4::ipc_buffer::ipc_buffer_ptr() as u64 == bi.ipc_buffer, "runtime did not record the IPC buffer")
     });

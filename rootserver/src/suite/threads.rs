@@ -203,13 +203,17 @@ extern "C" fn faulter(_: u64) -> ! {
         core::arch::asm!("mov r14, rsp", "syscall", "mov rsp, r14", in("rdx") -99i64 as u64, out("rcx") _, out("r11") _, out("r14") _);
         core::ptr::read_volatile(0x10 as *const u64);
     }
-    loop {}
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// Invokes a capability pointer that cannot resolve (a non-zero guard).
 extern "C" fn cap_faulter(_: u64) -> ! {
     Endpoint::from_cptr(1 << 40).call(MessageInfo::new(0, 0, 0, 0), &[]);
-    loop {}
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 static SPIN: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
