@@ -440,7 +440,9 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         let r = Endpoint::from_cptr(base).recv();
         ensure(r.info.label() == 1, "expected a cap fault message")?;
         let words = [get_mr(1), get_mr(2), get_mr(3), get_mr(4), get_mr(5), get_mr(6)];
-        ensure(words == [1 << 40, 0, 4, 64, 0, 51], "cap fault words differ from seL4's")?;
+        // The guard of the root CNode is 64 - KernelRootCNodeSizeBits bits.
+        let guard_bits = 64 - sel4::config::ROOT_CNODE_SIZE_BITS as u64;
+        ensure(words == [1 << 40, 0, 4, 64, 0, guard_bits], "cap fault words differ from seL4's")?;
         reset()
     });
 
