@@ -170,6 +170,36 @@ fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), Strin
     Ok(())
 }
 
+/// A kernel built with `KernelRootCNodeSizeBits=16` gives the rootserver
+/// a root CNode of 2^16 slots (bootinfo, the kernel's report) whose high
+/// slots work: the quick suite, built for that configuration, passes,
+/// among it `the_root_cnodes_last_slots_hold_working_caps` (slots 65534
+/// and 65535).
+fn root_cnode_16_bits_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let b = Boot::new(&images.root_cnode_16_kernel32, Some(&images.root_cnode_16_rootserver));
+    let out = boot_within(images, "root_cnode_16_bits", &b, Suite::Quick.limit())?;
+    let mut problems = rootserver_boot_problems(&out, results, "root_cnode_16::", Suite::Quick);
+    problems.extend(root_cnode_16_problems(&out.console));
+    results.push(result("qemu::root_cnode_of_16_bits", problems));
+    Ok(())
+}
+
+/// What a boot with a 16-bit root CNode must show besides a passing suite:
+/// bootinfo's size (printed by the rootserver), the empty region running
+/// to slot 65536, the kernel's snapshot of 65536 slots, and the test of
+/// the last slots passed.
+fn root_cnode_16_problems(console: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for needle in ["root CNode: 2^16 slots", "..65536 (", ", 65536 slots"] {
+        check_contains(console, "console", needle, &mut problems);
+    }
+    let (tests, _) = rootserver_results(console);
+    if !tests.iter().any(|t| t.name == "rootserver::the_root_cnodes_last_slots_hold_working_caps" && t.passed) {
+        problems.push("the test of the root CNode's last slots did not pass".into());
+    }
+    problems
+}
+
 /// One line of seL4's `debug_dumpScheduler` (x86_64, no SMP, MCS or
 /// domains): `%-40s   %-16s   %-18p   %4lu`.
 fn sel4_tcb_line(name: &str, state: &str, ip: &str, prio: u64) -> String {
@@ -650,6 +680,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| capdemo_matches_stock(images, r))?;
     step(&mut results, &|r| console_port(images, r))?;
     step(&mut results, &|r| slowpath_boot(images, r))?;
+    step(&mut results, &|r| root_cnode_16_bits_boot(images, r))?;
     step(&mut results, &|r| benchmark_boot(images, r))?;
     step(&mut results, &|r| sel4_simulate_line(images, r))?;
     step(&mut results, &|r| multiboot2_grub(images, r))?;
@@ -775,6 +806,17 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_cnode_16_check_needs_every_sign_of_the_size() {
+        let console = "  empty slots 182..65536 (65354 free), user image frames 20..81, paging 16..19\n\
+                       root CNode: 2^16 slots, domain 0\n\
+                       snapshot of \"rootserver-under-test\": root CNode at 0xffffff80bfc00000, 65536 slots\n\
+                       test the_root_cnodes_last_slots_hold_working_caps ... ok\n";
+        assert_eq!(root_cnode_16_problems(console), Vec::<String>::new());
+        assert_eq!(root_cnode_16_problems(&console.replace("2^16", "2^13")).len(), 1);
+        assert_eq!(root_cnode_16_problems(&console.replace("... ok", "... FAILED: x")).len(), 1);
+    }
 
     #[test]
     fn dump_scheduler_check_reads_seL4s_layout() {
