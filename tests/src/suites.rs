@@ -819,7 +819,7 @@ mod tests {
     }
 
     #[test]
-    fn dump_scheduler_check_reads_seL4s_layout() {
+    fn dump_scheduler_check_reads_sel4s_layout() {
         let rule = "-".repeat(88);
         // What stock seL4 (sel4test's debug configuration) printed for the
         // rootserver's probe.
