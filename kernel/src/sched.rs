@@ -411,6 +411,12 @@ pub fn forget_fpu_owner(tcb: *mut Tcb) {
     }
 }
 
+/// Whether the kernel has idled (waited for an interrupt with nothing to
+/// run) since boot.
+pub fn has_idled() -> bool {
+    sched().idle_announced
+}
+
 /// Nothing can run: wait for one interrupt with interrupts enabled.
 fn idle_once() {
     let s = sched();
