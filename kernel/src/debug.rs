@@ -73,19 +73,45 @@ pub fn name_thread(caller: &mut Tcb, cptr: u64) {
     target.set_name(&name[..len]);
 }
 
+/// seL4's `debug_dumpScheduler` for x86_64 without SMP, MCS or domains:
+/// its header, an 88-dash rule, and one line per TCB in the order of
+/// seL4's debug list (newest first, the idle thread just before the
+/// thread created at boot). The IP is seL4's `getRestartPC` (FaultIP):
+/// for a thread in a syscall, the SYSCALL instruction itself.
 pub fn dump_scheduler() {
     kprintln!("Dumping all tcbs!");
-    kprintln!("{:<40} {:<10} {:>18} {:>5} {:>5}", "Name", "State", "IP", "Prio", "Core");
-    kprintln!("{:-<82}", "");
+    kprintln!("{:<40}   {:<16}   {:<18}   {:<4}", "Name", "State", "IP", "Prio");
+    kprintln!("{:-<88}", "");
+    let boot_thread = thread::boot_thread();
+    let mut idle_listed = false;
     for tcb in thread::all_threads() {
-        kprintln!(
-            "{:<40} {:<10} {:>#18x} {:>5} {:>5}",
-            tcb.name(),
-            tcb.state.name(),
-            tcb.ctx.regs.rip,
-            tcb.priority,
-            0
-        );
+        if core::ptr::eq(tcb, boot_thread) {
+            print_idle_thread();
+            idle_listed = true;
+        }
+        print_tcb_line(tcb.name(), tcb.state.name(), tcb.restart_pc, tcb.priority.into());
+    }
+    if !idle_listed {
+        print_idle_thread();
+    }
+}
+
+/// The idle thread's line. This kernel idles without a TCB; it is listed
+/// as seL4 lists its idle TCB: named `idle_thread`, priority 0, IP 0 until
+/// an interrupt has arrived while idle, then where the kernel idles.
+fn print_idle_thread() {
+    let ip = if crate::sched::has_idled() { crate::arch::x86_64::io::wait_for_interrupt as *const () as u64 } else { 0 };
+    print_tcb_line("idle_thread", "idle", ip, 0);
+}
+
+/// One line as seL4's `debug_printTCB` prints it: `%-40s   %-16s   %-18p
+/// %4lu`, where seL4's `%p` is the address in hex with `0x` and no
+/// leading zeros, and plain `0` for a null address.
+fn print_tcb_line(name: &str, state: &str, ip: u64, prio: u64) {
+    if ip == 0 {
+        kprintln!("{name:<40}   {state:<16}   {:<18}   {prio:>4}", "0");
+    } else {
+        kprintln!("{name:<40}   {state:<16}   {ip:<#18x}   {prio:>4}");
     }
 }
 

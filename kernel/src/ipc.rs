@@ -636,7 +636,10 @@ pub fn receive_ipc(thread: &mut Tcb, cap: Cap, blocking: bool) {
 
 /// seL4's `doReplyTransfer`: answers the thread waiting on the reply cap
 /// in `slot`.
-pub fn do_reply_transfer(sender: &mut Tcb, receiver: &mut Tcb, slot: *mut Cte, grant: bool) {
+///
+/// # Safety
+/// `slot` is a live slot holding the reply cap that names `receiver`.
+pub unsafe fn do_reply_transfer(sender: &mut Tcb, receiver: &mut Tcb, slot: *mut Cte, grant: bool) {
     debug_assert_eq!(receiver.state, ThreadState::BlockedOnReply);
     if receiver.fault == Fault::None {
         do_ipc_transfer(sender, 0, 0, grant, receiver);

@@ -73,7 +73,7 @@ pub fn current() -> &'static mut Tcb {
 }
 
 pub fn is_current(t: *const Tcb) -> bool {
-    sched().current as *const Tcb == t
+    core::ptr::eq(sched().current, t)
 }
 
 /// Makes `tcb` the running thread (boot).
@@ -250,7 +250,7 @@ pub fn check_queues() -> Result<(), &'static str> {
     let s = sched();
     for (p, q) in s.queues.iter().enumerate() {
         let bit = s.bitmap[p / 64] & (1 << (p % 64)) != 0;
-        if bit != !q.head.is_null() {
+        if bit == q.head.is_null() {
             return Err("bitmap and queue disagree");
         }
         let mut prev: *mut Tcb = core::ptr::null_mut();
@@ -355,7 +355,7 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
 /// CR0.TS is set only while there is no owner.
 fn switch_fpu(tcb: &mut Tcb) {
     let s = sched();
-    if s.fpu_owner == tcb as *mut Tcb {
+    if core::ptr::eq(s.fpu_owner, tcb) {
         return;
     }
     if tcb.flags & tcb_flag::FPU_DISABLED != 0 {
@@ -409,6 +409,12 @@ pub fn forget_fpu_owner(tcb: *mut Tcb) {
     if s.fpu_owner == tcb {
         s.fpu_owner = core::ptr::null_mut();
     }
+}
+
+/// Whether the kernel has idled (waited for an interrupt with nothing to
+/// run) since boot.
+pub fn has_idled() -> bool {
+    sched().idle_announced
 }
 
 /// Nothing can run: wait for one interrupt with interrupts enabled.

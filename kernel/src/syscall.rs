@@ -194,7 +194,8 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
             }
             // Safety: a reply cap names a live TCB blocked on it.
             let receiver = unsafe { &mut *(cap.reply_tcb() as *mut Tcb) };
-            ipc::do_reply_transfer(tcb, receiver, slot, cap.reply_can_grant());
+            // Safety: `slot` holds the reply cap naming `receiver`.
+            unsafe { ipc::do_reply_transfer(tcb, receiver, slot, cap.reply_can_grant()) };
             Ok(())
         }
         Some(CapType::Thread) => tcb_invocation::invoke(tcb, cap, slot, inv, is_call),
@@ -204,15 +205,19 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
         // Safety: `slot` holds `cap`; as above for the extra caps.
         Some(CapType::Untyped) => unsafe { untyped::invoke(slot, cap, inv, &mut env) },
         Some(CapType::Domain) => domain::invoke(inv),
-        Some(CapType::IoPortControl) => io_port::invoke_control(slot, inv),
+        // Safety: `slot` holds `cap`; as above for the extra caps.
+        Some(CapType::IoPortControl) => unsafe { io_port::invoke_control(slot, inv) },
         Some(CapType::IoPort) => io_port::invoke_port(tcb, cap, inv, is_call),
         Some(CapType::Frame) => vspace::invoke_frame(tcb, slot, cap, inv, is_call),
-        Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => vspace::invoke_table(slot, cap, inv),
+        // Safety: as above.
+        Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => unsafe { vspace::invoke_table(slot, cap, inv) },
         Some(CapType::AsidControl) => vspace::invoke_asid_control(inv),
         Some(CapType::AsidPool) => vspace::invoke_asid_pool(cap, inv),
-        Some(CapType::IrqControl) => irq::invoke_control(slot, inv),
+        // Safety: as above.
+        Some(CapType::IrqControl) => unsafe { irq::invoke_control(slot, inv) },
         Some(CapType::IrqHandler) => irq::invoke_handler(cap, inv),
-        Some(CapType::UintrReceiver) => crate::object::uintr::invoke_receiver(cap, slot, inv),
+        // Safety: as above.
+        Some(CapType::UintrReceiver) => unsafe { crate::object::uintr::invoke_receiver(cap, slot, inv) },
         Some(CapType::Uitt) => crate::object::uintr::invoke_uitt(cap, inv),
         Some(other) => {
             user_error!("{other:?} cap: Illegal operation {}.", inv.label);
@@ -260,6 +265,7 @@ fn handle_reply(tcb: &mut Tcb) {
     if cap.is(CapType::Reply) && !cap.reply_master() {
         // Safety: a reply cap names a live TCB blocked on it.
         let receiver = unsafe { &mut *(cap.reply_tcb() as *mut Tcb) };
-        ipc::do_reply_transfer(tcb, receiver, slot, cap.reply_can_grant());
+        // Safety: the caller slot holds the reply cap naming `receiver`.
+        unsafe { ipc::do_reply_transfer(tcb, receiver, slot, cap.reply_can_grant()) };
     }
 }

@@ -167,9 +167,20 @@ impl Tcb {
 
 struct Threads {
     debug_head: *mut Tcb,
+    /// The first TCB made (the rootserver's, at boot) while it lives: seL4
+    /// lists its idle thread just before it (`init_core_state`).
+    boot_thread: *mut Tcb,
+    any_made: bool,
 }
 
-static THREADS: KernelCell<Threads> = KernelCell::new(Threads { debug_head: core::ptr::null_mut() });
+static THREADS: KernelCell<Threads> =
+    KernelCell::new(Threads { debug_head: core::ptr::null_mut(), boot_thread: core::ptr::null_mut(), any_made: false });
+
+/// The TCB created at boot, or null once it is deleted.
+pub fn boot_thread() -> *const Tcb {
+    // Safety: kernel context; only reads the pointer.
+    unsafe { THREADS.get() }.boot_thread
+}
 
 /// Sets up a TCB in freshly zeroed memory (seL4's `createObject` for a
 /// TCB): user-mode context, inactive, named after its creator, and listed
@@ -197,6 +208,10 @@ pub unsafe fn init_tcb(tcb: *mut Tcb, name: &[u8]) {
         unsafe { (*threads.debug_head).debug_prev = tcb };
     }
     threads.debug_head = tcb;
+    if !threads.any_made {
+        threads.any_made = true;
+        threads.boot_thread = tcb;
+    }
 }
 
 /// Names a child TCB as seL4 does: `child of: '<creator>'`.
@@ -237,6 +252,9 @@ pub unsafe fn remove_thread(tcb: *mut Tcb) {
         }
         t.debug_prev = core::ptr::null_mut();
         t.debug_next = core::ptr::null_mut();
+        if threads.boot_thread == tcb {
+            threads.boot_thread = core::ptr::null_mut();
+        }
     }
 }
 

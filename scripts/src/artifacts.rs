@@ -71,13 +71,25 @@ pub fn config_target_dir(config: &Config) -> Option<PathBuf> {
 /// holding its canonical text; its `KernelX86MicroArch` becomes rustc's
 /// target CPU.
 pub fn build_config(config: &Config, with_rootserver: bool, target_dir_override: Option<&Path>) -> Result<Images, String> {
+    let rootserver: &[&str] = if with_rootserver { &["-p", "rootserver"] } else { &[] };
+    build_config_and(config, rootserver, target_dir_override)
+}
+
+/// Builds the kernel for `config` and the rootserver's quick suite
+/// (`--features quick`) for the same configuration, in the configuration's
+/// own target directory: for boots of a kernel whose configuration the
+/// rootserver must know (its `sel4::config`), such as another root CNode
+/// size.
+pub fn build_config_with_quick_rootserver(config: &Config) -> Result<Images, String> {
+    build_config_and(config, &["-p", "rootserver", "--features", "rootserver/quick"], None)
+}
+
+fn build_config_and(config: &Config, rootserver_args: &[&str], target_dir_override: Option<&Path>) -> Result<Images, String> {
     crate::setup::ensure_rust_target()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root()).args(["build", "--release", "--target", TARGET, "-p", "kernel"]);
-    if with_rootserver {
-        cmd.args(["-p", "rootserver"]);
-    }
+    cmd.args(rootserver_args);
     let dir = target_dir_override.map(Path::to_path_buf).or_else(|| config_target_dir(config));
     match &dir {
         Some(dir) => {

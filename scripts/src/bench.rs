@@ -15,13 +15,16 @@
 use crate::artifacts::{self, KernelVariant};
 use crate::setup;
 use kernel_tests::qemu::{self, Boot};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const BOOT_LIMIT: Duration = Duration::from_secs(900);
 
-/// One case's samples as the rootserver printed them.
+/// One case's samples as the rootserver printed them (one JSON object a
+/// line; its `bench` field is not needed here).
+#[derive(Deserialize)]
 struct Case {
     case: String,
     address_spaces: String,
@@ -31,29 +34,23 @@ struct Case {
     samples: Vec<u64>,
 }
 
-/// A field's raw text in one of the rootserver's flat JSON lines.
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let start = line.find(&format!("\"{name}\":"))? + name.len() + 3;
-    let rest = &line[start..];
-    if let Some(quoted) = rest.strip_prefix('"') {
-        return quoted.split('"').next();
-    }
-    if let Some(list) = rest.strip_prefix('[') {
-        return list.split(']').next();
-    }
-    rest.split([',', '}']).next()
+fn parse_case(line: &str) -> Option<Case> {
+    serde_json::from_str(line).ok()
 }
 
-fn parse_case(line: &str) -> Option<Case> {
-    let samples = field(line, "samples")?.split(',').map(|s| s.trim().parse().ok()).collect::<Option<Vec<u64>>>()?;
-    Some(Case {
-        case: field(line, "case")?.to_string(),
-        address_spaces: field(line, "address_spaces")?.to_string(),
-        direction: field(line, "direction")?.to_string(),
-        length: field(line, "length")?.parse().ok()?,
-        overhead: field(line, "overhead")?.parse().ok()?,
-        samples,
-    })
+/// One row of our `summary.jsonl`: a case's statistics on one kernel.
+#[derive(Serialize, Deserialize)]
+struct SummaryRow {
+    kernel: String,
+    case: String,
+    address_spaces: String,
+    direction: String,
+    length: u64,
+    samples: usize,
+    min: u64,
+    median: f64,
+    mean: f64,
+    stddev: f64,
 }
 
 /// The kernel variant a console log came from (its DebugHalt report) and
@@ -182,16 +179,16 @@ fn load_comparison(text: &str) -> Result<Summaries, String> {
     if text.contains("\"median\":") {
         // Our own summary.jsonl: take the fastpath kernel's rows (or a
         // stock kernel's, when that is all the file has).
-        let rows: Vec<&str> = text.lines().filter(|l| l.contains("\"median\":")).collect();
+        let rows = text
+            .lines()
+            .filter(|l| l.contains("\"median\":"))
+            .map(|l| serde_json::from_str::<SummaryRow>(l).map_err(|e| format!("cannot read summary row {l}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
         let preferred = ["fastpath", "stock-sel4", "slowpath"]
             .into_iter()
-            .find(|k| rows.iter().any(|l| field(l, "kernel") == Some(*k)))
-            .ok_or("the summary has no kernel field")?;
-        return rows
-            .iter()
-            .filter(|l| field(l, "kernel") == Some(preferred))
-            .map(|l| summary_row(l).ok_or_else(|| format!("cannot read summary row {l}")))
-            .collect();
+            .find(|k| rows.iter().any(|r| r.kernel == *k))
+            .ok_or("the summary has no row of a known kernel")?;
+        return Ok(rows.into_iter().filter(|r| r.kernel == preferred).map(summary_of_row).collect());
     }
     let (_, cases) = parse_log(text);
     if cases.is_empty() {
@@ -200,13 +197,9 @@ fn load_comparison(text: &str) -> Result<Summaries, String> {
     Ok(summarise(&cases))
 }
 
-fn summary_row(line: &str) -> Option<((String, String, String, u64), bench::Summary)> {
-    let num = |name: &str| field(line, name)?.parse::<f64>().ok();
-    let key = (field(line, "case")?.into(), field(line, "address_spaces")?.into(), field(line, "direction")?.into(), num("length")? as u64);
-    let min = num("min")? as u64;
-    let summary =
-        bench::Summary { samples: num("samples")? as usize, min, max: min, median: num("median")?, mean: num("mean")?, stddev: num("stddev")? };
-    Some((key, summary))
+fn summary_of_row(r: SummaryRow) -> ((String, String, String, u64), bench::Summary) {
+    let summary = bench::Summary { samples: r.samples, min: r.min, max: r.min, median: r.median, mean: r.mean, stddev: r.stddev };
+    ((r.case, r.address_spaces, r.direction, r.length), summary)
 }
 
 /// sel4bench's IPC results ("One way IPC microbenchmarks": one row per
@@ -301,13 +294,24 @@ fn table_of((a_name, slow): (&str, &Summaries), (b_name, fast): (&str, &Summarie
 }
 
 fn summaries_json(variant: &str, summaries: &Summaries) -> Vec<String> {
+    // One decimal is all the mean and deviation of cycle counts carry.
+    let tenths = |x: f64| (x * 10.0).round() / 10.0;
     summaries
         .iter()
         .map(|((case, spaces, direction, length), s)| {
-            format!(
-                "{{\"kernel\":\"{variant}\",\"case\":\"{case}\",\"address_spaces\":\"{spaces}\",\"direction\":\"{direction}\",\"length\":{length},\"samples\":{},\"min\":{},\"median\":{},\"mean\":{:.1},\"stddev\":{:.1}}}",
-                s.samples, s.min, s.median, s.mean, s.stddev
-            )
+            let row = SummaryRow {
+                kernel: variant.into(),
+                case: case.clone(),
+                address_spaces: spaces.clone(),
+                direction: direction.clone(),
+                length: *length,
+                samples: s.samples,
+                min: s.min,
+                median: s.median,
+                mean: tenths(s.mean),
+                stddev: tenths(s.stddev),
+            };
+            serde_json::to_string(&row).expect("a summary row serialises")
         })
         .collect()
 }

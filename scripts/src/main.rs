@@ -151,11 +151,17 @@ fn images_under_test() -> Result<kernel_tests::Images, String> {
     let mut two_ioapics = kernel_config::Config::default();
     two_ioapics.set("KernelMaxNumIOAPIC", "2")?;
     let two_ioapics = artifacts::build_config(&two_ioapics, false, None)?;
+    // capDL's tutorials need a 16-bit root CNode.
+    let mut root_cnode_16 = kernel_config::Config::default();
+    root_cnode_16.set("KernelRootCNodeSizeBits", "16")?;
+    let root_cnode_16 = artifacts::build_config_with_quick_rootserver(&root_cnode_16)?;
     Ok(kernel_tests::Images {
         kernel: images.kernel,
         kernel32: images.kernel32,
         slowpath_kernel32: slowpath.kernel32,
         two_ioapics_kernel32: two_ioapics.kernel32,
+        root_cnode_16_kernel32: root_cnode_16.kernel32,
+        root_cnode_16_rootserver: root_cnode_16.rootserver,
         rootserver: images.rootserver,
         quick_rootserver,
         bench_rootserver,

@@ -34,6 +34,13 @@ pub mod tcb_flag {
     pub const MASK: u64 = if crate::config::HAVE_FPU { FPU_DISABLED } else { NO_FLAG };
 }
 
+// seL4's x86_64 values, checked where they are defined so that a typo
+// cannot silently change an object's size.
+const _: () = assert!(PAGE_BITS == 12 && LARGE_PAGE_BITS == 21 && HUGE_PAGE_BITS == 30);
+const _: () = assert!(SLOT_BITS == 5 && TCB_BITS == 11 && ENDPOINT_BITS == 4 && NOTIFICATION_BITS == 5);
+const _: () = assert!(PAGE_TABLE_BITS == 12 && PAGE_DIR_BITS == 12 && PDPT_BITS == 12 && PML4_BITS == 12);
+const _: () = assert!(ASID_POOL_BITS == 12 && MIN_UNTYPED_BITS == 4 && MAX_UNTYPED_BITS == 47);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,10 +52,3 @@ mod tests {
         assert_eq!((1u64 << 13) << SLOT_BITS, 1 << 18);
     }
 }
-
-// seL4's x86_64 values, checked where they are defined so that a typo
-// cannot silently change an object's size.
-const _: () = assert!(PAGE_BITS == 12 && LARGE_PAGE_BITS == 21 && HUGE_PAGE_BITS == 30);
-const _: () = assert!(SLOT_BITS == 5 && TCB_BITS == 11 && ENDPOINT_BITS == 4 && NOTIFICATION_BITS == 5);
-const _: () = assert!(PAGE_TABLE_BITS == 12 && PAGE_DIR_BITS == 12 && PDPT_BITS == 12 && PML4_BITS == 12);
-const _: () = assert!(ASID_POOL_BITS == 12 && MIN_UNTYPED_BITS == 4 && MAX_UNTYPED_BITS == 47);

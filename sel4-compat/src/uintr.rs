@@ -52,32 +52,42 @@ pub mod label {
 mod tests {
     use super::*;
 
-    #[test]
-    fn numbers_stay_clear_of_sel4s() {
-        // Object types: seL4 counts at most a few dozen in any configuration.
-        assert!(object_type::UINTR_RECEIVER >= 32 && object_type::UITT >= 32);
-        assert!(crate::object_type::COUNT < 32);
-        // Cap tags: even (odd ones are all seL4's architecture caps), not
-        // MCS's 22 and 24, and what CapType decodes them to.
-        for tag in [cap_tag::UINTR_RECEIVER, cap_tag::UITT] {
-            assert!(tag < 32 && tag % 2 == 0 && tag != 22 && tag != 24);
+    // The numbers' rules are constant: they are checked when the crate
+    // builds. Object types: seL4 counts at most a few dozen in any
+    // configuration.
+    const _: () = assert!(object_type::UINTR_RECEIVER >= 32 && object_type::UITT >= 32);
+    const _: () = assert!(crate::object_type::COUNT < 32);
+    // Cap tags: even (odd ones are all seL4's architecture caps), not MCS's
+    // 22 and 24.
+    const fn tag_is_free(tag: u64) -> bool {
+        tag < 32 && tag.is_multiple_of(2) && tag != 22 && tag != 24
+    }
+    const _: () = assert!(tag_is_free(cap_tag::UINTR_RECEIVER) && tag_is_free(cap_tag::UITT));
+    // Labels: above 100, which is above every seL4 label.
+    const _: () = assert!(crate::invocation::COUNT < 100);
+    const LABELS: [u64; 7] = [
+        label::UINTR_RECEIVER_BIND_TCB,
+        label::UINTR_RECEIVER_UNBIND_TCB,
+        label::UINTR_RECEIVER_SET_NOTIFICATION,
+        label::UITT_REGISTER_SENDER,
+        label::UITT_UNREGISTER_SENDER,
+        label::TCB_BIND_UITT,
+        label::TCB_UNBIND_UITT,
+    ];
+    const _: () = {
+        let mut i = 0;
+        while i < LABELS.len() {
+            assert!(LABELS[i] > 100);
+            i += 1;
         }
+    };
+    // A UITT holds its page of entries and their caps.
+    const _: () = assert!(UITT_ENTRIES * 16 == 4096);
+    const _: () = assert!(UITT_ENTRIES * (16 + 32) <= 1 << UITT_SIZE_BITS);
+
+    #[test]
+    fn the_new_cap_tags_decode_to_their_cap_types() {
         assert_eq!(crate::caps::CapType::from_tag(cap_tag::UINTR_RECEIVER), Some(crate::caps::CapType::UintrReceiver));
         assert_eq!(crate::caps::CapType::from_tag(cap_tag::UITT), Some(crate::caps::CapType::Uitt));
-        // Labels: above every seL4 label.
-        for l in [
-            label::UINTR_RECEIVER_BIND_TCB,
-            label::UINTR_RECEIVER_UNBIND_TCB,
-            label::UINTR_RECEIVER_SET_NOTIFICATION,
-            label::UITT_REGISTER_SENDER,
-            label::UITT_UNREGISTER_SENDER,
-            label::TCB_BIND_UITT,
-            label::TCB_UNBIND_UITT,
-        ] {
-            assert!(l > 100 && l > crate::invocation::COUNT);
-        }
-        // A UITT holds its page of entries and their caps.
-        assert_eq!(UITT_ENTRIES * 16, 4096);
-        assert!(UITT_ENTRIES * (16 + 32) <= 1 << UITT_SIZE_BITS);
     }
 }

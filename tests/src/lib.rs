@@ -31,6 +31,11 @@ pub struct Images {
     /// The elf32 copy of the kernel built to drive two I/O APICs
     /// (`KernelMaxNumIOAPIC=2`; seL4's default drives one).
     pub two_ioapics_kernel32: PathBuf,
+    /// The elf32 copy of the kernel built with `KernelRootCNodeSizeBits=16`
+    /// (what capDL's tutorials configure) and the rootserver's quick suite
+    /// built for that configuration.
+    pub root_cnode_16_kernel32: PathBuf,
+    pub root_cnode_16_rootserver: PathBuf,
     pub rootserver: PathBuf,
     /// The rootserver built with its `quick` feature: the suite without
     /// the stress tests, for the boots that check how the system boots.

@@ -170,7 +170,89 @@ fn main_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), Strin
     check_contains(&out.console, "console", "are emulated on #UD (fallback path)", &mut fallback);
     check_contains(&out.console, "console", "user interrupts: fallback path (emulated on #UD)", &mut fallback);
     results.push(result("qemu::uintr_fallback_path_without_cpu_support", fallback));
+    results.push(result("qemu::dump_scheduler_prints_as_sel4", dump_scheduler_problems(&out.console)));
     Ok(())
+}
+
+/// A kernel built with `KernelRootCNodeSizeBits=16` gives the rootserver
+/// a root CNode of 2^16 slots (bootinfo, the kernel's report) whose high
+/// slots work: the quick suite, built for that configuration, passes,
+/// among it `the_root_cnodes_last_slots_hold_working_caps` (slots 65534
+/// and 65535).
+fn root_cnode_16_bits_boot(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
+    let b = Boot::new(&images.root_cnode_16_kernel32, Some(&images.root_cnode_16_rootserver));
+    let out = boot_within(images, "root_cnode_16_bits", &b, Suite::Quick.limit())?;
+    let mut problems = rootserver_boot_problems(&out, results, "root_cnode_16::", Suite::Quick);
+    problems.extend(root_cnode_16_problems(&out.console));
+    results.push(result("qemu::root_cnode_of_16_bits", problems));
+    Ok(())
+}
+
+/// What a boot with a 16-bit root CNode must show besides a passing suite:
+/// bootinfo's size (printed by the rootserver), the empty region running
+/// to slot 65536, the kernel's snapshot of 65536 slots, and the test of
+/// the last slots passed.
+fn root_cnode_16_problems(console: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for needle in ["root CNode: 2^16 slots", "..65536 (", ", 65536 slots"] {
+        check_contains(console, "console", needle, &mut problems);
+    }
+    let (tests, _) = rootserver_results(console);
+    if !tests.iter().any(|t| t.name == "rootserver::the_root_cnodes_last_slots_hold_working_caps" && t.passed) {
+        problems.push("the test of the root CNode's last slots did not pass".into());
+    }
+    problems
+}
+
+/// One line of seL4's `debug_dumpScheduler` (x86_64, no SMP, MCS or
+/// domains): `%-40s   %-16s   %-18p   %4lu`.
+fn sel4_tcb_line(name: &str, state: &str, ip: &str, prio: u64) -> String {
+    format!("{name:<40}   {state:<16}   {ip:<18}   {prio:>4}")
+}
+
+/// The rootserver's `name_thread_and_dump_scheduler` prints where its
+/// probe thread is blocked (from ReadRegisters), then has the kernel dump
+/// the scheduler: seL4's header and rule, the probe with that IP (the
+/// SYSCALL instruction), then the idle thread, then the rootserver, in
+/// the order of seL4's debug list (newest first, idle just before the
+/// boot thread).
+pub(crate) fn dump_scheduler_problems(console: &str) -> Vec<String> {
+    let lines: Vec<&str> = console.lines().map(str::trim_end).collect();
+    let probe_ip = lines.iter().find_map(|l| {
+        let hex = l.strip_prefix("dump probe: \"dump-probe\" blocked in Recv at 0x")?;
+        u64::from_str_radix(hex, 16).ok()
+    });
+    let Some(probe_ip) = probe_ip else {
+        return vec!["the rootserver printed no `dump probe:` line".into()];
+    };
+    let Some(start) = lines.iter().position(|l| *l == "Dumping all tcbs!") else {
+        return vec!["no `Dumping all tcbs!` line".into()];
+    };
+    let mut problems = Vec::new();
+    let header = format!("{:<40}   {:<16}   {:<18}   {:<4}", "Name", "State", "IP", "Prio");
+    if lines.get(start + 1).copied() != Some(header.trim_end()) {
+        problems.push(format!("header {:?}, seL4's is {header:?}", lines.get(start + 1)));
+    }
+    if lines.get(start + 2).copied() != Some("-".repeat(88).as_str()) {
+        problems.push(format!("rule {:?}, seL4's is 88 dashes", lines.get(start + 2)));
+    }
+    let rows: Vec<&str> = lines[(start + 3).min(lines.len())..].iter().copied().take_while(|l| l.len() == 40 + 3 + 16 + 3 + 18 + 3 + 4).collect();
+    // seL4's `%p`: 0x and no leading zeros.
+    let probe = sel4_tcb_line("dump-probe", "blocked on recv", &format!("{probe_ip:#x}"), 255);
+    let idle_start = format!("{:<40}   {:<16}   ", "idle_thread", "idle");
+    let root_start = format!("{:<40}   {:<16}   0x", "rootserver-under-test", "running");
+    let at = |what: &str, f: &dyn Fn(&str) -> bool| rows.iter().position(|r| f(r)).ok_or(what.to_string());
+    let found = (
+        at("no line for the blocked probe thread with its SYSCALL address", &|r| r == probe),
+        at("no `idle_thread` line (state idle, priority 0)", &|r| r.starts_with(&idle_start) && r.ends_with("   0")),
+        at("no line for the running rootserver", &|r| r.starts_with(&root_start) && r.ends_with(" 255")),
+    );
+    match found {
+        (Ok(p), Ok(i), Ok(r)) if p < i && i < r => {}
+        (Ok(_), Ok(_), Ok(_)) => problems.push(format!("the dump is not in seL4's order (newest first, idle before the boot thread): {rows:#?}")),
+        (p, i, r) => problems.extend([p.err(), i.err(), r.err()].into_iter().flatten().map(|e| format!("{e}: {rows:#?}"))),
+    }
+    problems
 }
 
 /// Boots the rootserver suite on the patched QEMU with `+uintr` (and the
@@ -637,6 +719,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| capdemo_matches_stock(images, r))?;
     step(&mut results, &|r| console_port(images, r))?;
     step(&mut results, &|r| slowpath_boot(images, r))?;
+    step(&mut results, &|r| root_cnode_16_bits_boot(images, r))?;
     step(&mut results, &|r| benchmark_boot(images, r))?;
     step(&mut results, &|r| sel4_simulate_line(images, r))?;
     step(&mut results, &|r| multiboot2_grub(images, r))?;
@@ -791,5 +874,43 @@ mod tests {
         assert!(user_error_line_problems(&console(&other_thread), &code)[0].starts_with("expected seL4's userError line"));
         assert_eq!(user_error_line_problems(&console(""), &code).len(), 1);
         assert_eq!(user_error_line_problems("", &code), vec!["the rootserver did not print its user_error_line marker".to_string()]);
+    }
+
+    #[test]
+    fn root_cnode_16_check_needs_every_sign_of_the_size() {
+        let console = "  empty slots 182..65536 (65354 free), user image frames 20..81, paging 16..19\n\
+                       root CNode: 2^16 slots, domain 0\n\
+                       snapshot of \"rootserver-under-test\": root CNode at 0xffffff80bfc00000, 65536 slots\n\
+                       test the_root_cnodes_last_slots_hold_working_caps ... ok\n";
+        assert_eq!(root_cnode_16_problems(console), Vec::<String>::new());
+        assert_eq!(root_cnode_16_problems(&console.replace("2^16", "2^13")).len(), 1);
+        assert_eq!(root_cnode_16_problems(&console.replace("... ok", "... FAILED: x")).len(), 1);
+    }
+
+    #[test]
+    fn dump_scheduler_check_reads_sel4s_layout() {
+        let rule = "-".repeat(88);
+        // What stock seL4 (sel4test's debug configuration) printed for the
+        // rootserver's probe.
+        let console = format!(
+            "dump probe: \"dump-probe\" blocked in Recv at 0x000000000041a73d\r\n\
+             Dumping all tcbs!\r\n\
+             Name                                       State              IP                   Prio\r\n\
+             {rule}\r\n\
+             dump-probe                                 blocked on recv    0x41a73d              255\r\n\
+             idle_thread                                idle               0                       0\r\n\
+             rootserver-under-test                      running            0x41adaf              255\r\n\
+             test name_thread_and_dump_scheduler ... ok\r\n"
+        );
+        assert_eq!(dump_scheduler_problems(&console), Vec::<String>::new());
+        // The IP two bytes past the SYSCALL, as this kernel printed it before.
+        let late = console.replace("blocked on recv    0x41a73d", "blocked on recv    0x41a73f");
+        assert_eq!(dump_scheduler_problems(&late).len(), 1);
+        let no_idle = console.replace("idle_thread", "idle_threax");
+        let p = dump_scheduler_problems(&no_idle);
+        assert!(p.len() == 1, "{p:?}");
+        let old_header = console.replace("State              IP                   Prio", "State      IP  Prio  Core");
+        let p = dump_scheduler_problems(&old_header);
+        assert!(p.len() == 1 && p[0].starts_with("header"), "{p:?}");
     }
 }

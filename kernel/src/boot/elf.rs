@@ -147,7 +147,7 @@ impl<'a> ElfImage<'a> {
         if phentsize as usize != PHDR_SIZE {
             return Err(ElfError::BadProgramHeaderSize(phentsize));
         }
-        let ph_end = phoff.checked_add(phnum * PHDR_SIZE as u64).unwrap_or(u64::MAX);
+        let ph_end = phoff.saturating_add(phnum * PHDR_SIZE as u64);
         if ph_end > len {
             return Err(ElfError::Truncated { needed: ph_end, len });
         }
@@ -159,7 +159,7 @@ impl<'a> ElfImage<'a> {
             if kind != PT_LOAD || seg.memsz == 0 {
                 continue;
             }
-            let file_end = seg.offset.checked_add(seg.filesz).unwrap_or(u64::MAX);
+            let file_end = seg.offset.saturating_add(seg.filesz);
             if file_end > len {
                 return Err(ElfError::Truncated { needed: file_end, len });
             }

@@ -4,11 +4,11 @@
 use super::acpi;
 use super::elf::ElfImage;
 use super::extra_bootinfo::{self, ExtraInputs};
+use super::machine;
 use super::multiboot::{self, BootParams, MMAP_TYPE_RAM};
 use super::phys::{PhysRead, SliceMem};
 use super::plan::{self, Plan};
 use super::regions::Region;
-use super::machine;
 use super::{cmdline, BootError};
 use crate::arch::x86_64::exit::{exit_qemu, ExitCode};
 use crate::arch::x86_64::paging::{self, PAGE_SIZE};
@@ -110,6 +110,7 @@ fn boot(magic: u32, info: u64) -> Result<bool, BootError> {
     cpu::init_syscall(entry::syscall_entry_addr());
     cpu::init_fpu();
     cpu::init_pat();
+    cpu::init_smep_smap();
     let mut exit_fault_selftest = false;
     for word in params.cmdline_str().split_ascii_whitespace() {
         match word {

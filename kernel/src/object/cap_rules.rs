@@ -160,11 +160,17 @@ pub fn is_cap_revocable(derived: &Cap, src: &Cap) -> bool {
     }
 }
 
+/// seL4's deriveCap refusal: the cap is an unmapped page table or frame
+/// (or similar) that seL4 will not copy; the invocation fails with
+/// seL4_IllegalOperation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotDerivable;
+
 /// What a copy of `cap` may be, before the untyped rule (an untyped with
 /// children cannot be copied), which needs the slot and is checked by the
-/// caller. `Err(())` is seL4_IllegalOperation; a null result means the cap
-/// cannot be copied at all.
-pub fn derive_cap_ignoring_children(cap: Cap) -> Result<Cap, ()> {
+/// caller. `Err(NotDerivable)` is seL4_IllegalOperation; a null result
+/// means the cap cannot be copied at all.
+pub fn derive_cap_ignoring_children(cap: Cap) -> Result<Cap, NotDerivable> {
     match cap.cap_type() {
         Some(CapType::Zombie | CapType::IrqControl | CapType::Reply | CapType::IoPortControl) => Ok(Cap::NULL),
         Some(t @ (CapType::PageTable | CapType::PageDirectory | CapType::Pdpt)) => {
@@ -176,7 +182,7 @@ pub fn derive_cap_ignoring_children(cap: Cap) -> Result<Cap, ()> {
                     CapType::PageDirectory => user_error!("Deriving a PD cap without an assigned ASID"),
                     _ => user_error!("Deriving an unmapped PTPD cap"),
                 }
-                Err(())
+                Err(NotDerivable)
             }
         }
         Some(CapType::Pml4) => {
@@ -184,7 +190,7 @@ pub fn derive_cap_ignoring_children(cap: Cap) -> Result<Cap, ()> {
                 Ok(cap)
             } else {
                 user_error!("Deriving a PML4 cap without an assigned ASID");
-                Err(())
+                Err(NotDerivable)
             }
         }
         Some(CapType::Frame) => Ok(cap.frame_unmapped()),
@@ -353,7 +359,7 @@ mod tests {
     #[test]
     fn derive_rules() {
         assert_eq!(derive_cap_ignoring_children(Cap::irq_control()), Ok(Cap::NULL));
-        assert_eq!(derive_cap_ignoring_children(Cap::pml4(0x1000, 0, false)), Err(()));
+        assert_eq!(derive_cap_ignoring_children(Cap::pml4(0x1000, 0, false)), Err(NotDerivable));
         let mapped = Cap::frame(0xffff_ff80_0020_0000, FrameSize::Small, 3, false, Some((1, 0x40_0000)));
         assert_eq!(derive_cap_ignoring_children(mapped).unwrap().frame_mapped_asid(), 0);
     }

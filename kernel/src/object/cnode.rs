@@ -3,7 +3,7 @@
 //! order (so the same bad call gets the same error) and then performed.
 
 use super::cap::{Cap, CapRights};
-use super::cap_rules::{derive_cap_ignoring_children, has_cancel_send_rights, mask_cap_rights, update_cap_data};
+use super::cap_rules::{derive_cap_ignoring_children, has_cancel_send_rights, mask_cap_rights, update_cap_data, NotDerivable};
 use super::env::ObjectEnv;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::cspace::cte::{self, Cte};
@@ -98,7 +98,7 @@ fn decode(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNode
             if c.is(CapType::Untyped) && unsafe { cte::has_children(src) } {
                 return Err(SyscallError::RevokeFirst);
             }
-            derive_cap_ignoring_children(c).map_err(|()| SyscallError::IllegalOperation)
+            derive_cap_ignoring_children(c).map_err(|NotDerivable| SyscallError::IllegalOperation)
         };
         let (new_cap, is_move) = match inv.label {
             label::CNODE_COPY => {

@@ -43,7 +43,11 @@ pub fn release(cap: &Cap) {
 }
 
 /// IOPortControl_Issue.
-pub fn invoke_control(slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+///
+/// # Safety
+/// `slot` is the live slot of the invoked IOPortControl cap and the
+/// invocation's extra caps are live slots found by lookup.
+pub unsafe fn invoke_control(slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     if inv.label != label::X86_IOPORT_CONTROL_ISSUE {
         user_error!("IOPortControl: Unknown operation.");
         return Err(SyscallError::IllegalOperation.into());

@@ -60,7 +60,11 @@ fn set_masked(irq: u64, masked: bool) {
 }
 
 /// IRQControl invocations.
-pub fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+///
+/// # Safety
+/// `control_slot` is the live slot of the invoked IRQControl cap and the
+/// invocation's extra caps are live slots found by lookup.
+pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     match inv.label {
         // With the I/O APIC, IRQs are obtained by pin or MSI only.
         label::IRQ_ISSUE_IRQ_HANDLER => {

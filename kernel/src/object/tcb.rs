@@ -3,7 +3,7 @@
 //! decoded with seL4's checks and error codes.
 
 use super::cap::Cap;
-use super::cap_rules::{derive_cap_ignoring_children, same_object_as, update_cap_data};
+use super::cap_rules::{derive_cap_ignoring_children, same_object_as, update_cap_data, NotDerivable};
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::delete;
@@ -59,7 +59,7 @@ fn check_ipc_buffer(addr: u64, cap: &Cap) -> Result<(), SyscallError> {
         user_error!("Specifying a device frame as an IPC buffer is not permitted.");
         return Err(SyscallError::IllegalOperation);
     }
-    if addr % IPC_BUFFER_ALIGN != 0 {
+    if !addr.is_multiple_of(IPC_BUFFER_ALIGN) {
         user_error!("IPC Buffer vaddr 0x{:x} is not aligned.", addr as u32);
         return Err(SyscallError::AlignmentError);
     }
@@ -72,7 +72,7 @@ fn derive(slot: *mut Cte, cap: Cap) -> Result<Cap, SyscallError> {
     if cap.is(CapType::Untyped) && unsafe { cte::has_children(slot) } {
         return Err(SyscallError::RevokeFirst);
     }
-    derive_cap_ignoring_children(cap).map_err(|()| SyscallError::IllegalOperation)
+    derive_cap_ignoring_children(cap).map_err(|NotDerivable| SyscallError::IllegalOperation)
 }
 
 /// seL4's `slotCapLongRunningDelete`.

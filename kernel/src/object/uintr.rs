@@ -146,7 +146,11 @@ fn delete_held(slot: *mut Cte) {
 }
 
 /// Invocations of a receiver cap.
-pub fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+///
+/// # Safety
+/// `slot` is the live slot holding `cap` and the invocation's extra caps
+/// are live slots found by lookup.
+pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let r = receiver_of(cap.receiver_ptr());
     match inv.label {
         label::UINTR_RECEIVER_BIND_TCB => {
@@ -173,7 +177,8 @@ pub fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result
                 return Err(SyscallError::IllegalOperation.into());
             }
             let held = Cap::uintr_receiver(cap.receiver_ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64));
-            uintr_switch::unload(t);
+            // Safety: `t` is a reference to a live TCB.
+            unsafe { uintr_switch::unload(t) };
             // Safety: `slot` holds the invoked cap; the TCB's receiver slot is empty.
             unsafe { cte::cte_insert(held, slot, t.slot(tcb_slot::RECEIVER)) };
             r.tcb = t;
@@ -280,7 +285,8 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
                 user_error!("TCB BindUITT: TCB already has a UITT.");
                 return Err(SyscallError::IllegalOperation.into());
             }
-            uintr_switch::unload(target);
+            // Safety: `target` is a reference to a live TCB.
+            unsafe { uintr_switch::unload(target) };
             // Safety: `src` was looked up; the TCB's UITT slot is empty.
             unsafe { cte::cte_insert(uitt, src, slot) };
             Ok(())
@@ -290,7 +296,8 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
                 user_error!("TCB UnbindUITT: TCB has no UITT.");
                 return Err(SyscallError::IllegalOperation.into());
             }
-            uintr_switch::unload(target);
+            // Safety: `target` is a reference to a live TCB.
+            unsafe { uintr_switch::unload(target) };
             delete_held(slot);
             Ok(())
         }
@@ -314,7 +321,7 @@ pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
             // Safety: the copy records the live TCB that holds it.
             let t = unsafe { &mut *(tcb as *mut Tcb) };
             uintr_switch::detach(t, r);
-            if r.tcb == t as *mut Tcb {
+            if core::ptr::eq(r.tcb, t) {
                 r.tcb = core::ptr::null_mut();
             }
             t.uintr = UintrState::default();

@@ -158,7 +158,7 @@ fn msrs_of(t: &Tcb, neutral: &UintrMsrs) -> Option<UintrMsrs> {
 pub fn switch_to(t: &mut Tcb) {
     debug_assert!(hardware(), "the fallback has no UINTR state on the CPU");
     let s = state();
-    if s.loaded == t as *mut Tcb {
+    if core::ptr::eq(s.loaded, t) {
         return;
     }
     let plain = t.slot_cap(tcb_slot::RECEIVER).is_null() && t.slot_cap(tcb_slot::UITT).is_null();
@@ -225,7 +225,10 @@ fn save(t: &mut Tcb, msrs_loaded: bool) {
 /// `t` is about to change its UINTR bindings or go away: its state
 /// returns to its TCB and the CPU holds the neutral values, so the next
 /// return to user mode loads whatever it has then.
-pub fn unload(t: *mut Tcb) {
+///
+/// # Safety
+/// `t` is a live TCB or null.
+pub unsafe fn unload(t: *mut Tcb) {
     let HardwareState { path, loaded, msrs_loaded, neutral, .. } = *state();
     if path != Path::Hardware || loaded != t {
         return;
@@ -245,7 +248,8 @@ pub fn unload(t: *mut Tcb) {
 /// `t`'s receiver `r` is no longer its own (unbound or deleted): nothing
 /// posted to it may interrupt anyone any more.
 pub fn detach(t: &mut Tcb, r: &mut Receiver) {
-    unload(t);
+    // Safety: `t` is a reference to a live TCB.
+    unsafe { unload(t) };
     unlink_sleeper(t);
     r.upid.set_sn(true);
 }
@@ -256,13 +260,15 @@ pub fn detach(t: &mut Tcb, r: &mut Receiver) {
 pub fn uitt_going(window: u64) {
     let HardwareState { loaded, msrs_loaded, loaded_tt, .. } = *state();
     if msrs_loaded && loaded_tt == window | 1 {
-        unload(loaded);
+        // Safety: the loaded thread is live (a TCB's deletion unloads it).
+        unsafe { unload(loaded) };
     }
 }
 
 /// `t` is being deleted.
 pub fn forget_thread(t: &mut Tcb) {
-    unload(t);
+    // Safety: `t` is a reference to a live TCB.
+    unsafe { unload(t) };
     unlink_sleeper(t);
 }
 
@@ -315,7 +321,7 @@ fn unlink_sleeper(t: &mut Tcb) {
     // Safety: the list holds live TCBs (deletion unlinks them).
     unsafe {
         while !(*link).is_null() {
-            if *link == t as *mut Tcb {
+            if core::ptr::eq(*link, t) {
                 *link = t.uintr_sleep_next;
                 break;
             }

@@ -102,7 +102,7 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
                     return Err(SyscallError::InvalidArgument { number: 0 }.into());
                 }
             } else {
-                let top = vaddr.checked_add(1 << size.bits()).unwrap_or(u64::MAX);
+                let top = vaddr.saturating_add(1 << size.bits());
                 if vaddr > USER_TOP || top > USER_TOP {
                     user_error!("X86Frame: Mapping address too high.");
                     return Err(SyscallError::InvalidArgument { number: 0 }.into());
@@ -154,7 +154,11 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
 }
 
 /// PDPT, page directory and page table invocations.
-pub fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+///
+/// # Safety
+/// `slot` is the live slot holding `cap` and the invocation's extra caps
+/// are live slots found by lookup.
+pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let (map, unmap, shift) = match cap.cap_type() {
         Some(CapType::Pdpt) => (label::X86_PDPT_MAP, label::X86_PDPT_UNMAP, 39),
         Some(CapType::PageDirectory) => (label::X86_PAGE_DIRECTORY_MAP, label::X86_PAGE_DIRECTORY_UNMAP, 30),

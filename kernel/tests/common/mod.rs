@@ -35,7 +35,7 @@ pub struct TestEnv {
 impl ObjectEnv for TestEnv {
     fn preemption_point(&mut self) -> Result<(), Preempted> {
         self.units += 1;
-        if self.preempt_every != 0 && self.units % self.preempt_every == 0 {
+        if self.preempt_every != 0 && self.units.is_multiple_of(self.preempt_every) {
             Err(Preempted)
         } else {
             Ok(())

@@ -108,11 +108,13 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         let (label, mrs) = copy(b + 1, 64, b + 30, 64, &[ROOT]);
         ensure(label == Error::FailedLookup as u64, "expected FailedLookup")?;
         ensure(mrs[..3] == [1, 2, 64], "FailedLookup words differ from seL4's")?;
-        // A depth that runs out inside the root CNode's 51-bit guard:
-        // target lookup (MR0 = 0), guard mismatch (3 + 1), bits left,
-        // guard found, guard size.
+        // A depth that runs out inside the root CNode's guard (64 -
+        // KernelRootCNodeSizeBits bits, 51 by default): target lookup
+        // (MR0 = 0), guard mismatch (3 + 1), bits left, guard found,
+        // guard size.
+        let guard_bits = 64 - sel4::config::ROOT_CNODE_SIZE_BITS as u64;
         let (label, mrs) = copy(b + 1, 20, b, 64, &[ROOT]);
-        ensure(label == Error::FailedLookup as u64 && mrs == [0, 4, 20, 0, 51], "guard mismatch words differ")?;
+        ensure(label == Error::FailedLookup as u64 && mrs == [0, 4, 20, 0, guard_bits], "guard mismatch words differ")?;
         // RangeError for a depth of 0: MR0..1 = 1..64.
         let (label, mrs) = copy(b + 1, 0, b, 64, &[ROOT]);
         ensure(label == Error::RangeError as u64 && mrs[..2] == [1, 64], "expected RangeError 1..64")?;
@@ -190,6 +192,26 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         slot(b + 1).delete().map_err(|_| "deleting the CNode failed")?;
         Untyped::from_cptr(b).retype(ObjectType::Endpoint, 0, ROOT_NODE, b + 2, 1).map_err(|_| "the copy inside the CNode survived")?;
         slot(ut).revoke().map_err(|_| "cleanup revoke failed")
+    });
+
+    t.run("the_root_cnodes_last_slots_hold_working_caps", || {
+        // The empty region runs to the root CNode's end: with a 16-bit root
+        // CNode (capDL's tutorials) that is slot 65535, far above the
+        // default 2^13. A notification retyped into the last slot, a badged
+        // copy beside it, a signal through the copy and a poll through the
+        // original (which reads the badge): each is a full-depth lookup of
+        // a high slot.
+        let bits = bi.init_thread_cnode_size_bits;
+        ensure(bi.empty.end == 1 << bits, "the empty region must end at the root CNode's end")?;
+        let (last, below) = (bi.empty.end - 1, bi.empty.end - 2);
+        ut.retype(ObjectType::Notification, 0, ROOT_NODE, last, 1).map_err(|_| "retype into the last slot failed")?;
+        ensure(identify(last) == Some(CapType::Notification), "the last slot does not hold the notification")?;
+        slot(below).mint(slot(last), ALL, 0x5eed).map_err(|_| "mint between the last slots failed")?;
+        sel4::cap::Notification::from_cptr(below).signal();
+        ensure(sel4::cap::Notification::from_cptr(last).poll() == 0x5eed, "a signal through the copy did not reach the notification")?;
+        ensure(identify(1 << bits) == Some(CapType::Null), "the slot past the end must not resolve")?;
+        slot(ut).revoke().map_err(|_| "cleanup revoke failed")?;
+        ensure(identify(last) == Some(CapType::Null) && identify(below) == Some(CapType::Null), "revoke left the caps")
     });
 }
 

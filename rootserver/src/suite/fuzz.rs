@@ -109,7 +109,9 @@ extern "C" fn fuzzer(seed: u64) -> ! {
     // Report by faulting: the helper sees DONE and ends the run.
     // Safety: a deliberate invalid opcode.
     unsafe { core::arch::asm!("ud2") };
-    loop {}
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// Helper slots in its own CNode.

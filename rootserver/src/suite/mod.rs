@@ -168,8 +168,8 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     });
 
     t.run("ipc_buffer_and_bootinfo_placement", || {
-        ensure(bi.ipc_buffer % PAGE == 0, "IPC buffer not page-aligned")?;
-        ensure(bi_addr % PAGE == 0, "bootinfo not page-aligned")?;
+        ensure(bi.ipc_buffer.is_multiple_of(PAGE), "IPC buffer not page-aligned")?;
+        ensure(bi_addr.is_multiple_of(PAGE), "bootinfo not page-aligned")?;
         ensure(bi_addr == bi.ipc_buffer + PAGE, "bootinfo must follow the IPC buffer (seL4 layout)")?;
         ensure(sel4::ipc_buffer::ipc_buffer_ptr() as u64 == bi.ipc_buffer, "runtime did not record the IPC buffer")
     });
@@ -293,8 +293,24 @@ pub fn run(bi: &'static BootInfo) -> (u32, u32) {
 
     t.run("name_thread_and_dump_scheduler", || {
         sel4::debug::name_thread(root_slots::INIT_THREAD_TCB, "rootserver-under-test");
+        // A named thread blocked in Recv: the dump must show it with the
+        // IP ReadRegisters gives, which seL4 makes the address of the
+        // SYSCALL instruction itself. The host-side test (tests/src,
+        // `dump_scheduler_problems`) compares the dump with the line
+        // printed here, since the rootserver cannot read the console.
+        let (ut, _) = find_untyped(bi, 22).ok_or("no RAM untyped of 4 MiB or more")?;
+        let (ep, worker) = (bi.empty.start + 64 * 12, bi.empty.start + 64 * 12 + 1);
+        ut.retype(sel4::ObjectType::Endpoint, 0, ROOT_NODE, ep, 1).map_err(|_| "endpoint retype failed")?;
+        threads::spawn_with(bi, ut, threads::WorkerSpec { tcb_slot: worker, k: 1, prio: 255, fault_ep: 0 }, threads::echo_entry(), ep)?;
+        sel4::debug::name_thread(worker, "dump-probe");
+        sel4::arch::yield_now();
+        let regs = sel4::cap::Tcb::from_cptr(worker).read_registers(false, 1).map_err(|_| "ReadRegisters failed")?;
+        // Safety: the worker runs the rootserver's own code.
+        let insn = unsafe { core::ptr::read_volatile(regs[0] as *const [u8; 2]) };
+        ensure(insn == [0x0f, 0x05], "a thread blocked in Recv must report the SYSCALL instruction as its IP")?;
+        sel4::println!("dump probe: \"dump-probe\" blocked in Recv at {:#018x}", regs[0]);
         sel4::debug::dump_scheduler();
-        Ok(())
+        slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 
     t.run("snapshot_returns", || {

@@ -74,6 +74,33 @@ extern "C" fn pager_client(arg: u64) -> ! {
     }
 }
 
+/// Jumps to `target`: an instruction fetch the kernel reports as a fault.
+extern "C" fn jumper(target: u64) -> ! {
+    // Safety: the jump faults or traps; the fault handler never resumes
+    // this thread.
+    unsafe { core::arch::asm!("jmp {}", in(reg) target, options(noreturn)) }
+}
+
+/// Unmasks SSE's divide-by-zero exception and divides by zero. On seL4
+/// x86_64 CR4.OSXMMEXCPT is clear, so the CPU raises #UD for it, not #XM.
+extern "C" fn simd_divider(_: u64) -> ! {
+    // Safety: only this thread's MXCSR and xmm0/xmm1 change, and the
+    // division traps; the fault handler never resumes this thread.
+    unsafe {
+        core::arch::asm!(
+            "sub rsp, 8",
+            "mov dword ptr [rsp], 0x1d80",
+            "ldmxcsr [rsp]",
+            "xorps xmm1, xmm1",
+            "mov eax, 1",
+            "cvtsi2ss xmm0, eax",
+            "divss xmm0, xmm1",
+            "ud2",
+            options(noreturn)
+        )
+    }
+}
+
 pub fn run(t: &mut Runner, bi: &'static BootInfo) {
     let Some((ut, _)) = find_untyped(bi, 22) else {
         t.run("vspace_untyped_available", || Err("no RAM untyped of 4 MiB or more"));
@@ -222,7 +249,80 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: ep }, pager_client, addr << 16 | ep)?;
         let r = Endpoint::from_cptr(ep).recv();
         // Present (bit 0), write (bit 1), user (bit 2).
-        ensure(r.info.label() == 5 && get_mr(1) == addr && get_mr(3) & 0x7 == 0x7, "write to a read-only page must fault")?;
+        ensure(r.info.label() == 5 && get_mr(1) == addr && get_mr(3) == 0x7, "write to a read-only page must fault")?;
+        reset()
+    });
+
+    t.run("fault_words_match_stock_sel4", || {
+        // seL4 x86_64 runs with EFER.NXE clear and without SMEP on this
+        // CPU (head.S, init_cpu), so the CPU never flags an instruction
+        // fetch in the error code: a fetch fault is a data fault
+        // (PrefetchFault 0) whose FSR is the bare error code. Its caps
+        // have no execute right and its PTEs never set XD, so a mapping
+        // with read rights executes and "not executable" only exists as
+        // a mapping without read rights, which is kernel-only.
+        let mut s = Slots { next: window };
+        let ep = s.take();
+        ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, ep, 1).map_err(|_| "endpoint retype failed")?;
+        let vm_fault_words = |expected: [u64; 4], what: &'static str| -> Result<(), &'static str> {
+            let r = Endpoint::from_cptr(ep).recv();
+            ensure(r.info.label() == 5 && r.info.length() == 4, what)?;
+            ensure([get_mr(0), get_mr(1), get_mr(2), get_mr(3)] == expected, what)
+        };
+        // 1: a jump to address 0 (unmapped): IP 0, address 0, data fault,
+        // FSR 0x4 (user, not present).
+        let worker = s.take();
+        spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: ep }, jumper, 0)?;
+        vm_fault_words([0, 0, 0, 0x4], "a jump to 0 must report IP 0, addr 0, PrefetchFault 0, FSR 0x4")?;
+        slot(worker).delete().map_err(|_| "delete failed")?;
+        // 2: a jump into an unmapped page of an existing page table.
+        let frame = s.take();
+        ut.retype(ObjectType::Granule, 0, ROOT_NODE, frame, 1).map_err(|_| "frame retype failed")?;
+        let code = TEST_VA + 0x2_0000;
+        map_with_tables(ut, &mut s, Granule::from_cptr(frame), init::VSPACE, code, CapRights::ALL)?;
+        let unmapped = code + 0x1000 + 0x123;
+        let worker = s.take();
+        spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: ep }, jumper, unmapped)?;
+        vm_fault_words([unmapped, unmapped, 0, 0x4], "a fetch from an unmapped page must report FSR 0x4, PrefetchFault 0")?;
+        slot(worker).delete().map_err(|_| "delete failed")?;
+        // 3: a jump into a frame mapped without rights (kernel-only, the
+        // only non-executable user mapping seL4 x86_64 makes): FSR 0x5
+        // (present, user), still PrefetchFault 0.
+        let kernel_only = s.take();
+        ut.retype(ObjectType::Granule, 0, ROOT_NODE, kernel_only, 1).map_err(|_| "frame retype failed")?;
+        let ko = code + 0x2000;
+        Granule::from_cptr(kernel_only).map(init::VSPACE, ko, CapRights::NONE, VmAttributes::DEFAULT).map_err(|_| "mapping without rights failed")?;
+        let worker = s.take();
+        spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: ep }, jumper, ko + 8)?;
+        vm_fault_words([ko + 8, ko + 8, 0, 0x5], "a fetch from a kernel-only page must report FSR 0x5, PrefetchFault 0")?;
+        slot(worker).delete().map_err(|_| "delete failed")?;
+        // 4: a read-only mapping executes: a ud2 there is a user
+        // exception (vector 6, code 0) at its address.
+        // Safety: `code` is mapped read-write above.
+        unsafe { core::ptr::write_volatile(code as *mut [u8; 2], [0x0f, 0x0b]) };
+        Granule::from_cptr(frame).map(init::VSPACE, code, CapRights::READ, VmAttributes::DEFAULT).map_err(|_| "remap read-only failed")?;
+        let worker = s.take();
+        spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: ep }, jumper, code)?;
+        let r = Endpoint::from_cptr(ep).recv();
+        ensure(r.info.label() == 3 && r.info.length() == 5, "code in a read-only mapping must run (a ud2 there: a user exception)")?;
+        ensure(get_mr(0) == code && get_mr(3) == 6 && get_mr(4) == 0, "ud2 in a read-only page: IP, vector 6, code 0")?;
+        slot(worker).delete().map_err(|_| "delete failed")?;
+        // 5: an unmasked SSE exception is #UD (vector 6), not #XM (19):
+        // CR4.OSXMMEXCPT is clear on seL4. IP is the divss. QEMU's TCG
+        // raises no SIMD exceptions at all; there the divss completes and
+        // the ud2 after it is what traps, which proves nothing either way.
+        let worker = s.take();
+        spawn_with(bi, ut, WorkerSpec { tcb_slot: worker, k: 1, prio: 254, fault_ep: ep }, simd_divider, 0)?;
+        let r = Endpoint::from_cptr(ep).recv();
+        ensure(r.info.label() == 3 && get_mr(3) == 6 && get_mr(4) == 0, "an unmasked SSE exception must be vector 6, code 0")?;
+        const DIVSS: [u8; 4] = [0xf3, 0x0f, 0x5e, 0xc1];
+        // Safety: the IP is in the rootserver's own code, past the divss
+        // at least.
+        let (before, at) =
+            unsafe { (core::ptr::read_volatile((get_mr(0) - 4) as *const [u8; 4]), core::ptr::read_volatile(get_mr(0) as *const [u8; 4])) };
+        let emulator_without_simd_exceptions = before == DIVSS && at[..2] == [0x0f, 0x0b];
+        ensure(at == DIVSS || emulator_without_simd_exceptions, "the SSE exception's IP must be the divss")?;
+        slot(worker).delete().map_err(|_| "delete failed")?;
         reset()
     });
 

@@ -70,8 +70,6 @@ msg_no_long_mode:
     .asciz "\r\nboot failed: this CPU lacks a required feature: long mode (64-bit)\r\n"
 msg_no_1g_pages:
     .asciz "\r\nboot failed: this CPU lacks a required feature: 1 GiB pages (pdpe1gb)\r\n"
-msg_no_nx:
-    .asciz "\r\nboot failed: this CPU lacks a required feature: NX (execute disable)\r\n"
 
     .section .boot.text, "ax"
     .code32
@@ -93,8 +91,6 @@ _start:
     jz 90f
     test edx, 0x04000000
     jz 91f
-    test edx, 0x00100000
-    jz 92f
 
     mov edi, offset boot_pml4
     mov ecx, 3 * 4096 / 4
@@ -132,9 +128,10 @@ _start:
     mov cr4, eax
     mov eax, offset boot_pml4
     mov cr3, eax
+    // EFER.LME only, as seL4's boot: NXE stays off (see cpu::init_syscall).
     mov ecx, 0xc0000080
     rdmsr
-    or eax, 0x900
+    or eax, 0x100
     wrmsr
     mov eax, cr0
     or eax, 0x80010001
@@ -150,9 +147,6 @@ _start:
     jmp 99f
 91:
     mov esi, offset msg_no_1g_pages
-    jmp 99f
-92:
-    mov esi, offset msg_no_nx
 99:
     mov dx, 0x3f8
 2:

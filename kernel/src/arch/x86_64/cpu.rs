@@ -8,8 +8,8 @@ use x86_64::registers::rflags::RFlags;
 use x86_64::VirtAddr;
 
 /// Checks every feature the kernel depends on and names the first one
-/// missing. (Long mode, 1 GiB pages and NX were already checked by the
-/// 32-bit boot code, which cannot get here without them.)
+/// missing. (Long mode and 1 GiB pages were already checked by the 32-bit
+/// boot code, which cannot get here without them.)
 pub fn check_features() -> Result<(), BootError> {
     let cpuid = CpuId::new();
     let missing = |name| Err(BootError::MissingCpuFeature(name));
@@ -60,16 +60,45 @@ pub fn model_name(buf: &mut [u8; 48]) -> &str {
 
 /// Enables SSE for user code (the kernel itself is soft-float) and puts
 /// the x87/SSE unit in its initial state.
+///
+/// Only CR4.OSFXSR, as seL4's `Arch_initFpu`: OSXMMEXCPT stays clear, so
+/// an unmasked SIMD floating-point exception raises #UD (a user exception
+/// with vector 6) rather than #XM, and a handler sees what it would see
+/// on stock seL4.
 pub fn init_fpu() {
     // Safety: setting MP/NE and clearing EM/TS is the architectural way to
-    // enable x87 and SSE; OSFXSR/OSXMMEXCPT are supported (checked above).
+    // enable x87 and SSE; OSFXSR is supported (checked above).
     unsafe {
         Cr0::update(|f| {
             f.insert(Cr0Flags::MONITOR_COPROCESSOR | Cr0Flags::NUMERIC_ERROR);
             f.remove(Cr0Flags::EMULATE_COPROCESSOR | Cr0Flags::TASK_SWITCHED);
         });
-        Cr4::update(|f| f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE));
+        Cr4::update(|f| {
+            f.insert(Cr4Flags::OSFXSR);
+            f.remove(Cr4Flags::OSXMMEXCPT_ENABLE);
+        });
         core::arch::asm!("fninit", options(nomem, nostack));
+    }
+}
+
+/// Enables SMEP and SMAP when the CPU has them, under the conditions
+/// seL4's `init_cpu` uses: SMAP only without kernel printing (seL4's
+/// user stack traces read user memory), SMEP always (this kernel has no
+/// code-injection syscall). Both change the page-fault error code a
+/// fault handler reads (SMEP makes the CPU report instruction fetches in
+/// bit 4), so they follow seL4 exactly; QEMU's Nehalem has neither.
+pub fn init_smep_smap() {
+    let Some(f) = CpuId::new().get_extended_feature_info() else { return };
+    // Safety: each bit is set only when CPUID reports the feature. The
+    // kernel never executes user pages, and reaches user memory only
+    // through the physical window, so neither protection can trip it.
+    unsafe {
+        if f.has_smap() && !crate::config::PRINTING {
+            Cr4::update(|c| c.insert(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION));
+        }
+        if f.has_smep() {
+            Cr4::update(|c| c.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION));
+        }
     }
 }
 
@@ -84,11 +113,21 @@ pub const SYSCALL_CLEARED_FLAGS: RFlags =
 
 /// Programs SYSCALL: entry point, selectors as seL4 sets them, and the
 /// RFLAGS bits cleared on entry.
+///
+/// EFER gets SCE and nothing else (LME came from the boot code), as in
+/// seL4's head.S: with NXE clear the CPU never marks a page fault as an
+/// instruction fetch (bit 4 of the error code, seL4's PrefetchFault), so
+/// a jump to an unmapped page reports FSR 0x4 and PrefetchFault 0 as on
+/// stock seL4. It also makes bit 63 of every paging entry reserved, so
+/// no mapping, the kernel's included, may set it.
 pub fn init_syscall(entry: u64) {
     // Safety: the selectors are the GDT's (gdt::init) and `entry` is the
     // SYSCALL stub; EFER.SCE only enables the instruction.
     unsafe {
-        Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS | EferFlags::NO_EXECUTE_ENABLE));
+        Efer::update(|f| {
+            f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS);
+            f.remove(EferFlags::NO_EXECUTE_ENABLE);
+        });
         let star = (0x2bu64 << 48) | (0x08u64 << 32);
         Msr::new(0xc000_0081).write(star);
         LStar::write(VirtAddr::new(entry));

@@ -108,8 +108,6 @@ static UINTR_WINDOW: crate::kernel_state::KernelCell<UintrWindowTables> =
     crate::kernel_state::KernelCell::new(UintrWindowTables { pd: [0; 512], pt: [0; 512] });
 
 const _: () = assert!(crate::uintr::window::SLOTS == 512, "the window is one page table");
-/// Execute-disable.
-const PTE_NX: u64 = 1 << 63;
 
 /// Links the UINTR window into the kernel's tables (whose high PDPT is
 /// `kernel_pdpt_paddr`) and into the skim window. Boot, after
@@ -137,11 +135,12 @@ pub const fn uintr_window_slot_vaddr(slot: usize) -> u64 {
 }
 
 /// Maps the 4 KiB frame at `frame_paddr` into slot `slot` of the UINTR
-/// window: supervisor-only, writable (the CPU updates UPIDs), never
-/// executable.
+/// window: supervisor-only and writable (the CPU updates UPIDs). It
+/// cannot be marked execute-disable: EFER.NXE is off, as on seL4, which
+/// makes that bit reserved (see `cpu::init_syscall`).
 pub fn map_uintr_window_slot(slot: usize, frame_paddr: u64) {
     // Safety: kernel context; the window's page table is the kernel's.
-    unsafe { UINTR_WINDOW.get() }.pt[slot] = frame_paddr | PTE_PRESENT | PTE_WRITE | PTE_NX;
+    unsafe { UINTR_WINDOW.get() }.pt[slot] = frame_paddr | PTE_PRESENT | PTE_WRITE;
 }
 
 /// Removes slot `slot`'s mapping. No page is global and every return to

@@ -426,7 +426,7 @@ pub fn run_user_at(rip: u64, arg0: u64, arg1: u64, rflags: u64, how: Entry) -> u
 /// Runs `f(arg0, arg1)` in ring 3 with IF = 1 and returns its result.
 pub fn run_user(f: extern "C" fn(u64, u64) -> u64, arg0: u64, arg1: u64) -> u64 {
     // Safety: USER_FN is read by u_trampoline only.
-    unsafe { core::ptr::addr_of_mut!(USER_FN).write_volatile(f as u64) };
+    unsafe { core::ptr::addr_of_mut!(USER_FN).write_volatile(f as usize as u64) };
     run_user_at(label(core::ptr::addr_of!(u_trampoline)), arg0, arg1, 0x202, Entry::Iretq)
 }
 

@@ -43,7 +43,7 @@ fn ud_cr4_clear(what: &str, probe: fn(u64) -> Probe, exact: bool) -> R {
 }
 
 pub fn ud_senduipi() -> R {
-    ud_cr4_clear("SENDUIPI", |i| cpu::senduipi_probe(i), true)
+    ud_cr4_clear("SENDUIPI", cpu::senduipi_probe, true)
 }
 
 pub fn ud_uiret() -> R {
