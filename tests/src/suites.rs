@@ -498,10 +498,15 @@ fn sel4_simulate_line(images: &Images, results: &mut Vec<TestResult>) -> Result<
     let mut b = Boot::new(&images.kernel32, Some(Suite::Quick.rootserver(images)));
     b.debug_exit = false;
     let log = images.scratch.join("sel4_simulate_line.log");
-    let found = run_until(&b, &log, " passed, 0 failed", Suite::Quick.limit())?;
+    // Without isa-debug-exit QEMU keeps running after DebugHalt: the
+    // kernel's halt report ends the boot, passed or not.
+    let halted = run_until(&b, &log, "halting: DebugHalt called", Suite::Quick.limit())?;
+    let console = String::from_utf8_lossy(&std::fs::read(&log).map_err(|e| format!("{}: {e}", log.display()))?).into_owned();
     let mut problems = Vec::new();
-    if !found {
-        problems.push(format!("the closing line never appeared (see {})", log.display()));
+    if !halted {
+        problems.push(format!("the suite never reached DebugHalt (see {})", log.display()));
+    } else if !console.contains(" passed, 0 failed") {
+        problems.push(format!("the suite's closing line has failures or is missing (see {})", log.display()));
     }
     results.push(result("qemu::sel4_simulate_line", problems));
     Ok(())
