@@ -18,6 +18,7 @@
 //! debug configurations (`KernelDebugBuild`), as seL4 keeps no counters on
 //! its hot paths in release builds.
 
+use crate::cspace::cte::{self, Cte, MdbNode};
 use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
 use crate::ipc;
 use crate::object::cap::Cap;
@@ -66,6 +67,7 @@ fn invoked_endpoint(current: &Tcb) -> Option<Cap> {
 
 /// Whether the scheduler, asked now, would run `partner` instead of
 /// blocking the current thread (domains matter only with more than one).
+#[inline(always)]
 fn scheduler_would_pick(partner: &Tcb, current: &Tcb, partner_may_be_lower: bool) -> bool {
     let priority_ok = if partner_may_be_lower {
         partner.priority >= current.priority || sched::is_highest_priority(partner.priority)
@@ -114,11 +116,33 @@ fn call(current: &mut Tcb) {
     let ThreadState::BlockedOnReceive { can_grant: reply_can_grant, .. } = dest.state else {
         unreachable!("threads on a receive queue are blocked on receive")
     };
+    // The reply cap goes into the receiver's caller slot, a child of our
+    // reply master. A receiver's caller slot is empty (receiving deletes
+    // it) and the master has no child (replies and cancels delete them),
+    // so the insertion is two links; were either not so, the slowpath's
+    // general insertion handles it.
+    let reply_slot = current.slot(tcb_slot::REPLY);
+    let caller_slot = dest.slot(tcb_slot::CALLER);
+    // Safety: slots of live TCBs.
+    if unsafe { !(*caller_slot).cap.is_null() || !(*reply_slot).mdb.next().is_null() } {
+        return;
+    }
 
     // Every check passed: from here on nothing can fail.
     ipc::endpoint_remove_receiver(ep_cap.ep_ptr(), dest);
     ipc::transfer_register_message(current, ep_cap.ep_badge(), dest);
-    ipc::setup_caller_cap(current, dest, reply_can_grant);
+    // seL4's setupCallerCap as `cte_insert` does it for these two slots: a
+    // reply cap is not revocable from its master (`is_cap_revocable`), and
+    // the caller's state change needs no reschedule, as we switch anyway.
+    current.state = ThreadState::BlockedOnReply;
+    // Safety: the two slots checked above; the master's `next` was null.
+    unsafe {
+        *caller_slot = Cte {
+            cap: Cap::reply(current as *mut Tcb as u64, false, reply_can_grant),
+            mdb: MdbNode::new(core::ptr::null_mut(), false, false, reply_slot),
+        };
+        (*reply_slot).mdb.set_next(caller_slot);
+    }
     dest.state = ThreadState::Running;
     if crate::config::DEBUG_BUILD {
         CALLS_TAKEN.fetch_add(1, Ordering::Relaxed);
@@ -159,7 +183,9 @@ fn reply_recv(current: &mut Tcb) {
     // Every check passed: from here on nothing can fail.
     ipc::endpoint_block_receiver(ep_cap.ep_ptr(), ep_cap.ep_can_grant(), current);
     ipc::transfer_register_message(current, 0, caller);
-    ipc::delete_caller_cap(current);
+    // Safety: the caller slot holds a one-shot reply cap (checked above),
+    // which deleting only unlinks, as `delete_caller_cap` would.
+    unsafe { cte::unlink_and_clear(caller_slot) };
     caller.state = ThreadState::Running;
     if crate::config::DEBUG_BUILD {
         REPLY_RECVS_TAKEN.fetch_add(1, Ordering::Relaxed);

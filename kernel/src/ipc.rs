@@ -203,6 +203,7 @@ fn set_mr_reg(t: &mut Tcb, i: usize, v: u64) {
 /// Copies a message that fits in the message registers (the fastpath's
 /// only kind) and gives the receiver its badge and message info, exactly
 /// as the slowpath's transfer does for such a message.
+#[inline(always)]
 pub(crate) fn transfer_register_message(sender: &Tcb, badge: u64, receiver: &mut Tcb) {
     let info = MessageInfo(sender.ctx.regs.rsi);
     let length = info.length() as usize;
@@ -216,6 +217,7 @@ pub(crate) fn transfer_register_message(sender: &Tcb, badge: u64, receiver: &mut
 
 /// The thread at the head of an endpoint's receive queue, if threads are
 /// waiting to receive.
+#[inline(always)]
 pub(crate) fn endpoint_first_receiver(ep_ptr: u64) -> Option<*mut Tcb> {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
@@ -223,12 +225,14 @@ pub(crate) fn endpoint_first_receiver(ep_ptr: u64) -> Option<*mut Tcb> {
 }
 
 /// Whether senders are queued on the endpoint.
+#[inline(always)]
 pub(crate) fn endpoint_has_senders(ep_ptr: u64) -> bool {
     // Safety: `ep_ptr` comes from an endpoint cap.
     unsafe { endpoint(ep_ptr) }.state() == EP_SEND
 }
 
 /// Takes `t`, a queued receiver, off the endpoint's queue.
+#[inline(always)]
 pub(crate) fn endpoint_remove_receiver(ep_ptr: u64, t: &mut Tcb) {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
@@ -238,6 +242,7 @@ pub(crate) fn endpoint_remove_receiver(ep_ptr: u64, t: &mut Tcb) {
 }
 
 /// Blocks `t` receiving on an endpoint with no queued senders.
+#[inline(always)]
 pub(crate) fn endpoint_block_receiver(ep_ptr: u64, can_grant: bool, t: &mut Tcb) {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
@@ -250,6 +255,7 @@ pub(crate) fn endpoint_block_receiver(ep_ptr: u64, can_grant: bool, t: &mut Tcb)
 
 /// Whether `t`'s bound notification has a pending signal (which a receive
 /// would take instead of a message).
+#[inline(always)]
 pub(crate) fn bound_notification_active(t: &Tcb) -> bool {
     // Safety: a bound notification is live while bound.
     t.bound_notification != 0 && unsafe { notification(t.bound_notification) }.state() == NTFN_ACTIVE

@@ -102,6 +102,8 @@ pub fn lookup_cap_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) 
         return None;
     }
     let mut node = root;
+    // The bits not yet consumed, at the top of the word.
+    let mut rest = cptr;
     let mut bits_left = 64u32;
     loop {
         let radix = node.cnode_radix();
@@ -110,17 +112,20 @@ pub fn lookup_cap_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) 
         if level_bits == 0 || level_bits > bits_left {
             return None;
         }
-        // This level's bits at the top of the word: guard, then index.
-        let level = cptr << (64 - bits_left);
-        if guard_size != 0 && level >> (64 - guard_size) != node.cnode_guard() {
+        // This level's guard and index, as one number (1..=64 bits): the
+        // guard is what lies above the index. With no guard that is 0,
+        // which must then equal the cap's guard, as in the full walk.
+        let level = rest >> (64 - level_bits);
+        if level >> radix != node.cnode_guard() {
             return None;
         }
-        let index = (level << guard_size).checked_shr(64 - radix).unwrap_or(0);
+        let index = level & !(u64::MAX << radix);
         let cap = store.cap_at(store.slot(node.cnode_ptr(), index));
         bits_left -= level_bits;
         if bits_left == 0 || cap.cap_type() != Some(CapType::CNode) {
             return Some(cap);
         }
+        rest <<= level_bits;
         node = cap;
     }
 }

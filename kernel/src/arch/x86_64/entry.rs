@@ -261,8 +261,13 @@ pub fn kernel_cr3_value() -> u64 {
 /// a TCB that stays valid while the thread runs; `cr3` must map the skim
 /// window (every user PML4 does); `ctx`'s `cs`, `ss` and `rflags` must be
 /// user values.
+#[inline(always)]
 pub unsafe fn restore_user_context(ctx: &mut UserContext, cr3: u64) -> ! {
-    super::boot::check_stack_canary();
+    // A debugging aid on every exit: release builds leave it out, as seL4
+    // has no such check.
+    if crate::config::DEBUG_BUILD {
+        super::boot::check_stack_canary();
+    }
     let top = ctx.top();
     // Safety: single core with interrupts off; the entry code reads this
     // word only on the next entry, after we have left.
