@@ -54,8 +54,15 @@ pub fn report() {
 /// A message the fastpath can carry: registers only, no caps.
 #[inline(always)]
 fn fits_in_registers(current: &Tcb) -> bool {
-    let info = MessageInfo(current.ctx.regs.rsi);
-    info.extra_caps() == 0 && info.length() as usize <= FAST_MESSAGE_REGISTERS
+    // Length (bits 0-6) and extra caps (bits 7-8) as one number: it is at
+    // most the register count exactly when there are no extra caps and
+    // the length fits, one compare on every Call and ReplyRecv.
+    let length_and_caps = current.ctx.regs.rsi & 0x1ff;
+    debug_assert_eq!(length_and_caps as usize <= FAST_MESSAGE_REGISTERS, {
+        let info = MessageInfo(current.ctx.regs.rsi);
+        info.extra_caps() == 0 && info.length() as usize <= FAST_MESSAGE_REGISTERS
+    });
+    length_and_caps as usize <= FAST_MESSAGE_REGISTERS
 }
 
 /// The cap named in `rdi`, if it is an endpoint cap.
@@ -129,7 +136,7 @@ fn call(current: &mut Tcb) {
     }
 
     // Every check passed: from here on nothing can fail.
-    ipc::endpoint_remove_receiver(ep_cap.ep_ptr(), dest);
+    ipc::endpoint_remove_first_receiver(ep_cap.ep_ptr(), dest);
     ipc::transfer_register_message(current, ep_cap.ep_badge(), dest);
     // seL4's setupCallerCap as `cte_insert` does it for these two slots: a
     // reply cap is not revocable from its master (`is_cap_revocable`), and

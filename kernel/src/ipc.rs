@@ -231,14 +231,24 @@ pub(crate) fn endpoint_has_senders(ep_ptr: u64) -> bool {
     unsafe { endpoint(ep_ptr) }.state() == EP_SEND
 }
 
-/// Takes `t`, a queued receiver, off the endpoint's queue.
+/// Takes `t`, the first receiver queued on the endpoint, off its queue:
+/// what `TcbQueue::remove` and `Endpoint::set` do for the head, without
+/// the cases of a thread in the middle or at the tail of a longer queue.
 #[inline(always)]
-pub(crate) fn endpoint_remove_receiver(ep_ptr: u64, t: &mut Tcb) {
+pub(crate) fn endpoint_remove_first_receiver(ep_ptr: u64, t: &mut Tcb) {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
-    let mut q = ep.queue();
-    q.remove(t);
-    ep.set(q, EP_RECV);
+    debug_assert!(ep.state() == EP_RECV && ep.head == t as *mut Tcb as u64 && t.ep_prev.is_null());
+    let next = t.ep_next;
+    if next.is_null() {
+        // The queue is empty: no head, no tail, idle.
+        ep.set_words(0, EP_IDLE);
+    } else {
+        // Safety: queued TCBs are live.
+        unsafe { (*next).ep_prev = NULL_TCB };
+        ep.head = next as u64;
+    }
+    t.ep_next = NULL_TCB;
 }
 
 /// Blocks `t` receiving on an endpoint with no queued senders.

@@ -339,10 +339,12 @@ pub fn schedule_and_return() -> ! {
 /// the blocked previous thread is on a ready queue.
 #[inline(always)]
 pub fn switch_directly_and_return(next: &mut Tcb, vspace: u64) -> ! {
-    debug_assert!(next.state == ThreadState::Running && !next.in_ready_queue);
+    // The fastpath began by checking that nothing but resuming the current
+    // thread was pending, and changed nothing the scheduler looks at, so
+    // the action stays as it was.
+    debug_assert!(next.state == ThreadState::Running && !next.in_ready_queue && resuming_current());
     let s = sched();
     s.current = next;
-    s.action = Action::ResumeCurrent;
     enter_user(next, vspace)
 }
 

@@ -236,7 +236,7 @@ pub unsafe fn cte_swap(cap1: Cap, slot1: *mut Cte, cap2: Cap, slot2: *mut Cte) {
 ///
 /// # Safety
 /// `slot` is a live slot in a consistent MDB.
-#[inline]
+#[inline(always)]
 pub unsafe fn unlink_and_clear(slot: *mut Cte) {
     // Safety: per the caller's contract.
     let s = unsafe { cte(slot) };

@@ -132,11 +132,11 @@ interrupt_from_kernel:
     .balign 16
     .global syscall_entry
 syscall_entry:
+    // The user's stack pointer is saved first, so rsp is free to carry
+    // the kernel's CR3 (no other register needs saving for it).
     mov [rip + syscall_user_rsp], rsp
-    mov [rip + entry_scratch], rax
-    mov rax, [rip + kernel_cr3]
-    mov cr3, rax
-    mov rax, [rip + entry_scratch]
+    mov rsp, [rip + kernel_cr3]
+    mov cr3, rsp
     mov rsp, [rip + current_context_top]
     push 0x33
     push [rip + syscall_user_rsp]
