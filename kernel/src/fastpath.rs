@@ -103,7 +103,7 @@ pub fn try_reply_recv(current: &mut Tcb) {
     }
 }
 
-#[inline(never)]
+#[inline(always)]
 fn call(current: &mut Tcb) {
     if !sched::resuming_current() {
         return;
@@ -157,7 +157,7 @@ fn call(current: &mut Tcb) {
     sched::switch_directly_and_return(dest, vspace)
 }
 
-#[inline(never)]
+#[inline(always)]
 fn reply_recv(current: &mut Tcb) {
     if !sched::resuming_current() {
         return;

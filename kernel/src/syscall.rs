@@ -22,21 +22,46 @@ use sel4_compat::syscalls::Syscall;
 const SYSCALL_INSTRUCTION_LENGTH: u64 = 2;
 
 /// Called by the SYSCALL stub with the caller's registers saved in its
-/// TCB. Never returns: it ends by resuming a thread or idling.
+/// TCB, for every syscall but Call and ReplyRecv. Never returns: it ends
+/// by resuming a thread or idling.
 #[no_mangle]
 extern "C" fn handle_syscall() -> ! {
     let tcb = sched::current();
+    enter_syscall(tcb);
+    dispatch_syscall(tcb)
+}
+
+/// The SYSCALL stub's entry for Call (it compares the number itself, as
+/// seL4's entry does, so the fastpath starts without the dispatch).
+#[no_mangle]
+extern "C" fn handle_call_syscall() -> ! {
+    let tcb = sched::current();
+    enter_syscall(tcb);
+    fastpath::try_call(tcb);
+    dispatch_syscall(tcb)
+}
+
+/// The SYSCALL stub's entry for ReplyRecv.
+#[no_mangle]
+extern "C" fn handle_reply_recv_syscall() -> ! {
+    let tcb = sched::current();
+    enter_syscall(tcb);
+    fastpath::try_reply_recv(tcb);
+    dispatch_syscall(tcb)
+}
+
+/// What every syscall entry records first.
+#[inline(always)]
+fn enter_syscall(tcb: &mut Tcb) {
     // seL4's FaultIP: where a restarted syscall re-executes.
     tcb.restart_pc = tcb.ctx.regs.rip - SYSCALL_INSTRUCTION_LENGTH;
-    let number = tcb.ctx.regs.rdx;
     crate::invariants::count_syscall();
-    // The fastpaths first, as seL4's entry does: two compares instead of
-    // the dispatch below. They return only to leave the syscall to it.
-    if number == Syscall::Call as i64 as u64 {
-        fastpath::try_call(tcb);
-    } else if number == Syscall::ReplyRecv as i64 as u64 {
-        fastpath::try_reply_recv(tcb);
-    }
+}
+
+/// seL4's `handleSyscall` after the fastpath: the syscall in `rdx`.
+#[inline(never)]
+fn dispatch_syscall(tcb: &mut Tcb) -> ! {
+    let number = tcb.ctx.regs.rdx;
     match Syscall::from_word(number) {
         Some(Syscall::Call) => handle_invocation(tcb, true, true),
         Some(Syscall::Send) => handle_invocation(tcb, false, true),

@@ -116,10 +116,13 @@ pub fn lookup_cap_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) 
         // guard is what lies above the index. With no guard that is 0,
         // which must then equal the cap's guard, as in the full walk.
         let level = rest >> (64 - level_bits);
-        if level >> radix != node.cnode_guard() {
+        let guard = node.cnode_guard();
+        if level >> radix != guard {
             return None;
         }
-        let index = level & !(u64::MAX << radix);
+        // The guard matched, so it is below 2^guard_size and what it
+        // leaves of `level` is the index.
+        let index = level - (guard << radix);
         let cap = store.cap_at(store.slot(node.cnode_ptr(), index));
         bits_left -= level_bits;
         if bits_left == 0 || cap.cap_type() != Some(CapType::CNode) {

@@ -146,9 +146,16 @@ syscall_entry:
     push -1                 // error: SYSCALL_FRAME, this frame may leave by SYSRET
     push rax
     push_gprs_after_rax
-    lea rsp, [rip + kernel_stack_top]
-    call handle_syscall
-    ud2
+    // Rust never returns here: the entries are reached by a jump with the
+    // stack as a call would leave it (aligned to 16 less 8).
+    lea rsp, [rip + kernel_stack_top - 8]
+    // Call and ReplyRecv (seL4_SysCall -1, seL4_SysReplyRecv -2) go
+    // straight to entries that try the fastpath first.
+    cmp rdx, -1
+    je handle_call_syscall
+    cmp rdx, -2
+    je handle_reply_recv_syscall
+    jmp handle_syscall
 
     // rdi: the thread's register frame (a UserContext); rsi: its CR3.
     .global restore_user_context_asm
