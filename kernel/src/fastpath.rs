@@ -72,6 +72,14 @@ fn invoked_endpoint(current: &Tcb) -> Option<Cap> {
     cap.is(CapType::Endpoint).then_some(cap)
 }
 
+/// The endpoint an endpoint cap names (a kernel object, so its pointer
+/// decodes the short way).
+#[inline(always)]
+fn endpoint_address(ep_cap: Cap) -> u64 {
+    debug_assert_eq!(ep_cap.ep_kernel_ptr(), ep_cap.ep_ptr());
+    ep_cap.ep_kernel_ptr()
+}
+
 /// Whether the scheduler, asked now, would run `partner` instead of
 /// blocking the current thread (domains matter only with more than one).
 #[inline(always)]
@@ -108,11 +116,13 @@ fn call(current: &mut Tcb) {
     if !sched::resuming_current() {
         return;
     }
-    let Some(ep_cap) = invoked_endpoint(current) else { return };
-    if !ep_cap.ep_can_send() || !(ep_cap.ep_can_grant() || ep_cap.ep_can_grant_reply()) {
+    let Some(ep_cap) = lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi) else { return };
+    // An endpoint cap with the send right and grant or grant-reply.
+    if !ep_cap.is_endpoint_for_call() {
         return;
     }
-    let Some(dest_ptr) = ipc::endpoint_first_receiver(ep_cap.ep_ptr()) else { return };
+    let ep_ptr = endpoint_address(ep_cap);
+    let Some(dest_ptr) = ipc::endpoint_first_receiver(ep_ptr) else { return };
     // Safety: threads queued on an endpoint are live, and a receiver is
     // never the thread running now.
     let dest = unsafe { &mut *dest_ptr };
@@ -136,7 +146,7 @@ fn call(current: &mut Tcb) {
     }
 
     // Every check passed: from here on nothing can fail.
-    ipc::endpoint_remove_first_receiver(ep_cap.ep_ptr(), dest);
+    ipc::endpoint_remove_first_receiver(ep_ptr, dest);
     ipc::transfer_register_message(current, ep_cap.ep_badge(), dest);
     // seL4's setupCallerCap as `cte_insert` does it for these two slots: a
     // reply cap is not revocable from its master (`is_cap_revocable`), and
@@ -163,9 +173,10 @@ fn reply_recv(current: &mut Tcb) {
         return;
     }
     let Some(ep_cap) = invoked_endpoint(current) else { return };
+    let ep_ptr = endpoint_address(ep_cap);
     if !ep_cap.ep_can_receive()
         || ipc::bound_notification_active(current)
-        || ipc::endpoint_has_senders(ep_cap.ep_ptr())
+        || ipc::endpoint_has_senders(ep_ptr)
     {
         return;
     }
@@ -188,7 +199,7 @@ fn reply_recv(current: &mut Tcb) {
     debug_assert_eq!(caller.state, ThreadState::BlockedOnReply);
 
     // Every check passed: from here on nothing can fail.
-    ipc::endpoint_block_receiver(ep_cap.ep_ptr(), ep_cap.ep_can_grant(), current);
+    ipc::endpoint_append_receiver(ep_ptr, ep_cap.ep_can_grant(), current);
     ipc::transfer_register_message(current, 0, caller);
     // Safety: the caller slot holds a one-shot reply cap (checked above),
     // which deleting only unlinks, as `delete_caller_cap` would.

@@ -251,16 +251,25 @@ pub(crate) fn endpoint_remove_first_receiver(ep_ptr: u64, t: &mut Tcb) {
     t.ep_next = NULL_TCB;
 }
 
-/// Blocks `t` receiving on an endpoint with no queued senders.
+/// Blocks `t` receiving on an endpoint with no queued senders: what
+/// `TcbQueue::append` and `Endpoint::set` do, knowing the queue ends up
+/// non-empty.
 #[inline(always)]
-pub(crate) fn endpoint_block_receiver(ep_ptr: u64, can_grant: bool, t: &mut Tcb) {
+pub(crate) fn endpoint_append_receiver(ep_ptr: u64, can_grant: bool, t: &mut Tcb) {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
     debug_assert!(ep.state() != EP_SEND);
     t.state = ThreadState::BlockedOnReceive { ep: ep_ptr, can_grant };
-    let mut q = ep.queue();
-    q.append(t);
-    ep.set(q, EP_RECV);
+    let tail = (ep.tail_and_state & !3) as *mut Tcb;
+    t.ep_next = NULL_TCB;
+    t.ep_prev = tail;
+    if tail.is_null() {
+        ep.head = t as *mut Tcb as u64;
+    } else {
+        // Safety: queued TCBs are live.
+        unsafe { (*tail).ep_next = t };
+    }
+    ep.tail_and_state = t as *mut Tcb as u64 | EP_RECV;
 }
 
 /// Whether `t`'s bound notification has a pending signal (which a receive

@@ -101,36 +101,43 @@ pub fn lookup_cap_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) 
     if root.cap_type() != Some(CapType::CNode) {
         return None;
     }
-    let mut node = root;
-    // The bits not yet consumed, at the top of the word.
+    // The first level on its own: most CSpaces resolve a whole word in
+    // one CNode, and this way its code is not behind the loop's setup.
+    let (mut cap, mut bits_left) = fast_level(store, root, cptr, 64)?;
     let mut rest = cptr;
-    let mut bits_left = 64u32;
-    loop {
-        let radix = node.cnode_radix();
-        let guard_size = node.cnode_guard_size();
-        let level_bits = radix + guard_size;
-        if level_bits == 0 || level_bits > bits_left {
-            return None;
-        }
-        // This level's guard and index, as one number (1..=64 bits): the
-        // guard is what lies above the index. With no guard that is 0,
-        // which must then equal the cap's guard, as in the full walk.
-        let level = rest >> (64 - level_bits);
-        let guard = node.cnode_guard();
-        if level >> radix != guard {
-            return None;
-        }
-        // The guard matched, so it is below 2^guard_size and what it
-        // leaves of `level` is the index.
-        let index = level - (guard << radix);
-        let cap = store.cap_at(store.slot(node.cnode_ptr(), index));
-        bits_left -= level_bits;
-        if bits_left == 0 || cap.cap_type() != Some(CapType::CNode) {
-            return Some(cap);
-        }
-        rest <<= level_bits;
-        node = cap;
+    let mut consumed = 64 - bits_left;
+    while bits_left != 0 && cap.cap_type() == Some(CapType::CNode) {
+        rest <<= consumed;
+        let before = bits_left;
+        (cap, bits_left) = fast_level(store, cap, rest, bits_left)?;
+        consumed = before - bits_left;
     }
+    Some(cap)
+}
+
+/// One level of [`lookup_cap_fast`]: the cap `rest`'s top bits name in
+/// the CNode `node` with `bits_left` bits to go, and the bits left after
+/// it, or `None` on a guard or depth mismatch.
+#[inline(always)]
+fn fast_level<S: CNodeStore + ?Sized>(store: &S, node: Cap, rest: u64, bits_left: u32) -> Option<(Cap, u32)> {
+    let radix = node.cnode_radix();
+    let guard_size = node.cnode_guard_size();
+    let level_bits = radix + guard_size;
+    if level_bits == 0 || level_bits > bits_left {
+        return None;
+    }
+    // This level's guard and index, as one number (1..=64 bits): the
+    // guard is what lies above the index. With no guard that is 0, which
+    // must then equal the cap's guard, as in the full walk.
+    let level = rest >> (64 - level_bits);
+    let guard = node.cnode_guard();
+    if level >> radix != guard {
+        return None;
+    }
+    // The guard matched, so it is below 2^guard_size and what it leaves
+    // of `level` is the index.
+    let index = level - (guard << radix);
+    Some((store.cap_at(store.slot(node.cnode_ptr(), index)), bits_left - level_bits))
 }
 
 /// CNodes as they are in kernel memory: a CNode cap's pointer is the
