@@ -158,7 +158,7 @@ fn call(current: &mut Tcb) {
             cap: Cap::reply(current as *mut Tcb as u64, false, reply_can_grant),
             mdb: MdbNode::new(core::ptr::null_mut(), false, false, reply_slot),
         };
-        (*reply_slot).mdb.set_next(caller_slot);
+        (*reply_slot).mdb.set_next_from_null(caller_slot);
     }
     dest.state = ThreadState::Running;
     if crate::config::DEBUG_BUILD {

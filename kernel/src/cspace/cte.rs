@@ -42,6 +42,12 @@ impl MdbNode {
     pub const fn first_badged(&self) -> bool {
         self.words[0] & 1 != 0
     }
+    /// `set_next` on a node whose next is null (one bitwise or).
+    #[inline(always)]
+    pub fn set_next_from_null(&mut self, next: *mut Cte) {
+        debug_assert!(self.next().is_null());
+        self.words[0] |= next as u64 & !3;
+    }
     pub fn set_next(&mut self, next: *mut Cte) {
         self.words[0] = (self.words[0] & 3) | (next as u64 & !3);
     }

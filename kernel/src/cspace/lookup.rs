@@ -23,6 +23,10 @@ pub trait CNodeStore {
     fn slot(&self, cnode: u64, index: u64) -> u64;
     /// The capability in the slot at `slot`.
     fn cap_at(&self, slot: u64) -> Cap;
+    /// The address of the CNode a CNode cap names, as `slot` takes it.
+    fn cnode_base(&self, node: &Cap) -> u64 {
+        node.cnode_ptr()
+    }
 }
 
 /// The result of a successful resolution: the slot reached and the bits
@@ -137,7 +141,7 @@ fn fast_level<S: CNodeStore + ?Sized>(store: &S, node: Cap, rest: u64, bits_left
     // The guard matched, so it is below 2^guard_size and what it leaves
     // of `level` is the index.
     let index = level - (guard << radix);
-    Some((store.cap_at(store.slot(node.cnode_ptr(), index)), bits_left - level_bits))
+    Some((store.cap_at(store.slot(store.cnode_base(&node), index)), bits_left - level_bits))
 }
 
 /// CNodes as they are in kernel memory: a CNode cap's pointer is the
@@ -153,6 +157,11 @@ impl CNodeStore for SlotMemory {
         // cap with an index below its radix; caps only ever point at live
         // objects, so the slot is inside a live CNode.
         unsafe { (slot as *const Cap).read() }
+    }
+    #[inline(always)]
+    fn cnode_base(&self, node: &Cap) -> u64 {
+        debug_assert_eq!(node.cnode_kernel_ptr(), node.cnode_ptr());
+        node.cnode_kernel_ptr()
     }
 }
 

@@ -280,6 +280,14 @@ impl Cap {
     pub const fn cnode_ptr(&self) -> u64 {
         canonical((self.words[0] & mask(47)) << 1)
     }
+    /// `cnode_ptr` for a cap the kernel made: CNodes live in the kernel's
+    /// half of the address space, so the pointer's top bits are all ones
+    /// and shifting the fields above it out and setting them is the
+    /// whole decoding (the fastpath's lookup, on every IPC).
+    #[inline(always)]
+    pub const fn cnode_kernel_ptr(&self) -> u64 {
+        self.words[0] << 1 | 0xffff_0000_0000_0000
+    }
     pub const fn cnode_radix(&self) -> u32 {
         self.field0(47, 6) as u32
     }
