@@ -18,7 +18,7 @@
 //! debug configurations (`KernelDebugBuild`), as seL4 keeps no counters on
 //! its hot paths in release builds.
 
-use crate::cspace::cte::{self, Cte, MdbNode};
+use crate::cspace::cte::{Cte, MdbNode};
 use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
 use crate::ipc;
 use crate::object::cap::Cap;
@@ -182,8 +182,15 @@ fn reply_recv(current: &mut Tcb) {
     }
     let caller_slot = current.slot(tcb_slot::CALLER);
     // Safety: the caller slot of a live TCB.
-    let reply_cap = unsafe { (*caller_slot).cap };
+    let (reply_cap, reply_mdb) = unsafe { ((*caller_slot).cap, (*caller_slot).mdb) };
     if !reply_cap.is(CapType::Reply) || reply_cap.reply_master() {
+        return;
+    }
+    // A one-shot reply cap is the only child of its master (Call checks
+    // that the master has none), so it is the last of a two-entry list
+    // and deleting it is clearing the master's link; anything else is the
+    // slowpath's to unlink.
+    if reply_mdb.prev().is_null() || !reply_mdb.next().is_null() {
         return;
     }
     // Safety: a reply cap names a live TCB blocked on it, never the
@@ -201,9 +208,14 @@ fn reply_recv(current: &mut Tcb) {
     // Every check passed: from here on nothing can fail.
     ipc::endpoint_append_receiver(ep_ptr, ep_cap.ep_can_grant(), current);
     ipc::transfer_register_message(current, 0, caller);
-    // Safety: the caller slot holds a one-shot reply cap (checked above),
-    // which deleting only unlinks, as `delete_caller_cap` would.
-    unsafe { cte::unlink_and_clear(caller_slot) };
+    // Safety: the caller slot holds a one-shot reply cap with a previous
+    // and no next entry (checked above); deleting it only unlinks it, as
+    // `delete_caller_cap` would, and with no next entry `unlink_and_clear`
+    // comes down to these two writes.
+    unsafe {
+        (*reply_mdb.prev()).mdb.set_next(core::ptr::null_mut());
+        *caller_slot = Cte { cap: Cap::NULL, mdb: MdbNode::NULL };
+    }
     caller.state = ThreadState::Running;
     if crate::config::DEBUG_BUILD {
         REPLY_RECVS_TAKEN.fetch_add(1, Ordering::Relaxed);
