@@ -10,7 +10,11 @@
 //! partner already waiting; a partner with a valid address space that
 //! the scheduler would pick anyway (priority and domain); for ReplyRecv,
 //! no pending signal on the bound notification, no queued senders and a
-//! partner that is not waiting for a fault reply.
+//! partner that is not waiting for a fault reply. A few more let it fall
+//! back where seL4 relies on an invariant: an empty caller slot and a
+//! childless reply master for Call, a reply cap that is the last entry of
+//! its two-entry derivation list for ReplyRecv, and the scheduler having
+//! nothing but the current thread to resume.
 //!
 //! Built in only with `KernelFastpath` (on by default); without it
 //! `try_call` and `try_reply_recv` always decline, so one benchmark run can
