@@ -13,8 +13,7 @@
 //! partner that is not waiting for a fault reply. A few more let it fall
 //! back where seL4 relies on an invariant: an empty caller slot and a
 //! childless reply master for Call, a reply cap that is the last entry of
-//! its two-entry derivation list for ReplyRecv, and the scheduler having
-//! nothing but the current thread to resume.
+//! its two-entry derivation list for ReplyRecv.
 //!
 //! Built in only with `KernelFastpath` (on by default); without it
 //! `try_call` and `try_reply_recv` always decline, so one benchmark run can
@@ -54,6 +53,13 @@ pub fn report() {
         kprintln!("fastpath: off (kernel built with KernelFastpath=OFF)");
     }
 }
+
+/// Why the fastpath need not check the scheduler's action (seL4's does
+/// not either): every return to user mode runs `sched::schedule`, which
+/// leaves it at "resume the current thread", or is the fastpath's own
+/// switch, which starts from that state and leaves it so; a syscall is a
+/// fresh entry from user mode.
+const NOTHING_PENDING_AT_ENTRY: &str = "a syscall entry finds the scheduler with nothing but the current thread to resume";
 
 /// A message the fastpath can carry: registers only, no caps.
 #[inline(always)]
@@ -117,9 +123,7 @@ pub fn try_reply_recv(current: &mut Tcb) {
 
 #[inline(always)]
 fn call(current: &mut Tcb) {
-    if !sched::resuming_current() {
-        return;
-    }
+    debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi) else { return };
     // An endpoint cap with the send right and grant or grant-reply.
     if !ep_cap.is_endpoint_for_call() {
@@ -173,9 +177,7 @@ fn call(current: &mut Tcb) {
 
 #[inline(always)]
 fn reply_recv(current: &mut Tcb) {
-    if !sched::resuming_current() {
-        return;
-    }
+    debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = invoked_endpoint(current) else { return };
     let ep_ptr = endpoint_address(ep_cap);
     if !ep_cap.ep_can_receive()

@@ -233,14 +233,20 @@ pub(crate) fn transfer_register_message(sender: &Tcb, badge: u64, receiver: &mut
 pub(crate) fn endpoint_first_receiver(ep_ptr: u64) -> Option<*mut Tcb> {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
-    (ep.state() == EP_RECV).then_some(ep.head as *mut Tcb)
+    // The states are 0, 1 and 2, so receiving is the one with bit 1 set:
+    // a single bit test on every Call.
+    debug_assert!(ep.state() <= EP_RECV);
+    (ep.tail_and_state & EP_RECV != 0).then_some(ep.head as *mut Tcb)
 }
 
 /// Whether senders are queued on the endpoint.
 #[inline(always)]
 pub(crate) fn endpoint_has_senders(ep_ptr: u64) -> bool {
     // Safety: `ep_ptr` comes from an endpoint cap.
-    unsafe { endpoint(ep_ptr) }.state() == EP_SEND
+    let ep = unsafe { endpoint(ep_ptr) };
+    // As above: sending is the one state with bit 0 set.
+    debug_assert!(ep.state() <= EP_RECV);
+    ep.tail_and_state & EP_SEND != 0
 }
 
 /// Takes `t`, the first receiver queued on the endpoint, off its queue:
@@ -252,13 +258,13 @@ pub(crate) fn endpoint_remove_first_receiver(ep_ptr: u64, t: &mut Tcb) {
     let ep = unsafe { endpoint(ep_ptr) };
     debug_assert!(ep.state() == EP_RECV && ep.head == t as *mut Tcb as u64 && t.ep_prev.is_null());
     let next = t.ep_next;
+    ep.head = next as u64;
     if next.is_null() {
-        // The queue is empty: no head, no tail, idle.
-        ep.set_words(0, EP_IDLE);
+        // The queue is empty: no tail either, and idle.
+        ep.tail_and_state = EP_IDLE;
     } else {
         // Safety: queued TCBs are live.
         unsafe { (*next).ep_prev = NULL_TCB };
-        ep.head = next as u64;
     }
     t.ep_next = NULL_TCB;
 }

@@ -45,8 +45,10 @@ impl MdbNode {
     /// `set_next` on a node whose next is null (one bitwise or).
     #[inline(always)]
     pub fn set_next_from_null(&mut self, next: *mut Cte) {
-        debug_assert!(self.next().is_null());
-        self.words[0] |= next as u64 & !3;
+        // Slots are 32-byte aligned, so the pointer leaves the flag bits
+        // alone.
+        debug_assert!(self.next().is_null() && next as u64 & 3 == 0);
+        self.words[0] |= next as u64;
     }
     pub fn set_next(&mut self, next: *mut Cte) {
         self.words[0] = (self.words[0] & 3) | (next as u64 & !3);

@@ -173,13 +173,12 @@ restore_user_context_asm:
 
     // rdi: the frame of a thread that entered by SYSCALL and whose rcx and
     // r11 nobody has changed since (so they hold rip and rflags, as SYSRET
-    // wants); rsi: its CR3. The registers come straight from the TCB; only
+    // wants); its CR3 is already in exit_cr3. The registers come straight from the TCB; only
     // the CR3 value and the user stack pointer go through the skim window,
     // which is all that stays mapped after the switch. The user RSP is
     // loaded before SYSRET, so nothing can arrive on a kernel stack.
     .global restore_user_context_sysret_asm
 restore_user_context_sysret_asm:
-    mov [rip + exit_cr3], rsi
     mov rax, [rdi + 8 + 152]
     mov [rip + syscall_user_rsp], rax
     lea rsp, [rdi + 8]
@@ -196,6 +195,7 @@ restore_user_context_sysret_asm:
     .global kernel_cr3
 kernel_cr3:
     .quad 0
+    .global exit_cr3
 exit_cr3:
     .quad 0
 syscall_user_rsp:
@@ -226,9 +226,10 @@ extern "C" {
     static ENTRY_STACK_TOP: u8;
     static mut kernel_cr3: u64;
     static mut current_context_top: u64;
+    static mut exit_cr3: u64;
     fn syscall_entry();
     fn restore_user_context_asm(ctx: *const UserContext, cr3: u64) -> !;
-    fn restore_user_context_sysret_asm(ctx: *const UserContext, cr3: u64) -> !;
+    fn restore_user_context_sysret_asm(ctx: *const UserContext) -> !;
 }
 
 /// Size of each interrupt stub; stub `n` is at `interrupt_stubs + 16 n`.
@@ -287,7 +288,10 @@ pub unsafe fn restore_user_context(ctx: &mut UserContext, cr3: u64) -> ! {
     // and rflags in rcx and r11 (writes to its registers clear the mark).
     unsafe {
         if sysret {
-            restore_user_context_sysret_asm(ctx, cr3)
+            // The exit stub loads CR3 from the skim window once the
+            // registers are restored; storing it here saves passing it.
+            exit_cr3 = cr3;
+            restore_user_context_sysret_asm(ctx)
         } else {
             restore_user_context_asm(ctx, cr3)
         }
