@@ -499,8 +499,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     if logs.is_empty() {
         setup::ensure_rust_target()?;
         setup::ensure_host_tools()?;
+        let mut stock_built_here = false;
         if build_stock && stock.is_none() {
             stock = Some(build_stock_release()?);
+            stock_built_here = true;
         }
         let rootserver = build_bench_rootserver()?;
         let mut debug_fastpath = None;
@@ -521,7 +523,11 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             columns.push(Column {
                 key: "stock-sel4-release",
                 header: "stock seL4 rel",
-                configuration: format!("stock seL4 release kernel {} (it must be built with seL4's options as our release preset)", kernel.display()),
+                configuration: if stock_built_here {
+                    format!("stock seL4 release kernel built here by seL4's flow ({})", STOCK_RELEASE_OPTIONS.join(" "))
+                } else {
+                    format!("stock seL4 release kernel {} (it must be built with seL4's options as our release preset)", kernel.display())
+                },
                 summaries: summarise(&parse_log(&console).1),
             });
         }
