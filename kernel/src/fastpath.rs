@@ -10,7 +10,10 @@
 //! partner already waiting; a partner with a valid address space that
 //! the scheduler would pick anyway (priority and domain); for ReplyRecv,
 //! no pending signal on the bound notification, no queued senders and a
-//! partner that is not waiting for a fault reply.
+//! partner that is not waiting for a fault reply. A few more let it fall
+//! back where seL4 relies on an invariant: an empty caller slot and a
+//! childless reply master for Call, a reply cap that is the last entry of
+//! its two-entry derivation list for ReplyRecv.
 //!
 //! Built in only with `KernelFastpath` (on by default); without it
 //! `try_call` and `try_reply_recv` always decline, so one benchmark run can
@@ -18,6 +21,7 @@
 //! debug configurations (`KernelDebugBuild`), as seL4 keeps no counters on
 //! its hot paths in release builds.
 
+use crate::cspace::cte::{Cte, MdbNode};
 use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
 use crate::ipc;
 use crate::object::cap::Cap;
@@ -50,11 +54,25 @@ pub fn report() {
     }
 }
 
+/// Why the fastpath need not check the scheduler's action (seL4's does
+/// not either): every return to user mode runs `sched::schedule`, which
+/// leaves it at "resume the current thread", or is the fastpath's own
+/// switch, which starts from that state and leaves it so; a syscall is a
+/// fresh entry from user mode.
+const NOTHING_PENDING_AT_ENTRY: &str = "a syscall entry finds the scheduler with nothing but the current thread to resume";
+
 /// A message the fastpath can carry: registers only, no caps.
 #[inline(always)]
 fn fits_in_registers(current: &Tcb) -> bool {
-    let info = MessageInfo(current.ctx.regs.rsi);
-    info.extra_caps() == 0 && info.length() as usize <= FAST_MESSAGE_REGISTERS
+    // Length (bits 0-6) and extra caps (bits 7-8) as one number: it is at
+    // most the register count exactly when there are no extra caps and
+    // the length fits, one compare on every Call and ReplyRecv.
+    let length_and_caps = current.ctx.regs.rsi & 0x1ff;
+    debug_assert_eq!(length_and_caps as usize <= FAST_MESSAGE_REGISTERS, {
+        let info = MessageInfo(current.ctx.regs.rsi);
+        info.extra_caps() == 0 && info.length() as usize <= FAST_MESSAGE_REGISTERS
+    });
+    length_and_caps as usize <= FAST_MESSAGE_REGISTERS
 }
 
 /// The cap named in `rdi`, if it is an endpoint cap.
@@ -64,8 +82,17 @@ fn invoked_endpoint(current: &Tcb) -> Option<Cap> {
     cap.is(CapType::Endpoint).then_some(cap)
 }
 
+/// The endpoint an endpoint cap names (a kernel object, so its pointer
+/// decodes the short way).
+#[inline(always)]
+fn endpoint_address(ep_cap: Cap) -> u64 {
+    debug_assert_eq!(ep_cap.ep_kernel_ptr(), ep_cap.ep_ptr());
+    ep_cap.ep_kernel_ptr()
+}
+
 /// Whether the scheduler, asked now, would run `partner` instead of
 /// blocking the current thread (domains matter only with more than one).
+#[inline(always)]
 fn scheduler_would_pick(partner: &Tcb, current: &Tcb, partner_may_be_lower: bool) -> bool {
     let priority_ok = if partner_may_be_lower {
         partner.priority >= current.priority || sched::is_highest_priority(partner.priority)
@@ -94,16 +121,16 @@ pub fn try_reply_recv(current: &mut Tcb) {
     }
 }
 
-#[inline(never)]
+#[inline(always)]
 fn call(current: &mut Tcb) {
-    if !sched::resuming_current() {
+    debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
+    let Some(ep_cap) = lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi) else { return };
+    // An endpoint cap with the send right and grant or grant-reply.
+    if !ep_cap.is_endpoint_for_call() {
         return;
     }
-    let Some(ep_cap) = invoked_endpoint(current) else { return };
-    if !ep_cap.ep_can_send() || !(ep_cap.ep_can_grant() || ep_cap.ep_can_grant_reply()) {
-        return;
-    }
-    let Some(dest_ptr) = ipc::endpoint_first_receiver(ep_cap.ep_ptr()) else { return };
+    let ep_ptr = endpoint_address(ep_cap);
+    let Some(dest_ptr) = ipc::endpoint_first_receiver(ep_ptr) else { return };
     // Safety: threads queued on an endpoint are live, and a receiver is
     // never the thread running now.
     let dest = unsafe { &mut *dest_ptr };
@@ -114,11 +141,33 @@ fn call(current: &mut Tcb) {
     let ThreadState::BlockedOnReceive { can_grant: reply_can_grant, .. } = dest.state else {
         unreachable!("threads on a receive queue are blocked on receive")
     };
+    // The reply cap goes into the receiver's caller slot, a child of our
+    // reply master. A receiver's caller slot is empty (receiving deletes
+    // it) and the master has no child (replies and cancels delete them),
+    // so the insertion is two links; were either not so, the slowpath's
+    // general insertion handles it.
+    let reply_slot = current.slot(tcb_slot::REPLY);
+    let caller_slot = dest.slot(tcb_slot::CALLER);
+    // Safety: slots of live TCBs.
+    if unsafe { !(*caller_slot).cap.is_null() || !(*reply_slot).mdb.next().is_null() } {
+        return;
+    }
 
     // Every check passed: from here on nothing can fail.
-    ipc::endpoint_remove_receiver(ep_cap.ep_ptr(), dest);
+    ipc::endpoint_remove_first_receiver(ep_ptr, dest);
     ipc::transfer_register_message(current, ep_cap.ep_badge(), dest);
-    ipc::setup_caller_cap(current, dest, reply_can_grant);
+    // seL4's setupCallerCap as `cte_insert` does it for these two slots: a
+    // reply cap is not revocable from its master (`is_cap_revocable`), and
+    // the caller's state change needs no reschedule, as we switch anyway.
+    current.state = ThreadState::BlockedOnReply;
+    // Safety: the two slots checked above; the master's `next` was null.
+    unsafe {
+        *caller_slot = Cte {
+            cap: Cap::reply(current as *mut Tcb as u64, false, reply_can_grant),
+            mdb: MdbNode::new(core::ptr::null_mut(), false, false, reply_slot),
+        };
+        (*reply_slot).mdb.set_next_from_null(caller_slot);
+    }
     dest.state = ThreadState::Running;
     if crate::config::DEBUG_BUILD {
         CALLS_TAKEN.fetch_add(1, Ordering::Relaxed);
@@ -126,22 +175,28 @@ fn call(current: &mut Tcb) {
     sched::switch_directly_and_return(dest, vspace)
 }
 
-#[inline(never)]
+#[inline(always)]
 fn reply_recv(current: &mut Tcb) {
-    if !sched::resuming_current() {
-        return;
-    }
+    debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = invoked_endpoint(current) else { return };
+    let ep_ptr = endpoint_address(ep_cap);
     if !ep_cap.ep_can_receive()
         || ipc::bound_notification_active(current)
-        || ipc::endpoint_has_senders(ep_cap.ep_ptr())
+        || ipc::endpoint_has_senders(ep_ptr)
     {
         return;
     }
     let caller_slot = current.slot(tcb_slot::CALLER);
     // Safety: the caller slot of a live TCB.
-    let reply_cap = unsafe { (*caller_slot).cap };
+    let (reply_cap, reply_mdb) = unsafe { ((*caller_slot).cap, (*caller_slot).mdb) };
     if !reply_cap.is(CapType::Reply) || reply_cap.reply_master() {
+        return;
+    }
+    // A one-shot reply cap is the only child of its master (Call checks
+    // that the master has none), so it is the last of a two-entry list
+    // and deleting it is clearing the master's link; anything else is the
+    // slowpath's to unlink.
+    if reply_mdb.prev().is_null() || !reply_mdb.next().is_null() {
         return;
     }
     // Safety: a reply cap names a live TCB blocked on it, never the
@@ -157,9 +212,16 @@ fn reply_recv(current: &mut Tcb) {
     debug_assert_eq!(caller.state, ThreadState::BlockedOnReply);
 
     // Every check passed: from here on nothing can fail.
-    ipc::endpoint_block_receiver(ep_cap.ep_ptr(), ep_cap.ep_can_grant(), current);
+    ipc::endpoint_append_receiver(ep_ptr, ep_cap.ep_can_grant(), current);
     ipc::transfer_register_message(current, 0, caller);
-    ipc::delete_caller_cap(current);
+    // Safety: the caller slot holds a one-shot reply cap with a previous
+    // and no next entry (checked above); deleting it only unlinks it, as
+    // `delete_caller_cap` would, and with no next entry `unlink_and_clear`
+    // comes down to these two writes.
+    unsafe {
+        (*reply_mdb.prev()).mdb.set_next(core::ptr::null_mut());
+        *caller_slot = Cte { cap: Cap::NULL, mdb: MdbNode::NULL };
+    }
     caller.state = ThreadState::Running;
     if crate::config::DEBUG_BUILD {
         REPLY_RECVS_TAKEN.fetch_add(1, Ordering::Relaxed);

@@ -203,12 +203,25 @@ fn set_mr_reg(t: &mut Tcb, i: usize, v: u64) {
 /// Copies a message that fits in the message registers (the fastpath's
 /// only kind) and gives the receiver its badge and message info, exactly
 /// as the slowpath's transfer does for such a message.
+#[inline(always)]
 pub(crate) fn transfer_register_message(sender: &Tcb, badge: u64, receiver: &mut Tcb) {
     let info = MessageInfo(sender.ctx.regs.rsi);
     let length = info.length() as usize;
     debug_assert!(length <= 4 && info.extra_caps() == 0);
-    for i in 0..length {
-        set_mr_reg(receiver, i, get_mr_reg(sender, i));
+    // The registers in order, each copied if the message reaches it:
+    // straight-line code rather than a loop over `set_mr_reg`'s match.
+    let (from, to) = (&sender.ctx.regs, &mut receiver.ctx.regs);
+    if length > 0 {
+        to.r10 = from.r10;
+        if length > 1 {
+            to.r8 = from.r8;
+            if length > 2 {
+                to.r9 = from.r9;
+                if length > 3 {
+                    to.r15 = from.r15;
+                }
+            }
+        }
     }
     receiver.ctx.regs.rsi = MessageInfo::new(info.label(), 0, 0, length as u64).0;
     receiver.ctx.regs.rdi = badge;
@@ -216,40 +229,70 @@ pub(crate) fn transfer_register_message(sender: &Tcb, badge: u64, receiver: &mut
 
 /// The thread at the head of an endpoint's receive queue, if threads are
 /// waiting to receive.
+#[inline(always)]
 pub(crate) fn endpoint_first_receiver(ep_ptr: u64) -> Option<*mut Tcb> {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
-    (ep.state() == EP_RECV).then_some(ep.head as *mut Tcb)
+    // The states are 0, 1 and 2, so receiving is the one with bit 1 set:
+    // a single bit test on every Call.
+    debug_assert!(ep.state() <= EP_RECV);
+    (ep.tail_and_state & EP_RECV != 0).then_some(ep.head as *mut Tcb)
 }
 
 /// Whether senders are queued on the endpoint.
+#[inline(always)]
 pub(crate) fn endpoint_has_senders(ep_ptr: u64) -> bool {
     // Safety: `ep_ptr` comes from an endpoint cap.
-    unsafe { endpoint(ep_ptr) }.state() == EP_SEND
+    let ep = unsafe { endpoint(ep_ptr) };
+    // As above: sending is the one state with bit 0 set.
+    debug_assert!(ep.state() <= EP_RECV);
+    ep.tail_and_state & EP_SEND != 0
 }
 
-/// Takes `t`, a queued receiver, off the endpoint's queue.
-pub(crate) fn endpoint_remove_receiver(ep_ptr: u64, t: &mut Tcb) {
+/// Takes `t`, the first receiver queued on the endpoint, off its queue:
+/// what `TcbQueue::remove` and `Endpoint::set` do for the head, without
+/// the cases of a thread in the middle or at the tail of a longer queue.
+#[inline(always)]
+pub(crate) fn endpoint_remove_first_receiver(ep_ptr: u64, t: &mut Tcb) {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
-    let mut q = ep.queue();
-    q.remove(t);
-    ep.set(q, EP_RECV);
+    debug_assert!(ep.state() == EP_RECV && ep.head == t as *mut Tcb as u64 && t.ep_prev.is_null());
+    let next = t.ep_next;
+    ep.head = next as u64;
+    if next.is_null() {
+        // The queue is empty: no tail either, and idle.
+        ep.tail_and_state = EP_IDLE;
+    } else {
+        // Safety: queued TCBs are live.
+        unsafe { (*next).ep_prev = NULL_TCB };
+    }
+    t.ep_next = NULL_TCB;
 }
 
-/// Blocks `t` receiving on an endpoint with no queued senders.
-pub(crate) fn endpoint_block_receiver(ep_ptr: u64, can_grant: bool, t: &mut Tcb) {
+/// Blocks `t` receiving on an endpoint with no queued senders: what
+/// `TcbQueue::append` and `Endpoint::set` do, knowing the queue ends up
+/// non-empty.
+#[inline(always)]
+pub(crate) fn endpoint_append_receiver(ep_ptr: u64, can_grant: bool, t: &mut Tcb) {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
     debug_assert!(ep.state() != EP_SEND);
     t.state = ThreadState::BlockedOnReceive { ep: ep_ptr, can_grant };
-    let mut q = ep.queue();
-    q.append(t);
-    ep.set(q, EP_RECV);
+    let tail = (ep.tail_and_state & !3) as *mut Tcb;
+    t.ep_next = NULL_TCB;
+    t.ep_prev = tail;
+    if tail.is_null() {
+        ep.head = t as *mut Tcb as u64;
+    } else {
+        // Safety: queued TCBs are live.
+        unsafe { (*tail).ep_next = t };
+    }
+    ep.tail_and_state = t as *mut Tcb as u64 | EP_RECV;
 }
 
 /// Whether `t`'s bound notification has a pending signal (which a receive
 /// would take instead of a message).
+#[inline(always)]
 pub(crate) fn bound_notification_active(t: &Tcb) -> bool {
     // Safety: a bound notification is live while bound.
     t.bound_notification != 0 && unsafe { notification(t.bound_notification) }.state() == NTFN_ACTIVE

@@ -29,6 +29,10 @@ struct Scheduler {
     queues: [Queue; NUM_PRIORITIES],
     /// One bit per non-empty queue.
     bitmap: [u64; BITMAP_WORDS],
+    /// One bit per non-zero `bitmap` word (seL4's two-level bitmap), so
+    /// that the highest priority is two leading-zero counts away: the
+    /// fastpath asks on every IPC.
+    bitmap_l1: u64,
     action: Action,
     /// Null while idle.
     current: *mut Tcb,
@@ -41,12 +45,15 @@ struct Scheduler {
 }
 
 const BITMAP_WORDS: usize = NUM_PRIORITIES.div_ceil(64);
+// The summary word has a bit per bitmap word.
+const _: () = assert!(BITMAP_WORDS <= 64);
 
 const EMPTY: Queue = Queue { head: core::ptr::null_mut(), tail: core::ptr::null_mut() };
 
 static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     queues: [EMPTY; NUM_PRIORITIES],
     bitmap: [0; BITMAP_WORDS],
+    bitmap_l1: 0,
     action: Action::ResumeCurrent,
     current: core::ptr::null_mut(),
     fpu_owner: core::ptr::null_mut(),
@@ -102,6 +109,7 @@ pub fn enqueue(t: &mut Tcb) {
     }
     q.head = t;
     s.bitmap[p / 64] |= 1 << (p % 64);
+    s.bitmap_l1 |= 1 << (p / 64);
     t.in_ready_queue = true;
 }
 
@@ -123,6 +131,7 @@ pub fn append(t: &mut Tcb) {
     }
     q.tail = t;
     s.bitmap[p / 64] |= 1 << (p % 64);
+    s.bitmap_l1 |= 1 << (p / 64);
     t.in_ready_queue = true;
 }
 
@@ -147,17 +156,29 @@ pub fn dequeue(t: &mut Tcb) {
     }
     if q.head.is_null() {
         s.bitmap[p / 64] &= !(1 << (p % 64));
+        if s.bitmap[p / 64] == 0 {
+            s.bitmap_l1 &= !(1 << (p / 64));
+        }
     }
     t.sched_next = core::ptr::null_mut();
     t.sched_prev = core::ptr::null_mut();
     t.in_ready_queue = false;
 }
 
+#[inline(always)]
 fn highest_priority() -> Option<usize> {
     let s = sched();
-    (0..s.bitmap.len()).rev().find(|&i| s.bitmap[i] != 0).map(|i| i * 64 + 63 - s.bitmap[i].leading_zeros() as usize)
+    if s.bitmap_l1 == 0 {
+        return None;
+    }
+    let word = 63 - s.bitmap_l1.leading_zeros() as usize;
+    // Safety: `bitmap_l1` has bits only for words of `bitmap` (fewer than
+    // 64 of them), so `word` indexes it; unchecked as it runs on every IPC.
+    let bits = unsafe { *s.bitmap.get_unchecked(word) };
+    Some(word * 64 + 63 - bits.leading_zeros() as usize)
 }
 
+#[inline(always)]
 pub fn is_highest_priority(p: u8) -> bool {
     highest_priority().is_none_or(|h| p as usize >= h)
 }
@@ -253,6 +274,9 @@ pub fn check_queues() -> Result<(), &'static str> {
         if bit == q.head.is_null() {
             return Err("bitmap and queue disagree");
         }
+        if (s.bitmap_l1 >> (p / 64)) & 1 != (s.bitmap[p / 64] != 0) as u64 {
+            return Err("the bitmap's summary word and its words disagree");
+        }
         let mut prev: *mut Tcb = core::ptr::null_mut();
         let mut t = q.head;
         // Safety: queued TCBs are live.
@@ -313,20 +337,26 @@ pub fn schedule_and_return() -> ! {
 /// runnable, without consulting the ready queues: `next` is at least as
 /// important as anything queued (the fastpath checked), and neither it nor
 /// the blocked previous thread is on a ready queue.
+#[inline(always)]
 pub fn switch_directly_and_return(next: &mut Tcb, vspace: u64) -> ! {
-    debug_assert!(next.state == ThreadState::Running && !next.in_ready_queue);
+    // The fastpath began by checking that nothing but resuming the current
+    // thread was pending, and changed nothing the scheduler looks at, so
+    // the action stays as it was.
+    debug_assert!(next.state == ThreadState::Running && !next.in_ready_queue && resuming_current());
     let s = sched();
     s.current = next;
-    s.action = Action::ResumeCurrent;
     enter_user(next, vspace)
 }
 
 /// Whether nothing but resuming the current thread is pending.
+#[inline(always)]
 pub fn resuming_current() -> bool {
     sched().action == Action::ResumeCurrent
 }
 
-/// Returns to `tcb` in user mode on its address space `vspace`.
+/// Returns to `tcb` in user mode on its address space `vspace`. Inlined
+/// so that the fastpath's exit is straight-line code.
+#[inline(always)]
 fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
     // On the hardware path the thread's UINTR state goes to the CPU, which
     // delivers; on the fallback a due user interrupt is delivered on the
@@ -353,6 +383,7 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
 /// with CR0.TS set, so that its first FPU instruction faults. Two facts
 /// keep the common path short: a disabled thread is never the owner, and
 /// CR0.TS is set only while there is no owner.
+#[inline(always)]
 fn switch_fpu(tcb: &mut Tcb) {
     let s = sched();
     if core::ptr::eq(s.fpu_owner, tcb) {

@@ -22,26 +22,54 @@ use sel4_compat::syscalls::Syscall;
 const SYSCALL_INSTRUCTION_LENGTH: u64 = 2;
 
 /// Called by the SYSCALL stub with the caller's registers saved in its
-/// TCB. Never returns: it ends by resuming a thread or idling.
+/// TCB, for every syscall but Call and ReplyRecv. Never returns: it ends
+/// by resuming a thread or idling.
 #[no_mangle]
 extern "C" fn handle_syscall() -> ! {
     let tcb = sched::current();
+    enter_syscall(tcb);
+    dispatch_syscall(tcb)
+}
+
+/// The SYSCALL stub's entry for Call (it compares the number itself, as
+/// seL4's entry does, so the fastpath starts without the dispatch).
+#[no_mangle]
+extern "C" fn handle_call_syscall() -> ! {
+    let tcb = sched::current();
+    enter_syscall(tcb);
+    fastpath::try_call(tcb);
+    dispatch_syscall(tcb)
+}
+
+/// The SYSCALL stub's entry for ReplyRecv.
+#[no_mangle]
+extern "C" fn handle_reply_recv_syscall() -> ! {
+    let tcb = sched::current();
+    enter_syscall(tcb);
+    fastpath::try_reply_recv(tcb);
+    dispatch_syscall(tcb)
+}
+
+/// What every syscall entry records first.
+#[inline(always)]
+fn enter_syscall(tcb: &mut Tcb) {
     // seL4's FaultIP: where a restarted syscall re-executes.
     tcb.restart_pc = tcb.ctx.regs.rip - SYSCALL_INSTRUCTION_LENGTH;
-    let number = tcb.ctx.regs.rdx;
     crate::invariants::count_syscall();
+}
+
+/// seL4's `handleSyscall` after the fastpath: the syscall in `rdx`.
+#[inline(never)]
+fn dispatch_syscall(tcb: &mut Tcb) -> ! {
+    let number = tcb.ctx.regs.rdx;
     match Syscall::from_word(number) {
-        Some(Syscall::Call) => {
-            fastpath::try_call(tcb);
-            handle_invocation(tcb, true, true)
-        }
+        Some(Syscall::Call) => handle_invocation(tcb, true, true),
         Some(Syscall::Send) => handle_invocation(tcb, false, true),
         Some(Syscall::NBSend) => handle_invocation(tcb, false, false),
         Some(Syscall::Recv) => handle_recv(tcb, true),
         Some(Syscall::NBRecv) => handle_recv(tcb, false),
         Some(Syscall::Reply) => handle_reply(tcb),
         Some(Syscall::ReplyRecv) => {
-            fastpath::try_reply_recv(tcb);
             handle_reply(tcb);
             handle_recv(tcb, true);
         }

@@ -76,8 +76,10 @@ pub const TCB_NAME_LENGTH: usize = 64;
 /// A thread control block, at `TCB_OFFSET` inside its TCB object.
 #[repr(C)]
 pub struct Tcb {
-    pub ctx: UserContext,
+    /// First, so that the TCB's address is the FXSAVE/FXRSTOR operand on
+    /// every thread switch (no address arithmetic on the fastpath).
     pub fpu: crate::arch::x86_64::fpu::FpuState,
+    pub ctx: UserContext,
     pub fs_base: u64,
     pub gs_base: u64,
     pub state: ThreadState,

@@ -12,12 +12,18 @@ mod suite;
 
 #[cfg(all(target_os = "none", feature = "bench"))]
 mod ipcbench;
+#[cfg(all(target_os = "none", feature = "bench"))]
+mod serial;
 
 #[cfg(target_os = "none")]
 sel4::main!(start);
 
 #[cfg(target_os = "none")]
 fn start(bootinfo: &'static sel4::BootInfo) -> ! {
+    // The benchmark prints through COM1 itself: release kernels have no
+    // DebugPutChar.
+    #[cfg(feature = "bench")]
+    serial::init(bootinfo);
     print_bootinfo(bootinfo);
     #[cfg(feature = "bench")]
     ipcbench::run(bootinfo);

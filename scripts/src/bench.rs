@@ -1,16 +1,22 @@
-//! `cargo xtask bench`: boots the IPC benchmark rootserver on the
-//! slowpath-only and the fastpath kernel, summarises each case's samples
-//! (min, median, mean, stddev after subtracting the timing overhead) and
-//! prints them side by side; raw console logs, the summary and an SVG
-//! plot of the medians go to `results/<unix time>/`. `--log FILE` summarises console logs
-//! captured elsewhere (for example a real machine's serial console)
-//! instead of booting. On the project's UINTR-capable QEMU it also boots
-//! the fastpath kernel on the UINTR hardware path and with `uintr=emulate`
-//! and sets their notification and user-interrupt rows side by side (the
-//! same from two `--log` files of a machine with UINTR). `--compare FILE` puts a second result set beside
-//! the fastpath kernel's: stock sel4bench's JSON output, a `summary.jsonl`
-//! of an earlier run, or a console log of this benchmark rootserver run
-//! elsewhere (stock seL4, another machine).
+//! `cargo xtask bench`: boots the IPC benchmark rootserver (an ordinary
+//! seL4 program that prints through COM1 itself, so it runs on release
+//! kernels too) on our kernel in seL4's release configuration without and
+//! with the fastpath, on stock seL4's release kernel (`--stock IMAGE`, or
+//! `--build-stock` to build one from sel4test's sources with seL4's flow),
+//! and on our debug configuration; summarises each case's samples (min,
+//! median, mean, stddev after subtracting the timing overhead) and prints
+//! them side by side, each column naming its configuration; raw console
+//! logs, the summary and an SVG plot of the medians go to
+//! `results/<unix time>/`. `--log FILE` summarises console logs of debug
+//! kernels captured elsewhere (for example a real machine's serial
+//! console) instead of booting. On the project's UINTR-capable QEMU it
+//! also boots the debug fastpath kernel on the UINTR hardware path and
+//! with `uintr=emulate` and sets their notification and user-interrupt
+//! rows side by side (the same from two `--log` files of a machine with
+//! UINTR). `--compare FILE` puts a second result set beside the fastpath
+//! kernel's: stock sel4bench's JSON output, a `summary.jsonl` of an
+//! earlier run, or a console log of this benchmark rootserver run
+//! elsewhere.
 
 use crate::artifacts::{self, KernelVariant};
 use crate::setup;
@@ -70,9 +76,9 @@ fn parse_log(console: &str) -> (Option<KernelVariant>, Vec<Case>) {
     (variant, cases)
 }
 
-/// The rootserver's JSON lines, put back together: it prints through the
-/// DebugPutChar syscall, so a kernel message (the periodic invariant
-/// check's, say) can land in the middle of its sample list. Sample text is
+/// The rootserver's JSON lines, put back together: it shares COM1 with a
+/// debug kernel, so a kernel message (the periodic invariant check's,
+/// say) can land in the middle of its sample list. Sample text is
 /// only digits and commas; anything else after the list starts is not
 /// the rootserver's.
 fn bench_lines(console: &str) -> Vec<String> {
@@ -184,7 +190,7 @@ fn load_comparison(text: &str) -> Result<Summaries, String> {
             .filter(|l| l.contains("\"median\":"))
             .map(|l| serde_json::from_str::<SummaryRow>(l).map_err(|e| format!("cannot read summary row {l}: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let preferred = ["fastpath", "stock-sel4", "slowpath"]
+        let preferred = ["fastpath-release", "fastpath", "fastpath-debug", "stock-sel4-release", "stock-sel4", "slowpath-release", "slowpath"]
             .into_iter()
             .find(|k| rows.iter().any(|r| r.kernel == *k))
             .ok_or("the summary has no row of a known kernel")?;
@@ -254,11 +260,6 @@ fn cells(s: Option<&bench::Summary>) -> String {
     }
 }
 
-/// The side-by-side table of both variants.
-fn table(slow: &Summaries, fast: &Summaries) -> String {
-    table_of(("slowpath", slow), ("fastpath", fast))
-}
-
 /// A result set's name in the ratio column's header.
 fn short(name: &str) -> &str {
     name.strip_suffix("path").or_else(|| name.strip_suffix(" seL4")).unwrap_or(name)
@@ -279,10 +280,7 @@ fn table_of((a_name, slow): (&str, &Summaries), (b_name, fast): (&str, &Summarie
         format!("{}/{}", short(a_name), short(b_name))
     ));
     let keys: std::collections::BTreeSet<_> = slow.keys().chain(fast.keys()).cloned().collect();
-    let mut keys: Vec<_> = keys.into_iter().collect();
-    let case_rank = |c: &str| CASE_ORDER.iter().position(|&o| o == c).unwrap_or(CASE_ORDER.len());
-    keys.sort_by(|a, b| case_rank(&a.0).cmp(&case_rank(&b.0)).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)).then(a.3.cmp(&b.3)));
-    for key in keys {
+    for key in sorted_keys(keys) {
         let (s, f) = (slow.get(&key), fast.get(&key));
         let ratio = match (s, f) {
             (Some(s), Some(f)) if f.median > 0.0 => format!("{:.2}x", s.median / f.median),
@@ -378,8 +376,76 @@ pub fn build_bench_rootserver() -> Result<PathBuf, String> {
     artifacts::build_rootserver_variant("bench")
 }
 
-/// Boots one kernel variant with the benchmark and returns its console.
-fn boot_variant(kernel32: &Path, rootserver: &Path, name: &str, dir: &Path) -> Result<String, String> {
+/// One kernel's results: its name in `summary.jsonl`, its column header,
+/// what configuration it is, and its summaries.
+struct Column {
+    key: &'static str,
+    header: &'static str,
+    configuration: String,
+    summaries: Summaries,
+}
+
+/// The kernels a run boots: ours in seL4's release configuration without
+/// and with the fastpath, stock seL4 release when there is one, and ours
+/// in the debug configuration (the one the test suites run).
+fn our_kernels() -> Result<Vec<(&'static str, &'static str, String, kernel_config::Config)>, String> {
+    let release = kernel_config::Config::load("sel4test-release")?;
+    let mut release_slow = release.clone();
+    release_slow.set("KernelFastpath", "OFF")?;
+    Ok(vec![
+        ("slowpath-release", "ours slow rel", "seL4-rs, sel4test-release preset with KernelFastpath=OFF".into(), release_slow),
+        ("fastpath-release", "ours fast rel", "seL4-rs, sel4test-release preset (fastpath on)".into(), release),
+        ("fastpath-debug", "ours fast dbg", "seL4-rs, default (sel4test-debug) configuration, fastpath on".into(), kernel_config::Config::default()),
+    ])
+}
+
+/// seL4's options for a stock release kernel configured as our
+/// `sel4test-release` preset (x86_64 pc99, nehalem, FXSAVE, no PCID,
+/// FS/GS bases through MSRs, fastpath on, the skim window by default).
+const STOCK_RELEASE_OPTIONS: [&str; 8] = [
+    "-DPLATFORM=x86_64",
+    "-DSIMULATION=TRUE",
+    "-DRELEASE=TRUE",
+    "-DKernelFPU=FXSAVE",
+    "-DKernelSupportPCID=OFF",
+    "-DKernelFSGSBase=msr",
+    "-DKernelFastpath=ON",
+    "-DKernelX86MicroArch=nehalem",
+];
+
+/// Builds stock seL4's release kernel from sel4test's sources with seL4's
+/// own flow (only the kernel target) and returns its elf32 image.
+fn build_stock_release() -> Result<PathBuf, String> {
+    use kernel_tests::sel4test as s4;
+    setup::ensure_sel4_build_tools()?;
+    let repo = artifacts::workspace_root();
+    let sources = s4::find_sources(&repo)?;
+    let cache = artifacts::target_dir().join("sel4test");
+    let tree = s4::source_tree(&sources, &cache)?;
+    let build = cache.join("stock-bench-release");
+    let options: Vec<String> = STOCK_RELEASE_OPTIONS.iter().map(|s| s.to_string()).collect();
+    s4::configure_tree(&tree, &build, &options)?;
+    let status = std::process::Command::new("ninja").arg("kernel.elf").current_dir(&build).status().map_err(|e| format!("cannot run ninja: {e}"))?;
+    if !status.success() {
+        return Err(format!("ninja kernel.elf failed in {}", build.display()));
+    }
+    let image = build.join("kernel-release-x86_64-pc99");
+    let status = std::process::Command::new("objcopy")
+        .args(["-O", "elf32-i386"])
+        .arg(build.join("kernel").join("kernel.elf"))
+        .arg(&image)
+        .status()
+        .map_err(|e| format!("cannot run objcopy: {e}"))?;
+    if !status.success() {
+        return Err("objcopy -O elf32-i386 of stock seL4 failed".into());
+    }
+    Ok(image)
+}
+
+/// Boots a kernel with the benchmark and returns its console. Release
+/// kernels (stock seL4's too) cannot end QEMU, so every boot stops once the
+/// closing line appears.
+fn boot_kernel(kernel32: &Path, rootserver: &Path, name: &str, dir: &Path) -> Result<String, String> {
     let accel = crate::choose_accel(None)?;
     let mut boot = Boot::new(kernel32, Some(rootserver));
     boot.accel = accel;
@@ -387,52 +453,35 @@ fn boot_variant(kernel32: &Path, rootserver: &Path, name: &str, dir: &Path) -> R
         // The TSC then counts guest instructions: identical run to run.
         boot.extra_args = vec!["-icount".into(), "shift=0".into()];
     }
-    println!("bench: booting the {name} kernel ({accel:?}{}) ...", if accel == qemu::Accel::Tcg { ", -icount shift=0" } else { "" });
+    println!("bench: booting {name} ({accel:?}{}) ...", if accel == qemu::Accel::Tcg { ", -icount shift=0" } else { "" });
     let log = dir.join(format!("{name}.log"));
-    let outcome = qemu::run_captured(&boot, &log, BOOT_LIMIT)?;
-    if !outcome.console.contains("cases done") {
-        return Err(format!("the {name} benchmark did not finish; see {}", log.display()));
+    if !qemu::run_until(&boot, &log, "cases done", BOOT_LIMIT)? {
+        return Err(format!("the benchmark did not finish on {name}; see {}", log.display()));
     }
-    Ok(outcome.console)
+    std::fs::read_to_string(&log).map(|s| s.replace('\r', "")).map_err(|e| format!("{}: {e}", log.display()))
 }
 
-/// Boots the benchmark rootserver, an ordinary seL4 program, on a stock
-/// seL4 kernel. Stock seL4 cannot end QEMU, so the boot stops once the
-/// closing line appears.
-fn boot_stock(kernel32: &Path, rootserver: &Path, dir: &Path) -> Result<String, String> {
-    let accel = crate::choose_accel(None)?;
-    let mut boot = Boot::new(kernel32, Some(rootserver));
-    boot.accel = accel;
-    if accel == qemu::Accel::Tcg {
-        boot.extra_args = vec!["-icount".into(), "shift=0".into()];
-    }
-    println!("bench: booting stock seL4 ({}) ...", kernel32.display());
-    let log = dir.join("stock-sel4.log");
-    if !qemu::run_until(&boot, &log, "cases done", BOOT_LIMIT)? {
-        return Err(format!("the benchmark did not finish on stock seL4; see {}", log.display()));
-    }
-    std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))
-}
+const USAGE: &str = "cargo xtask bench [--stock KERNEL | --build-stock] [--debug-only] [--compare RESULTS] [--log CONSOLE_LOG ...]";
 
 pub fn bench(args: &[String]) -> Result<(), String> {
     let mut logs = Vec::new();
     let mut stock = std::env::var_os("SEL4_KERNEL_IMAGE").map(PathBuf::from);
+    let mut build_stock = false;
     let mut compare = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--log" => logs.push(PathBuf::from(it.next().ok_or("--log needs a file")?)),
-            "--stock" => stock = Some(PathBuf::from(it.next().ok_or("--stock needs a stock seL4 kernel-x86_64-pc99")?)),
+            "--stock" => stock = Some(PathBuf::from(it.next().ok_or("--stock needs a stock seL4 release kernel-x86_64-pc99")?)),
+            "--build-stock" => build_stock = true,
             "--compare" => compare = Some(PathBuf::from(it.next().ok_or("--compare needs a results file")?)),
-            other => return Err(format!("unknown option {other}")),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
     let dir =
         artifacts::workspace_root().join("results").join(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0).to_string());
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
 
-    let (mut slow, mut fast) = (None, None);
-    let mut stock_summaries: Option<Summaries> = None;
     // Read first, so a bad file fails before the long boots.
     let comparison = match &compare {
         Some(path) => {
@@ -442,52 +491,74 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         None => None,
     };
     let mut machine = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
+    let mut consoles: Vec<String> = Vec::new();
     // Hardware path against emulation, on a CPU with UINTR: (hardware,
     // emulated, whether under TCG) or why there is no such comparison.
     let mut uintr_paths: Result<(Summaries, Summaries, bool), String> = Err("not measured".into());
-    let consoles: Vec<String> = if logs.is_empty() {
+    if logs.is_empty() {
         setup::ensure_rust_target()?;
         setup::ensure_host_tools()?;
-        let slowpath = artifacts::build(KernelVariant::SlowpathOnly)?;
-        let fastpath = artifacts::build(KernelVariant::Fastpath)?;
-        let rootserver = build_bench_rootserver()?;
-        let a = boot_variant(&slowpath.kernel32, &rootserver, "slowpath", &dir)?;
-        let b = boot_variant(&fastpath.kernel32, &rootserver, "fastpath", &dir)?;
-        machine.push(format!("host: {}; QEMU guest CPU: {}", host_cpu(), guest_cpu(&b)));
-        if let Some(kernel) = &stock {
-            let console = boot_stock(kernel, &rootserver, &dir)?;
-            stock_summaries = Some(summarise(&parse_log(&console).1));
+        let mut stock_built_here = false;
+        if build_stock && stock.is_none() {
+            stock = Some(build_stock_release()?);
+            stock_built_here = true;
         }
-        uintr_paths = crate::qemu_uintr::patched_qemu()
-            .and_then(|q| boot_uintr_paths(&fastpath.kernel32, &rootserver, &q, &dir))
-            .map(|(hardware, emulated)| (summarise(&parse_log(&hardware).1), summarise(&parse_log(&emulated).1), true));
-        vec![a, b]
+        let rootserver = build_bench_rootserver()?;
+        let mut debug_fastpath = None;
+        for (key, header, configuration, config) in our_kernels()? {
+            let images = artifacts::build_config(&config, false, None)?;
+            let console = boot_kernel(&images.kernel32, &rootserver, key, &dir)?;
+            if machine.is_empty() {
+                machine.push(format!("host: {}; QEMU guest CPU: {}", host_cpu(), guest_cpu(&console)));
+            }
+            if key == "fastpath-debug" {
+                debug_fastpath = Some(images.kernel32);
+            }
+            columns.push(Column { key, header, configuration, summaries: summarise(&parse_log(&console).1) });
+            consoles.push(console);
+        }
+        if let Some(kernel) = &stock {
+            let console = boot_kernel(kernel, &rootserver, "stock-sel4-release", &dir)?;
+            columns.push(Column {
+                key: "stock-sel4-release",
+                header: "stock seL4 rel",
+                configuration: if stock_built_here {
+                    format!("stock seL4 release kernel built here by seL4's flow ({})", STOCK_RELEASE_OPTIONS.join(" "))
+                } else {
+                    format!("stock seL4 release kernel {} (it must be built with seL4's options as our release preset)", kernel.display())
+                },
+                summaries: summarise(&parse_log(&console).1),
+            });
+        }
+        if let Some(kernel32) = &debug_fastpath {
+            uintr_paths = crate::qemu_uintr::patched_qemu()
+                .and_then(|q| boot_uintr_paths(kernel32, &rootserver, &q, &dir))
+                .map(|(hardware, emulated)| (summarise(&parse_log(&hardware).1), summarise(&parse_log(&emulated).1), true));
+        }
     } else {
-        logs.iter().map(|p| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))).collect::<Result<_, _>>()?
-    };
-    if !logs.is_empty() {
+        let texts = logs.iter().map(|p| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))).collect::<Result<Vec<_>, _>>()?;
         // Logs of both paths from one machine (the kernel booted with and
         // without uintr=emulate on a CPU with UINTR) compare like the boots.
-        let of_path = |p| consoles.iter().find(|c| uintr_path(c) == Some(p) && c.contains("the CPU has UINTR"));
+        let of_path = |p| texts.iter().find(|c| uintr_path(c) == Some(p) && c.contains("the CPU has UINTR"));
         if let (Some(h), Some(e)) = (of_path("hardware"), of_path("emulated")) {
             uintr_paths = Ok((summarise(&parse_log(h).1), summarise(&parse_log(e).1), false));
         }
-    }
-    for console in consoles.iter().filter(|c| logs.is_empty() || uintr_path(c) != Some("hardware")) {
-        let (variant, cases) = parse_log(console);
-        if !logs.is_empty() {
+        for console in texts.iter().filter(|c| uintr_path(c) != Some("hardware")) {
+            let (variant, cases) = parse_log(console);
             machine.push(format!("log from CPU: {}", guest_cpu(console)));
+            let (key, header) = match variant {
+                Some(KernelVariant::SlowpathOnly) => ("slowpath-debug", "ours slow dbg"),
+                Some(KernelVariant::Fastpath) => ("fastpath-debug", "ours fast dbg"),
+                None => return Err("a console log has no `fastpath:` report (did a debug kernel reach DebugHalt?)".into()),
+            };
+            columns.push(Column { key, header, configuration: "seL4-rs debug kernel, from a console log".into(), summaries: summarise(&cases) });
         }
-        match variant {
-            Some(KernelVariant::SlowpathOnly) => slow = Some(summarise(&cases)),
-            Some(KernelVariant::Fastpath) => fast = Some(summarise(&cases)),
-            None => return Err("a console log has no `fastpath:` report (did it reach DebugHalt?)".into()),
-        }
+        consoles = texts;
     }
-    let (slow, fast) = (slow.unwrap_or_default(), fast.unwrap_or_default());
     let mut report = machine.join("\n");
     report.push('\n');
-    report.push_str(&table(&slow, &fast));
+    report.push_str(&columns_table(&columns));
     if let Some(note) = consoles.iter().find_map(|c| uintr_note(c)) {
         report.push_str(note);
         report.push('\n');
@@ -500,20 +571,14 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         }
         Err(why) => report.push_str(&format!("\nUINTR hardware path: not measured ({why})\n")),
     }
-    if let Some(stock) = &stock_summaries {
-        report.push_str("\nThe same benchmark rootserver on stock seL4 (same host, same QEMU line):\n");
-        report.push_str(&table_of(("fastpath", &fast), ("stock seL4", stock)));
-    }
+    let fast = columns.iter().find(|c| c.key.starts_with("fastpath")).map(|c| c.summaries.clone()).unwrap_or_default();
+    let slow = columns.iter().find(|c| c.key.starts_with("slowpath")).map(|c| c.summaries.clone()).unwrap_or_default();
     if let (Some(other), Some(path)) = (&comparison, &compare) {
         report.push_str(&format!("\nBeside the result set in {}:\n", path.display()));
         report.push_str(&table_of(("fastpath", &fast), ("compared", other)));
     }
     print!("{report}");
-    let mut json = summaries_json("slowpath", &slow);
-    json.extend(summaries_json("fastpath", &fast));
-    if let Some(stock) = &stock_summaries {
-        json.extend(summaries_json("stock-sel4", stock));
-    }
+    let mut json: Vec<String> = columns.iter().flat_map(|c| summaries_json(c.key, &c.summaries)).collect();
     if let Ok((hardware, emulated, _)) = &uintr_paths {
         json.extend(summaries_json("fastpath-uintr-hardware", &signalling_rows(hardware)));
         json.extend(summaries_json("fastpath-uintr-emulated", &signalling_rows(emulated)));
@@ -523,6 +588,70 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     std::fs::write(dir.join("medians.svg"), plot(&slow, &fast)).map_err(|e| e.to_string())?;
     println!("bench: raw logs and summaries in {}", dir.display());
     Ok(())
+}
+
+/// Every kernel's figures side by side, each column's configuration
+/// spelt out above it, with the ratios that matter: our release fastpath
+/// against stock seL4 release, and our release slowpath against stock.
+fn columns_table(columns: &[Column]) -> String {
+    let mut out = String::from("IPC latency in TSC cycles (guest instructions under TCG -icount shift=0), timing overhead subtracted\n");
+    for c in columns {
+        out.push_str(&format!("  [{}] {}\n", c.header, c.configuration));
+    }
+    let find = |key: &str| columns.iter().position(|c| c.key == key);
+    let mut ratios = Vec::new();
+    if let Some(stock) = find("stock-sel4-release") {
+        for ours in ["fastpath-release", "slowpath-release"] {
+            if let Some(o) = find(ours) {
+                ratios.push((o, stock));
+            }
+        }
+    } else if let (Some(s), Some(f)) = (find("slowpath-release").or(find("slowpath-debug")), find("fastpath-release").or(find("fastpath-debug"))) {
+        ratios.push((s, f));
+    }
+    out.push_str(&format!("{:<24} {:<9} {:<12} {:>4}", "case", "spaces", "direction", "len"));
+    for c in columns {
+        out.push_str(&format!(" | {:^32}", format!("{}: min med mean sd", c.header)));
+    }
+    for (a, b) in &ratios {
+        out.push_str(&format!(" | {:>13}", format!("{}/{}", ratio_name(columns[*a].key), ratio_name(columns[*b].key))));
+    }
+    out.push('\n');
+    let keys: std::collections::BTreeSet<_> = columns.iter().flat_map(|c| c.summaries.keys().cloned()).collect();
+    for key in sorted_keys(keys) {
+        out.push_str(&format!("{:<24} {:<9} {:<12} {:>4}", key.0, key.1, key.2, key.3));
+        for c in columns {
+            out.push_str(&format!(" | {}", cells(c.summaries.get(&key))));
+        }
+        for (a, b) in &ratios {
+            let ratio = match (columns[*a].summaries.get(&key), columns[*b].summaries.get(&key)) {
+                (Some(x), Some(y)) if y.median > 0.0 => format!("{:.2}x", x.median / y.median),
+                _ => "-".into(),
+            };
+            out.push_str(&format!(" | {ratio:>13}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A column's short name in a ratio header.
+fn ratio_name(key: &str) -> &str {
+    match key {
+        "slowpath-release" => "slow",
+        "fastpath-release" => "fast",
+        "stock-sel4-release" => "stock",
+        "slowpath-debug" => "slowdbg",
+        "fastpath-debug" => "fastdbg",
+        other => other,
+    }
+}
+
+fn sorted_keys(keys: std::collections::BTreeSet<(String, String, String, u64)>) -> Vec<(String, String, String, u64)> {
+    let mut keys: Vec<_> = keys.into_iter().collect();
+    let case_rank = |c: &str| CASE_ORDER.iter().position(|&o| o == c).unwrap_or(CASE_ORDER.len());
+    keys.sort_by(|a, b| case_rank(&a.0).cmp(&case_rank(&b.0)).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)).then(a.3.cmp(&b.3)));
+    keys
 }
 
 /// Boots the fastpath kernel with the benchmark on the UINTR-capable QEMU
@@ -560,8 +689,7 @@ mod tests {
         assert!(uintr_note(hardware).is_none() && uintr_note(emulated).is_some(), "only emulated rows carry the emulation note");
         let key = |case: &str| (case.to_string(), "same".to_string(), "blocked".to_string(), 0);
         let summary = bench::summarise(&[10, 12, 14]).unwrap();
-        let all: Summaries =
-            ["call_replyrecv_roundtrip", "signal_wait_roundtrip", "uintr_roundtrip"].iter().map(|c| (key(c), summary)).collect();
+        let all: Summaries = ["call_replyrecv_roundtrip", "signal_wait_roundtrip", "uintr_roundtrip"].iter().map(|c| (key(c), summary)).collect();
         let rows: Vec<_> = signalling_rows(&all).into_keys().map(|k| k.0).collect();
         assert_eq!(rows, ["signal_wait_roundtrip", "uintr_roundtrip"]);
     }

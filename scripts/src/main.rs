@@ -24,8 +24,10 @@
 //! The patched QEMU comes from `scripts/qemu-uintr/build.sh` (its last
 //! line of output is the binary), or from `QEMU_UINTR=/path/to/binary`.
 //!
-//! - `cargo xtask bench [--log FILE ...]`: the IPC benchmark on the
-//!   slowpath-only and the fastpath kernel, side by side.
+//! - `cargo xtask bench [--stock IMAGE | --build-stock] [--log FILE ...]`:
+//!   the IPC benchmark on our slowpath-only and fastpath kernels in the
+//!   release configuration, stock seL4 release and our debug
+//!   configuration, side by side.
 //! - `cargo xtask pxe ...`: a netboot tree (UEFI and BIOS chains) and the
 //!   dnsmasq configuration for a lab; `--serve IFACE` serves it,
 //!   `--console` captures a target's serial console (see docs/deploy.md).
@@ -52,7 +54,7 @@ const USAGE: &str = concat!(
   cargo xtask sel4test [--release] [--stock SEL4_KERNEL]
   cargo xtask test [--host-only | --qemu-only | --uintr-only | --sel4test-only | --bochs-only | --netboot-only | --firmware-only]
                    (--bochs-only: BOCHS=/path/to/bochs, a Bochs built with --enable-uintr)
-  cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]
+  cargo xtask bench [--stock SEL4_RELEASE_KERNEL | --build-stock] [--compare RESULTS] [--log CONSOLE_LOG ...]
 ",
     pxe_usage!()
 );

@@ -42,6 +42,14 @@ impl MdbNode {
     pub const fn first_badged(&self) -> bool {
         self.words[0] & 1 != 0
     }
+    /// `set_next` on a node whose next is null (one bitwise or).
+    #[inline(always)]
+    pub fn set_next_from_null(&mut self, next: *mut Cte) {
+        // Slots are 32-byte aligned, so the pointer leaves the flag bits
+        // alone.
+        debug_assert!(self.next().is_null() && next as u64 & 3 == 0);
+        self.words[0] |= next as u64;
+    }
     pub fn set_next(&mut self, next: *mut Cte) {
         self.words[0] = (self.words[0] & 3) | (next as u64 & !3);
     }
@@ -236,6 +244,7 @@ pub unsafe fn cte_swap(cap1: Cap, slot1: *mut Cte, cap2: Cap, slot2: *mut Cte) {
 ///
 /// # Safety
 /// `slot` is a live slot in a consistent MDB.
+#[inline(always)]
 pub unsafe fn unlink_and_clear(slot: *mut Cte) {
     // Safety: per the caller's contract.
     let s = unsafe { cte(slot) };

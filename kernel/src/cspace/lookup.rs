@@ -23,6 +23,10 @@ pub trait CNodeStore {
     fn slot(&self, cnode: u64, index: u64) -> u64;
     /// The capability in the slot at `slot`.
     fn cap_at(&self, slot: u64) -> Cap;
+    /// The address of the CNode a CNode cap names, as `slot` takes it.
+    fn cnode_base(&self, node: &Cap) -> u64 {
+        node.cnode_ptr()
+    }
 }
 
 /// The result of a successful resolution: the slot reached and the bits
@@ -101,28 +105,43 @@ pub fn lookup_cap_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) 
     if root.cap_type() != Some(CapType::CNode) {
         return None;
     }
-    let mut node = root;
-    let mut bits_left = 64u32;
-    loop {
-        let radix = node.cnode_radix();
-        let guard_size = node.cnode_guard_size();
-        let level_bits = radix + guard_size;
-        if level_bits == 0 || level_bits > bits_left {
-            return None;
-        }
-        // This level's bits at the top of the word: guard, then index.
-        let level = cptr << (64 - bits_left);
-        if guard_size != 0 && level >> (64 - guard_size) != node.cnode_guard() {
-            return None;
-        }
-        let index = (level << guard_size).checked_shr(64 - radix).unwrap_or(0);
-        let cap = store.cap_at(store.slot(node.cnode_ptr(), index));
-        bits_left -= level_bits;
-        if bits_left == 0 || cap.cap_type() != Some(CapType::CNode) {
-            return Some(cap);
-        }
-        node = cap;
+    // The first level on its own: most CSpaces resolve a whole word in
+    // one CNode, and this way its code is not behind the loop's setup.
+    let (mut cap, mut bits_left) = fast_level(store, root, cptr, 64)?;
+    let mut rest = cptr;
+    let mut consumed = 64 - bits_left;
+    while bits_left != 0 && cap.cap_type() == Some(CapType::CNode) {
+        rest <<= consumed;
+        let before = bits_left;
+        (cap, bits_left) = fast_level(store, cap, rest, bits_left)?;
+        consumed = before - bits_left;
     }
+    Some(cap)
+}
+
+/// One level of [`lookup_cap_fast`]: the cap `rest`'s top bits name in
+/// the CNode `node` with `bits_left` bits to go, and the bits left after
+/// it, or `None` on a guard or depth mismatch.
+#[inline(always)]
+fn fast_level<S: CNodeStore + ?Sized>(store: &S, node: Cap, rest: u64, bits_left: u32) -> Option<(Cap, u32)> {
+    let radix = node.cnode_radix();
+    let guard_size = node.cnode_guard_size();
+    let level_bits = radix + guard_size;
+    if level_bits == 0 || level_bits > bits_left {
+        return None;
+    }
+    // This level's guard and index, as one number (1..=64 bits): the
+    // guard is what lies above the index. With no guard that is 0, which
+    // must then equal the cap's guard, as in the full walk.
+    let level = rest >> (64 - level_bits);
+    let guard = node.cnode_guard();
+    if level >> radix != guard {
+        return None;
+    }
+    // The guard matched, so it is below 2^guard_size and what it leaves
+    // of `level` is the index.
+    let index = level - (guard << radix);
+    Some((store.cap_at(store.slot(store.cnode_base(&node), index)), bits_left - level_bits))
 }
 
 /// CNodes as they are in kernel memory: a CNode cap's pointer is the
@@ -138,6 +157,11 @@ impl CNodeStore for SlotMemory {
         // cap with an index below its radix; caps only ever point at live
         // objects, so the slot is inside a live CNode.
         unsafe { (slot as *const Cap).read() }
+    }
+    #[inline(always)]
+    fn cnode_base(&self, node: &Cap) -> u64 {
+        debug_assert_eq!(node.cnode_kernel_ptr(), node.cnode_ptr());
+        node.cnode_kernel_ptr()
     }
 }
 

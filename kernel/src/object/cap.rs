@@ -188,6 +188,15 @@ impl Cap {
     pub const fn ep_ptr(&self) -> u64 {
         canonical(self.words[0] & mask(48))
     }
+    /// `ep_ptr` for a cap the kernel made: endpoints live in the kernel's
+    /// half of the address space, so the pointer's top 16 bits are all
+    /// ones and the type and rights bits above it can simply be set too
+    /// (two instructions instead of `canonical`'s choice, on every
+    /// fastpath IPC).
+    #[inline(always)]
+    pub const fn ep_kernel_ptr(&self) -> u64 {
+        self.words[0] | 0xffff_0000_0000_0000
+    }
     pub const fn ep_badge(&self) -> u64 {
         self.words[1]
     }
@@ -202,6 +211,17 @@ impl Cap {
     }
     pub const fn ep_can_grant_reply(&self) -> bool {
         self.field0(58, 1) != 0
+    }
+    /// Whether this is an endpoint cap a Call may take the fastpath on:
+    /// send right and grant or grant-reply (seL4's fastpath condition),
+    /// in one compare. The word's top 9 bits from bit 55 are the type (4
+    /// for an endpoint) then grant-reply, grant, receive and send, so the
+    /// valid values are 0x45 plus an even number up to 10; subtracting
+    /// 0x45 and rotating right by one turns an odd difference into a huge
+    /// number, leaving exactly the values up to 5.
+    #[inline(always)]
+    pub const fn is_endpoint_for_call(&self) -> bool {
+        ((self.words[0] >> 55).wrapping_sub(0x45)).rotate_right(1) <= 5
     }
     pub const fn with_ep_rights(self, send: bool, recv: bool, grant: bool, grant_reply: bool) -> Cap {
         self.set0(55, 1, send as u64).set0(56, 1, recv as u64).set0(57, 1, grant as u64).set0(58, 1, grant_reply as u64)
@@ -259,6 +279,14 @@ impl Cap {
     }
     pub const fn cnode_ptr(&self) -> u64 {
         canonical((self.words[0] & mask(47)) << 1)
+    }
+    /// `cnode_ptr` for a cap the kernel made: CNodes live in the kernel's
+    /// half of the address space, so the pointer's top bits are all ones
+    /// and shifting the fields above it out and setting them is the
+    /// whole decoding (the fastpath's lookup, on every IPC).
+    #[inline(always)]
+    pub const fn cnode_kernel_ptr(&self) -> u64 {
+        self.words[0] << 1 | 0xffff_0000_0000_0000
     }
     pub const fn cnode_radix(&self) -> u32 {
         self.field0(47, 6) as u32
@@ -513,6 +541,32 @@ impl Cap {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cnode_fields_round_trip() {
+        let ptr = 0xffff_ff80_0ab4_0000;
+        let c = Cap::cnode(ptr, 13, 51, 0x5);
+        assert_eq!(c.cnode_ptr(), ptr);
+        assert_eq!(c.cnode_radix(), 13);
+        assert_eq!(c.cnode_guard_size(), 51);
+        assert_eq!(c.cnode_guard(), 5);
+        assert_eq!(c.words[0] >> 53 & 0x3f, 51);
+        assert_eq!(c.words[0] >> 47 & 0x3f, 13);
+        let g = c.with_cnode_guard(3, 2);
+        assert_eq!((g.cnode_guard(), g.cnode_guard_size(), g.cnode_radix(), g.cnode_ptr()), (3, 2, 13, ptr));
+    }
+
+    #[test]
+    fn endpoint_for_call_is_the_fastpath_condition() {
+        // Every type tag and every combination of the four rights bits.
+        for tag in 0..32u64 {
+            for rights in 0..16u64 {
+                let cap = Cap { words: [tag << 59 | rights << 55 | 0x1234_5678, 7] };
+                let plain = cap.is(CapType::Endpoint) && cap.ep_can_send() && (cap.ep_can_grant() || cap.ep_can_grant_reply());
+                assert_eq!(cap.is_endpoint_for_call(), plain, "tag {tag} rights {rights:#06b}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
@@ -528,20 +582,6 @@ mod tests {
         assert_eq!(Cap::notification(0x1000, 0, true, true).tag(), 6);
         assert!(Cap::frame(0x1000, FrameSize::Small, 3, false, None).is_arch());
         assert!(!Cap::thread(0x1000).is_arch());
-    }
-
-    #[test]
-    fn cnode_fields_round_trip() {
-        let ptr = 0xffff_ff80_0ab4_0000;
-        let c = Cap::cnode(ptr, 13, 51, 0x5);
-        assert_eq!(c.cnode_ptr(), ptr);
-        assert_eq!(c.cnode_radix(), 13);
-        assert_eq!(c.cnode_guard_size(), 51);
-        assert_eq!(c.cnode_guard(), 5);
-        assert_eq!(c.words[0] >> 53 & 0x3f, 51);
-        assert_eq!(c.words[0] >> 47 & 0x3f, 13);
-        let g = c.with_cnode_guard(3, 2);
-        assert_eq!((g.cnode_guard(), g.cnode_guard_size(), g.cnode_radix(), g.cnode_ptr()), (3, 2, 13, ptr));
     }
 
     #[test]

@@ -152,13 +152,28 @@ pub fn init_pat() {
 const IA32_FS_BASE: u32 = 0xc000_0100;
 const IA32_GS_BASE: u32 = 0xc000_0101;
 
-/// Loads a thread's FS and GS bases (KernelFSGSBase = msr).
+/// The GS base last written to IA32_GS_BASE; at first a non-canonical
+/// value no thread can have, so the first load writes. Only
+/// `load_fs_gs_base` writes the MSR (user code cannot: KernelFSGSBase =
+/// msr leaves CR4.FSGSBASE clear), so the cache stays true.
+static LOADED_GS_BASE: crate::kernel_state::KernelCell<u64> = crate::kernel_state::KernelCell::new(u64::MAX);
+
+/// Loads a thread's FS and GS bases (KernelFSGSBase = msr). The GS base
+/// is written only when it changes: threads rarely set one, and this runs
+/// on every return to user mode (the FS base, the TLS pointer, differs
+/// from thread to thread, so it is written every time).
+#[inline(always)]
 pub fn load_fs_gs_base(fs: u64, gs: u64) {
+    // Safety: single core, kernel context; no other borrow of the cache.
+    let loaded_gs = unsafe { LOADED_GS_BASE.get() };
     // Safety: the values were checked canonical by whoever stored them;
     // the MSRs only affect user segment bases (the kernel uses neither).
     unsafe {
         Msr::new(IA32_FS_BASE).write(fs);
-        Msr::new(IA32_GS_BASE).write(gs);
+        if *loaded_gs != gs {
+            Msr::new(IA32_GS_BASE).write(gs);
+            *loaded_gs = gs;
+        }
     }
 }
 

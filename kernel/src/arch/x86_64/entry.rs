@@ -132,11 +132,11 @@ interrupt_from_kernel:
     .balign 16
     .global syscall_entry
 syscall_entry:
+    // The user's stack pointer is saved first, so rsp is free to carry
+    // the kernel's CR3 (no other register needs saving for it).
     mov [rip + syscall_user_rsp], rsp
-    mov [rip + entry_scratch], rax
-    mov rax, [rip + kernel_cr3]
-    mov cr3, rax
-    mov rax, [rip + entry_scratch]
+    mov rsp, [rip + kernel_cr3]
+    mov cr3, rsp
     mov rsp, [rip + current_context_top]
     push 0x33
     push [rip + syscall_user_rsp]
@@ -146,9 +146,16 @@ syscall_entry:
     push -1                 // error: SYSCALL_FRAME, this frame may leave by SYSRET
     push rax
     push_gprs_after_rax
-    lea rsp, [rip + kernel_stack_top]
-    call handle_syscall
-    ud2
+    // Rust never returns here: the entries are reached by a jump with the
+    // stack as a call would leave it (aligned to 16 less 8).
+    lea rsp, [rip + kernel_stack_top - 8]
+    // Call and ReplyRecv (seL4_SysCall -1, seL4_SysReplyRecv -2) go
+    // straight to entries that try the fastpath first.
+    cmp rdx, -1
+    je handle_call_syscall
+    cmp rdx, -2
+    je handle_reply_recv_syscall
+    jmp handle_syscall
 
     // rdi: the thread's register frame (a UserContext); rsi: its CR3.
     .global restore_user_context_asm
@@ -166,13 +173,12 @@ restore_user_context_asm:
 
     // rdi: the frame of a thread that entered by SYSCALL and whose rcx and
     // r11 nobody has changed since (so they hold rip and rflags, as SYSRET
-    // wants); rsi: its CR3. The registers come straight from the TCB; only
+    // wants); its CR3 is already in exit_cr3. The registers come straight from the TCB; only
     // the CR3 value and the user stack pointer go through the skim window,
     // which is all that stays mapped after the switch. The user RSP is
     // loaded before SYSRET, so nothing can arrive on a kernel stack.
     .global restore_user_context_sysret_asm
 restore_user_context_sysret_asm:
-    mov [rip + exit_cr3], rsi
     mov rax, [rdi + 8 + 152]
     mov [rip + syscall_user_rsp], rax
     lea rsp, [rdi + 8]
@@ -189,6 +195,7 @@ restore_user_context_sysret_asm:
     .global kernel_cr3
 kernel_cr3:
     .quad 0
+    .global exit_cr3
 exit_cr3:
     .quad 0
 syscall_user_rsp:
@@ -219,9 +226,10 @@ extern "C" {
     static ENTRY_STACK_TOP: u8;
     static mut kernel_cr3: u64;
     static mut current_context_top: u64;
+    static mut exit_cr3: u64;
     fn syscall_entry();
     fn restore_user_context_asm(ctx: *const UserContext, cr3: u64) -> !;
-    fn restore_user_context_sysret_asm(ctx: *const UserContext, cr3: u64) -> !;
+    fn restore_user_context_sysret_asm(ctx: *const UserContext) -> !;
 }
 
 /// Size of each interrupt stub; stub `n` is at `interrupt_stubs + 16 n`.
@@ -261,8 +269,13 @@ pub fn kernel_cr3_value() -> u64 {
 /// a TCB that stays valid while the thread runs; `cr3` must map the skim
 /// window (every user PML4 does); `ctx`'s `cs`, `ss` and `rflags` must be
 /// user values.
+#[inline(always)]
 pub unsafe fn restore_user_context(ctx: &mut UserContext, cr3: u64) -> ! {
-    super::boot::check_stack_canary();
+    // A debugging aid on every exit: release builds leave it out, as seL4
+    // has no such check.
+    if crate::config::DEBUG_BUILD {
+        super::boot::check_stack_canary();
+    }
     let top = ctx.top();
     // Safety: single core with interrupts off; the entry code reads this
     // word only on the next entry, after we have left.
@@ -275,7 +288,10 @@ pub unsafe fn restore_user_context(ctx: &mut UserContext, cr3: u64) -> ! {
     // and rflags in rcx and r11 (writes to its registers clear the mark).
     unsafe {
         if sysret {
-            restore_user_context_sysret_asm(ctx, cr3)
+            // The exit stub loads CR3 from the skim window once the
+            // registers are restored; storing it here saves passing it.
+            exit_cr3 = cr3;
+            restore_user_context_sysret_asm(ctx)
         } else {
             restore_user_context_asm(ctx, cr3)
         }
