@@ -256,8 +256,10 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
             if target.bound_notification != 0 {
                 return Err(SyscallError::IllegalOperation.into());
             }
+            // seL4 answers a cap of another type with IllegalOperation
+            // (not InvalidCapability), as for every other refusal here.
             if !ntfn.is(CapType::Notification) {
-                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+                return Err(SyscallError::IllegalOperation.into());
             }
             if !ntfn.ntfn_can_receive() {
                 return Err(SyscallError::IllegalOperation.into());

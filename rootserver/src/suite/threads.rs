@@ -363,6 +363,12 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         // A notification bound to a thread arrives through its Recv.
         ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, base + 5, 1).map_err(|_| "endpoint retype failed")?;
         ut.retype(ObjectType::Tcb, 0, ROOT_NODE, base + 6, 1).map_err(|_| "TCB retype failed")?;
+        // A cap of another type is refused as seL4 refuses it: with
+        // IllegalOperation (found by the differential fuzzer).
+        ensure(
+            Tcb::from_cptr(base + 6).bind_notification(Notification::from_cptr(base + 5)) == Err(sel4::Error::IllegalOperation),
+            "binding an endpoint must be IllegalOperation",
+        )?;
         Tcb::from_cptr(base + 6).bind_notification(Notification::from_cptr(base)).map_err(|_| "bind failed")?;
         ensure(
             Tcb::from_cptr(base + 6).bind_notification(Notification::from_cptr(base + 1)) == Err(sel4::Error::IllegalOperation),
