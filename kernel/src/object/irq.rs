@@ -66,8 +66,15 @@ fn set_masked(irq: u64, masked: bool) {
 /// invocation's extra caps are live slots found by lookup.
 pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     match inv.label {
-        // With the I/O APIC, IRQs are obtained by pin or MSI only.
-        label::IRQ_ISSUE_IRQ_HANDLER => Err(SyscallError::IllegalOperation.into()),
+        // With the I/O APIC, IRQs are obtained by pin or MSI only; as in
+        // seL4, a message too short for the generic form is refused as
+        // truncated before the IRQ number is looked at.
+        label::IRQ_ISSUE_IRQ_HANDLER => {
+            if inv.length < 3 || inv.extra_cap(0).is_none() {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
+            Err(SyscallError::IllegalOperation.into())
+        }
         label::X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC | label::X86_IRQ_ISSUE_IRQ_HANDLER_MSI => {
             let Some(root_slot) = inv.extra_cap(0).filter(|_| inv.length >= 7) else {
                 return Err(SyscallError::TruncatedMessage.into());

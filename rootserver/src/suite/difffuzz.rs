@@ -619,6 +619,16 @@ fn observe_result_masked(tag: u8, out: SyscallRegs, skip_words: bool, masked: &[
                 words[2 + i] = 0;
             }
         }
+        // The masked words stay in F's IPC buffer, where a later result
+        // whose length reaches past what the kernel wrote (an unknown
+        // syscall F is moved past returns F's own message info) would read
+        // them: they are cleared there too.
+        for i in 4..len {
+            if words[2 + i] == 0 {
+                // Safety: F's own IPC buffer.
+                unsafe { (*buffer(F)).msg[i] = 0 };
+            }
+        }
     }
     obs(tag, &words[..n]);
 }
