@@ -158,7 +158,7 @@ pub fn source_tree(sources: &Path, cache: &Path) -> Result<PathBuf, String> {
 
 /// Runs a command with its output in `log`, killing it after `limit`;
 /// returns whether it succeeded.
-fn run_logged(cmd: &mut Command, log: &Path, limit: Duration) -> Result<bool, String> {
+pub(crate) fn run_logged(cmd: &mut Command, log: &Path, limit: Duration) -> Result<bool, String> {
     let file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = file.try_clone().map_err(|e| e.to_string())?;
     let mut child = cmd.stdin(Stdio::null()).stdout(file).stderr(err).spawn().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
@@ -183,7 +183,7 @@ fn read_lossy(path: &Path) -> String {
 }
 
 /// The last lines of a log, for failure details.
-fn tail(path: &Path, lines: usize) -> String {
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
     let text = read_lossy(path);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join(" | ")

@@ -678,6 +678,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| emulate_option_boot(images, r))?;
     step(&mut results, &|r| suite_on_stock_sel4(images, r))?;
     step(&mut results, &|r| capdemo_matches_stock(images, r))?;
+    step(&mut results, &|r| crate::difffuzz::run(&images.kernel32, &images.difffuzz, &images.scratch, r))?;
     step(&mut results, &|r| console_port(images, r))?;
     step(&mut results, &|r| slowpath_boot(images, r))?;
     step(&mut results, &|r| root_cnode_16_bits_boot(images, r))?;
