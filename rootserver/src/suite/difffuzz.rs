@@ -446,7 +446,12 @@ fn generate(rng: &mut Rng) -> Inv {
             match label {
                 l::TCB_READ_REGISTERS => inv.a(rng.below(2)).a(rng.below(24)),
                 l::TCB_WRITE_REGISTERS => {
-                    let count = if rng.below(4) == 0 { rng.below(24) } else { 20 };
+                    // At least rip..r11 (14 registers): rsp, rcx and r11
+                    // are the registers stock seL4 leaves stale after a
+                    // syscall (see READ_REGISTERS_UNSAVED), and a victim
+                    // resumed with such a stale stack pointer would run
+                    // differently on the two kernels from then on.
+                    let count = if rng.below(4) == 0 { 14 + rng.below(10) } else { 20 };
                     let k = if t == T2 { KT1 + 1 } else { KT1 };
                     // Resume flag in bit 0, arch flags from bit 8.
                     let mut inv = inv.a(rng.below(2) | rng.below(2) << 8).a(count);
@@ -456,7 +461,11 @@ fn generate(rng: &mut Rng) -> Inv {
                     }
                     inv
                 }
-                l::TCB_COPY_REGISTERS => inv.a(rng.below(16)).c(tcb(rng)),
+                // Without the frame registers (flag bit 2): they include
+                // rsp, rcx and r11, stale on stock seL4 in a source that
+                // last entered the kernel by SYSCALL, and a target resumed
+                // with them would run differently on the two kernels.
+                l::TCB_COPY_REGISTERS => inv.a(rng.below(16) & !4).c(tcb(rng)),
                 l::TCB_CONFIGURE => {
                     let buf = if rng.below(2) == 0 { 0 } else { buffer_addr(KT1) + rng.below(3) * 512 };
                     let croot = if rng.below(3) == 0 { rng.slot() } else { ROOT };
@@ -669,8 +678,13 @@ fn ipc_step(rng: &mut Rng) {
     };
     let len = if rng.below(4) == 0 { rng.below(121) } else { rng.below(6) };
     let ncaps = if rng.below(3) == 0 { rng.below(4) } else { 0 };
-    let label = if rng.below(4) == 0 { rng.next() } else { rng.below(64) };
+    let mut label = if rng.below(4) == 0 { rng.next() } else { rng.below(64) };
     let info = MessageInfo::new(label, rng.below(8), ncaps, len);
+    // As in `generate`: no domain schedule labels, which this kernel lacks.
+    if matches!(info.label(), l::DOMAIN_SCHEDULE_CONFIGURE | l::DOMAIN_SCHEDULE_SET_START) {
+        label = l::DOMAIN_SET_SET;
+    }
+    let info = MessageInfo::new(label, info.caps_unwrapped(), ncaps, len);
     let recv_slot = 16 + rng.below(24);
     let recv_cnode = if rng.below(8) == 0 { rng.slot() } else { fs::ROOT };
     let recv_depth = if rng.below(8) == 0 { rng.depth() } else { 64 };
@@ -688,6 +702,34 @@ fn ipc_step(rng: &mut Rng) {
         b.receive_depth = recv_depth;
     }
     let mr = [rng.any(), rng.any(), rng.any(), rng.any()];
+    if IN_WINDOW.load(Ordering::Relaxed) {
+        sel4::print!(
+            "df {} > syscall {} dest {:x} info {:x} mrs {:x} {:x} {:x} {:x}",
+            STEP.load(Ordering::Relaxed),
+            sys as i64,
+            dest,
+            info.0,
+            mr[0],
+            mr[1],
+            mr[2],
+            mr[3]
+        );
+        // Safety: F's own IPC buffer.
+        let b = unsafe { &*buffer(F) };
+        sel4::print!(" buffer");
+        for w in b.msg.iter().take(len as usize).skip(4) {
+            sel4::print!(" {:x}", w);
+        }
+        sel4::println!(
+            " caps {:x} {:x} {:x} recv {:x} {:x} {:x}",
+            b.caps_or_badges[0],
+            b.caps_or_badges[1],
+            b.caps_or_badges[2],
+            recv_cnode,
+            recv_slot,
+            recv_depth
+        );
+    }
     let out = syscall(sys, SyscallRegs { dest, info: info.0, mr });
     // 'R': what F received (or the result of its send), masked as a
     // message a receiver gets. A Call that happens to invoke a frame with
