@@ -97,6 +97,10 @@ static STEP: AtomicU64 = AtomicU64::new(0);
 static HASH: AtomicU64 = AtomicU64::new(0xcbf2_9ce4_8422_2325);
 static DONE: AtomicBool = AtomicBool::new(false);
 static IN_WINDOW: AtomicBool = AtomicBool::new(false);
+/// Invocations made and invocations that succeeded, by label (for the
+/// closing coverage line; not part of the hash).
+static MADE: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+static SUCCEEDED: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
 
 /// Folds one thread's observation into the hash (and prints it inside the
 /// window). Only one thread runs at a time on this single-core
@@ -557,6 +561,9 @@ fn generate(rng: &mut Rng) -> Inv {
             }
         }
         21 => Inv::new(if rng.below(2) == 0 { DOMAIN } else { rng.slot() }, l::DOMAIN_SET_SET).a(rng.below(3)).c(tcb(rng)),
+        // Revoking F's untyped deletes everything retyped from it, so that
+        // retypes keep finding room (and the deletions run in bulk).
+        22 => Inv::new(ROOT, l::CNODE_REVOKE).a(UNTYPED).a(64),
         _ => {
             // Any label on any cap.
             let mut label = rng.below(l::COUNT + 3);
@@ -795,6 +802,11 @@ extern "C" fn fuzzer(seed: u64) -> ! {
                 // depends on where each kernel placed F's untyped: only
                 // whether it succeeded is compared.
                 let ok = MessageInfo(out.info).label() == 0;
+                let i = inv.label.min(63) as usize;
+                MADE[i].fetch_add(1, Ordering::Relaxed);
+                if ok {
+                    SUCCEEDED[i].fetch_add(1, Ordering::Relaxed);
+                }
                 let physical = inv.label == l::X86_PAGE_GET_ADDRESS && ok;
                 let masked: &[usize] = if inv.label == l::TCB_READ_REGISTERS && ok { &READ_REGISTERS_UNSAVED } else { &[] };
                 observe_result_masked(b'F', out, physical, masked);
@@ -1061,6 +1073,15 @@ pub fn run(bi: &'static BootInfo) -> Result<(), &'static str> {
         }
     }
     Notification::from_cptr(s(11)).wait();
+    // Which invocations the run made and how many succeeded (label:made/ok).
+    sel4::print!("difffuzz: coverage");
+    for i in 0..64 {
+        let made = MADE[i].load(Ordering::Relaxed);
+        if made > 0 {
+            sel4::print!(" {}:{}/{}", i, made, SUCCEEDED[i].load(Ordering::Relaxed));
+        }
+    }
+    sel4::println!();
     sel4::println!("difffuzz: done {} steps hash {:016x}", calls(), HASH.load(Ordering::Relaxed));
     Ok(())
 }
