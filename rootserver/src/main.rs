@@ -26,6 +26,7 @@ fn start(bootinfo: &'static sel4::BootInfo) -> ! {
     #[cfg(feature = "difffuzz")]
     if let Err(why) = suite::difffuzz::run(bootinfo) {
         sel4::println!("difffuzz: setup failed: {}", why);
+        sel4::println!("difffuzz: end");
     }
     #[cfg(not(any(feature = "bench", feature = "difffuzz")))]
     {

@@ -19,7 +19,8 @@
 //! - `cargo xtask test [--host-only|--qemu-only|--uintr-only]`: host unit
 //!   tests plus every in-QEMU suite (including the UINTR conformance
 //!   image on the patched and the stock QEMU), closing with
-//!   `N passed, N failed`. `--uintr-only`: just the UINTR suites.
+//!   `N passed, N failed`. `--uintr-only`: just the UINTR suites;
+//!   `--difffuzz-only`: just the differential fuzzing against stock seL4.
 //!
 //! The patched QEMU comes from `scripts/qemu-uintr/build.sh` (its last
 //! line of output is the binary), or from `QEMU_UINTR=/path/to/binary`.
@@ -55,7 +56,7 @@ const USAGE: &str = concat!(
   cargo xtask run  [--config PRESET|FILE] [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
   cargo xtask kernel [--config PRESET|FILE] [--target-dir DIR] [--out FILE]
   cargo xtask sel4test [--release] [--stock SEL4_KERNEL]
-  cargo xtask test [--host-only | --qemu-only | --uintr-only | --sel4test-only | --bochs-only | --netboot-only | --firmware-only]
+  cargo xtask test [--host-only | --qemu-only | --uintr-only | --sel4test-only | --bochs-only | --netboot-only | --firmware-only | --difffuzz-only]
                    (--bochs-only: BOCHS=/path/to/bochs, a Bochs built with --enable-uintr)
   cargo xtask bench [--stock SEL4_KERNEL] [--compare RESULTS] [--log CONSOLE_LOG ...]
   cargo xtask difffuzz [--seed S] [--calls N] [--stock SEL4_KERNEL]
@@ -185,6 +186,30 @@ fn images_under_test() -> Result<kernel_tests::Images, String> {
         cmake,
         difffuzz,
     })
+}
+
+/// What the difffuzz suite alone needs: the default kernel, the stock
+/// kernel and the test seeds' images (built before the default kernel's
+/// build, which would otherwise leave its own rootserver last).
+fn difffuzz_images() -> Result<(artifacts::Images, kernel_tests::difffuzz::DiffImages), String> {
+    setup::ensure_rust_target()?;
+    setup::ensure_host_tools()?;
+    let rootservers = kernel_tests::difffuzz::TEST_SEEDS
+        .iter()
+        .map(|&seed| artifacts::build_difffuzz_rootserver(seed, kernel_tests::difffuzz::TEST_CALLS, None).map(|p| (seed, p)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let images = artifacts::build_config(&kernel_config::Config::default(), false, None)?;
+    let repo = artifacts::workspace_root();
+    let cmake = kernel_tests::sel4test::CmakeInputs {
+        sources: kernel_tests::sel4test::find_sources(&repo),
+        repo,
+        cache: artifacts::target_dir().join("sel4test"),
+        preset_kernels: Vec::new(),
+        default_kernel32: images.kernel32.clone(),
+    };
+    let stock_given = std::env::var_os(suites::STOCK_KERNEL_VAR).is_some();
+    let stock_kernel32 = if stock_given || cmake.sources.is_err() { stock_kernel32(None, &cmake) } else { setup::ensure_sel4_build_tools().and_then(|()| stock_kernel32(None, &cmake)) };
+    Ok((images, kernel_tests::difffuzz::DiffImages { stock_kernel32, rootservers }))
 }
 
 /// The stock seL4 kernel for the default configuration as an elf32 image
@@ -462,7 +487,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         match a.as_str() {
             "--host-only" => qemu = false,
             "--qemu-only" => host = false,
-            "--uintr-only" | "--sel4test-only" | "--bochs-only" | "--netboot-only" | "--firmware-only" => {
+            "--uintr-only" | "--sel4test-only" | "--bochs-only" | "--netboot-only" | "--firmware-only" | "--difffuzz-only" => {
                 host = false;
                 only = Some(a.as_str());
             }
@@ -505,6 +530,13 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         println!("== seL4's CMake flow and sel4test (TCG; logs in {})", artifacts::scratch_dir().display());
         let mut results = Vec::new();
         kernel_tests::sel4test::run(&cmake, &artifacts::scratch_dir(), &mut results)?;
+        results.iter().for_each(report);
+        count(&results);
+    } else if only == Some("--difffuzz-only") {
+        let (images, difffuzz) = difffuzz_images()?;
+        println!("== differential fuzzing against stock seL4 (TCG; logs in {})", artifacts::scratch_dir().display());
+        let mut results = Vec::new();
+        kernel_tests::difffuzz::run(&images.kernel32, &difffuzz, &artifacts::scratch_dir(), &mut results)?;
         results.iter().for_each(report);
         count(&results);
     } else if let Some(which) = only {

@@ -46,7 +46,8 @@
 //! `DIFFFUZZ_EVERY` (checkpoint interval, default 1000) and
 //! `DIFFFUZZ_WINDOW=A-B`: print every observation of steps A..B.
 //! Console lines: `difffuzz: seed S step N hash H` at each checkpoint,
-//! `difffuzz: done S steps hash H` at the end, `df N X ...` in the window.
+//! `difffuzz: done S steps hash H` at the end (then `difffuzz: end`),
+//! `df N X ...` in the window.
 
 use super::{find_untyped, Rng, ROOT_NODE};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -1083,5 +1084,7 @@ pub fn run(bi: &'static BootInfo) -> Result<(), &'static str> {
     }
     sel4::println!();
     sel4::println!("difffuzz: done {} steps hash {:016x}", calls(), HASH.load(Ordering::Relaxed));
+    // The line a harness stops QEMU at: the closing line is complete by then.
+    sel4::println!("difffuzz: end");
     Ok(())
 }
