@@ -164,8 +164,7 @@ pub fn first_difference(stock: &Run, ours: &Run) -> Option<String> {
             let call = stock
                 .window
                 .iter()
-                .filter(|l| l.split_whitespace().nth(1) == Some(step) && l.split_whitespace().nth(2) == Some(">"))
-                .last()
+                .rfind(|l| l.split_whitespace().nth(1) == Some(step) && l.split_whitespace().nth(2) == Some(">"))
                 .cloned()
                 .unwrap_or_else(|| format!("df {step} (an IPC syscall or fault: see the window)"));
             return Some(format!(
