@@ -28,7 +28,12 @@
 //! rules alone, as on seL4: the timer only ever preempts a thread that is
 //! alone at the highest runnable priority. Invocations that would change
 //! that are kept out of the generator (priorities 50 and 100, IRQ lines
-//! of live devices, I/O ports outside a harmless window).
+//! of live devices, I/O ports outside a harmless window). The one
+//! exception: F sets the victims' priorities, so two victims can share
+//! one; they then run in the ready queue's order unless a victim's time
+//! slice (five timer ticks, each landing while it runs its few
+//! instructions before faulting) runs out, which is what could make a
+//! run differ by timing. None of the runs made has shown it.
 //!
 //! What is recorded: every result (message info, badge register, message
 //! registers up to the returned length, which carry the error words and
