@@ -11,6 +11,8 @@
 #[cfg(target_os = "none")]
 #[macro_use]
 pub mod console;
+#[macro_use]
+pub mod user_error;
 
 pub mod boot;
 pub mod config;

@@ -98,6 +98,7 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
     let slot = match lookup(tcb, cptr) {
         Ok(s) => s,
         Err(fault) => {
+            user_error!("Invocation of invalid cap #{cptr}.");
             if is_blocking {
                 ipc::handle_fault(tcb, ipc::cap_fault(cptr, false, fault));
             }
@@ -115,6 +116,7 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
             match lookup(tcb, extra) {
                 Ok(s) => extra_caps.push(s),
                 Err(fault) => {
+                    user_error!("Lookup of extra caps failed.");
                     if is_blocking {
                         ipc::handle_fault(tcb, ipc::cap_fault(extra, false, fault));
                     }
@@ -124,8 +126,9 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
         }
     }
     let mut length = (info.length() as usize).min(MSG_MAX_LENGTH);
-    if buffer_words.is_none() {
-        length = length.min(FAST_MESSAGE_REGISTERS);
+    if buffer_words.is_none() && length > FAST_MESSAGE_REGISTERS {
+        user_error!("Warning: No IPC buffer for thread. Truncating message length to: {FAST_MESSAGE_REGISTERS}.");
+        length = FAST_MESSAGE_REGISTERS;
     }
     let regs = [tcb.ctx.regs.r10, tcb.ctx.regs.r8, tcb.ctx.regs.r9, tcb.ctx.regs.r15];
     let inv = Invocation { label: info.label(), length, regs, buffer: buffer_words.as_ref(), extra_caps };
@@ -159,9 +162,17 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
 fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool, is_blocking: bool) -> Result<(), InvocationError> {
     let mut env = KernelEnv;
     match cap.cap_type() {
-        None | Some(CapType::Null | CapType::Zombie) => Err(SyscallError::InvalidCapability { number: 0 }.into()),
+        None | Some(CapType::Null) => {
+            user_error!("Attempted to invoke a null cap #{}.", tcb.ctx.regs.rdi);
+            Err(SyscallError::InvalidCapability { number: 0 }.into())
+        }
+        Some(CapType::Zombie) => {
+            user_error!("Attempted to invoke a zombie cap #{}.", tcb.ctx.regs.rdi);
+            Err(SyscallError::InvalidCapability { number: 0 }.into())
+        }
         Some(CapType::Endpoint) => {
             if !cap.ep_can_send() {
+                user_error!("Attempted to invoke a read-only endpoint cap #{}.", tcb.ctx.regs.rdi);
                 return Err(SyscallError::InvalidCapability { number: 0 }.into());
             }
             let (grant, grant_reply) = (cap.ep_can_grant(), cap.ep_can_grant_reply());
@@ -170,6 +181,7 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
         }
         Some(CapType::Notification) => {
             if !cap.ntfn_can_send() {
+                user_error!("Attempted to invoke a read-only notification cap #{}.", tcb.ctx.regs.rdi);
                 return Err(SyscallError::InvalidCapability { number: 0 }.into());
             }
             ipc::send_signal(cap.ntfn_ptr(), cap.ntfn_badge());
@@ -177,6 +189,7 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
         }
         Some(CapType::Reply) => {
             if cap.reply_master() {
+                user_error!("Attempted to invoke an invalid reply cap #{}.", tcb.ctx.regs.rdi);
                 return Err(SyscallError::InvalidCapability { number: 0 }.into());
             }
             // Safety: a reply cap names a live TCB blocked on it.
@@ -207,7 +220,7 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
         Some(CapType::UintrReceiver) => unsafe { crate::object::uintr::invoke_receiver(cap, slot, inv) },
         Some(CapType::Uitt) => crate::object::uintr::invoke_uitt(cap, inv),
         Some(other) => {
-            kprintln!("invocation {} of a {:?} cap by \"{}\": not implemented by this kernel yet", inv.label, other, tcb.name());
+            user_error!("{other:?} cap: Illegal operation {}.", inv.label);
             Err(SyscallError::IllegalOperation.into())
         }
     }

@@ -53,7 +53,7 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = concat!(
     "usage:
-  cargo xtask run  [--config PRESET|FILE] [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr]
+  cargo xtask run  [--config PRESET|FILE] [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr] [--full]
   cargo xtask kernel [--config PRESET|FILE] [--target-dir DIR] [--out FILE]
   cargo xtask sel4test [--release] [--stock SEL4_KERNEL]
   cargo xtask test [--host-only | --qemu-only | --uintr-only | --sel4test-only | --bochs-only | --netboot-only | --firmware-only | --difffuzz-only]
@@ -391,12 +391,14 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut gdb = false;
     let mut cmdline = None;
     let mut uintr = false;
+    let mut full = false;
     let mut config = kernel_config::Config::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--config" => config = kernel_config::Config::load(it.next().ok_or("--config needs a value")?)?,
             "--qemu-uintr" => uintr = true,
+            "--full" => full = true,
             "--tcg" => forced = Some(Accel::Tcg),
             "--kvm" => forced = Some(Accel::Kvm),
             "--gdb" => gdb = true,
@@ -408,7 +410,15 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         return Err("--qemu-uintr: the UINTR emulation is TCG only; drop --kvm".into());
     }
     let accel = if uintr { Accel::Tcg } else { choose_accel(forced)? };
-    let images = prepare(&config)?;
+    // The quick suite by default: the full one adds the stress tests,
+    // whose million refused syscalls each print the kernel's userError
+    // line (about 100 MB of console) in a debug configuration.
+    let images = if full {
+        prepare(&config)?
+    } else {
+        setup::ensure_host_tools()?;
+        artifacts::build_config_with_quick_rootserver(&config)?
+    };
     let mut boot = Boot::new(&images.kernel32, Some(&images.rootserver));
     if uintr {
         boot.qemu = qemu_uintr::patched_qemu()?;

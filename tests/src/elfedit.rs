@@ -15,6 +15,16 @@ fn load_headers(elf: &[u8]) -> Vec<usize> {
     (0..phnum).map(|i| phoff + i * 56).filter(|&at| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 1).collect()
 }
 
+/// The virtual address ranges of the executable PT_LOAD segments.
+pub fn executable_ranges(elf: &[u8]) -> Vec<std::ops::Range<u64>> {
+    const PF_X: u32 = 1;
+    load_headers(elf)
+        .into_iter()
+        .filter(|&at| u32::from_le_bytes(elf[at + 4..at + 8].try_into().unwrap()) & PF_X != 0)
+        .map(|at| u64_at(elf, at + 16)..u64_at(elf, at + 16) + u64_at(elf, at + 40))
+        .collect()
+}
+
 pub fn truncated(elf: &[u8]) -> Vec<u8> {
     elf[..100].to_vec()
 }

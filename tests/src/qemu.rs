@@ -2,7 +2,7 @@
 //! and running a boot with a time limit.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -191,6 +191,25 @@ fn read_log(log: &Path) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&bytes).replace('\r', ""))
 }
 
+/// Whether what was appended to `log` since `seen` (its length at the last
+/// look), with the end of what came before in `tail`, contains `needle`
+/// (`\r` dropped, as `read_log` drops it). Reads only the new bytes: a
+/// debug kernel's console grows to 100 MB (a userError line per refused
+/// call), which re-reading every 50 ms would make quadratic.
+fn appended_contains(log: &Path, seen: &mut u64, tail: &mut Vec<u8>, needle: &str) -> Result<bool, String> {
+    let mut f = File::open(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut new = Vec::new();
+    f.seek(SeekFrom::Start(*seen)).and_then(|_| f.read_to_end(&mut new)).map_err(|e| format!("{}: {e}", log.display()))?;
+    *seen += new.len() as u64;
+    tail.extend(new.into_iter().filter(|&b| b != b'\r'));
+    let found = tail.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let keep = needle.len().saturating_sub(1);
+    if tail.len() > keep {
+        tail.drain(..tail.len() - keep);
+    }
+    Ok(found)
+}
+
 /// Asks the monitor at `socket` for the CPU's registers and local APIC and
 /// appends its answers to `log` (best effort: a boot that is being given
 /// up on gets no second chance to fail).
@@ -220,14 +239,13 @@ fn run_watching(boot: &Boot, log: &Path, limit: Duration, needle: Option<&str>) 
     let mut child =
         boot.command().stdin(Stdio::null()).stdout(file).stderr(err).spawn().map_err(|e| format!("cannot start {}: {e}", boot.qemu.display()))?;
     let mut found = false;
+    let (mut seen, mut tail) = (0, Vec::new());
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
             break s.code();
         }
         if let Some(needle) = needle {
-            if read_log(log)?.contains(needle) {
-                found = true;
-            }
+            found |= appended_contains(log, &mut seen, &mut tail, needle)?;
         }
         if found || start.elapsed() > limit {
             if let (false, Some(socket)) = (found, &boot.monitor) {
@@ -248,4 +266,22 @@ fn run_watching(boot: &Boot, log: &Path, limit: Duration, needle: Option<&str>) 
         times.push(BootTime { name, elapsed: start.elapsed(), limit, timed_out: status.is_none() && !found });
     }
     Ok((Outcome { console, status }, found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_needle_split_across_two_looks_is_found() {
+        let log = std::env::temp_dir().join(format!("appended-contains-{}.log", std::process::id()));
+        let (mut seen, mut tail) = (0, Vec::new());
+        std::fs::write(&log, "test a ... ok\r\n3 passed, 0 fa").unwrap();
+        assert!(!appended_contains(&log, &mut seen, &mut tail, " failed\n").unwrap());
+        File::options().append(true).open(&log).unwrap().write_all(b"iled\r\n").unwrap();
+        assert!(appended_contains(&log, &mut seen, &mut tail, " failed\n").unwrap());
+        assert!(!appended_contains(&log, &mut seen, &mut tail, "ok\n").unwrap(), "only what is new is searched");
+        let _ = std::fs::remove_file(&log);
+    }
 }

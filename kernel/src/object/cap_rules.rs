@@ -173,10 +173,15 @@ pub struct NotDerivable;
 pub fn derive_cap_ignoring_children(cap: Cap) -> Result<Cap, NotDerivable> {
     match cap.cap_type() {
         Some(CapType::Zombie | CapType::IrqControl | CapType::Reply | CapType::IoPortControl) => Ok(Cap::NULL),
-        Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => {
+        Some(t @ (CapType::PageTable | CapType::PageDirectory | CapType::Pdpt)) => {
             if cap.paging_mapped() {
                 Ok(cap)
             } else {
+                match t {
+                    CapType::PageTable => user_error!("Deriving an unmapped PT cap"),
+                    CapType::PageDirectory => user_error!("Deriving a PD cap without an assigned ASID"),
+                    _ => user_error!("Deriving an unmapped PTPD cap"),
+                }
                 Err(NotDerivable)
             }
         }
@@ -184,6 +189,7 @@ pub fn derive_cap_ignoring_children(cap: Cap) -> Result<Cap, NotDerivable> {
             if cap.pml4_mapped() {
                 Ok(cap)
             } else {
+                user_error!("Deriving a PML4 cap without an assigned ASID");
                 Err(NotDerivable)
             }
         }

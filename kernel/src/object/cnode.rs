@@ -63,26 +63,33 @@ enum CNodeOp {
 /// invoking thread's caller (reply) slot, for SaveCaller.
 fn decode(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNodeOp, SyscallError> {
     if !(label::CNODE_REVOKE..=label::CNODE_SAVE_CALLER).contains(&inv.label) {
+        user_error!("CNodeCap: Illegal Operation attempted.");
         return Err(SyscallError::IllegalOperation);
     }
     if inv.length < 2 {
+        user_error!("CNode operation: Truncated message.");
         return Err(SyscallError::TruncatedMessage);
     }
-    let dest = lookup_slot_for_cnode_op(false, cap, inv.arg(0), inv.arg(1))?;
+    let dest = lookup_slot_for_cnode_op(false, cap, inv.arg(0), inv.arg(1)).inspect_err(|_| user_error!("CNode operation: Target slot invalid."))?;
 
     if (label::CNODE_COPY..=label::CNODE_MUTATE).contains(&inv.label) {
         let src_root_slot = match inv.extra_cap(0) {
             Some(s) if inv.length >= 4 => s,
-            _ => return Err(SyscallError::TruncatedMessage),
+            _ => {
+                user_error!("CNode Copy/Mint/Move/Mutate: Truncated message.");
+                return Err(SyscallError::TruncatedMessage);
+            }
         };
         let (src_index, src_depth) = (inv.arg(2), inv.arg(3));
         // Safety: extra cap slots were looked up in the caller's CSpace.
         let src_root = unsafe { cap_in(src_root_slot) };
-        ensure_empty(dest)?;
-        let src = lookup_slot_for_cnode_op(true, src_root, src_index, src_depth)?;
+        ensure_empty(dest).inspect_err(|_| user_error!("CNode Copy/Mint/Move/Mutate: Destination not empty."))?;
+        let src = lookup_slot_for_cnode_op(true, src_root, src_index, src_depth)
+            .inspect_err(|_| user_error!("CNode Copy/Mint/Move/Mutate: Invalid source slot."))?;
         // Safety: `src` came from a lookup.
         let src_cap = unsafe { cap_in(src) };
         if src_cap.is_null() {
+            user_error!("CNode Copy/Mint/Move/Mutate: Source slot invalid or empty.");
             return Err(missing_source(src_depth, true));
         }
         let derive = |c: Cap| -> Result<Cap, SyscallError> {
@@ -96,26 +103,32 @@ fn decode(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNode
         let (new_cap, is_move) = match inv.label {
             label::CNODE_COPY => {
                 if inv.length < 5 {
+                    user_error!("Truncated message for CNode Copy operation.");
                     return Err(SyscallError::TruncatedMessage);
                 }
-                (derive(mask_cap_rights(CapRights(inv.arg(4)), src_cap))?, false)
+                let derived = derive(mask_cap_rights(CapRights(inv.arg(4)), src_cap));
+                (derived.inspect_err(|_| user_error!("Error deriving cap for CNode Copy operation."))?, false)
             }
             label::CNODE_MINT => {
                 if inv.length < 6 {
+                    user_error!("CNode Mint: Truncated message.");
                     return Err(SyscallError::TruncatedMessage);
                 }
                 let masked = mask_cap_rights(CapRights(inv.arg(4)), src_cap);
-                (derive(update_cap_data(false, inv.arg(5), masked))?, false)
+                let derived = derive(update_cap_data(false, inv.arg(5), masked));
+                (derived.inspect_err(|_| user_error!("Error deriving cap for CNode Mint operation."))?, false)
             }
             label::CNODE_MOVE => (src_cap, true),
             _ => {
                 if inv.length < 5 {
+                    user_error!("CNode Mutate: Truncated message.");
                     return Err(SyscallError::TruncatedMessage);
                 }
                 (update_cap_data(true, inv.arg(4), src_cap), true)
             }
         };
         if new_cap.is_null() {
+            user_error!("CNode Copy/Mint/Move/Mutate: Mutated cap would be invalid.");
             return Err(SyscallError::IllegalOperation);
         }
         return Ok(if is_move { CNodeOp::Move { cap: new_cap, src, dest } } else { CNodeOp::Insert { cap: new_cap, src, dest } });
@@ -125,13 +138,14 @@ fn decode(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNode
         label::CNODE_REVOKE => Ok(CNodeOp::Revoke(dest)),
         label::CNODE_DELETE => Ok(CNodeOp::Delete(dest)),
         label::CNODE_SAVE_CALLER => {
-            ensure_empty(dest)?;
+            ensure_empty(dest).inspect_err(|_| user_error!("CNode SaveCaller: Destination slot not empty."))?;
             Ok(CNodeOp::SaveCaller { caller: caller_slot, dest })
         }
         label::CNODE_CANCEL_BADGED_SENDS => {
             // Safety: `dest` came from a lookup.
             let dest_cap = unsafe { cap_in(dest) };
             if !has_cancel_send_rights(&dest_cap) {
+                user_error!("CNode CancelBadgedSends: Target cap invalid.");
                 return Err(SyscallError::IllegalOperation);
             }
             Ok(CNodeOp::CancelBadgedSends(dest_cap))
@@ -140,31 +154,44 @@ fn decode(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNode
             // Rotate
             let (pivot_root_slot, src_root_slot) = match (inv.extra_cap(0), inv.extra_cap(1)) {
                 (Some(p), Some(s)) if inv.length >= 8 => (p, s),
-                _ => return Err(SyscallError::TruncatedMessage),
+                _ => {
+                    user_error!("CNode Rotate: Truncated message.");
+                    return Err(SyscallError::TruncatedMessage);
+                }
             };
             let (pivot_data, pivot_index, pivot_depth) = (inv.arg(2), inv.arg(3), inv.arg(4));
             let (src_data, src_index, src_depth) = (inv.arg(5), inv.arg(6), inv.arg(7));
             // Safety: extra cap slots were looked up in the caller's CSpace.
             let (pivot_root, src_root) = unsafe { (cap_in(pivot_root_slot), cap_in(src_root_slot)) };
-            let src = lookup_slot_for_cnode_op(true, src_root, src_index, src_depth)?;
-            let pivot = lookup_slot_for_cnode_op(true, pivot_root, pivot_index, pivot_depth)?;
+            let src =
+                lookup_slot_for_cnode_op(true, src_root, src_index, src_depth).inspect_err(|_| user_error!("CNode Rotate: Invalid source slot."))?;
+            let pivot = lookup_slot_for_cnode_op(true, pivot_root, pivot_index, pivot_depth)
+                .inspect_err(|_| user_error!("CNode Rotate: Invalid pivot slot."))?;
             if pivot == src || pivot == dest {
+                user_error!("CNode Rotate: Pivot slot the same as source or dest slot.");
                 return Err(SyscallError::IllegalOperation);
             }
             if src != dest {
-                ensure_empty(dest)?;
+                ensure_empty(dest).inspect_err(|_| user_error!("CNode Rotate: Destination not empty."))?;
             }
             // Safety: both came from lookups.
             let (src_cap, pivot_cap) = unsafe { (cap_in(src), cap_in(pivot)) };
             if src_cap.is_null() {
+                user_error!("CNode Rotate: Source slot empty.");
                 return Err(missing_source(src_depth, true));
             }
             if pivot_cap.is_null() {
+                user_error!("CNode Rotate: Pivot slot empty.");
                 return Err(missing_source(pivot_depth, false));
             }
             let new_src = update_cap_data(true, src_data, src_cap);
             let new_pivot = update_cap_data(true, pivot_data, pivot_cap);
-            if new_src.is_null() || new_pivot.is_null() {
+            if new_src.is_null() {
+                user_error!("CNode Rotate: Source cap invalid.");
+                return Err(SyscallError::IllegalOperation);
+            }
+            if new_pivot.is_null() {
+                user_error!("CNode Rotate: Pivot cap invalid.");
                 return Err(SyscallError::IllegalOperation);
             }
             Ok(CNodeOp::Rotate { src_cap: new_src, pivot_cap: new_pivot, src, pivot, dest })
@@ -204,7 +231,9 @@ unsafe fn perform(op: CNodeOp, env: &mut dyn ObjectEnv) -> Result<(), Invocation
                     let cap = (*caller).cap;
                     // Only a one-shot reply cap moves; an empty caller slot
                     // (nobody to reply to) leaves everything as it is.
-                    if cap.is(CapType::Reply) && !cap.reply_master() {
+                    if cap.is_null() {
+                        user_error!("CNode SaveCaller: Reply cap not present.");
+                    } else if cap.is(CapType::Reply) && !cap.reply_master() {
                         cte::cte_move(cap, caller, dest);
                     }
                 }

@@ -49,24 +49,30 @@ pub fn release(cap: &Cap) {
 /// invocation's extra caps are live slots found by lookup.
 pub unsafe fn invoke_control(slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     if inv.label != label::X86_IOPORT_CONTROL_ISSUE {
+        user_error!("IOPortControl: Unknown operation.");
         return Err(SyscallError::IllegalOperation.into());
     }
     let Some(root_slot) = inv.extra_cap(0).filter(|_| inv.length >= 4) else {
+        user_error!("IOPortControl: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     };
     let (first, last) = ((inv.arg(0) & 0xffff) as u16, (inv.arg(1) & 0xffff) as u16);
     let (index, depth) = (inv.arg(2), inv.arg(3));
     if last < first {
+        user_error!("IOPortControl: Last port must be > first port.");
         return Err(SyscallError::InvalidArgument { number: 1 }.into());
     }
     if !range_free(first, last) {
+        user_error!("IOPortControl: Some ports in range already in use.");
         return Err(SyscallError::RevokeFirst.into());
     }
     // Safety: the extra cap's slot was looked up in the caller's CSpace.
     let root = unsafe { (*root_slot).cap };
-    let dest = lookup_slot_for_cnode_op(false, root, index, depth)?;
+    let dest = lookup_slot_for_cnode_op(false, root, index, depth)
+        .inspect_err(|_| user_error!("Target slot for new IO Port cap invalid: cap {}.", extra_cptr()))?;
     // Safety: a slot from a lookup.
     if !unsafe { (*dest).cap }.is_null() {
+        user_error!("Target slot for new IO Port cap not empty: cap {}.", extra_cptr());
         return Err(SyscallError::DeleteFirst.into());
     }
     set_range(first, last, true);
@@ -75,21 +81,36 @@ pub unsafe fn invoke_control(slot: *mut Cte, inv: &Invocation<'_>) -> Result<(),
     Ok(())
 }
 
+/// The cap pointer of the invocation's first extra cap, as the caller
+/// wrote it (for the debug line).
+fn extra_cptr() -> u64 {
+    sched::current().ipc_buffer().map_or(0, |b| b.caps_or_badges[0])
+}
+
 /// IOPort In8/16/32 and Out8/16/32.
 pub fn invoke_port(caller: &mut Tcb, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
     let size = match inv.label {
         label::X86_IOPORT_IN8 | label::X86_IOPORT_OUT8 => 1,
         label::X86_IOPORT_IN16 | label::X86_IOPORT_OUT16 => 2,
         label::X86_IOPORT_IN32 | label::X86_IOPORT_OUT32 => 4,
-        _ => return Err(SyscallError::IllegalOperation.into()),
+        _ => {
+            user_error!("IOPort: Unknown operation.");
+            return Err(SyscallError::IllegalOperation.into());
+        }
     };
     let is_in = matches!(inv.label, label::X86_IOPORT_IN8 | label::X86_IOPORT_IN16 | label::X86_IOPORT_IN32);
     if inv.length < if is_in { 1 } else { 2 } {
+        match is_in {
+            true => user_error!("IOPort: Truncated message."),
+            false => user_error!("IOPort Out: Truncated message."),
+        }
         return Err(SyscallError::TruncatedMessage.into());
     }
     let port = (inv.arg(0) & 0xffff) as u32;
     let end = port + size - 1;
     if port < cap.io_port_first() as u32 || end > cap.io_port_last() as u32 {
+        let (first, last) = (cap.io_port_first(), cap.io_port_last());
+        user_error!("IOPort: Ports {port}--{end} fall outside permitted range {first}--{last}.");
         return Err(SyscallError::IllegalOperation.into());
     }
     let port = port as u16;

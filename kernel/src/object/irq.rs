@@ -68,46 +68,59 @@ pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Re
     match inv.label {
         // With the I/O APIC, IRQs are obtained by pin or MSI only; as in
         // seL4, a message too short for the generic form is refused as
-        // truncated before the IRQ number is looked at.
+        // truncated (silently, as there) before the IRQ number is looked at.
         label::IRQ_ISSUE_IRQ_HANDLER => {
             if inv.length < 3 || inv.extra_cap(0).is_none() {
                 return Err(SyscallError::TruncatedMessage.into());
             }
+            user_error!("IRQControl: Illegal operation");
             Err(SyscallError::IllegalOperation.into())
         }
         label::X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC | label::X86_IRQ_ISSUE_IRQ_HANDLER_MSI => {
             let Some(root_slot) = inv.extra_cap(0).filter(|_| inv.length >= 7) else {
+                user_error!("IRQControl: Truncated message");
                 return Err(SyscallError::TruncatedMessage.into());
             };
             let (index, depth) = (inv.arg(0), inv.arg(1));
             let requested = inv.arg(6);
             if requested > IRQ_USER_MAX - IRQ_USER_MIN {
+                user_error!("IRQControl: Invalid irq {} should be between 0-{}", requested as i64, IRQ_USER_MAX - IRQ_USER_MIN);
                 return Err(SyscallError::RangeError { min: 0, max: IRQ_USER_MAX - IRQ_USER_MIN }.into());
             }
             let irq = requested + IRQ_USER_MIN;
             if irqs().table[irq as usize].active {
+                user_error!("IRQControl: IRQ {irq} is already active.");
                 return Err(SyscallError::RevokeFirst.into());
             }
             // Safety: looked up in the caller's CSpace.
             let root = unsafe { (*root_slot).cap };
-            let dest = lookup_slot_for_cnode_op(false, root, index, depth)?;
+            let dest = lookup_slot_for_cnode_op(false, root, index, depth)
+                .inspect_err(|_| user_error!("IRQControl: Target slot for the new IRQ Handler cap invalid."))?;
             // Safety: a slot from a lookup.
             if !unsafe { (*dest).cap }.is_null() {
+                user_error!("IRQControl: Target slot for the new IRQ Handler cap not empty.");
                 return Err(SyscallError::DeleteFirst.into());
             }
             let source = if inv.label == label::X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC {
                 let (a, pin, level, polarity) = (inv.arg(2), inv.arg(3), inv.arg(4), inv.arg(5));
                 if ioapic::count() == 0 {
+                    user_error!("System has no IOAPICs");
                     return Err(SyscallError::IllegalOperation.into());
                 }
                 if a >= ioapic::count() as u64 {
+                    user_error!("Invalid IOAPIC {}, only have {}", a as i64, ioapic::count());
                     return Err(SyscallError::RangeError { min: 0, max: ioapic::count() as u64 - 1 }.into());
                 }
                 let pins = ioapic::pins(a as usize) as u64;
                 if pin >= pins {
+                    user_error!("Invalid IOAPIC pin {}, there are {pins} pins", pin as i64);
                     return Err(SyscallError::RangeError { min: 0, max: pins - 1 }.into());
                 }
                 if level > 1 || polarity > 1 {
+                    match level > 1 {
+                        true => user_error!("Level should be 0 or 1, not {}", level as i32),
+                        false => user_error!("Polarity should be 0 or 1, not {}", polarity as i32),
+                    }
                     return Err(SyscallError::RangeError { min: 0, max: 1 }.into());
                 }
                 ioapic::map_pin(a as usize, pin as u32, level == 1, polarity == 1, (irq + IRQ_INT_OFFSET) as u8);
@@ -116,6 +129,7 @@ pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Re
                 let (bus, dev, func) = (inv.arg(2), inv.arg(3), inv.arg(4));
                 for (value, max) in [(bus, 255), (dev, 31), (func, 7)] {
                     if value > max {
+                        user_error!("IRQControl: PCI bus, device or function {value} above {max}.");
                         return Err(SyscallError::RangeError { min: 0, max }.into());
                     }
                 }
@@ -126,7 +140,10 @@ pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Re
             unsafe { cte::cte_insert(Cap::irq_handler(irq), control_slot, dest) };
             Ok(())
         }
-        _ => Err(SyscallError::IllegalOperation.into()),
+        _ => {
+            user_error!("IRQControl: Illegal operation");
+            Err(SyscallError::IllegalOperation.into())
+        }
     }
 }
 
@@ -141,11 +158,16 @@ pub fn invoke_handler(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationEr
         }
         label::IRQ_SET_IRQ_HANDLER => {
             let Some(ntfn_slot) = inv.extra_cap(0) else {
+                user_error!("IRQSetHandler: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
             // Safety: looked up in the caller's CSpace.
             let ntfn = unsafe { (*ntfn_slot).cap };
             if !ntfn.is(CapType::Notification) || !ntfn.ntfn_can_send() {
+                match ntfn.is(CapType::Notification) {
+                    false => user_error!("IRQSetHandler: provided cap is not an notification capability."),
+                    true => user_error!("IRQSetHandler: caller does not have send rights on the endpoint."),
+                }
                 return Err(SyscallError::InvalidCapability { number: 0 }.into());
             }
             // Safety: the IRQ's node slot and the caller's slot are live.
@@ -160,7 +182,10 @@ pub fn invoke_handler(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationEr
             unsafe { delete::cte_delete_one(node, &mut KernelEnv) };
             Ok(())
         }
-        _ => Err(SyscallError::IllegalOperation.into()),
+        _ => {
+            user_error!("IRQHandler: Illegal operation.");
+            Err(SyscallError::IllegalOperation.into())
+        }
     }
 }
 

@@ -51,10 +51,16 @@ fn auth_tcb<'a>(inv: &Invocation<'_>) -> Result<&'a Tcb, SyscallError> {
 
 /// seL4's `checkValidIPCBuffer`.
 fn check_ipc_buffer(addr: u64, cap: &Cap) -> Result<(), SyscallError> {
-    if !cap.is(CapType::Frame) || cap.frame_is_device() {
+    if !cap.is(CapType::Frame) {
+        user_error!("IPC Buffer is an invalid cap.");
+        return Err(SyscallError::IllegalOperation);
+    }
+    if cap.frame_is_device() {
+        user_error!("Specifying a device frame as an IPC buffer is not permitted.");
         return Err(SyscallError::IllegalOperation);
     }
     if !addr.is_multiple_of(IPC_BUFFER_ALIGN) {
+        user_error!("IPC Buffer vaddr 0x{:x} is not aligned.", addr as u32);
         return Err(SyscallError::AlignmentError);
     }
     Ok(())
@@ -120,13 +126,16 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
     match inv.label {
         label::TCB_READ_REGISTERS => {
             if inv.length < 2 {
+                user_error!("TCB ReadRegisters: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             }
             let (flags, n) = (inv.arg(0), inv.arg(1));
             if !(1..=USER_CONTEXT_WORDS as u64).contains(&n) {
+                user_error!("TCB ReadRegisters: Attempted to read an invalid number of registers ({}).", n as i32);
                 return Err(SyscallError::RangeError { min: 1, max: USER_CONTEXT_WORDS as u64 }.into());
             }
             if target_is_caller {
+                user_error!("TCB ReadRegisters: Attempted to read our own registers.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             if flags & 1 != 0 {
@@ -151,13 +160,16 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
         }
         label::TCB_WRITE_REGISTERS => {
             if inv.length < 2 {
+                user_error!("TCB WriteRegisters: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             }
             let (flags, count) = (inv.arg(0), inv.arg(1));
             if (inv.length as u64 - 2) < count {
+                user_error!("TCB WriteRegisters: Message too short for requested write size ({}/{}).", inv.length as i32 - 2, count as i32);
                 return Err(SyscallError::TruncatedMessage.into());
             }
             if target_is_caller {
+                user_error!("TCB WriteRegisters: Attempted to write our own registers.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             for i in 0..(count as usize).min(USER_CONTEXT_WORDS) {
@@ -170,10 +182,12 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
         }
         label::TCB_COPY_REGISTERS => {
             if inv.length < 1 || inv.extra_cap(0).is_none() {
+                user_error!("TCB CopyRegisters: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             }
             let flags = inv.arg(0);
             let Some((_, src_cap)) = extra_cap(inv, 0).filter(|(_, c)| c.is(CapType::Thread)) else {
+                user_error!("TCB CopyRegisters: Invalid source TCB.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             };
             let source = tcb_of(&src_cap);
@@ -212,6 +226,7 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
         label::TCB_SET_SPACE => set_space(cap, slot, target, inv),
         label::TCB_SET_IPC_BUFFER => {
             let Some((buf_slot, buf_cap)) = extra_cap(inv, 0).filter(|_| inv.length >= 1) else {
+                user_error!("TCB SetIPCBuffer: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
             let addr = inv.arg(0);
@@ -225,12 +240,24 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
             set_ipc_buffer(&cap, slot, target, addr, new_cap, buf_slot)
         }
         label::TCB_SET_PRIORITY | label::TCB_SET_MCPRIORITY => {
+            let is_prio = inv.label == label::TCB_SET_PRIORITY;
             if inv.length < 1 || inv.extra_cap(0).is_none() {
+                match is_prio {
+                    true => user_error!("TCB SetPriority: Truncated message."),
+                    false => user_error!("TCB SetMCPriority: Truncated message."),
+                }
                 return Err(SyscallError::TruncatedMessage.into());
             }
             let value = inv.arg(0);
-            check_prio(value, auth_tcb(inv)?)?;
-            if inv.label == label::TCB_SET_PRIORITY {
+            let auth = auth_tcb(inv).inspect_err(|_| match is_prio {
+                true => user_error!("Set priority: authority cap not a TCB."),
+                false => user_error!("TCB SetMCPriority: authority cap not a TCB."),
+            })?;
+            check_prio(value, auth).inspect_err(|_| match is_prio {
+                true => user_error!("TCB SetPriority: Requested priority {value} too high (max {}).", auth.mcp),
+                false => user_error!("TCB SetMCPriority: Requested maximum controlled priority {value} too high (max {}).", auth.mcp),
+            })?;
+            if is_prio {
                 set_priority(target, value as u8);
             } else {
                 target.mcp = value as u8;
@@ -239,32 +266,40 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
         }
         label::TCB_SET_SCHED_PARAMS => {
             if inv.length < 2 || inv.extra_cap(0).is_none() {
+                user_error!("TCB SetSchedParams: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             }
             let (mcp, prio) = (inv.arg(0), inv.arg(1));
-            let auth = auth_tcb(inv)?;
-            check_prio(mcp, auth)?;
-            check_prio(prio, auth)?;
+            let auth = auth_tcb(inv).inspect_err(|_| user_error!("TCB SetSchedParams: authority cap not a TCB."))?;
+            let max = auth.mcp;
+            check_prio(mcp, auth)
+                .inspect_err(|_| user_error!("TCB SetSchedParams: Requested maximum controlled priority {mcp} too high (max {max})."))?;
+            check_prio(prio, auth).inspect_err(|_| user_error!("TCB SetSchedParams: Requested priority {prio} too high (max {max})."))?;
             target.mcp = mcp as u8;
             set_priority(target, prio as u8);
             Ok(())
         }
         label::TCB_BIND_NOTIFICATION => {
             let Some((_, ntfn)) = extra_cap(inv, 0) else {
+                user_error!("TCB BindNotification: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
             if target.bound_notification != 0 {
+                user_error!("TCB BindNotification: TCB already has a bound notification.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             // seL4 answers a cap of another type with IllegalOperation
             // (not InvalidCapability), as for every other refusal here.
             if !ntfn.is(CapType::Notification) {
+                user_error!("TCB BindNotification: Notification is invalid.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             if !ntfn.ntfn_can_receive() {
+                user_error!("TCB BindNotification: Insufficient access rights");
                 return Err(SyscallError::IllegalOperation.into());
             }
             if ipc::notification_bound_tcb(ntfn.ntfn_ptr()) != 0 || ipc::notification_has_waiters(ntfn.ntfn_ptr()) {
+                user_error!("TCB BindNotification: Notification cannot be bound.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             ipc::bind_notification(target, ntfn.ntfn_ptr());
@@ -272,6 +307,7 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
         }
         label::TCB_UNBIND_NOTIFICATION => {
             if target.bound_notification == 0 {
+                user_error!("TCB UnbindNotification: TCB already has no bound Notification.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             ipc::unbind_notification(target);
@@ -280,6 +316,7 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
         sel4_compat::uintr::label::TCB_BIND_UITT | sel4_compat::uintr::label::TCB_UNBIND_UITT => super::uintr::invoke_tcb(target, inv),
         label::TCB_SET_FLAGS => {
             if inv.length < 2 {
+                user_error!("TCB SetFlags: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             }
             set_flags(caller, target, inv.arg(0), inv.arg(1), is_call);
@@ -287,6 +324,7 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
         }
         label::TCB_SET_TLS_BASE => {
             if inv.length < 1 {
+                user_error!("TCB SetTLSBase: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             }
             ipc::write_user_register(target, 18, inv.arg(0));
@@ -295,7 +333,10 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
             }
             Ok(())
         }
-        _ => Err(SyscallError::IllegalOperation.into()),
+        _ => {
+            user_error!("TCB: Illegal operation.");
+            Err(SyscallError::IllegalOperation.into())
+        }
     }
 }
 
@@ -320,13 +361,16 @@ fn set_flags(caller: &mut Tcb, target: &mut Tcb, clear: u64, set: u64, is_call: 
 
 /// The CSpace and VSpace part of Configure and SetSpace, checked.
 fn decode_space(
+    configure: bool,
     target: &Tcb,
     croot_data: u64,
     vroot_data: u64,
     croot: (*mut Cte, Cap),
     vroot: (*mut Cte, Cap),
 ) -> Result<(Cap, Cap), SyscallError> {
+    let op = if configure { "Configure" } else { "SetSpace" };
     if long_running_delete(target.slot(tcb_slot::CTABLE)) || long_running_delete(target.slot(tcb_slot::VTABLE)) {
+        user_error!("TCB {op}: CSpace or VSpace currently being deleted.");
         return Err(SyscallError::IllegalOperation);
     }
     let mut croot_cap = croot.1;
@@ -335,6 +379,10 @@ fn decode_space(
     }
     let croot_cap = derive(croot.0, croot_cap)?;
     if !croot_cap.is(CapType::CNode) {
+        match configure {
+            true => user_error!("TCB Configure: CSpace cap is invalid."),
+            false => user_error!("TCB SetSpace: Invalid CNode cap."),
+        }
         return Err(SyscallError::IllegalOperation);
     }
     let mut vroot_cap = vroot.1;
@@ -343,6 +391,10 @@ fn decode_space(
     }
     let vroot_cap = derive(vroot.0, vroot_cap)?;
     if !is_valid_vtable_root(&vroot_cap) {
+        match configure {
+            true => user_error!("TCB Configure: VSpace cap is invalid."),
+            false => user_error!("TCB SetSpace: Invalid VSpace cap."),
+        }
         return Err(SyscallError::IllegalOperation);
     }
     Ok((croot_cap, vroot_cap))
@@ -350,9 +402,11 @@ fn decode_space(
 
 fn configure(_caller: &mut Tcb, cap: Cap, slot: *mut Cte, target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let (Some(croot), Some(vroot), Some(buffer)) = (extra_cap(inv, 0), extra_cap(inv, 1), extra_cap(inv, 2)) else {
+        user_error!("TCB Configure: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     };
     if inv.length < 4 {
+        user_error!("TCB Configure: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     }
     let (fault_ep, croot_data, vroot_data, buffer_addr) = (inv.arg(0), inv.arg(1), inv.arg(2), inv.arg(3));
@@ -363,7 +417,7 @@ fn configure(_caller: &mut Tcb, cap: Cap, slot: *mut Cte, target: &mut Tcb, inv:
         check_ipc_buffer(buffer_addr, &derived)?;
         Some(derived)
     };
-    let (croot_cap, vroot_cap) = decode_space(target, croot_data, vroot_data, croot, vroot)?;
+    let (croot_cap, vroot_cap) = decode_space(true, target, croot_data, vroot_data, croot, vroot)?;
     target.fault_handler = fault_ep;
     replace_tcb_cap(&cap, slot, target, tcb_slot::CTABLE, croot_cap, croot.0)?;
     replace_tcb_cap(&cap, slot, target, tcb_slot::VTABLE, vroot_cap, vroot.0)?;
@@ -372,13 +426,15 @@ fn configure(_caller: &mut Tcb, cap: Cap, slot: *mut Cte, target: &mut Tcb, inv:
 
 fn set_space(cap: Cap, slot: *mut Cte, target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let (Some(croot), Some(vroot)) = (extra_cap(inv, 0), extra_cap(inv, 1)) else {
+        user_error!("TCB SetSpace: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     };
     if inv.length < 3 {
+        user_error!("TCB SetSpace: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     }
     let (fault_ep, croot_data, vroot_data) = (inv.arg(0), inv.arg(1), inv.arg(2));
-    let (croot_cap, vroot_cap) = decode_space(target, croot_data, vroot_data, croot, vroot)?;
+    let (croot_cap, vroot_cap) = decode_space(false, target, croot_data, vroot_data, croot, vroot)?;
     target.fault_handler = fault_ep;
     replace_tcb_cap(&cap, slot, target, tcb_slot::CTABLE, croot_cap, croot.0)?;
     replace_tcb_cap(&cap, slot, target, tcb_slot::VTABLE, vroot_cap, vroot.0)

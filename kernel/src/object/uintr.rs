@@ -155,20 +155,25 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
     match inv.label {
         label::UINTR_RECEIVER_BIND_TCB => {
             let Some((_, tcb_cap)) = extra_cap(inv, 0).filter(|_| inv.length >= 2) else {
+                user_error!("UintrReceiver BindTCB: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
             if !tcb_cap.is(CapType::Thread) {
+                user_error!("UintrReceiver BindTCB: thread cap required.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             }
             let (handler, stack_adjust) = (inv.arg(0), inv.arg(1));
             if !is_canonical(handler) {
+                user_error!("UintrReceiver BindTCB: handler address 0x{handler:x} is not canonical.");
                 return Err(SyscallError::InvalidArgument { number: 0 }.into());
             }
             if !is_canonical(stack_adjust) {
+                user_error!("UintrReceiver BindTCB: stack adjustment 0x{stack_adjust:x} is not canonical.");
                 return Err(SyscallError::InvalidArgument { number: 1 }.into());
             }
             let t = tcb_of(&tcb_cap);
             if !r.tcb.is_null() || !t.slot_cap(tcb_slot::RECEIVER).is_null() {
+                user_error!("UintrReceiver BindTCB: receiver or thread already bound.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             let held = Cap::uintr_receiver(cap.receiver_ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64));
@@ -183,6 +188,7 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
         }
         label::UINTR_RECEIVER_UNBIND_TCB => {
             if r.tcb.is_null() {
+                user_error!("UintrReceiver UnbindTCB: receiver is not bound.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             // Safety: a bound receiver's thread is live.
@@ -191,9 +197,11 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
         }
         label::UINTR_RECEIVER_SET_NOTIFICATION => {
             let Some((ntfn_slot, ntfn)) = extra_cap(inv, 0) else {
+                user_error!("UintrReceiver SetNotification: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
             if !ntfn.is(CapType::Notification) || !ntfn.ntfn_can_send() {
+                user_error!("UintrReceiver SetNotification: notification cap with send rights required.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             }
             let wake = &mut r.wake as *mut Cte;
@@ -202,7 +210,10 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
             unsafe { cte::cte_insert(ntfn, ntfn_slot, wake) };
             Ok(())
         }
-        _ => Err(SyscallError::IllegalOperation.into()),
+        _ => {
+            user_error!("UintrReceiver: Illegal operation.");
+            Err(SyscallError::IllegalOperation.into())
+        }
     }
 }
 
@@ -213,16 +224,20 @@ pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError
     match inv.label {
         label::UITT_REGISTER_SENDER => {
             let Some((src, receiver)) = extra_cap(inv, 0).filter(|_| inv.length >= 1) else {
+                user_error!("UITT RegisterSender: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
             if index > UITT_SIZE {
+                user_error!("UITT RegisterSender: index {index} above {UITT_SIZE}.");
                 return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE }.into());
             }
             let Some(vector) = receiver.receiver_vector().filter(|_| receiver.is(CapType::UintrReceiver)) else {
+                user_error!("UITT RegisterSender: receiver cap required.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             };
             let i = index as usize;
             if !table.slots[i].cap.is_null() {
+                user_error!("UITT RegisterSender: entry {index} is in use.");
                 return Err(SyscallError::DeleteFirst.into());
             }
             let entry = &mut table.entries[i] as *mut UittEntry as u64;
@@ -234,15 +249,20 @@ pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError
         }
         label::UITT_UNREGISTER_SENDER => {
             if inv.length < 1 {
+                user_error!("UITT UnregisterSender: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             }
             if index > UITT_SIZE {
+                user_error!("UITT UnregisterSender: index {index} above {UITT_SIZE}.");
                 return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE }.into());
             }
             delete_held(&mut table.slots[index as usize]);
             Ok(())
         }
-        _ => Err(SyscallError::IllegalOperation.into()),
+        _ => {
+            user_error!("UITT: Illegal operation.");
+            Err(SyscallError::IllegalOperation.into())
+        }
     }
 }
 
@@ -254,12 +274,15 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
     match inv.label {
         label::TCB_BIND_UITT => {
             let Some((src, uitt)) = extra_cap(inv, 0) else {
+                user_error!("TCB BindUITT: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
             if !uitt.is(CapType::Uitt) {
+                user_error!("TCB BindUITT: UITT cap required.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             }
             if !bound.is_null() {
+                user_error!("TCB BindUITT: TCB already has a UITT.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             // Safety: `target` is a reference to a live TCB.
@@ -270,6 +293,7 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
         }
         label::TCB_UNBIND_UITT => {
             if bound.is_null() {
+                user_error!("TCB UnbindUITT: TCB has no UITT.");
                 return Err(SyscallError::IllegalOperation.into());
             }
             // Safety: `target` is a reference to a live TCB.
@@ -277,7 +301,10 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
             delete_held(slot);
             Ok(())
         }
-        _ => Err(SyscallError::IllegalOperation.into()),
+        _ => {
+            user_error!("TCB: Illegal operation.");
+            Err(SyscallError::IllegalOperation.into())
+        }
     }
 }
 

@@ -47,26 +47,34 @@ struct Retype {
 
 fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, SyscallError> {
     if inv.label != sel4_compat::invocation::UNTYPED_RETYPE {
+        user_error!("Untyped cap: Illegal operation attempted.");
         return Err(SyscallError::IllegalOperation);
     }
     let root_slot = match inv.extra_cap(0) {
         Some(s) if inv.length >= 6 => s,
-        _ => return Err(SyscallError::TruncatedMessage),
+        _ => {
+            user_error!("Untyped invocation: Truncated message.");
+            return Err(SyscallError::TruncatedMessage);
+        }
     };
     let (object_type, user_size) = (inv.arg(0), inv.arg(1));
     let (node_index, node_depth, node_offset, node_window) = (inv.arg(2), inv.arg(3), inv.arg(4), inv.arg(5));
 
     if object_type >= ty::COUNT && !is_uintr_object(object_type) {
+        user_error!("Untyped Retype: Invalid object type.");
         return Err(SyscallError::InvalidArgument { number: 0 });
     }
     let object_bits = object_size_bits(object_type, user_size);
     if user_size >= 64 || object_bits > MAX_UNTYPED_BITS as u64 {
+        user_error!("Untyped Retype: Invalid object size.");
         return Err(SyscallError::RangeError { min: 0, max: MAX_UNTYPED_BITS as u64 });
     }
     if object_type == ty::CAP_TABLE && user_size == 0 {
+        user_error!("Untyped Retype: Requested CapTable size too small.");
         return Err(SyscallError::InvalidArgument { number: 1 });
     }
     if object_type == ty::UNTYPED && user_size < MIN_UNTYPED_BITS as u64 {
+        user_error!("Untyped Retype: Requested UntypedItem size too small.");
         return Err(SyscallError::InvalidArgument { number: 1 });
     }
 
@@ -75,11 +83,13 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
     let node_cap = if node_depth == 0 {
         root
     } else {
-        let s = lookup_slot_for_cnode_op(false, root, node_index, node_depth)?;
+        let s = lookup_slot_for_cnode_op(false, root, node_index, node_depth)
+            .inspect_err(|_| user_error!("Untyped Retype: Invalid destination address."))?;
         // Safety: a slot from a lookup.
         unsafe { (*s).cap }
     };
     if !node_cap.is(CapType::CNode) {
+        user_error!("Untyped Retype: Destination cap invalid or read-only.");
         return Err(SyscallError::FailedLookup {
             source: false,
             fault: LookupFault::MissingCapability { bits_left: node_depth as u32 },
@@ -87,12 +97,15 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
     }
     let node_size = 1u64 << node_cap.cnode_radix();
     if node_offset > node_size - 1 {
+        user_error!("Untyped Retype: Destination node offset #{} too large.", node_offset as i32);
         return Err(SyscallError::RangeError { min: 0, max: node_size - 1 });
     }
     if !(1..=RETYPE_FAN_OUT_LIMIT).contains(&node_window) {
+        user_error!("Untyped Retype: Number of requested objects ({}) too small or large.", node_window as i32);
         return Err(SyscallError::RangeError { min: 1, max: RETYPE_FAN_OUT_LIMIT });
     }
     if node_window > node_size - node_offset {
+        user_error!("Untyped Retype: Requested destination window overruns size of node.");
         return Err(SyscallError::RangeError { min: 1, max: node_size - node_offset });
     }
     let dest_cnode = node_cap.cnode_ptr();
@@ -100,6 +113,7 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
         let dest = (dest_cnode + (i << SLOT_BITS)) as *const Cte;
         // Safety: `i` is below the CNode's size.
         if !unsafe { (*dest).cap }.is_null() {
+            user_error!("Untyped Retype: Slot #{} in destination window non-empty.", i as i32);
             return Err(SyscallError::DeleteFirst);
         }
     }
@@ -110,10 +124,13 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
     let free_ref = region + free_index_to_offset(free_index);
     let free_bytes = (1u64 << cap.untyped_size_bits()) - free_index_to_offset(free_index);
     if (free_bytes >> object_bits) < node_window {
+        let size = if object_bits >= 64 { u64::MAX } else { 1 << object_bits };
+        user_error!("Untyped Retype: Insufficient memory ({node_window} * {size} bytes needed, {free_bytes} bytes available).");
         return Err(SyscallError::NotEnoughMemory { bytes_left: free_bytes });
     }
     let is_device = cap.untyped_is_device();
     if is_device && !ty::is_frame_type(object_type) && object_type != ty::UNTYPED {
+        user_error!("Untyped Retype: Creating kernel objects with device untyped");
         return Err(SyscallError::InvalidArgument { number: 1 });
     }
     let align = (1u64 << object_bits) - 1;
@@ -234,6 +251,7 @@ pub unsafe fn invoke(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, env: &mut d
     // window where the CPU reads them; none left is memory exhausted.
     if is_uintr_object(r.object_type) && r.count > env.uintr_window_free() {
         let used = if r.reset { 0 } else { free_index_to_offset(cap.untyped_free_index()) };
+        user_error!("Untyped Retype: No room left in the kernel's user-interrupt window for {} objects.", r.count);
         return Err(SyscallError::NotEnoughMemory { bytes_left: (1u64 << cap.untyped_size_bits()) - used }.into());
     }
     // Safety: just decoded.

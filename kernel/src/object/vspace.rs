@@ -81,30 +81,37 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
     match inv.label {
         label::X86_PAGE_MAP => {
             if inv.length < 3 || inv.extra_cap(0).is_none() {
+                user_error!("X86Frame Map: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             }
             let size = cap.frame_size();
             let (vaddr, rights_mask, attr) = (inv.arg(0), inv.arg(1), inv.arg(2));
-            let (pml4, asid) = valid_root(inv)?;
+            let (pml4, asid) =
+                valid_root(inv).inspect_err(|_| user_error!("X86FrameMap: Attempting to map frame into invalid page directory cap."))?;
             if cap.frame_mapped_asid() != 0 {
                 if cap.frame_mapped_asid() != asid {
+                    user_error!("X86Frame: Attempting to remap frame into a different address space.");
                     return Err(SyscallError::InvalidCapability { number: 1 }.into());
                 }
                 if cap.frame_map_type() != map_type::VSPACE {
+                    user_error!("X86Frame: Attempting to remap frame with different mapping type");
                     return Err(SyscallError::IllegalOperation.into());
                 }
                 if cap.frame_mapped_vaddr() != vaddr {
+                    user_error!("X86Frame: Attempting to map frame into multiple addresses");
                     return Err(SyscallError::InvalidArgument { number: 0 }.into());
                 }
             } else {
                 let top = vaddr.saturating_add(1 << size.bits());
                 if vaddr > USER_TOP || top > USER_TOP {
+                    user_error!("X86Frame: Mapping address too high.");
                     return Err(SyscallError::InvalidArgument { number: 0 }.into());
                 }
             }
-            check_asid(pml4, asid)?;
+            check_asid(pml4, asid).inspect_err(|_| user_error!("X86Frame Map: The VSpace root's ASID does not name it."))?;
             let rights = mask_cap_rights(CapRights(rights_mask), cap).frame_rights();
             if vaddr % (1 << size.bits()) != 0 {
+                user_error!("X86Frame Map: Address 0x{vaddr:x} is not aligned to the frame's size.");
                 return Err(SyscallError::AlignmentError.into());
             }
             let paddr = pptr_to_paddr(cap.frame_base());
@@ -113,10 +120,11 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
                 FrameSize::Large => (21, true),
                 FrameSize::Huge => (30, true),
             };
-            let e = lookup_slot(pml4, vaddr, shift)?;
+            let e = lookup_slot(pml4, vaddr, shift).inspect_err(|_| user_error!("X86Frame Map: No paging structure to map 0x{vaddr:x} in."))?;
             let current = read(e);
             // A large or huge page cannot replace a table below it.
             if large && current & PTE_PRESENT != 0 && current & PTE_PS == 0 {
+                user_error!("X86Frame Map: A paging structure is mapped at 0x{vaddr:x}.");
                 return Err(SyscallError::DeleteFirst.into());
             }
             write(e, pte::frame_entry(paddr, rights, attr, shift));
@@ -138,7 +146,10 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
             sched::set_thread_state(caller, ThreadState::Running);
             Ok(())
         }
-        _ => Err(SyscallError::IllegalOperation.into()),
+        _ => {
+            user_error!("X86Frame: Illegal operation.");
+            Err(SyscallError::IllegalOperation.into())
+        }
     }
 }
 
@@ -153,9 +164,20 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
         Some(CapType::PageDirectory) => (label::X86_PAGE_DIRECTORY_MAP, label::X86_PAGE_DIRECTORY_UNMAP, 30),
         _ => (label::X86_PAGE_TABLE_MAP, label::X86_PAGE_TABLE_UNMAP, 21),
     };
+    // seL4 names the three kinds inconsistently; its words are kept.
+    let [name, illegal, mapped] = match shift {
+        39 => ["X64PDPT", "X86PDPT", "PDPT is already mapped to a PML4."],
+        30 => ["X64PageDirectory", "X64Directory", "PD is already mapped to a PML4."],
+        _ => ["X86PageTable", "X86PageTable", "Page table is already mapped to a page directory."],
+    };
     if inv.label == unmap {
         // Safety: the invoked cap's slot is live.
         if !unsafe { cte::is_final_capability(slot) } {
+            match shift {
+                39 => user_error!("X86PDPT: Cannot unmap if more than one cap exist."),
+                30 => user_error!("X86PageDirectory: Cannot unmap if more than one cap exist."),
+                _ => user_error!("X86PageTable: Cannot unmap if more than one cap exists."),
+            }
             return Err(SyscallError::RevokeFirst.into());
         }
         if cap.paging_mapped() {
@@ -167,23 +189,28 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
         return Ok(());
     }
     if inv.label != map {
+        user_error!("{illegal}: Illegal operation.");
         return Err(SyscallError::IllegalOperation.into());
     }
     if inv.length < 2 || inv.extra_cap(0).is_none() {
+        user_error!("{name}: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     }
     if cap.paging_mapped() {
+        user_error!("{name}: {mapped}");
         return Err(SyscallError::InvalidCapability { number: 0 }.into());
     }
     let vaddr = inv.arg(0) & !((1u64 << shift) - 1);
     let attr = inv.arg(1);
-    let (pml4, asid) = valid_root(inv)?;
+    let (pml4, asid) = valid_root(inv).inspect_err(|_| user_error!("{name}: Invalid VSpace root."))?;
     if vaddr > USER_TOP {
+        user_error!("{name}: Mapping address too high.");
         return Err(SyscallError::InvalidArgument { number: 0 }.into());
     }
-    check_asid(pml4, asid)?;
-    let e = lookup_slot(pml4, vaddr, shift)?;
+    check_asid(pml4, asid).inspect_err(|_| user_error!("{name}: The VSpace root's ASID does not name it."))?;
+    let e = lookup_slot(pml4, vaddr, shift).inspect_err(|_| user_error!("{name}: No paging structure to map 0x{vaddr:x} in."))?;
     if read(e) & PTE_PRESENT != 0 {
+        user_error!("{name}: Something is already mapped at 0x{vaddr:x}.");
         return Err(SyscallError::DeleteFirst.into());
     }
     let paddr = pptr_to_paddr(cap.paging_ptr());
@@ -195,30 +222,37 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
 /// ASIDControl_MakePool.
 pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> {
     if inv.label != label::X86_ASID_CONTROL_MAKE_POOL {
+        user_error!("ASIDControl: Illegal operation.");
         return Err(SyscallError::IllegalOperation.into());
     }
     let (Some(ut_slot), Some(root_slot)) = (inv.extra_cap(0), inv.extra_cap(1)) else {
+        user_error!("ASIDControlMakePool: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     };
     if inv.length < 2 {
+        user_error!("ASIDControlMakePool: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     }
     let (index, depth) = (inv.arg(0), inv.arg(1));
     let Some(pool_index) = (0..ASID_POOLS).find(|&i| vspace::asid_pool(i) == 0) else {
+        user_error!("ASIDControlMakePool: No unallocated pools found.");
         return Err(SyscallError::DeleteFirst.into());
     };
     // Safety: extra caps were looked up in the caller's CSpace.
     let (ut, root) = unsafe { ((*ut_slot).cap, (*root_slot).cap) };
     if !ut.is(CapType::Untyped) || ut.untyped_size_bits() != ASID_POOL_BITS || ut.untyped_is_device() {
+        user_error!("ASIDControlMakePool: The untyped is not a 4 KiB RAM untyped.");
         return Err(SyscallError::InvalidCapability { number: 1 }.into());
     }
     // Safety: a live slot.
     if unsafe { cte::has_children(ut_slot) } {
+        user_error!("ASIDControlMakePool: The untyped has children.");
         return Err(SyscallError::RevokeFirst.into());
     }
-    let dest = lookup_slot_for_cnode_op(false, root, index, depth)?;
+    let dest = lookup_slot_for_cnode_op(false, root, index, depth).inspect_err(|_| user_error!("ASIDControlMakePool: Destination slot invalid."))?;
     // Safety: a slot from a lookup.
     if !unsafe { (*dest).cap }.is_null() {
+        user_error!("ASIDControlMakePool: Destination slot not empty.");
         return Err(SyscallError::DeleteFirst.into());
     }
     let pool = ut.untyped_ptr();
@@ -236,28 +270,34 @@ pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> 
 /// ASIDPool_Assign.
 pub fn invoke_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     if inv.label != label::X86_ASID_POOL_ASSIGN {
+        user_error!("X86ASIDPool: Illegal operation.");
         return Err(SyscallError::IllegalOperation.into());
     }
     let Some(vs_slot) = inv.extra_cap(0) else {
+        user_error!("X86ASIDPool: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     };
     // Safety: looked up in the caller's CSpace.
     let vs = unsafe { (*vs_slot).cap };
     if !vs.is(CapType::Pml4) || vs.pml4_mapped() {
+        user_error!("X86ASIDPool: Invalid vspace root.");
         return Err(SyscallError::InvalidCapability { number: 1 }.into());
     }
     let base = cap.asid_base();
     let pool = vspace::asid_pool((base / ASID_POOL_ENTRIES) as usize);
     if pool == 0 {
+        user_error!("X86ASIDPool: The pool no longer exists.");
         return Err(failed_lookup(LookupFault::InvalidRoot).into());
     }
     if pool != cap.asid_pool_ptr() {
+        user_error!("X86ASIDPool: The cap names a pool that was replaced.");
         return Err(SyscallError::InvalidCapability { number: 0 }.into());
     }
     let table = pool as *mut u64;
     // Safety: a live ASID pool of 512 entries.
     let free = (0..ASID_POOL_ENTRIES).find(|&i| base + i != 0 && unsafe { table.add(i as usize).read() } == 0);
     let Some(i) = free else {
+        user_error!("X86ASIDPool: No free ASID in the pool.");
         return Err(SyscallError::DeleteFirst.into());
     };
     let asid = base + i;

@@ -85,6 +85,16 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 
+    t.run("failed_invocation_gets_the_kernel_debug_line", || {
+        // A debug kernel (KernelPrinting) prints seL4's userError line for
+        // this refused Copy right after the marker; the harness checks it
+        // names the kernel's decode function, this thread and an IP in
+        // this image's code.
+        let (src, dest) = (window(11), window(11) + 1);
+        sel4::println!("user_error_line: CNode Copy from the empty slot {} into slot {}", src, dest);
+        ensure(slot(dest).copy(slot(src), ALL) == Err(Error::FailedLookup), "expected FailedLookup for an empty source")
+    });
+
     t.run("syscall_errors_and_their_message_words", || {
         let b = window(2);
         ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, b, 1).map_err(|_| "retype failed")?;

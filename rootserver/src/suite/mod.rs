@@ -59,7 +59,9 @@ impl Runner {
 /// every object the test made from it (threads, bindings and cap copies
 /// with them), and the suites' shared records are cleared.
 pub fn clean_up_after_failure(ut: Untyped) -> Result<(), &'static str> {
-    sel4::uintr::clui();
+    if uintr::kernel_has_uintr_objects() {
+        sel4::uintr::clui();
+    }
     threads::clear_log();
     slot(ut).revoke().map_err(|_| "revoking the untyped failed")
 }
@@ -122,6 +124,9 @@ pub fn slot(cap: impl Into<CPtr>) -> Slot {
 
 pub fn run(bi: &'static BootInfo) -> (u32, u32) {
     let mut t = Runner { passed: 0, failed: 0, scratch: find_untyped(bi, 22).map(|(ut, _)| ut) };
+    if let Some(ut) = t.scratch {
+        uintr::probe_uintr_objects(bi, ut);
+    }
     let bi_addr = bi as *const BootInfo as u64;
 
     t.run("bootinfo_header", || {

@@ -232,6 +232,24 @@ impl Case {
     }
 }
 
+/// Whether the kernel has this kernel's user-interrupt objects, found out
+/// once by [`probe_uintr_objects`] (stock seL4 has none, and its CPU path
+/// does not emulate CLUI and the other instructions either).
+static UINTR_OBJECTS: AtomicBool = AtomicBool::new(false);
+
+/// Finds out whether the kernel knows the user-interrupt object types:
+/// stock seL4 refuses them as an invalid argument. The probe's object is
+/// revoked again.
+pub fn probe_uintr_objects(bi: &BootInfo, ut: Untyped) {
+    let probe = ut.retype(ObjectType::UintrReceiver, 0, ROOT_NODE, bi.empty.start + 64 * 40, 1);
+    let _ = slot(ut).revoke();
+    UINTR_OBJECTS.store(probe != Err(sel4::Error::InvalidArgument), Ordering::Relaxed);
+}
+
+pub fn kernel_has_uintr_objects() -> bool {
+    UINTR_OBJECTS.load(Ordering::Relaxed)
+}
+
 pub fn run(t: &mut Runner, bi: &'static BootInfo) {
     let Some((ut, _)) = find_untyped(bi, 22) else {
         t.run("uintr_untyped_available", || Err("no RAM untyped of 4 MiB or more"));
@@ -240,14 +258,9 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
     let base = bi.empty.start + 64 * 40;
     // Stock seL4 has no such objects: the same suite runs there without
     // these tests (the host checks that this kernel runs them).
-    match ut.retype(ObjectType::UintrReceiver, 0, ROOT_NODE, base, 1) {
-        Err(sel4::Error::InvalidArgument) => {
-            sel4::println!("uintr: this kernel has no user-interrupt objects (stock seL4): UINTR tests not run");
-            return;
-        }
-        _ => {
-            let _ = slot(ut).revoke();
-        }
+    if !kernel_has_uintr_objects() {
+        sel4::println!("uintr: this kernel has no user-interrupt objects (stock seL4): UINTR tests not run");
+        return;
     }
     let case = Case { ut, base, receiver: UintrReceiver::from_cptr(base), uitt: Uitt::from_cptr(base + 1) };
     let (receiver, uitt) = (case.receiver, case.uitt);
