@@ -24,9 +24,9 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The seeds `cargo xtask test` runs, and the calls per seed: a seed's
-/// two boots of 100,000 calls, side by side under TCG, take 15-20 s on
-/// an idle 2-core machine (30 s on a busy one); a million calls, about
-/// 5 minutes.
+/// two boots of 100,000 calls, side by side under TCG, take 20-30 s on a
+/// 2-core machine (mostly the kernels' debug lines for failed
+/// invocations); a million calls, about 5 minutes.
 pub const TEST_SEEDS: [u64; 3] = [1, 2, 3];
 pub const TEST_CALLS: u64 = 100_000;
 /// The rootserver's checkpoint interval (its default).
