@@ -6,6 +6,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 // The benchmark build uses only the suite's thread helpers.
 #![cfg_attr(feature = "bench", allow(dead_code))]
+// The differential build runs only the differential fuzzer.
+#![cfg_attr(feature = "difffuzz", allow(dead_code))]
 
 #[cfg(target_os = "none")]
 mod suite;
@@ -27,7 +29,12 @@ fn start(bootinfo: &'static sel4::BootInfo) -> ! {
     print_bootinfo(bootinfo);
     #[cfg(feature = "bench")]
     ipcbench::run(bootinfo);
-    #[cfg(not(feature = "bench"))]
+    #[cfg(feature = "difffuzz")]
+    if let Err(why) = suite::difffuzz::run(bootinfo) {
+        sel4::println!("difffuzz: setup failed: {}", why);
+        sel4::println!("difffuzz: end");
+    }
+    #[cfg(not(any(feature = "bench", feature = "difffuzz")))]
     {
         let (passed, failed) = suite::run(bootinfo);
         sel4::println!("{} passed, {} failed", passed, failed);

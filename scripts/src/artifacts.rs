@@ -150,6 +150,39 @@ pub fn build_rootserver_variant(feature: &str) -> Result<PathBuf, String> {
     Ok(variant)
 }
 
+/// Builds the differential fuzzer's rootserver (`--features difffuzz`)
+/// for a seed, a number of calls and optionally a window of steps to
+/// print in full (its build-time parameters), and keeps it as
+/// `rootserver-difffuzz-...` beside the default one. Build it before the
+/// default rootserver, which the same output file otherwise replaces.
+pub fn build_difffuzz_rootserver(seed: u64, calls: u64, window: Option<(u64, u64)>) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .args(["build", "--release", "--target", TARGET, "-p", "rootserver", "--features", "difffuzz"])
+        .env_remove(kernel_config::CONFIG_ENV)
+        .env("DIFFFUZZ_SEED", seed.to_string())
+        .env("DIFFFUZZ_CALLS", calls.to_string());
+    let mut name = format!("rootserver-difffuzz-s{seed}-c{calls}");
+    match window {
+        Some((a, b)) => {
+            cmd.env("DIFFFUZZ_WINDOW", format!("{a}-{b}"));
+            name.push_str(&format!("-w{a}-{b}"));
+        }
+        None => {
+            cmd.env_remove("DIFFFUZZ_WINDOW");
+        }
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the difffuzz rootserver failed".into());
+    }
+    let out = target_dir().join(TARGET).join("release");
+    let variant = out.join(name);
+    std::fs::copy(out.join("rootserver"), &variant).map_err(|e| format!("cannot copy the rootserver: {e}"))?;
+    Ok(variant)
+}
+
 /// Where test logs and generated test inputs go.
 pub fn scratch_dir() -> PathBuf {
     let dir = target_dir().join("xtask");

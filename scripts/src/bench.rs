@@ -418,28 +418,9 @@ const STOCK_RELEASE_OPTIONS: [&str; 8] = [
 fn build_stock_release() -> Result<PathBuf, String> {
     use kernel_tests::sel4test as s4;
     setup::ensure_sel4_build_tools()?;
-    let repo = artifacts::workspace_root();
-    let sources = s4::find_sources(&repo)?;
-    let cache = artifacts::target_dir().join("sel4test");
-    let tree = s4::source_tree(&sources, &cache)?;
-    let build = cache.join("stock-bench-release");
+    let sources = s4::find_sources(&artifacts::workspace_root())?;
     let options: Vec<String> = STOCK_RELEASE_OPTIONS.iter().map(|s| s.to_string()).collect();
-    s4::configure_tree(&tree, &build, &options)?;
-    let status = std::process::Command::new("ninja").arg("kernel.elf").current_dir(&build).status().map_err(|e| format!("cannot run ninja: {e}"))?;
-    if !status.success() {
-        return Err(format!("ninja kernel.elf failed in {}", build.display()));
-    }
-    let image = build.join("kernel-release-x86_64-pc99");
-    let status = std::process::Command::new("objcopy")
-        .args(["-O", "elf32-i386"])
-        .arg(build.join("kernel").join("kernel.elf"))
-        .arg(&image)
-        .status()
-        .map_err(|e| format!("cannot run objcopy: {e}"))?;
-    if !status.success() {
-        return Err("objcopy -O elf32-i386 of stock seL4 failed".into());
-    }
-    Ok(image)
+    s4::build_stock_kernel_only(&sources, &artifacts::target_dir().join("sel4test"), "stock-bench-release", &options)
 }
 
 /// Boots a kernel with the benchmark and returns its console. Release

@@ -19,7 +19,8 @@
 //! - `cargo xtask test [--host-only|--qemu-only|--uintr-only]`: host unit
 //!   tests plus every in-QEMU suite (including the UINTR conformance
 //!   image on the patched and the stock QEMU), closing with
-//!   `N passed, N failed`. `--uintr-only`: just the UINTR suites.
+//!   `N passed, N failed`. `--uintr-only`: just the UINTR suites;
+//!   `--difffuzz-only`: just the differential fuzzing against stock seL4.
 //!
 //! The patched QEMU comes from `scripts/qemu-uintr/build.sh` (its last
 //! line of output is the binary), or from `QEMU_UINTR=/path/to/binary`.
@@ -28,6 +29,11 @@
 //!   the IPC benchmark on our slowpath-only and fastpath kernels in the
 //!   release configuration, stock seL4 release and our debug
 //!   configuration, side by side.
+//! - `cargo xtask difffuzz [--seed S] [--calls N] [--stock SEL4_KERNEL]`:
+//!   the differential fuzzer's image on this kernel and on stock seL4 of
+//!   the same configuration (built from seL4's sources with seL4's CMake
+//!   flow unless given), compared: "identical after N calls", or the
+//!   first call whose results differ, with both.
 //! - `cargo xtask pxe ...`: a netboot tree (UEFI and BIOS chains) and the
 //!   dnsmasq configuration for a lab; `--serve IFACE` serves it,
 //!   `--console` captures a target's serial console (see docs/deploy.md).
@@ -52,9 +58,10 @@ const USAGE: &str = concat!(
   cargo xtask run  [--config PRESET|FILE] [--tcg | --kvm] [--gdb] [--cmdline \"KERNEL ARGS\"] [--qemu-uintr] [--full]
   cargo xtask kernel [--config PRESET|FILE] [--target-dir DIR] [--out FILE]
   cargo xtask sel4test [--release] [--stock SEL4_KERNEL]
-  cargo xtask test [--host-only | --qemu-only | --uintr-only | --sel4test-only | --bochs-only | --netboot-only | --firmware-only]
+  cargo xtask test [--host-only | --qemu-only | --uintr-only | --sel4test-only | --bochs-only | --netboot-only | --firmware-only | --difffuzz-only]
                    (--bochs-only: BOCHS=/path/to/bochs, a Bochs built with --enable-uintr)
   cargo xtask bench [--stock SEL4_RELEASE_KERNEL | --build-stock] [--compare RESULTS] [--log CONSOLE_LOG ...]
+  cargo xtask difffuzz [--seed S] [--calls N] [--stock SEL4_KERNEL]
 ",
     pxe_usage!()
 );
@@ -67,6 +74,7 @@ fn main() -> ExitCode {
         Some("sel4test") => sel4test(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]).map(|()| ExitCode::SUCCESS),
+        Some("difffuzz") => difffuzz(&args[1..]),
         Some("pxe") => pxe::pxe(&args[1..]).map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -148,8 +156,15 @@ fn prepare_uintr() -> Result<kernel_tests::uintr::UintrImages, String> {
 
 /// Every image the in-QEMU suites boot, built.
 fn images_under_test() -> Result<kernel_tests::Images, String> {
+    // Before the default rootserver, whose output file these builds share.
+    setup::ensure_rust_target()?;
+    let difffuzz_rootservers = kernel_tests::difffuzz::TEST_SEEDS
+        .iter()
+        .map(|&seed| artifacts::build_difffuzz_rootserver(seed, kernel_tests::difffuzz::TEST_CALLS, None).map(|p| (seed, p)))
+        .collect::<Result<Vec<_>, String>>()?;
     let (images, slowpath, [bench_rootserver, quick_rootserver]) = prepare_both()?;
     let cmake = prepare_cmake(&images)?;
+    let difffuzz = kernel_tests::difffuzz::DiffImages { stock_kernel32: stock_kernel_for_tests(&cmake), rootservers: difffuzz_rootservers };
     let mut two_ioapics = kernel_config::Config::default();
     two_ioapics.set("KernelMaxNumIOAPIC", "2")?;
     let two_ioapics = artifacts::build_config(&two_ioapics, false, None)?;
@@ -171,7 +186,128 @@ fn images_under_test() -> Result<kernel_tests::Images, String> {
         uintr: prepare_uintr()?,
         newer_qemu: qemu_backports::newer_qemu(),
         cmake,
+        difffuzz,
     })
+}
+
+/// What the difffuzz suite alone needs: the default kernel, the stock
+/// kernel and the test seeds' images (built before the default kernel's
+/// build, which would otherwise leave its own rootserver last).
+fn difffuzz_images() -> Result<(artifacts::Images, kernel_tests::difffuzz::DiffImages), String> {
+    setup::ensure_rust_target()?;
+    setup::ensure_host_tools()?;
+    let rootservers = kernel_tests::difffuzz::TEST_SEEDS
+        .iter()
+        .map(|&seed| artifacts::build_difffuzz_rootserver(seed, kernel_tests::difffuzz::TEST_CALLS, None).map(|p| (seed, p)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let images = artifacts::build_config(&kernel_config::Config::default(), false, None)?;
+    let repo = artifacts::workspace_root();
+    let cmake = kernel_tests::sel4test::CmakeInputs {
+        sources: kernel_tests::sel4test::find_sources(&repo),
+        repo,
+        cache: artifacts::target_dir().join("sel4test"),
+        preset_kernels: Vec::new(),
+        default_kernel32: images.kernel32.clone(),
+    };
+    let stock_given = std::env::var_os(suites::STOCK_KERNEL_VAR).is_some();
+    if !stock_given && cmake.sources.is_ok() {
+        setup::ensure_sel4_build_tools()?;
+    }
+    Ok((images, kernel_tests::difffuzz::DiffImages { stock_kernel32: stock_kernel_for_tests(&cmake), rootservers }))
+}
+
+/// The stock seL4 kernel for the default configuration as an elf32 image
+/// for `-kernel`: the one given (`--stock`, else `SEL4_KERNEL_IMAGE`;
+/// an ELF64 is converted), else one built from seL4's sources with seL4's
+/// CMake flow. An error says why there is none.
+fn stock_kernel32(given: Option<std::path::PathBuf>, cmake: &kernel_tests::sel4test::CmakeInputs) -> Result<std::path::PathBuf, String> {
+    let given = given.or_else(|| std::env::var_os(suites::STOCK_KERNEL_VAR).map(Into::into));
+    let Some(kernel) = given else {
+        return kernel_tests::difffuzz::build_stock_kernel_only(cmake, kernel_tests::sel4test::Variant::Debug);
+    };
+    let bytes = std::fs::read(&kernel).map_err(|e| format!("{}: {e}", kernel.display()))?;
+    if bytes.get(4) != Some(&2) {
+        return Ok(kernel);
+    }
+    let elf32 = artifacts::scratch_dir().join("stock-kernel-x86_64-pc99");
+    let status = Command::new("objcopy").args(["-O", "elf32-i386"]).arg(&kernel).arg(&elf32).status().map_err(|e| format!("cannot run objcopy: {e}"))?;
+    if !status.success() {
+        return Err(format!("objcopy -O elf32-i386 {} failed", kernel.display()));
+    }
+    Ok(elf32)
+}
+
+/// The stock kernel the comparing suites use: a failed build where seL4's
+/// sources are at hand is a failure of theirs, no sources a skip.
+fn stock_kernel_for_tests(cmake: &kernel_tests::sel4test::CmakeInputs) -> kernel_tests::difffuzz::StockKernel {
+    use kernel_tests::difffuzz::StockKernel;
+    let given = std::env::var_os(suites::STOCK_KERNEL_VAR).is_some();
+    match stock_kernel32(None, cmake) {
+        Ok(image) => StockKernel::Image(image),
+        Err(why) if !given && cmake.sources.is_err() => StockKernel::Unavailable(why),
+        Err(why) => StockKernel::BuildFailed(why),
+    }
+}
+
+/// `cargo xtask difffuzz`: one seed's differential run; on a difference,
+/// a second run of the same seed with the window between the last equal
+/// and the first different checkpoint printed, to name the call.
+fn difffuzz(args: &[String]) -> Result<ExitCode, String> {
+    use kernel_tests::difffuzz::{self as df, Verdict};
+    let (mut seed, mut calls, mut stock) = (1u64, df::TEST_CALLS, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--seed" => seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--calls" => calls = value()?.parse().map_err(|e| format!("--calls: {e}"))?,
+            "--stock" => stock = Some(std::path::PathBuf::from(value()?)),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    setup::ensure_rust_target()?;
+    setup::ensure_host_tools()?;
+    let repo = artifacts::workspace_root();
+    let ours = artifacts::build_config(&kernel_config::Config::default(), false, None)?;
+    let cmake = kernel_tests::sel4test::CmakeInputs {
+        sources: kernel_tests::sel4test::find_sources(&repo),
+        repo,
+        cache: artifacts::target_dir().join("sel4test"),
+        preset_kernels: Vec::new(),
+        default_kernel32: ours.kernel32.clone(),
+    };
+    if stock.is_none() && std::env::var_os(suites::STOCK_KERNEL_VAR).is_none() {
+        setup::ensure_sel4_build_tools()?;
+    }
+    let stock32 = stock_kernel32(stock, &cmake)?;
+    let scratch = artifacts::scratch_dir();
+    let logs = |tag: &str| [scratch.join(format!("difffuzz_{tag}_stock.log")), scratch.join(format!("difffuzz_{tag}_ours.log"))];
+    let image = artifacts::build_difffuzz_rootserver(seed, calls, None)?;
+    eprintln!("xtask: difffuzz seed {seed}, {calls} calls, on {} and {}", ours.kernel32.display(), stock32.display());
+    let start = std::time::Instant::now();
+    let (s, o) = df::boot_both(&ours.kernel32, &stock32, &image, calls, logs(&format!("s{seed}")))?;
+    let elapsed = start.elapsed().as_secs_f64();
+    match df::compare(&s, &o, calls) {
+        Verdict::Identical { calls } => {
+            println!("difffuzz: seed {seed}: identical after {calls} calls ({elapsed:.0} s for both boots)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Verdict::Incomplete(why) => Err(format!("seed {seed}: {why} (logs in {})", scratch.display())),
+        Verdict::Differs { last_equal, first_different } => {
+            println!("difffuzz: seed {seed}: the hashes differ between steps {last_equal} and {first_different}; printing that window");
+            // Through step `first_different` itself: its checkpoint's
+            // snapshot of F's CSpace is part of the hash printed there.
+            let end = first_different + 1;
+            let image = artifacts::build_difffuzz_rootserver(seed, end, Some((last_equal, end)))?;
+            let (s, o) = df::boot_both(&ours.kernel32, &stock32, &image, end, logs(&format!("s{seed}-window")))?;
+            match df::first_difference(&s, &o) {
+                Some(d) => println!("difffuzz: seed {seed}: first divergence at {d}"),
+                None => println!("difffuzz: seed {seed}: the window's observations are the same (see the logs)"),
+            }
+            println!("difffuzz: logs in {}", scratch.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// `cargo xtask sel4test`: the same sel4test image (built by seL4's flow
@@ -377,7 +513,7 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         match a.as_str() {
             "--host-only" => qemu = false,
             "--qemu-only" => host = false,
-            "--uintr-only" | "--sel4test-only" | "--bochs-only" | "--netboot-only" | "--firmware-only" => {
+            "--uintr-only" | "--sel4test-only" | "--bochs-only" | "--netboot-only" | "--firmware-only" | "--difffuzz-only" => {
                 host = false;
                 only = Some(a.as_str());
             }
@@ -420,6 +556,13 @@ fn test(args: &[String]) -> Result<ExitCode, String> {
         println!("== seL4's CMake flow and sel4test (TCG; logs in {})", artifacts::scratch_dir().display());
         let mut results = Vec::new();
         kernel_tests::sel4test::run(&cmake, &artifacts::scratch_dir(), &mut results)?;
+        results.iter().for_each(report);
+        count(&results);
+    } else if only == Some("--difffuzz-only") {
+        let (images, difffuzz) = difffuzz_images()?;
+        println!("== differential fuzzing against stock seL4 (TCG; logs in {})", artifacts::scratch_dir().display());
+        let mut results = Vec::new();
+        kernel_tests::difffuzz::run(&images.kernel32, &difffuzz, &artifacts::scratch_dir(), &mut results)?;
         results.iter().for_each(report);
         count(&results);
     } else if let Some(which) = only {

@@ -4,10 +4,12 @@
 //! ([`uintr`]), the optional runs on Bochs ([`bochs`]), the netboot tree
 //! with its suite ([`pxe`], [`netboot`]), the boots of what real firmware
 //! hands over ([`firmware`]), and seL4's CMake flow and sel4test with
-//! seL4-rs as the kernel ([`sel4test`]). `cargo xtask test` builds the images and runs
+//! seL4-rs as the kernel ([`sel4test`]), and the differential fuzzer's
+//! comparison with stock seL4 ([`difffuzz`]). `cargo xtask test` builds the images and runs
 //! [`suites::run_all`].
 
 pub mod bochs;
+pub mod difffuzz;
 pub mod elfedit;
 pub mod firmware;
 pub mod netboot;
@@ -49,4 +51,6 @@ pub struct Images {
     pub newer_qemu: Result<firmware::NewerQemu, String>,
     /// What the CMake-flow and sel4test suites need.
     pub cmake: sel4test::CmakeInputs,
+    /// The stock kernel and the differential fuzzer's images.
+    pub difffuzz: difffuzz::DiffImages,
 }

@@ -158,7 +158,7 @@ pub fn source_tree(sources: &Path, cache: &Path) -> Result<PathBuf, String> {
 
 /// Runs a command with its output in `log`, killing it after `limit`;
 /// returns whether it succeeded.
-fn run_logged(cmd: &mut Command, log: &Path, limit: Duration) -> Result<bool, String> {
+pub(crate) fn run_logged(cmd: &mut Command, log: &Path, limit: Duration) -> Result<bool, String> {
     let file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = file.try_clone().map_err(|e| e.to_string())?;
     let mut child = cmd.stdin(Stdio::null()).stdout(file).stderr(err).spawn().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
@@ -183,7 +183,7 @@ fn read_lossy(path: &Path) -> String {
 }
 
 /// The last lines of a log, for failure details.
-fn tail(path: &Path, lines: usize) -> String {
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
     let text = read_lossy(path);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join(" | ")
@@ -241,6 +241,29 @@ pub fn build_stock_kernel(inputs: &CmakeInputs, variant: Variant) -> Result<Path
     let build = inputs.cache.join(format!("stock-{}", variant.name()));
     build_tree(&tree, &build, &variant.options())?;
     Ok(build.join("images").join("kernel-x86_64-pc99"))
+}
+
+/// Builds stock seL4's kernel alone (`ninja kernel.elf`) in
+/// `cache/build_name`, from sel4test's project (a copy of `sources` in
+/// `cache`) configured with `options` as a seL4 user would; returns its
+/// elf32 copy, which QEMU's `-kernel` accepts.
+pub fn build_stock_kernel_only(sources: &Path, cache: &Path, build_name: &str, options: &[String]) -> Result<PathBuf, String> {
+    let tree = source_tree(sources, cache)?;
+    let build = cache.join(build_name);
+    configure_tree(&tree, &build, options)?;
+    let log = build.join("ninja-kernel.log");
+    eprintln!("sel4test: ninja kernel.elf in {}", build.display());
+    if !run_logged(std::process::Command::new("ninja").arg("kernel.elf").current_dir(&build), &log, std::time::Duration::from_secs(1800))? {
+        return Err(format!("ninja kernel.elf failed in {} (log {}): {}", build.display(), log.display(), tail(&log, 8)));
+    }
+    let elf = build.join("kernel").join("kernel.elf");
+    let elf32 = build.join("kernel-x86_64-pc99");
+    let status =
+        std::process::Command::new("objcopy").args(["-O", "elf32-i386"]).arg(&elf).arg(&elf32).status().map_err(|e| format!("cannot run objcopy: {e}"))?;
+    if !status.success() {
+        return Err(format!("objcopy -O elf32-i386 {} failed", elf.display()));
+    }
+    Ok(elf32)
 }
 
 /// One test of a sel4test run (or one check of cfgprobe).

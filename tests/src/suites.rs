@@ -612,16 +612,19 @@ fn stock_comparison(name: &str, ours: &TestResult, stock: Option<&TestResult>) -
 /// no such objects; the rootserver notices and leaves them out) and the
 /// listed [`STOCK_DIFFERENCES`]. The stress tests stay out: the register
 /// fuzzer sets RFLAGS.NT, which resets stock seL4, and the differential
-/// fuzzer compares syscall results call by call. Needs a stock kernel
-/// image named by `SEL4_KERNEL_IMAGE`; skipped without one.
+/// fuzzer compares syscall results call by call. The stock kernel is the
+/// one given by `SEL4_KERNEL_IMAGE` or built from seL4's sources.
 fn suite_on_stock_sel4(images: &Images, results: &mut Vec<TestResult>) -> Result<(), String> {
     const NAME: &str = "qemu::rootserver_suite_on_stock_sel4";
-    let Some(kernel) = std::env::var_os(STOCK_KERNEL_VAR).map(PathBuf::from).filter(|p| p.exists()) else {
-        results.push(skipped(NAME, &format!("set {STOCK_KERNEL_VAR} to a stock seL4 kernel-x86_64-pc99 to run it")));
-        return Ok(());
+    let kernel = match images.difffuzz.stock_kernel32.image_or_result(NAME) {
+        Ok(kernel) => kernel,
+        Err(instead) => {
+            results.push(instead);
+            return Ok(());
+        }
     };
     let rootserver = Suite::Quick.rootserver(images);
-    let mut b = Boot::new(&kernel, Some(rootserver));
+    let mut b = Boot::new(kernel, Some(rootserver));
     b.debug_exit = false;
     let log = images.scratch.join("stock_sel4_suite.log");
     run_until(&b, &log, " failed\n", STOCK_SUITE_LIMIT)?;
@@ -767,6 +770,7 @@ pub fn run_all(images: &Images, mut report: impl FnMut(&TestResult)) -> Result<V
     step(&mut results, &|r| emulate_option_boot(images, r))?;
     step(&mut results, &|r| suite_on_stock_sel4(images, r))?;
     step(&mut results, &|r| capdemo_matches_stock(images, r))?;
+    step(&mut results, &|r| crate::difffuzz::run(&images.kernel32, &images.difffuzz, &images.scratch, r))?;
     step(&mut results, &|r| console_port(images, r))?;
     step(&mut results, &|r| slowpath_boot(images, r))?;
     step(&mut results, &|r| root_cnode_16_bits_boot(images, r))?;

@@ -23,7 +23,7 @@ pub fn lookup_slot_for_cnode_op(is_source: bool, root: Cap, cptr: u64, depth: u6
     }
     let r = resolve_address_bits(&SlotMemory, root, cptr, depth as u32).map_err(failed)?;
     if r.bits_remaining != 0 {
-        return Err(failed(LookupFault::DepthMismatch { bits_left: 0, bits_found: r.bits_remaining }));
+        return Err(failed(LookupFault::DepthMismatch { bits_left: r.bits_remaining, bits_found: 0 }));
     }
     Ok(r.slot as *mut Cte)
 }

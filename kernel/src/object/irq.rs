@@ -66,8 +66,13 @@ fn set_masked(irq: u64, masked: bool) {
 /// invocation's extra caps are live slots found by lookup.
 pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     match inv.label {
-        // With the I/O APIC, IRQs are obtained by pin or MSI only.
+        // With the I/O APIC, IRQs are obtained by pin or MSI only; as in
+        // seL4, a message too short for the generic form is refused as
+        // truncated (silently, as there) before the IRQ number is looked at.
         label::IRQ_ISSUE_IRQ_HANDLER => {
+            if inv.length < 3 || inv.extra_cap(0).is_none() {
+                return Err(SyscallError::TruncatedMessage.into());
+            }
             user_error!("IRQControl: Illegal operation");
             Err(SyscallError::IllegalOperation.into())
         }

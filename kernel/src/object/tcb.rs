@@ -288,9 +288,11 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
                 user_error!("TCB BindNotification: TCB already has a bound notification.");
                 return Err(SyscallError::IllegalOperation.into());
             }
+            // seL4 answers a cap of another type with IllegalOperation
+            // (not InvalidCapability), as for every other refusal here.
             if !ntfn.is(CapType::Notification) {
                 user_error!("TCB BindNotification: Notification is invalid.");
-                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+                return Err(SyscallError::IllegalOperation.into());
             }
             if !ntfn.ntfn_can_receive() {
                 user_error!("TCB BindNotification: Insufficient access rights");

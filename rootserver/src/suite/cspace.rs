@@ -141,6 +141,16 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         // Fan-out above 256 is a RangeError 1..256.
         let (label, mrs) = reply(call(ut.cptr(), sel4_compat_labels::UNTYPED_RETYPE, &[ty::ENDPOINT, 0, 0, 0, b + 3, 257], &[ROOT]), 2);
         ensure(label == Error::RangeError as u64 && mrs[..2] == [1, 256], "expected RangeError 1..256")?;
+        // A depth that reaches a leaf with bits to spare (an endpoint in
+        // slot 2 of an unguarded 2^4 CNode, looked up through 8 bits):
+        // depth mismatch (2 + 1) with bits left 4 and bits found 0, as
+        // seL4's lookupSlotForCNodeOp builds it (found by the
+        // differential fuzzer).
+        let sub = b + 4;
+        ut.retype(ObjectType::CNode, 4, ROOT_NODE, sub, 1).map_err(|_| "sub CNode retype failed")?;
+        CNode::from_cptr(sub).slot(2, 4).copy(slot(b), ALL).map_err(|_| "copy into the sub CNode failed")?;
+        let (label, mrs) = reply(call(sub, sel4_compat_labels::CNODE_COPY, &[0x21, 8, b, 64, ALL.0], &[ROOT]), 4);
+        ensure(label == Error::FailedLookup as u64 && mrs[..4] == [0, 3, 4, 0], "depth mismatch words differ from seL4's")?;
         slot(ut).revoke().map_err(|_| "cleanup revoke failed")
     });
 

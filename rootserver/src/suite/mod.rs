@@ -6,6 +6,8 @@ use sel4::cap::{init, Slot, Untyped, FULL_DEPTH};
 use sel4::{root_slots, BootInfo, CPtr, CapType};
 
 mod cspace;
+#[cfg(feature = "difffuzz")]
+pub mod difffuzz;
 mod fuzz;
 mod hostile;
 mod regfuzz;

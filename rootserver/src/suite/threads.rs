@@ -363,6 +363,12 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         // A notification bound to a thread arrives through its Recv.
         ut.retype(ObjectType::Endpoint, 0, ROOT_NODE, base + 5, 1).map_err(|_| "endpoint retype failed")?;
         ut.retype(ObjectType::Tcb, 0, ROOT_NODE, base + 6, 1).map_err(|_| "TCB retype failed")?;
+        // A cap of another type is refused as seL4 refuses it: with
+        // IllegalOperation (found by the differential fuzzer).
+        ensure(
+            Tcb::from_cptr(base + 6).bind_notification(Notification::from_cptr(base + 5)) == Err(sel4::Error::IllegalOperation),
+            "binding an endpoint must be IllegalOperation",
+        )?;
         Tcb::from_cptr(base + 6).bind_notification(Notification::from_cptr(base)).map_err(|_| "bind failed")?;
         ensure(
             Tcb::from_cptr(base + 6).bind_notification(Notification::from_cptr(base + 1)) == Err(sel4::Error::IllegalOperation),
@@ -519,6 +525,10 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         slot(base + 1).mint(slot(base), CapRights::ALL, 0x1234).map_err(|_| "mint failed")?;
         let (ctl, handler, pit) = (root_slots::IRQ_CONTROL, base + 2, base + 3);
         ensure(IrqControl::from_cptr(ctl).get(0, slot(handler)) == Err(sel4::Error::IllegalOperation), "plain Get is not for the I/O APIC")?;
+        // Too short for plain Get: truncated, before the IRQ is looked at,
+        // as in seL4 (found by the differential fuzzer).
+        let info = sel4::invocation::call(ctl, sel4::invocation_labels::IRQ_ISSUE_IRQ_HANDLER, &[], &[]);
+        ensure(info.label() == sel4::Error::TruncatedMessage as u64, "a short plain Get must be TruncatedMessage")?;
         ensure(IrqControl::from_cptr(ctl).get_ioapic(slot(handler), 0, 24, 0, 0, 0) == Err(sel4::Error::RangeError), "pin 24 does not exist")?;
         ensure(IrqControl::from_cptr(ctl).get_ioapic(slot(handler), 0, 2, 0, 0, 108) == Err(sel4::Error::RangeError), "vector 108 is out of range")?;
         // The PIT's IRQ 0 arrives on I/O APIC pin 2 (QEMU's override).
