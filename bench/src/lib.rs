@@ -22,11 +22,7 @@ pub fn summarise(samples: &[u64]) -> Option<Summary> {
     let mut sorted = samples.to_vec();
     sorted.sort_unstable();
     let n = sorted.len();
-    let median = if n % 2 == 1 {
-        sorted[n / 2] as f64
-    } else {
-        (sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0
-    };
+    let median = if n % 2 == 1 { sorted[n / 2] as f64 } else { (sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0 };
     let mean = sorted.iter().map(|&s| s as f64).sum::<f64>() / n as f64;
     let stddev = if n > 1 {
         let var = sorted.iter().map(|&s| (s as f64 - mean).powi(2)).sum::<f64>() / (n - 1) as f64;

@@ -62,10 +62,7 @@ pub fn name_thread(caller: &mut Tcb, cptr: u64) {
         }
     }
     if !terminated {
-        kprintln!(
-            "SysDebugNameThread: Name too long (no NUL in {} bytes), halting",
-            MSG_MAX_LENGTH * 8
-        );
+        kprintln!("SysDebugNameThread: Name too long (no NUL in {} bytes), halting", MSG_MAX_LENGTH * 8);
         exit_qemu(ExitCode::Failed);
     }
     // Safety: a thread cap points to a live TCB object.

@@ -44,11 +44,7 @@ static REPLY_RECVS_TAKEN: AtomicU64 = AtomicU64::new(0);
 /// The one-line report printed when the system halts.
 pub fn report() {
     if ENABLED {
-        kprintln!(
-            "fastpath: {} Call, {} ReplyRecv taken",
-            CALLS_TAKEN.load(Ordering::Relaxed),
-            REPLY_RECVS_TAKEN.load(Ordering::Relaxed)
-        );
+        kprintln!("fastpath: {} Call, {} ReplyRecv taken", CALLS_TAKEN.load(Ordering::Relaxed), REPLY_RECVS_TAKEN.load(Ordering::Relaxed));
     } else {
         kprintln!("fastpath: off (kernel built with KernelFastpath=OFF)");
     }
@@ -180,10 +176,7 @@ fn reply_recv(current: &mut Tcb) {
     debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = invoked_endpoint(current) else { return };
     let ep_ptr = endpoint_address(ep_cap);
-    if !ep_cap.ep_can_receive()
-        || ipc::bound_notification_active(current)
-        || ipc::endpoint_has_senders(ep_ptr)
-    {
+    if !ep_cap.ep_can_receive() || ipc::bound_notification_active(current) || ipc::endpoint_has_senders(ep_ptr) {
         return;
     }
     let caller_slot = current.slot(tcb_slot::CALLER);

@@ -757,7 +757,8 @@ pub fn cancel_ipc(t: &mut Tcb) {
             // Safety: the reply slot of a live TCB, and its MDB successor.
             unsafe {
                 let next = (*master).mdb.next();
-                if !next.is_null() && (*next).cap.is(CapType::Reply) && !(*next).cap.reply_master() && (*next).cap.reply_tcb() == t as *mut Tcb as u64 {
+                if !next.is_null() && (*next).cap.is(CapType::Reply) && !(*next).cap.reply_master() && (*next).cap.reply_tcb() == t as *mut Tcb as u64
+                {
                     delete::cte_delete_one(next, &mut KernelEnv);
                 }
             }

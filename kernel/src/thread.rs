@@ -22,10 +22,21 @@ pub enum ThreadState {
     Running,
     /// Runnable; resumes by re-executing its last syscall or instruction.
     Restart,
-    BlockedOnReceive { ep: u64, can_grant: bool },
-    BlockedOnSend { ep: u64, badge: u64, can_grant: bool, can_grant_reply: bool, is_call: bool },
+    BlockedOnReceive {
+        ep: u64,
+        can_grant: bool,
+    },
+    BlockedOnSend {
+        ep: u64,
+        badge: u64,
+        can_grant: bool,
+        can_grant_reply: bool,
+        is_call: bool,
+    },
     BlockedOnReply,
-    BlockedOnNotification { ntfn: u64 },
+    BlockedOnNotification {
+        ntfn: u64,
+    },
 }
 
 impl ThreadState {
@@ -271,4 +282,3 @@ pub fn all_threads() -> impl Iterator<Item = &'static Tcb> {
         Some(t)
     })
 }
-

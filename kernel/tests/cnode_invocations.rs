@@ -96,10 +96,7 @@ fn destination_and_source_errors() {
     // A depth that stops inside the root CNode's guard.
     assert_eq!(
         w.cnode(CNODE_DELETE, &[11, 8], &[]),
-        err(SyscallError::FailedLookup {
-            source: false,
-            fault: LookupFault::GuardMismatch { bits_left: 8, guard_found: 0, guard_size: 56 }
-        })
+        err(SyscallError::FailedLookup { source: false, fault: LookupFault::GuardMismatch { bits_left: 8, guard_found: 0, guard_size: 56 } })
     );
     // A source root that is not a CNode.
     assert_eq!(
@@ -151,10 +148,7 @@ fn rotate_three_slots_and_swap() {
     w.cnode(CNODE_ROTATE, &[11, 64, 0, 12, 64, 0, 11, 64], &[ROOT_CNODE_SLOT, ROOT_CNODE_SLOT]).unwrap();
     assert_eq!((w.cap(11), w.cap(12)), (tcb, cn));
     w.check_mdb();
-    assert_eq!(
-        w.cnode(CNODE_ROTATE, &[13, 64, 0, 11, 64, 0, 11, 64], &[ROOT_CNODE_SLOT, ROOT_CNODE_SLOT]),
-        err(SyscallError::IllegalOperation)
-    );
+    assert_eq!(w.cnode(CNODE_ROTATE, &[13, 64, 0, 11, 64, 0, 11, 64], &[ROOT_CNODE_SLOT, ROOT_CNODE_SLOT]), err(SyscallError::IllegalOperation));
     assert_eq!(
         w.cnode(CNODE_ROTATE, &[13, 64, 0, 40, 64, 0, 11, 64], &[ROOT_CNODE_SLOT, ROOT_CNODE_SLOT]),
         err(SyscallError::FailedLookup { source: false, fault: LookupFault::MissingCapability { bits_left: 64 } })

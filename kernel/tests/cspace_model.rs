@@ -154,8 +154,8 @@ fn run(ops: Vec<Op>) {
         let revoke_victims = if let Op::Revoke { slot } = op { m.descendants(slot) } else { BTreeSet::new() };
         let result = match op {
             Op::Retype { ut, kind, dest, count } => {
-                let (t, size) = [(ty::ENDPOINT, 0), (ty::NOTIFICATION, 0), (ty::UNTYPED, 12), (ty::UNTYPED, 14), (ty::CAP_TABLE, 2), (ty::TCB, 0)]
-                    [kind as usize];
+                let (t, size) =
+                    [(ty::ENDPOINT, 0), (ty::NOTIFICATION, 0), (ty::UNTYPED, 12), (ty::UNTYPED, 14), (ty::CAP_TABLE, 2), (ty::TCB, 0)][kind as usize];
                 w.retype(ut, t, size, dest, count.min(LAST + 1 - dest))
             }
             Op::Copy { src, dest, rights } => w.cnode(CNODE_COPY, &[dest, 64, src, 64, rights], &root),

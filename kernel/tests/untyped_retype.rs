@@ -84,20 +84,14 @@ fn argument_errors() {
     assert_eq!(w.retype(UNTYPED_SLOT, ty::UNTYPED, 48, 10, 1), err(SyscallError::RangeError { min: 0, max: 47 }));
     assert_eq!(w.retype(UNTYPED_SLOT, ty::CAP_TABLE, 64, 10, 1), err(SyscallError::RangeError { min: 0, max: 47 }));
     assert_eq!(w.retype(UNTYPED_SLOT, ty::UNTYPED, 23, 10, 1), err(SyscallError::NotEnoughMemory { bytes_left: 1 << 22 }));
-    assert_eq!(
-        w.untyped_raw(UNTYPED_SLOT, UNTYPED_RETYPE, &[ty::ENDPOINT, 0, 0, 0, 10], &[ROOT_CNODE_SLOT]),
-        err(SyscallError::TruncatedMessage)
-    );
+    assert_eq!(w.untyped_raw(UNTYPED_SLOT, UNTYPED_RETYPE, &[ty::ENDPOINT, 0, 0, 0, 10], &[ROOT_CNODE_SLOT]), err(SyscallError::TruncatedMessage));
     assert_eq!(w.untyped_raw(UNTYPED_SLOT, UNTYPED_RETYPE, &[ty::ENDPOINT, 0, 0, 0, 10, 1], &[]), err(SyscallError::TruncatedMessage));
     assert_eq!(w.untyped_raw(UNTYPED_SLOT, CNODE_COPY, &[0; 6], &[ROOT_CNODE_SLOT]), err(SyscallError::IllegalOperation));
     // The destination CNode named through the root with a depth: slot 2 is
     // the untyped, not a CNode.
     assert_eq!(
         w.untyped_raw(UNTYPED_SLOT, UNTYPED_RETYPE, &[ty::ENDPOINT, 0, UNTYPED_SLOT, 64, 0, 1], &[ROOT_CNODE_SLOT]),
-        err(SyscallError::FailedLookup {
-            source: false,
-            fault: kernel::cspace::lookup::LookupFault::MissingCapability { bits_left: 64 }
-        })
+        err(SyscallError::FailedLookup { source: false, fault: kernel::cspace::lookup::LookupFault::MissingCapability { bits_left: 64 } })
     );
 }
 

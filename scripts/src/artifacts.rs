@@ -119,12 +119,8 @@ fn build_config_and(config: &Config, rootserver_args: &[&str], target_dir_overri
     let out = dir.unwrap_or_else(target_dir).join(TARGET).join("release");
     let kernel = out.join("kernel");
     let kernel32 = out.join("kernel-x86_64-pc99");
-    let status = Command::new("objcopy")
-        .args(["-O", "elf32-i386"])
-        .arg(&kernel)
-        .arg(&kernel32)
-        .status()
-        .map_err(|e| format!("cannot run objcopy: {e}"))?;
+    let status =
+        Command::new("objcopy").args(["-O", "elf32-i386"]).arg(&kernel).arg(&kernel32).status().map_err(|e| format!("cannot run objcopy: {e}"))?;
     if !status.success() {
         return Err("objcopy -O elf32-i386 failed".into());
     }
@@ -206,12 +202,8 @@ pub fn build_uintr_conformance() -> Result<PathBuf, String> {
     let out = target_dir().join(TARGET).join("release");
     let image = out.join("uintr-conformance");
     let image32 = out.join("uintr-conformance-x86_64-pc99");
-    let status = Command::new("objcopy")
-        .args(["-O", "elf32-i386"])
-        .arg(&image)
-        .arg(&image32)
-        .status()
-        .map_err(|e| format!("cannot run objcopy: {e}"))?;
+    let status =
+        Command::new("objcopy").args(["-O", "elf32-i386"]).arg(&image).arg(&image32).status().map_err(|e| format!("cannot run objcopy: {e}"))?;
     if !status.success() {
         return Err("objcopy -O elf32-i386 of the UINTR conformance image failed".into());
     }

@@ -48,8 +48,8 @@ mod qemu_backports;
 mod qemu_uintr;
 mod setup;
 
-use kernel_tests::qemu::{self, Accel, Boot};
 use artifacts::KernelVariant;
+use kernel_tests::qemu::{self, Accel, Boot};
 use kernel_tests::suites;
 use std::process::{Command, ExitCode};
 
@@ -230,7 +230,8 @@ fn stock_kernel32(given: Option<std::path::PathBuf>, cmake: &kernel_tests::sel4t
         return Ok(kernel);
     }
     let elf32 = artifacts::scratch_dir().join("stock-kernel-x86_64-pc99");
-    let status = Command::new("objcopy").args(["-O", "elf32-i386"]).arg(&kernel).arg(&elf32).status().map_err(|e| format!("cannot run objcopy: {e}"))?;
+    let status =
+        Command::new("objcopy").args(["-O", "elf32-i386"]).arg(&kernel).arg(&elf32).status().map_err(|e| format!("cannot run objcopy: {e}"))?;
     if !status.success() {
         return Err(format!("objcopy -O elf32-i386 {} failed", kernel.display()));
     }
@@ -341,8 +342,7 @@ fn sel4test(args: &[String]) -> Result<ExitCode, String> {
     let scratch = artifacts::scratch_dir();
     let limit = std::time::Duration::from_secs(1800);
     let ours = s4::parse_sel4test(&s4::simulate(&build, None, &scratch.join(format!("sel4test-{}.log", variant.name())), limit)?);
-    let theirs =
-        s4::parse_sel4test(&s4::simulate(&build, Some(&stock), &scratch.join(format!("sel4test-{}-stock.log", variant.name())), limit)?);
+    let theirs = s4::parse_sel4test(&s4::simulate(&build, Some(&stock), &scratch.join(format!("sel4test-{}-stock.log", variant.name())), limit)?);
     println!("sel4test ({}), one image built by seL4's flow, on stock seL4 and on seL4-rs", variant.name());
     println!("{:<44} {:<12} seL4-rs", "test", "stock seL4");
     let mut names: Vec<&str> = theirs.tests.iter().map(|t| t.name.as_str()).collect();
@@ -360,11 +360,7 @@ fn sel4test(args: &[String]) -> Result<ExitCode, String> {
         println!("{name:<44} {:<12} {}", cell(&theirs, name), cell(&ours, name));
     }
     for (who, run) in [("stock seL4", &theirs), ("seL4-rs", &ours)] {
-        println!(
-            "{who}: {} / {}",
-            run.summary.as_deref().unwrap_or("(no summary)"),
-            run.final_line.as_deref().unwrap_or("(no final line)")
-        );
+        println!("{who}: {} / {}", run.summary.as_deref().unwrap_or("(no summary)"), run.final_line.as_deref().unwrap_or("(no final line)"));
     }
     Ok(if ours.all_passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -380,10 +376,7 @@ fn prepare_cmake(default: &artifacts::Images) -> Result<kernel_tests::sel4test::
         sources: kernel_tests::sel4test::find_sources(&repo),
         repo,
         cache: artifacts::target_dir().join("sel4test"),
-        preset_kernels: vec![
-            ("sel4test-debug".into(), default.kernel.clone()),
-            ("sel4test-release".into(), release.kernel),
-        ],
+        preset_kernels: vec![("sel4test-debug".into(), default.kernel.clone()), ("sel4test-release".into(), release.kernel)],
         default_kernel32: default.kernel32.clone(),
     })
 }
@@ -392,9 +385,7 @@ fn choose_accel(forced: Option<Accel>) -> Result<Accel, String> {
     match (forced, qemu::kvm_usable()) {
         (Some(Accel::Tcg), _) => Ok(Accel::Tcg),
         (Some(Accel::Kvm), Ok(())) | (None, Ok(())) => Ok(Accel::Kvm),
-        (Some(Accel::Kvm), Err(why)) => {
-            Err(format!("--kvm: this host's KVM cannot run the kernel: {why}. Use --tcg (the default here)."))
-        }
+        (Some(Accel::Kvm), Err(why)) => Err(format!("--kvm: this host's KVM cannot run the kernel: {why}. Use --tcg (the default here).")),
         (None, Err(why)) => {
             eprintln!("xtask: using TCG because {why}");
             Ok(Accel::Tcg)

@@ -7,30 +7,17 @@ use std::process::{Command, Stdio};
 pub const TARGET: &str = "x86_64-unknown-none";
 
 fn command_works(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
 /// `rustup target add` when the target's standard library is missing
 /// (rust-toolchain.toml alone installs nothing under RUSTUP_AUTO_INSTALL=0).
 pub fn ensure_rust_target() -> Result<(), String> {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map_err(|e| format!("cannot run rustup: {e}"))?;
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output().map_err(|e| format!("cannot run rustup: {e}"))?;
     if String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == TARGET) {
         return Ok(());
     }
@@ -47,8 +34,7 @@ pub fn ensure_rust_target() -> Result<(), String> {
 type Package = (&'static str, &'static str, &'static [&'static str]);
 
 /// What `run` and `test` need: QEMU and objcopy.
-const HOST_TOOLS: [Package; 2] =
-    [("qemu-system-x86", "qemu-system-x86_64", &["--version"]), ("binutils", "objcopy", &["--version"])];
+const HOST_TOOLS: [Package; 2] = [("qemu-system-x86", "qemu-system-x86_64", &["--version"]), ("binutils", "objcopy", &["--version"])];
 
 /// What the multiboot 2 test needs on top: GRUB's BIOS image builder.
 const TEST_TOOLS: [Package; 4] = [
@@ -162,8 +148,7 @@ pub fn ensure_test_tools() -> Result<(), String> {
 }
 
 fn ensure_packages(packages: &[Package]) -> Result<(), String> {
-    let missing: Vec<&str> =
-        packages.iter().filter(|(_, prog, args)| !command_works(prog, args)).map(|(pkg, _, _)| *pkg).collect();
+    let missing: Vec<&str> = packages.iter().filter(|(_, prog, args)| !command_works(prog, args)).map(|(pkg, _, _)| *pkg).collect();
     if missing.is_empty() {
         return Ok(());
     }

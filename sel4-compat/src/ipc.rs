@@ -32,12 +32,7 @@ pub struct MessageInfo(pub Word);
 
 impl MessageInfo {
     pub const fn new(label: u64, caps_unwrapped: u64, extra_caps: u64, length: u64) -> Self {
-        MessageInfo(
-            (label & ((1 << 52) - 1)) << 12
-                | (caps_unwrapped & 0x7) << 9
-                | (extra_caps & 0x3) << 7
-                | (length & 0x7f),
-        )
+        MessageInfo((label & ((1 << 52) - 1)) << 12 | (caps_unwrapped & 0x7) << 9 | (extra_caps & 0x3) << 7 | (length & 0x7f))
     }
     pub const fn label(self) -> u64 {
         self.0 >> 12
@@ -61,10 +56,7 @@ mod tests {
     fn message_info_packs_like_sel4() {
         let info = MessageInfo::new(0xabc, 5, 2, 120);
         assert_eq!(info.0, (0xabc << 12) | (5 << 9) | (2 << 7) | 120);
-        assert_eq!(
-            (info.label(), info.caps_unwrapped(), info.extra_caps(), info.length()),
-            (0xabc, 5, 2, 120)
-        );
+        assert_eq!((info.label(), info.caps_unwrapped(), info.extra_caps(), info.length()), (0xabc, 5, 2, 120));
         // Oversized fields are truncated to their width, as libsel4 does.
         assert_eq!(MessageInfo::new(0, 0, 0, 0x80).length(), 0);
     }

@@ -79,8 +79,21 @@ mod tests {
     fn round_trip_every_number() {
         use Syscall::*;
         let all = [
-            Call, ReplyRecv, Send, NBSend, Recv, Reply, Yield, NBRecv, DebugPutChar, DebugDumpScheduler, DebugHalt,
-            DebugCapIdentify, DebugSnapshot, DebugNameThread, SetTLSBase,
+            Call,
+            ReplyRecv,
+            Send,
+            NBSend,
+            Recv,
+            Reply,
+            Yield,
+            NBRecv,
+            DebugPutChar,
+            DebugDumpScheduler,
+            DebugHalt,
+            DebugCapIdentify,
+            DebugSnapshot,
+            DebugNameThread,
+            SetTLSBase,
         ];
         for sc in all {
             assert_eq!(Syscall::from_word(sc.to_word()), sc.exists().then_some(sc), "{sc:?}");

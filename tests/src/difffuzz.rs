@@ -68,7 +68,9 @@ impl StockKernel {
         match self {
             StockKernel::Image(p) => Ok(p),
             StockKernel::Unavailable(why) => Err(skipped(name, why)),
-            StockKernel::BuildFailed(why) => Err(TestResult { name: name.into(), passed: false, skipped: false, detail: format!("stock seL4 did not build: {why}") }),
+            StockKernel::BuildFailed(why) => {
+                Err(TestResult { name: name.into(), passed: false, skipped: false, detail: format!("stock seL4 did not build: {why}") })
+            }
         }
     }
 }

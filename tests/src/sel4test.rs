@@ -258,8 +258,12 @@ pub fn build_stock_kernel_only(sources: &Path, cache: &Path, build_name: &str, o
     }
     let elf = build.join("kernel").join("kernel.elf");
     let elf32 = build.join("kernel-x86_64-pc99");
-    let status =
-        std::process::Command::new("objcopy").args(["-O", "elf32-i386"]).arg(&elf).arg(&elf32).status().map_err(|e| format!("cannot run objcopy: {e}"))?;
+    let status = std::process::Command::new("objcopy")
+        .args(["-O", "elf32-i386"])
+        .arg(&elf)
+        .arg(&elf32)
+        .status()
+        .map_err(|e| format!("cannot run objcopy: {e}"))?;
     if !status.success() {
         return Err(format!("objcopy -O elf32-i386 {} failed", elf.display()));
     }

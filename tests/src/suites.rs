@@ -522,12 +522,8 @@ pub(crate) fn grub_iso(root: &std::path::Path, iso: &std::path::Path, cfg: &str,
         std::fs::copy(file, boot_dir.join(name)).map_err(|e| format!("{}: {e}", file.display()))?;
     }
     std::fs::write(boot_dir.join("grub").join("grub.cfg"), cfg).map_err(|e| e.to_string())?;
-    let made = std::process::Command::new("grub-mkrescue")
-        .arg("-o")
-        .arg(iso)
-        .arg(root)
-        .output()
-        .map_err(|e| format!("cannot run grub-mkrescue: {e}"))?;
+    let made =
+        std::process::Command::new("grub-mkrescue").arg("-o").arg(iso).arg(root).output().map_err(|e| format!("cannot run grub-mkrescue: {e}"))?;
     if made.status.success() {
         Ok(())
     } else {

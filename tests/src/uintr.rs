@@ -77,13 +77,11 @@ pub fn boot_problems(out: &Outcome, banner: &str, prefix: &str, results: &mut Ve
     let passed = lines.iter().filter(|l| l.passed).count() as u32;
     let failed = lines.len() as u32 - passed;
     match closing {
-        None => problems.push(format!(
-            "no closing `N passed, N failed` line: hung or crashed after {}",
-            lines.last().map_or("the banner", |l| l.name.as_str())
-        )),
-        Some((p, f)) if (p, f) != (passed, failed) => problems.push(format!(
-            "closing line says {p} passed, {f} failed, but {passed} ok and {failed} FAIL lines were printed"
-        )),
+        None => problems
+            .push(format!("no closing `N passed, N failed` line: hung or crashed after {}", lines.last().map_or("the banner", |l| l.name.as_str()))),
+        Some((p, f)) if (p, f) != (passed, failed) => {
+            problems.push(format!("closing line says {p} passed, {f} failed, but {passed} ok and {failed} FAIL lines were printed"))
+        }
         _ => {}
     }
     if lines.is_empty() {
@@ -96,24 +94,12 @@ pub fn boot_problems(out: &Outcome, banner: &str, prefix: &str, results: &mut Ve
         None => problems.push(format!("QEMU was killed by the {} s time limit or died on a signal", LIMIT.as_secs())),
     }
     for l in lines {
-        results.push(TestResult {
-            name: format!("{prefix}{}", l.name),
-            passed: l.passed,
-            skipped: false,
-            detail: l.detail,
-        });
+        results.push(TestResult { name: format!("{prefix}{}", l.name), passed: l.passed, skipped: false, detail: l.detail });
     }
     problems
 }
 
-fn boot(
-    images: &UintrImages,
-    qemu: &Path,
-    cpu: String,
-    append: Option<&str>,
-    extra: &[&str],
-    log: &str,
-) -> Result<Outcome, String> {
+fn boot(images: &UintrImages, qemu: &Path, cpu: String, append: Option<&str>, extra: &[&str], log: &str) -> Result<Outcome, String> {
     let mut b = Boot::new(&images.image32, None);
     b.qemu = qemu.to_path_buf();
     b.cpu = Some(cpu);
@@ -128,8 +114,7 @@ const SMP: [&str; 2] = ["-smp", "2"];
 /// The image on stock QEMU (no UINTR): it must say so and every UINTR
 /// instruction must #UD.
 pub fn absent_on_stock_qemu(images: &UintrImages, results: &mut Vec<TestResult>) -> Result<(), String> {
-    let out =
-        boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("absent"), &[], "uintr_absent.log")?;
+    let out = boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("absent"), &[], "uintr_absent.log")?;
     let problems = boot_problems(&out, "UINTR absent (CPUID.(7,0):EDX", "uintr-absent::", results);
     results.push(result("qemu::uintr_absent_on_stock_qemu", problems));
     Ok(())
@@ -139,14 +124,7 @@ pub fn absent_on_stock_qemu(images: &UintrImages, results: &mut Vec<TestResult>)
 /// fail, each with its reason, and the run must end with the failure
 /// status; one that passes must pass.
 pub fn harness_selftest(images: &UintrImages, results: &mut Vec<TestResult>) -> Result<(), String> {
-    let out = boot(
-        images,
-        Path::new(crate::qemu::DEFAULT_QEMU),
-        SEL4_CPU.into(),
-        Some("selftest"),
-        &[],
-        "uintr_selftest.log",
-    )?;
+    let out = boot(images, Path::new(crate::qemu::DEFAULT_QEMU), SEL4_CPU.into(), Some("selftest"), &[], "uintr_selftest.log")?;
     let mut problems = Vec::new();
     let (lines, closing) = parse(&out.console);
     let expected: [(&str, Option<&str>); 7] = [
@@ -163,9 +141,7 @@ pub fn harness_selftest(images: &UintrImages, results: &mut Vec<TestResult>) -> 
             (None, _) => problems.push(format!("no line for {name}")),
             (Some(l), None) if !l.passed => problems.push(format!("{name} failed: {}", l.detail)),
             (Some(l), Some(_)) if l.passed => problems.push(format!("{name} passed but must fail")),
-            (Some(l), Some(r)) if !l.passed && !l.detail.contains(r) => {
-                problems.push(format!("{name} failed with {:?}, expected {r:?}", l.detail))
-            }
+            (Some(l), Some(r)) if !l.passed && !l.detail.contains(r) => problems.push(format!("{name} failed with {:?}, expected {r:?}", l.detail)),
             _ => {}
         }
     }
@@ -248,7 +224,8 @@ mod tests {
 
     #[test]
     fn parses_ok_fail_and_closing_lines() {
-        let console = "SeaBIOS noise\r\nuintr-conformance: APIC ID 0, UINTR present\nok a\nFAIL b: PIR: got 0x0, expected 0x20\nFAIL c\n1 passed, 2 failed\n";
+        let console =
+            "SeaBIOS noise\r\nuintr-conformance: APIC ID 0, UINTR present\nok a\nFAIL b: PIR: got 0x0, expected 0x20\nFAIL c\n1 passed, 2 failed\n";
         let (lines, closing) = parse(console);
         assert_eq!(closing, Some((1, 2)));
         assert_eq!(lines.len(), 3);
@@ -272,8 +249,7 @@ mod tests {
 
     #[test]
     fn boot_problems_catch_mismatches() {
-        let out =
-            Outcome { console: "UINTR present\nok a\nok b\n2 passed, 0 failed\n".into(), status: Some(EXIT_HALTED) };
+        let out = Outcome { console: "UINTR present\nok a\nok b\n2 passed, 0 failed\n".into(), status: Some(EXIT_HALTED) };
         let mut results = Vec::new();
         assert!(boot_problems(&out, "UINTR present", "uintr::", &mut results).is_empty());
         assert_eq!(results.len(), 2);
@@ -285,8 +261,7 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
 
         // A failure must end with the failure status.
-        let out =
-            Outcome { console: "UINTR present\nFAIL a: x\n0 passed, 1 failed\n".into(), status: Some(EXIT_HALTED) };
+        let out = Outcome { console: "UINTR present\nFAIL a: x\n0 passed, 1 failed\n".into(), status: Some(EXIT_HALTED) };
         assert_eq!(boot_problems(&out, "UINTR present", "", &mut Vec::new()).len(), 1);
     }
 }

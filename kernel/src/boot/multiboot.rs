@@ -259,9 +259,7 @@ mod tests {
 
     #[test]
     fn mb1_reads_cmdline_modules_and_mmap() {
-        let img = mb1_image(&[(0, 0x9fc00, 1), (0x100000, 0xbfee0000, 1), (0xfffc0000, 0x40000, 2)], &[
-            (0x200000, 0x212345),
-        ]);
+        let img = mb1_image(&[(0, 0x9fc00, 1), (0x100000, 0xbfee0000, 1), (0xfffc0000, 0x40000, 2)], &[(0x200000, 0x212345)]);
         let p = parse(MULTIBOOT1_BOOT_MAGIC, BASE, &SliceMem { base: BASE, bytes: &img }).unwrap();
         assert_eq!(p.cmdline_str(), "console_port=0x2f8 ");
         assert_eq!(p.modules.as_slice(), &[Module { start: 0x200000, end: 0x212345 }]);

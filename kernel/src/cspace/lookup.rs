@@ -49,12 +49,7 @@ fn low_bits(value: u64, bits: u32) -> u64 {
 ///
 /// Generic over the store so that the kernel's (plain memory) inlines:
 /// this walk is on the path of every syscall, the fastpath's included.
-pub fn resolve_address_bits<S: CNodeStore + ?Sized>(
-    store: &S,
-    root: Cap,
-    cptr: u64,
-    mut n_bits: u32,
-) -> Result<Resolved, LookupFault> {
+pub fn resolve_address_bits<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64, mut n_bits: u32) -> Result<Resolved, LookupFault> {
     let mut node = root;
     if node.cap_type() != Some(CapType::CNode) {
         return Err(LookupFault::InvalidRoot);
@@ -69,11 +64,7 @@ pub fn resolve_address_bits<S: CNodeStore + ?Sized>(
             return Err(LookupFault::InvalidRoot);
         }
         let guard = node.cnode_guard();
-        let guard_found = if guard_size == 0 || guard_size > n_bits {
-            0
-        } else {
-            low_bits(cptr >> (n_bits - guard_size), guard_size)
-        };
+        let guard_found = if guard_size == 0 || guard_size > n_bits { 0 } else { low_bits(cptr >> (n_bits - guard_size), guard_size) };
         if guard_size > n_bits || guard_found != guard {
             return Err(LookupFault::GuardMismatch { bits_left: n_bits, guard_found: guard, guard_size });
         }

@@ -2,5 +2,5 @@
 //! through guarded CNodes, and the slots with their derivation tree.
 
 pub mod cte;
-pub mod lookup;
 pub mod delete;
+pub mod lookup;

@@ -97,9 +97,7 @@ pub fn same_region_as(a: &Cap, b: &Cap) -> bool {
         }
         Some(CapType::Endpoint) => bt == Some(CapType::Endpoint) && a.ep_ptr() == b.ep_ptr(),
         Some(CapType::Notification) => bt == Some(CapType::Notification) && a.ntfn_ptr() == b.ntfn_ptr(),
-        Some(CapType::CNode) => {
-            bt == Some(CapType::CNode) && a.cnode_ptr() == b.cnode_ptr() && a.cnode_radix() == b.cnode_radix()
-        }
+        Some(CapType::CNode) => bt == Some(CapType::CNode) && a.cnode_ptr() == b.cnode_ptr() && a.cnode_radix() == b.cnode_radix(),
         Some(CapType::Thread) => bt == Some(CapType::Thread) && a.tcb_ptr() == b.tcb_ptr(),
         Some(CapType::Reply) => bt == Some(CapType::Reply) && a.reply_tcb() == b.reply_tcb(),
         Some(CapType::Domain) => bt == Some(CapType::Domain),
@@ -114,16 +112,12 @@ pub fn same_region_as(a: &Cap, b: &Cap) -> bool {
             let top_b = bot_b + mask(b.frame_size().bits());
             bot_a <= bot_b && top_a >= top_b && bot_b <= top_b
         }
-        Some(t @ (CapType::PageTable | CapType::PageDirectory | CapType::Pdpt)) => {
-            bt == Some(t) && a.paging_ptr() == b.paging_ptr()
-        }
+        Some(t @ (CapType::PageTable | CapType::PageDirectory | CapType::Pdpt)) => bt == Some(t) && a.paging_ptr() == b.paging_ptr(),
         Some(CapType::Pml4) => bt == Some(CapType::Pml4) && a.pml4_ptr() == b.pml4_ptr(),
         Some(CapType::AsidControl) => bt == Some(CapType::AsidControl),
         Some(CapType::AsidPool) => bt == Some(CapType::AsidPool) && a.asid_pool_ptr() == b.asid_pool_ptr(),
         Some(CapType::IoPortControl) => matches!(bt, Some(CapType::IoPortControl | CapType::IoPort)),
-        Some(CapType::IoPort) => {
-            bt == Some(CapType::IoPort) && a.io_port_first() == b.io_port_first() && a.io_port_last() == b.io_port_last()
-        }
+        Some(CapType::IoPort) => bt == Some(CapType::IoPort) && a.io_port_first() == b.io_port_first() && a.io_port_last() == b.io_port_last(),
         Some(CapType::UintrReceiver) => bt == Some(CapType::UintrReceiver) && a.receiver_ptr() == b.receiver_ptr(),
         Some(CapType::Uitt) => bt == Some(CapType::Uitt) && a.uitt_ptr() == b.uitt_ptr(),
         _ => false,
@@ -136,9 +130,7 @@ pub fn same_object_as(a: &Cap, b: &Cap) -> bool {
         Some(CapType::Untyped | CapType::IrqControl) => false,
         Some(CapType::IoPortControl) if b.is(CapType::IoPort) => false,
         Some(CapType::Frame) if b.is(CapType::Frame) => {
-            a.frame_base() == b.frame_base()
-                && a.frame_size() == b.frame_size()
-                && a.frame_is_device() == b.frame_is_device()
+            a.frame_base() == b.frame_base() && a.frame_size() == b.frame_size() && a.frame_is_device() == b.frame_is_device()
         }
         _ => same_region_as(a, b),
     }
@@ -268,11 +260,7 @@ pub fn mask_cap_rights(rights: CapRights, cap: Cap) -> Cap {
 
 /// Rights CancelBadgedSends requires of the endpoint cap: all four.
 pub fn has_cancel_send_rights(cap: &Cap) -> bool {
-    cap.is(CapType::Endpoint)
-        && cap.ep_can_send()
-        && cap.ep_can_receive()
-        && cap.ep_can_grant()
-        && cap.ep_can_grant_reply()
+    cap.is(CapType::Endpoint) && cap.ep_can_send() && cap.ep_can_receive() && cap.ep_can_grant() && cap.ep_can_grant_reply()
 }
 
 /// Frame size of a frame object type, if it is one.

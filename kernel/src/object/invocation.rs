@@ -141,10 +141,7 @@ mod tests {
 
     #[test]
     fn error_messages_match_libsel4() {
-        let e = SyscallError::FailedLookup {
-            source: true,
-            fault: LookupFault::GuardMismatch { bits_left: 64, guard_found: 0, guard_size: 51 },
-        };
+        let e = SyscallError::FailedLookup { source: true, fault: LookupFault::GuardMismatch { bits_left: 64, guard_found: 0, guard_size: 51 } };
         assert_eq!(e.message().as_slice(), &[1, 4, 64, 0, 51]);
         assert_eq!(e.code() as u64, 6);
         assert_eq!(SyscallError::RangeError { min: 1, max: 64 }.message().as_slice(), &[1, 64]);

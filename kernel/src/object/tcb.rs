@@ -80,9 +80,7 @@ fn long_running_delete(slot: *mut Cte) -> bool {
     // Safety: a slot of a live TCB.
     let cap = unsafe { (*slot).cap };
     // Safety: as above.
-    !cap.is_null()
-        && unsafe { cte::is_final_capability(slot) }
-        && matches!(cap.cap_type(), Some(CapType::Thread | CapType::Zombie | CapType::CNode))
+    !cap.is_null() && unsafe { cte::is_final_capability(slot) } && matches!(cap.cap_type(), Some(CapType::Thread | CapType::Zombie | CapType::CNode))
 }
 
 fn is_valid_vtable_root(cap: &Cap) -> bool {

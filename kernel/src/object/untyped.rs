@@ -10,8 +10,8 @@ use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::lookup::LookupFault;
 use sel4_compat::caps::CapType;
-use sel4_compat::objects::{MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, SLOT_BITS};
 use sel4_compat::object_type as ty;
+use sel4_compat::objects::{MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, SLOT_BITS};
 use sel4_compat::uintr;
 
 /// `KernelRetypeFanOutLimit`.
@@ -90,10 +90,7 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
     };
     if !node_cap.is(CapType::CNode) {
         user_error!("Untyped Retype: Destination cap invalid or read-only.");
-        return Err(SyscallError::FailedLookup {
-            source: false,
-            fault: LookupFault::MissingCapability { bits_left: node_depth as u32 },
-        });
+        return Err(SyscallError::FailedLookup { source: false, fault: LookupFault::MissingCapability { bits_left: node_depth as u32 } });
     }
     let node_size = 1u64 << node_cap.cnode_radix();
     if node_offset > node_size - 1 {
@@ -135,17 +132,7 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
     }
     let align = (1u64 << object_bits) - 1;
     let base = (free_ref + align) & !align;
-    Ok(Retype {
-        src: slot,
-        reset,
-        base,
-        object_type,
-        user_size,
-        dest_cnode,
-        dest_offset: node_offset,
-        count: node_window,
-        is_device,
-    })
+    Ok(Retype { src: slot, reset, base, object_type, user_size, dest_cnode, dest_offset: node_offset, count: node_window, is_device })
 }
 
 /// seL4's `resetUntypedCap`: clears the used part of the untyped (top

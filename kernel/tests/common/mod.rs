@@ -90,8 +90,7 @@ impl World {
         let root = w.root_cap();
         let ut = Cap::untyped(ut_mem as u64, UT_BITS, false, untyped::max_free_index(UT_BITS));
         for (slot, cap) in [(ROOT_CNODE_SLOT, root), (UNTYPED_SLOT, ut)] {
-            w.cnode[slot as usize] =
-                Cte { cap, mdb: MdbNode::new(core::ptr::null_mut(), true, true, core::ptr::null_mut()) };
+            w.cnode[slot as usize] = Cte { cap, mdb: MdbNode::new(core::ptr::null_mut(), true, true, core::ptr::null_mut()) };
         }
         w
     }
@@ -158,12 +157,7 @@ impl World {
     /// Untyped_Retype into the root CNode at `offset..offset+count`.
     pub fn retype(&mut self, ut_slot: u64, object_type: u64, size: u64, offset: u64, count: u64) -> Result<(), InvocationError> {
         loop {
-            let r = self.untyped_raw(
-                ut_slot,
-                sel4_compat::invocation::UNTYPED_RETYPE,
-                &[object_type, size, 0, 0, offset, count],
-                &[ROOT_CNODE_SLOT],
-            );
+            let r = self.untyped_raw(ut_slot, sel4_compat::invocation::UNTYPED_RETYPE, &[object_type, size, 0, 0, offset, count], &[ROOT_CNODE_SLOT]);
             if r != Err(InvocationError::Preempted) {
                 return r;
             }

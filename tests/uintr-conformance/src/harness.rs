@@ -236,11 +236,7 @@ extern "C" fn trap_dispatch(f: &mut TrapFrame) {
     IRQ_SEQ[v as usize].store(SEQ.fetch_add(1, SeqCst), SeqCst);
     apic::eoi();
     if v8 == WATCHDOG_VECTOR && IN_TEST.load(SeqCst) {
-        abort_with(msg(format_args!(
-            "watchdog: the test ran too long (interrupted at {:#x} in ring {})",
-            f.rip,
-            f.cs & 3
-        )));
+        abort_with(msg(format_args!("watchdog: the test ran too long (interrupted at {:#x} in ring {})", f.rip, f.cs & 3)));
     }
 }
 
@@ -360,14 +356,7 @@ extern "C" fn uintr_handler(frame: *const u64, uif: u64) {
         entry::user_exit(RUNAWAY_EXIT);
     }
     // Safety: the frame is the four words the CPU just pushed.
-    let w = unsafe {
-        [
-            frame.read_volatile(),
-            frame.add(1).read_volatile(),
-            frame.add(2).read_volatile(),
-            frame.add(3).read_volatile(),
-        ]
-    };
+    let w = unsafe { [frame.read_volatile(), frame.add(1).read_volatile(), frame.add(2).read_volatile(), frame.add(3).read_volatile()] };
     if n < LOG_CAP {
         let seq = SEQ.fetch_add(1, SeqCst);
         let d = Delivery { vector: w[0], rip: w[1], rflags: w[2], old_rsp: w[3], frame: frame as u64, uif, cs, seq };

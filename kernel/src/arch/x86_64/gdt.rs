@@ -52,4 +52,3 @@ pub fn init() {
         load_tss(tss_sel);
     }
 }
-

@@ -56,4 +56,3 @@ pub fn init() {
     // Safety: the IDT is a static that lives forever.
     unsafe { idt.load_unsafe() };
 }
-

@@ -42,24 +42,8 @@ struct Tss {
     iomap_base: u16,
 }
 
-static TSS: Global<Tss> = Global::new(Tss {
-    reserved0: 0,
-    rsp: [0; 3],
-    reserved1: 0,
-    ist: [0; 7],
-    reserved2: 0,
-    reserved3: 0,
-    iomap_base: 104,
-});
-static AP_TSS: Global<Tss> = Global::new(Tss {
-    reserved0: 0,
-    rsp: [0; 3],
-    reserved1: 0,
-    ist: [0; 7],
-    reserved2: 0,
-    reserved3: 0,
-    iomap_base: 104,
-});
+static TSS: Global<Tss> = Global::new(Tss { reserved0: 0, rsp: [0; 3], reserved1: 0, ist: [0; 7], reserved2: 0, reserved3: 0, iomap_base: 104 });
+static AP_TSS: Global<Tss> = Global::new(Tss { reserved0: 0, rsp: [0; 3], reserved1: 0, ist: [0; 7], reserved2: 0, reserved3: 0, iomap_base: 104 });
 
 #[repr(C, align(16))]
 struct Stack<const N: usize>([u8; N]);
@@ -86,10 +70,7 @@ struct IdtEntry {
 #[repr(C, align(16))]
 struct Idt([IdtEntry; 256]);
 
-static IDT: Global<Idt> =
-    Global::new(Idt(
-        [IdtEntry { offset_lo: 0, selector: 0, ist: 0, attr: 0, offset_mid: 0, offset_hi: 0, reserved: 0 }; 256],
-    ));
+static IDT: Global<Idt> = Global::new(Idt([IdtEntry { offset_lo: 0, selector: 0, ist: 0, attr: 0, offset_mid: 0, offset_hi: 0, reserved: 0 }; 256]));
 
 #[repr(C, packed)]
 struct TablePtr {
@@ -108,14 +89,7 @@ fn stack_top<const N: usize>(s: &Global<Stack<N>>) -> u64 {
 
 fn tss_descriptor(base: u64) -> [u64; 2] {
     let limit = (core::mem::size_of::<Tss>() - 1) as u64;
-    [
-        (limit & 0xffff)
-            | ((base & 0xff_ffff) << 16)
-            | (0x89 << 40)
-            | (((limit >> 16) & 0xf) << 48)
-            | (((base >> 24) & 0xff) << 56),
-        base >> 32,
-    ]
+    [(limit & 0xffff) | ((base & 0xff_ffff) << 16) | (0x89 << 40) | (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56), base >> 32]
 }
 
 /// Loads GDTR, IDTR and TR (`tss`) on this CPU.

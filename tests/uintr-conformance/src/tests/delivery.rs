@@ -9,8 +9,8 @@ use crate::arch::cpu;
 use crate::arch::desc::USER_CS;
 use crate::arch::entry::{self, label, Entry, TrapFrame};
 use crate::harness::{
-    clear_log, irq_count, last_exit, log_entry, log_len, Delivery, FaultText, Msg, ESCAPE_RING3_FAULT, FAULT_EXIT, GP,
-    HANDLER_SET_RFLAGS, HANDLER_SET_RIP, IRQ_LAST_RIP, IRQ_SEQ, PF, RUNAWAY_EXIT,
+    clear_log, irq_count, last_exit, log_entry, log_len, Delivery, FaultText, Msg, ESCAPE_RING3_FAULT, FAULT_EXIT, GP, HANDLER_SET_RFLAGS,
+    HANDLER_SET_RIP, IRQ_LAST_RIP, IRQ_SEQ, PF, RUNAWAY_EXIT,
 };
 use crate::uintr::*;
 use crate::Global;
@@ -21,11 +21,7 @@ fn entry_probe() -> u64 {
 }
 
 fn check_no_isr() -> R {
-    check!(
-        apic::highest_in_service().is_none(),
-        "vector {:#x} left in service in the local APIC (no EOI?)",
-        apic::highest_in_service().unwrap_or(0)
-    );
+    check!(apic::highest_in_service().is_none(), "vector {:#x} left in service in the local APIC (no EOI?)", apic::highest_in_service().unwrap_or(0));
     Ok(())
 }
 
@@ -50,12 +46,7 @@ fn check_delivered_in_ring3(d: &Delivery) -> R {
 fn notify_in_ring0(v: u64) -> R {
     cpu::stui();
     cpu::senduipi(v);
-    check!(
-        await_requested(UINV),
-        "no notification IPI pending after SENDUIPI (ON {}, PIR {:#x})",
-        on(Which::A),
-        pir(Which::A)
-    );
+    check!(await_requested(UINV), "no notification IPI pending after SENDUIPI (ON {}, PIR {:#x})", on(Which::A), pir(Which::A));
     cpu::interrupt_window(2000);
     check_eq!(uirr(), 1u64 << v, "UIRR after the notification");
     check_eq!(pir(Which::A), 0, "PIR after the notification");
@@ -80,12 +71,7 @@ pub fn notification_eoi_unblocks_lower_vectors() -> R {
     apic::self_ipi(LOW_VECTOR);
     check!(await_requested(LOW_VECTOR), "the self-IPI with vector {:#x} never landed", LOW_VECTOR);
     cpu::interrupt_window(2000);
-    check_eq!(
-        irq_count(LOW_VECTOR),
-        1,
-        "IDT interrupts with low-priority vector {:#x} after the notification",
-        LOW_VECTOR
-    );
+    check_eq!(irq_count(LOW_VECTOR), 1, "IDT interrupts with low-priority vector {:#x} after the notification", LOW_VECTOR);
     Ok(())
 }
 
@@ -148,13 +134,7 @@ pub fn pending_notification_taken_in_ring3() -> R {
     let d = log_entry(0);
     check_delivered_in_ring3(&d)?;
     let end = label(core::ptr::addr_of!(entry::u_entry_probe_end));
-    check!(
-        d.rip >= entry_probe() && d.rip <= end,
-        "interrupted RIP {:#x} is outside the NOP sled {:#x}..{:#x}",
-        d.rip,
-        entry_probe(),
-        end
-    );
+    check!(d.rip >= entry_probe() && d.rip <= end, "interrupted RIP {:#x} is outside the NOP sled {:#x}..{:#x}", d.rip, entry_probe(), end);
     check_eq!(irq_count(UINV), 0, "interrupts with vector UINV through the IDT");
     check_no_isr()?;
     check_eq!(uirr(), 0, "UIRR after delivery");
@@ -307,11 +287,7 @@ pub fn stui_delivers_pending_immediately() -> R {
     let (v, n) = delivered(exit)?;
     check_eq!(n, 1, "user interrupts delivered");
     check_eq!(v[0], 9, "vector");
-    check_eq!(
-        log_entry(0).rip,
-        label(core::ptr::addr_of!(entry::u_stui_after)),
-        "interrupted RIP (the instruction after STUI)"
-    );
+    check_eq!(log_entry(0).rip, label(core::ptr::addr_of!(entry::u_stui_after)), "interrupted RIP (the instruction after STUI)");
     Ok(())
 }
 
@@ -448,12 +424,7 @@ pub fn uiret_noncanonical_rip_gp() -> R {
     check_eq!(exit, FAULT_EXIT, "ring-3 exit value (expected the #GP to end the run)");
     let f = cpu::take_probe();
     let at = label(core::ptr::addr_of!(entry::uintr_entry_uiret));
-    check!(
-        matches!(f, Some(x) if x.vector == GP && x.rip == at),
-        "{}, expected #GP at UIRET ({:#x})",
-        FaultText(f),
-        at
-    );
+    check!(matches!(f, Some(x) if x.vector == GP && x.rip == at), "{}, expected #GP at UIRET ({:#x})", FaultText(f), at);
     check!(!cpu::testui(), "UIF = 1 after the faulting UIRET");
     Ok(())
 }
@@ -514,10 +485,7 @@ pub fn ordinary_interrupt_before_user_interrupt() -> R {
     check_eq!(v[0], 8, "vector");
     let d = log_entry(0);
     check_eq!(IRQ_LAST_RIP[LOW_VECTOR as usize].load(SeqCst), entry_probe(), "RIP the ordinary interrupt interrupted");
-    check!(
-        IRQ_SEQ[LOW_VECTOR as usize].load(SeqCst) < d.seq,
-        "the user interrupt was delivered before the ordinary interrupt"
-    );
+    check!(IRQ_SEQ[LOW_VECTOR as usize].load(SeqCst) < d.seq, "the user interrupt was delivered before the ordinary interrupt");
     check_eq!(d.rip, entry_probe(), "interrupted RIP of the user interrupt (right after the IRET)");
     Ok(())
 }
@@ -570,12 +538,7 @@ fn need_ap() -> R {
 fn check_on_ap(d: &Delivery) -> R {
     check_delivered_in_ring3(d)?;
     let stack = crate::harness::ap_user_stack();
-    check!(
-        (stack.start..=stack.end).contains(&d.old_rsp),
-        "interrupted RSP {:#x} is not on the second CPU's stack {:#x?}",
-        d.old_rsp,
-        stack
-    );
+    check!((stack.start..=stack.end).contains(&d.old_rsp), "interrupted RSP {:#x} is not on the second CPU's stack {:#x?}", d.old_rsp, stack);
     Ok(())
 }
 

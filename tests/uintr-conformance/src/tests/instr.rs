@@ -20,23 +20,9 @@ fn ud_cr4_clear(what: &str, probe: fn(u64) -> Probe, exact: bool) -> R {
         let f = p.fault.unwrap();
         check!(f.cs & 3 == ring, "{}: the #UD was taken in ring {} instead of ring {}", what, f.cs & 3, ring);
         if exact {
-            check!(
-                f.rip == p.at,
-                "{} in ring {}: {} but the instruction is at {:#x}",
-                what,
-                ring,
-                FaultText(p.fault),
-                p.at
-            );
+            check!(f.rip == p.at, "{} in ring {}: {} but the instruction is at {:#x}", what, ring, FaultText(p.fault), p.at);
         } else {
-            check!(
-                f.rip >= p.at && f.rip < p.at + 32,
-                "{} in ring {}: {} (probe at {:#x})",
-                what,
-                ring,
-                FaultText(p.fault),
-                p.at
-            );
+            check!(f.rip >= p.at && f.rip < p.at + 32, "{} in ring {}: {} (probe at {:#x})", what, ring, FaultText(p.fault), p.at);
         }
     }
     Ok(())
@@ -64,11 +50,9 @@ pub fn ud_stui() -> R {
 
 /// CLUI, STUI and TESTUI with a LOCK prefix #UD (CR4.UINTR = 1).
 pub fn ud_lock_prefix() -> R {
-    for (what, probe) in [
-        ("LOCK CLUI", cpu::lock_clui_probe as fn() -> Probe),
-        ("LOCK STUI", cpu::lock_stui_probe),
-        ("LOCK TESTUI", cpu::lock_testui_probe),
-    ] {
+    for (what, probe) in
+        [("LOCK CLUI", cpu::lock_clui_probe as fn() -> Probe), ("LOCK STUI", cpu::lock_stui_probe), ("LOCK TESTUI", cpu::lock_testui_probe)]
+    {
         let p = probe();
         expect_fault(&p, UD, format_args!("{}", what))?;
     }
@@ -91,18 +75,8 @@ fn testui_sequence() -> [u64; 4] {
 }
 
 fn check_testui(r: [u64; 4], ring: u32) -> R {
-    check_eq!(
-        r[0] & ARITH,
-        0,
-        "ring {}: RFLAGS arithmetic bits after CLUI; TESTUI (CF should be 0, OSZAP cleared)",
-        ring
-    );
-    check_eq!(
-        r[1] & ARITH,
-        1,
-        "ring {}: RFLAGS arithmetic bits after STUI; TESTUI (CF should be 1, OSZAP cleared)",
-        ring
-    );
+    check_eq!(r[0] & ARITH, 0, "ring {}: RFLAGS arithmetic bits after CLUI; TESTUI (CF should be 0, OSZAP cleared)", ring);
+    check_eq!(r[1] & ARITH, 1, "ring {}: RFLAGS arithmetic bits after STUI; TESTUI (CF should be 1, OSZAP cleared)", ring);
     check_eq!(r[2] & ARITH, 1, "ring {}: RFLAGS arithmetic bits after STUI; TESTUI from clear flags", ring);
     check_eq!(r[3] & ARITH, 0, "ring {}: RFLAGS arithmetic bits after CLUI again; TESTUI", ring);
     Ok(())

@@ -223,12 +223,7 @@ pub fn senduipi_ndst_other_apic_not_local() -> R {
     check!(on(Which::A), "ON not set");
     check_eq!(pir(Which::A), 1 << 5, "PIR");
     cpu::interrupt_window(2000);
-    check!(
-        on(Which::A),
-        "ON cleared: the notification reached this CPU (APIC ID {}) instead of APIC ID {}",
-        id,
-        id.wrapping_add(1)
-    );
+    check!(on(Which::A), "ON cleared: the notification reached this CPU (APIC ID {}) instead of APIC ID {}", id, id.wrapping_add(1));
     check_eq!(uirr(), 0, "UIRR");
     check_eq!(irq_count(UINV), 0, "IDT interrupts with vector UINV");
     Ok(())
