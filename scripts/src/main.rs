@@ -158,10 +158,7 @@ fn prepare_uintr() -> Result<kernel_tests::uintr::UintrImages, String> {
 fn images_under_test() -> Result<kernel_tests::Images, String> {
     // Before the default rootserver, whose output file these builds share.
     setup::ensure_rust_target()?;
-    let difffuzz_rootservers = kernel_tests::difffuzz::TEST_SEEDS
-        .iter()
-        .map(|&seed| artifacts::build_difffuzz_rootserver(seed, kernel_tests::difffuzz::TEST_CALLS, None).map(|p| (seed, p)))
-        .collect::<Result<Vec<_>, String>>()?;
+    let difffuzz_rootservers = difffuzz_test_rootservers()?;
     let (images, slowpath, [bench_rootserver, quick_rootserver]) = prepare_both()?;
     let cmake = prepare_cmake(&images)?;
     let difffuzz = kernel_tests::difffuzz::DiffImages { stock_kernel32: stock_kernel_for_tests(&cmake), rootservers: difffuzz_rootservers };
@@ -196,19 +193,9 @@ fn images_under_test() -> Result<kernel_tests::Images, String> {
 fn difffuzz_images() -> Result<(artifacts::Images, kernel_tests::difffuzz::DiffImages), String> {
     setup::ensure_rust_target()?;
     setup::ensure_host_tools()?;
-    let rootservers = kernel_tests::difffuzz::TEST_SEEDS
-        .iter()
-        .map(|&seed| artifacts::build_difffuzz_rootserver(seed, kernel_tests::difffuzz::TEST_CALLS, None).map(|p| (seed, p)))
-        .collect::<Result<Vec<_>, String>>()?;
+    let rootservers = difffuzz_test_rootservers()?;
     let images = artifacts::build_config(&kernel_config::Config::default(), false, None)?;
-    let repo = artifacts::workspace_root();
-    let cmake = kernel_tests::sel4test::CmakeInputs {
-        sources: kernel_tests::sel4test::find_sources(&repo),
-        repo,
-        cache: artifacts::target_dir().join("sel4test"),
-        preset_kernels: Vec::new(),
-        default_kernel32: images.kernel32.clone(),
-    };
+    let cmake = stock_only_cmake_inputs(&images.kernel32);
     let stock_given = std::env::var_os(suites::STOCK_KERNEL_VAR).is_some();
     if !stock_given && cmake.sources.is_ok() {
         setup::ensure_sel4_build_tools()?;
@@ -236,6 +223,25 @@ fn stock_kernel32(given: Option<std::path::PathBuf>, cmake: &kernel_tests::sel4t
         return Err(format!("objcopy -O elf32-i386 {} failed", kernel.display()));
     }
     Ok(elf32)
+}
+
+/// The differential fuzzer's image for each test seed.
+fn difffuzz_test_rootservers() -> Result<Vec<(u64, std::path::PathBuf)>, String> {
+    use kernel_tests::difffuzz::{TEST_CALLS, TEST_SEEDS};
+    TEST_SEEDS.iter().map(|&seed| artifacts::build_difffuzz_rootserver(seed, TEST_CALLS, None).map(|p| (seed, p))).collect()
+}
+
+/// What building stock seL4's kernel needs (and no kernels of ours for
+/// sel4test trees).
+fn stock_only_cmake_inputs(ours32: &std::path::Path) -> kernel_tests::sel4test::CmakeInputs {
+    let repo = artifacts::workspace_root();
+    kernel_tests::sel4test::CmakeInputs {
+        sources: kernel_tests::sel4test::find_sources(&repo),
+        repo,
+        cache: artifacts::target_dir().join("sel4test"),
+        preset_kernels: Vec::new(),
+        default_kernel32: ours32.to_path_buf(),
+    }
 }
 
 /// The stock kernel the comparing suites use: a failed build where seL4's
@@ -268,15 +274,8 @@ fn difffuzz(args: &[String]) -> Result<ExitCode, String> {
     }
     setup::ensure_rust_target()?;
     setup::ensure_host_tools()?;
-    let repo = artifacts::workspace_root();
     let ours = artifacts::build_config(&kernel_config::Config::default(), false, None)?;
-    let cmake = kernel_tests::sel4test::CmakeInputs {
-        sources: kernel_tests::sel4test::find_sources(&repo),
-        repo,
-        cache: artifacts::target_dir().join("sel4test"),
-        preset_kernels: Vec::new(),
-        default_kernel32: ours.kernel32.clone(),
-    };
+    let cmake = stock_only_cmake_inputs(&ours.kernel32);
     if stock.is_none() && std::env::var_os(suites::STOCK_KERNEL_VAR).is_none() {
         setup::ensure_sel4_build_tools()?;
     }
