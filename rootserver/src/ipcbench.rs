@@ -237,7 +237,7 @@ pub fn run(bi: &'static BootInfo) {
             }
         }
     }
-    let uintr = has_uintr_objects(bi, ut);
+    let uintr = crate::suite::uintr::probe_uintr_objects(bi, ut);
     if !uintr {
         sel4::println!("ipcbench: this kernel has no user-interrupt objects (stock seL4): uintr_roundtrip not measured");
     }
@@ -412,14 +412,6 @@ extern "C" fn ping_server(arg: u64) -> ! {
             }
         }
     }
-}
-
-/// Whether the kernel knows this kernel's user-interrupt objects (stock
-/// seL4 refuses the object type as an invalid argument).
-fn has_uintr_objects(bi: &BootInfo, ut: Untyped) -> bool {
-    let probe = ut.retype(ObjectType::UintrReceiver, 0, ROOT_NODE, bi.empty.start, 1);
-    let _ = slot(ut).revoke();
-    probe != Err(sel4::Error::InvalidArgument)
 }
 
 /// Runs one ping case on fresh objects.

@@ -13,7 +13,7 @@ mod hostile;
 mod regfuzz;
 mod tcb_flags;
 pub mod threads;
-mod uintr;
+pub mod uintr;
 pub mod vspace;
 
 /// Whether this build runs the stress tests (see the `quick` feature).

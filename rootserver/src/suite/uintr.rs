@@ -239,11 +239,13 @@ static UINTR_OBJECTS: AtomicBool = AtomicBool::new(false);
 
 /// Finds out whether the kernel knows the user-interrupt object types:
 /// stock seL4 refuses them as an invalid argument. The probe's object is
-/// revoked again.
-pub fn probe_uintr_objects(bi: &BootInfo, ut: Untyped) {
+/// revoked again. Returns what it found.
+pub fn probe_uintr_objects(bi: &BootInfo, ut: Untyped) -> bool {
     let probe = ut.retype(ObjectType::UintrReceiver, 0, ROOT_NODE, bi.empty.start + 64 * 40, 1);
     let _ = slot(ut).revoke();
-    UINTR_OBJECTS.store(probe != Err(sel4::Error::InvalidArgument), Ordering::Relaxed);
+    let found = probe != Err(sel4::Error::InvalidArgument);
+    UINTR_OBJECTS.store(found, Ordering::Relaxed);
+    found
 }
 
 pub fn kernel_has_uintr_objects() -> bool {
