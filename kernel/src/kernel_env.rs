@@ -3,31 +3,17 @@
 
 use crate::arch::x86_64::{apic, paging, vspace};
 use crate::config::pptr_to_paddr;
-use crate::kernel_state::KernelCell;
 use crate::object::cap::Cap;
 use crate::object::env::{ObjectEnv, Preempted};
 use crate::thread::{self, Tcb};
 use sel4_compat::caps::CapType;
 
-/// `KernelMaxNumWorkUnitsPerPreemption`.
-pub const MAX_WORK_UNITS_PER_PREEMPTION: u64 = crate::config::MAX_NUM_WORK_UNITS_PER_PREEMPTION as u64;
-
-/// Work done since the last check for pending interrupts (seL4's
-/// `ksWorkUnitsCompleted`).
-static WORK_UNITS: KernelCell<u64> = KernelCell::new(0);
-
 pub struct KernelEnv;
 
 impl ObjectEnv for KernelEnv {
     fn preemption_point(&mut self) -> Result<(), Preempted> {
-        // Safety: kernel context.
-        let units = unsafe { WORK_UNITS.get() };
-        *units += 1;
-        if *units >= MAX_WORK_UNITS_PER_PREEMPTION {
-            *units = 0;
-            if apic::interrupt_pending() {
-                return Err(Preempted);
-            }
+        if crate::preemption::work_unit_done() && apic::interrupt_pending() {
+            return Err(Preempted);
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ pub mod user_error;
 pub mod boot;
 pub mod config;
 pub mod cspace;
+pub mod domain_schedule;
 pub mod object;
 pub mod uintr;
 
@@ -34,6 +35,8 @@ pub mod ipc;
 pub mod kernel_env;
 #[cfg(target_os = "none")]
 pub mod kernel_state;
+#[cfg(target_os = "none")]
+pub mod preemption;
 #[cfg(target_os = "none")]
 pub mod sched;
 #[cfg(target_os = "none")]

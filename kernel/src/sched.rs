@@ -7,6 +7,7 @@
 //! back (at the head) only when the scheduler runs.
 
 use crate::arch::x86_64::{cpu, entry, fpu, io};
+use crate::domain_schedule::DomainSchedule;
 use crate::kernel_state::KernelCell;
 use crate::thread::{Tcb, ThreadState};
 use sel4_compat::objects::tcb_flag;
@@ -42,6 +43,7 @@ struct Scheduler {
     /// while `fpu_owner` is null.
     fpu_trapping: bool,
     idle_announced: bool,
+    domains: DomainSchedule,
 }
 
 const BITMAP_WORDS: usize = NUM_PRIORITIES.div_ceil(64);
@@ -59,6 +61,7 @@ static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     fpu_owner: core::ptr::null_mut(),
     fpu_trapping: false,
     idle_announced: false,
+    domains: DomainSchedule::new(),
 });
 
 fn sched() -> &'static mut Scheduler {
@@ -227,6 +230,35 @@ fn choose_thread() {
     }
 }
 
+/// seL4's `scheduleChooseNewThread`: a new domain first if the current
+/// one's time is up.
+#[inline(always)]
+fn choose_new_thread() {
+    if sched().domains.expired() {
+        begin_next_domain();
+    }
+    choose_thread();
+}
+
+/// seL4's `prepareNextDomain` and `nextDomain`: the FPU's registers go back
+/// to their owner's TCB (so that no FPU state crosses into the new domain)
+/// and the preemption count starts again.
+#[cold]
+fn begin_next_domain() {
+    let s = sched();
+    // Safety: the owner is a live TCB (deletion calls `forget_fpu_owner`).
+    if let Some(owner) = unsafe { s.fpu_owner.as_mut() } {
+        release_fpu(owner);
+    }
+    crate::preemption::reset();
+    sched().domains.next_domain();
+}
+
+/// Runs `f` on the domain schedule (the domain cap's invocations).
+pub fn with_domain_schedule<R>(f: impl FnOnce(&mut DomainSchedule) -> R) -> R {
+    f(&mut sched().domains)
+}
+
 /// seL4's `schedule`.
 pub fn schedule() {
     let s = sched();
@@ -243,7 +275,7 @@ pub fn schedule() {
         runnable
     });
     match s.action {
-        Action::ChooseNew => choose_thread(),
+        Action::ChooseNew => choose_new_thread(),
         Action::SwitchTo(candidate) => {
             // Safety: candidates are live and runnable.
             let cand = unsafe { &mut *candidate };
@@ -252,10 +284,10 @@ pub fn schedule() {
             let fastfail = cur_prio.is_none_or(|p| cand.priority < p);
             if fastfail && !is_highest_priority(cand.priority) {
                 enqueue(cand);
-                choose_thread();
+                choose_new_thread();
             } else if was_runnable && Some(cand.priority) == cur_prio {
                 append(cand);
-                choose_thread();
+                choose_new_thread();
             } else {
                 switch_to(candidate);
             }
@@ -308,6 +340,9 @@ pub fn timer_tick() {
                 reschedule_required();
             }
         }
+    }
+    if sched().domains.tick() {
+        reschedule_required();
     }
 }
 

@@ -566,18 +566,26 @@ fn generate(rng: &mut Rng) -> Inv {
                 Inv::new(rng.slot(), label).a(rng.port())
             }
         }
-        21 => Inv::new(if rng.below(2) == 0 { DOMAIN } else { rng.slot() }, l::DOMAIN_SET_SET).a(rng.below(3)).c(tcb(rng)),
+        21 => {
+            let cap = if rng.below(2) == 0 { DOMAIN } else { rng.slot() };
+            match rng.below(3) {
+                0 => Inv::new(cap, l::DOMAIN_SET_SET).a(rng.below(3)).c(tcb(rng)),
+                // Indices and domains around the one-domain schedule's
+                // bounds; durations of zero, small, the 56-bit limit and
+                // just past it.
+                1 => {
+                    let duration = [0, 1 + rng.below(1000), u64::MAX >> 8, 1 << 56, rng.any()][rng.below(5) as usize];
+                    Inv::new(cap, l::DOMAIN_SCHEDULE_CONFIGURE).a(rng.below(3)).a(rng.below(3)).a(duration)
+                }
+                _ => Inv::new(cap, l::DOMAIN_SCHEDULE_SET_START).a(rng.below(3)),
+            }
+        }
         // Revoking F's untyped deletes everything retyped from it, so that
         // retypes keep finding room (and the deletions run in bulk).
         22 => Inv::new(ROOT, l::CNODE_REVOKE).a(UNTYPED).a(64),
         _ => {
             // Any label on any cap.
-            let mut label = rng.below(l::COUNT + 3);
-            // This kernel lacks DomainSchedule_Configure and _SetStart
-            // (README, "Differential fuzzing"): left out until it has them.
-            if label == l::DOMAIN_SCHEDULE_CONFIGURE || label == l::DOMAIN_SCHEDULE_SET_START {
-                label = l::DOMAIN_SET_SET;
-            }
+            let label = rng.below(l::COUNT + 3);
             let mut inv = Inv::new(rng.slot(), label);
             for _ in 0..rng.below(8) {
                 inv = inv.a(rng.any());
@@ -691,13 +699,8 @@ fn ipc_step(rng: &mut Rng) {
     };
     let len = if rng.below(4) == 0 { rng.below(121) } else { rng.below(6) };
     let ncaps = if rng.below(3) == 0 { rng.below(4) } else { 0 };
-    let mut label = if rng.below(4) == 0 { rng.next() } else { rng.below(64) };
+    let label = if rng.below(4) == 0 { rng.next() } else { rng.below(64) };
     let info = MessageInfo::new(label, rng.below(8), ncaps, len);
-    // As in `generate`: no domain schedule labels, which this kernel lacks.
-    if matches!(info.label(), l::DOMAIN_SCHEDULE_CONFIGURE | l::DOMAIN_SCHEDULE_SET_START) {
-        label = l::DOMAIN_SET_SET;
-    }
-    let info = MessageInfo::new(label, info.caps_unwrapped(), ncaps, len);
     let recv_slot = 16 + rng.below(24);
     let recv_cnode = if rng.below(8) == 0 { rng.slot() } else { fs::ROOT };
     let recv_depth = if rng.below(8) == 0 { rng.depth() } else { 64 };

@@ -500,6 +500,46 @@ pub fn run(t: &mut Runner, bi: &'static BootInfo) {
         ensure(init::DOMAIN.set(0, not_a_tcb) == Err(sel4::Error::InvalidArgument), "the extra cap must be a TCB")
     });
 
+    // seL4's checks of the domain schedule's invocations, with the words
+    // of each error. With one domain the schedule has two entries: only
+    // entry 0 can be configured, and entry 1 stays an end marker.
+    t.run("domain_schedule_configure_and_set_start", || {
+        use sel4::invocation_labels as l;
+        let words = |label: u64, args: &[u64]| {
+            let info = sel4::invocation::call(init::DOMAIN.cptr(), label, args, &[]);
+            (info.label(), [get_mr(0), get_mr(1)])
+        };
+        let range = sel4::Error::RangeError as u64;
+        let invalid = sel4::Error::InvalidArgument as u64;
+        let configure = |args: &[u64]| words(l::DOMAIN_SCHEDULE_CONFIGURE, args);
+        ensure(configure(&[0, 0]).0 == sel4::Error::TruncatedMessage as u64, "Configure takes three words")?;
+        ensure(configure(&[1, 0, 5]) == (range, [0, 0]), "index 1 is the end marker: RangeError 0..0")?;
+        ensure(configure(&[0, 1, 5]) == (range, [0, 0]), "domain 1 does not exist: RangeError 0..0")?;
+        ensure(configure(&[0, 0, 1 << 56]).0 == invalid && get_mr(0) == 2, "a duration must fit in 56 bits")?;
+        ensure(configure(&[0, 0, 0]).0 == invalid && get_mr(0) == 2, "the start entry cannot become an end marker")?;
+        init::DOMAIN.schedule_configure(0, 0, 1000).map_err(|_| "configuring entry 0 failed")?;
+        let set_start = |args: &[u64]| words(l::DOMAIN_SCHEDULE_SET_START, args);
+        ensure(set_start(&[]).0 == sel4::Error::TruncatedMessage as u64, "SetStart takes one word")?;
+        ensure(set_start(&[2]) == (range, [0, 1]), "index 2 is past the schedule: RangeError 0..1")?;
+        ensure(set_start(&[1]).0 == invalid && get_mr(0) == 0, "an end marker cannot be the start")?;
+        // SetStart ends the current domain and reschedules: the caller goes
+        // back to the head of its queue, so a ready thread of the same
+        // priority still waits.
+        ut.retype(ObjectType::Notification, 0, ROOT_NODE, base, 1).map_err(|_| "notification retype failed")?;
+        LOG_LEN.store(0, Ordering::Relaxed);
+        // The rootserver runs at priority 255.
+        spawn(bi, ut, base + 1, 1, 255, 0, yielder, 5 << 32 | base)?;
+        ensure(LOG_LEN.load(Ordering::Relaxed) == 0, "a resumed thread of the caller's priority ran first")?;
+        init::DOMAIN.schedule_set_start(0).map_err(|_| "SetStart(0) failed")?;
+        ensure(LOG_LEN.load(Ordering::Relaxed) == 0, "SetStart let a thread of the caller's priority run first")?;
+        Notification::from_cptr(base).wait();
+        ensure(LOG[0].load(Ordering::Relaxed) == 5, "the worker ran without logging")?;
+        // Back to the boot schedule: domain 0 for the longest duration.
+        init::DOMAIN.schedule_configure(0, 0, u64::MAX >> 8).map_err(|_| "restoring entry 0 failed")?;
+        init::DOMAIN.schedule_set_start(0).map_err(|_| "restoring the start failed")?;
+        reset()
+    });
+
     t.run("io_ports_issue_in_out_and_ranges", || {
         let ctl = root_slots::IO_PORT_CONTROL;
         // The CMOS/RTC index and data ports.
