@@ -409,6 +409,7 @@ const EXCEPTION_MESSAGE: [usize; 3] = [0, 1, 2];
 
 // ------------------------------------------------------------ transfer
 
+#[inline(never)]
 fn lookup_slot(t: &Tcb, cptr: u64) -> Option<*mut Cte> {
     crate::syscall::lookup(t, cptr).ok()
 }
@@ -578,19 +579,33 @@ pub(crate) fn setup_caller_cap(sender: &mut Tcb, receiver: &mut Tcb, can_grant: 
 }
 
 /// seL4's `deleteCallerCap`. The caller slot holds nothing or a one-shot
-/// reply cap, which has no object to finalise and no children: deleting
-/// it is unlinking it, which is what `cteDeleteOne` would end up doing
-/// after its general checks (this runs twice per Call/ReplyRecv).
+/// reply cap (this runs twice per Call/ReplyRecv).
 pub fn delete_caller_cap(receiver: &mut Tcb) {
     let slot = receiver.slot(tcb_slot::CALLER);
     // Safety: the caller slot of a live TCB, in a consistent MDB.
     unsafe {
         let cap = (*slot).cap;
         if cap.is(CapType::Reply) && !cap.reply_master() {
-            cte::unlink_and_clear(slot);
+            delete_one_shot_reply_cap(slot);
         } else if !cap.is_null() {
             delete::cte_delete_one(slot, &mut KernelEnv);
         }
+    }
+}
+
+/// `cteDeleteOne` of a one-shot reply cap: such a cap has no object to
+/// finalise (`finaliseCap` of a reply cap does nothing) and no children,
+/// so deleting it is unlinking it, which is what `cteDeleteOne` ends up
+/// doing after its general checks (every reply deletes one).
+///
+/// # Safety
+/// `slot` is a live slot holding a one-shot reply cap, in a consistent MDB.
+#[inline(always)]
+unsafe fn delete_one_shot_reply_cap(slot: *mut Cte) {
+    // Safety: per the caller's contract.
+    unsafe {
+        debug_assert!((*slot).cap.is(CapType::Reply) && !(*slot).cap.reply_master());
+        cte::unlink_and_clear(slot);
     }
 }
 
@@ -696,18 +711,19 @@ pub fn receive_ipc(thread: &mut Tcb, cap: Cap, blocking: bool) {
 /// in `slot`.
 ///
 /// # Safety
-/// `slot` is a live slot holding the reply cap that names `receiver`.
+/// `slot` is a live slot holding the (one-shot, not master) reply cap
+/// that names `receiver`.
 pub unsafe fn do_reply_transfer(sender: &mut Tcb, receiver: &mut Tcb, slot: *mut Cte, grant: bool) {
     debug_assert_eq!(receiver.state, ThreadState::BlockedOnReply);
     if receiver.fault == Fault::None {
         do_ipc_transfer(sender, 0, 0, grant, receiver);
         // Safety: the reply cap's slot is live.
-        unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
+        unsafe { delete_one_shot_reply_cap(slot) };
         sched::set_thread_state(receiver, ThreadState::Running);
         sched::possible_switch_to(receiver);
     } else {
         // Safety: as above.
-        unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
+        unsafe { delete_one_shot_reply_cap(slot) };
         let restart = handle_fault_reply(receiver, sender);
         receiver.fault = Fault::None;
         if restart {

@@ -102,8 +102,11 @@ fn set_tls_base(tcb: &mut Tcb) {
 }
 
 /// seL4's `lookupCapAndSlot` at full depth from the thread's CSpace root:
-/// the fast walk, and the full one only for a failure's details.
-#[inline]
+/// the fast walk, and the full one only for a failure's details. Inlined:
+/// every syscall but the fastpath's makes one, and as a call it would
+/// save and restore the registers its walk uses and return the result
+/// through memory.
+#[inline(always)]
 pub(crate) fn lookup(tcb: &Tcb, cptr: u64) -> Result<*mut Cte, LookupFault> {
     let root = tcb.cspace_root();
     match lookup_slot_fast(&SlotMemory, root, cptr) {
