@@ -8,11 +8,12 @@
 
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::delete;
-use crate::cspace::lookup::{resolve_address_bits, LookupFault, SlotMemory};
+use crate::cspace::lookup::LookupFault;
 use crate::kernel_env::KernelEnv;
 use crate::object::cap::Cap;
 use crate::object::cap_rules::derive_cap_ignoring_children;
 use crate::object::cnode::lookup_slot_for_cnode_op;
+use crate::object::invocation::FAST_MESSAGE_REGISTERS;
 use crate::sched;
 use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
 use sel4_compat::caps::CapType;
@@ -208,8 +209,17 @@ pub(crate) fn transfer_register_message(sender: &Tcb, badge: u64, receiver: &mut
     let info = MessageInfo(sender.ctx.regs.rsi);
     let length = info.length() as usize;
     debug_assert!(length <= 4 && info.extra_caps() == 0);
-    // The registers in order, each copied if the message reaches it:
-    // straight-line code rather than a loop over `set_mr_reg`'s match.
+    copy_register_words(sender, receiver, length);
+    receiver.ctx.regs.rsi = MessageInfo::new(info.label(), 0, 0, length as u64).0;
+    receiver.ctx.regs.rdi = badge;
+}
+
+/// Copies the first `length` message registers (at most four are in CPU
+/// registers) from `sender` to `receiver`: the registers in order, each
+/// copied if the message reaches it, straight-line code rather than a loop
+/// over `set_mr_reg`'s match.
+#[inline(always)]
+fn copy_register_words(sender: &Tcb, receiver: &mut Tcb, length: usize) {
     let (from, to) = (&sender.ctx.regs, &mut receiver.ctx.regs);
     if length > 0 {
         to.r10 = from.r10;
@@ -223,8 +233,6 @@ pub(crate) fn transfer_register_message(sender: &Tcb, badge: u64, receiver: &mut
             }
         }
     }
-    receiver.ctx.regs.rsi = MessageInfo::new(info.label(), 0, 0, length as u64).0;
-    receiver.ctx.regs.rdi = badge;
 }
 
 /// The thread at the head of an endpoint's receive queue, if threads are
@@ -401,8 +409,9 @@ const EXCEPTION_MESSAGE: [usize; 3] = [0, 1, 2];
 
 // ------------------------------------------------------------ transfer
 
+#[inline(never)]
 fn lookup_slot(t: &Tcb, cptr: u64) -> Option<*mut Cte> {
-    resolve_address_bits(&SlotMemory, t.cspace_root(), cptr, 64).ok().map(|r| r.slot as *mut Cte)
+    crate::syscall::lookup(t, cptr).ok()
 }
 
 /// seL4's `getReceiveSlots`: the empty slot named by the receiver's IPC
@@ -424,10 +433,14 @@ fn receive_slot(receiver: &mut Tcb) -> Option<*mut Cte> {
 fn do_normal_transfer(sender: &mut Tcb, ep: u64, badge: u64, grant: bool, receiver: &mut Tcb) {
     let info = MessageInfo(sender.ctx.regs.rsi);
     let length = (info.length() as usize).min(MSG_MAX_LENGTH);
+    // Each thread's buffer is looked up once for the whole transfer, as
+    // seL4's `doIPCTransfer` does.
+    let send_buffer = sender.ipc_buffer_ptr();
     let mut extra: [Option<*mut Cte>; MSG_MAX_EXTRA_CAPS] = [None; MSG_MAX_EXTRA_CAPS];
-    if grant {
-        if let Some(b) = sender.ipc_buffer() {
-            let cptrs = b.caps_or_badges;
+    if grant && info.extra_caps() != 0 {
+        if let Some(b) = send_buffer {
+            // Safety: the sender's live IPC buffer; only read.
+            let cptrs = unsafe { (*b).caps_or_badges };
             for i in 0..(info.extra_caps() as usize).min(MSG_MAX_EXTRA_CAPS) {
                 match lookup_slot(sender, cptrs[i]) {
                     Some(s) => extra[i] = Some(s),
@@ -442,19 +455,23 @@ fn do_normal_transfer(sender: &mut Tcb, ep: u64, badge: u64, grant: bool, receiv
     }
     // Message registers: the first four always, the rest only when both
     // threads have IPC buffers.
-    let mut copied = 0;
-    for i in 0..length.min(4) {
-        let v = get_mr_reg(sender, i);
-        set_mr_reg(receiver, i, v);
-        copied = i + 1;
-    }
-    if length > 4 {
-        if let (Some(sb), Some(rb)) = (sender.ipc_buffer(), receiver.ipc_buffer()) {
-            rb.msg[4..length].copy_from_slice(&sb.msg[4..length]);
+    copy_register_words(sender, receiver, length);
+    let mut copied = length.min(FAST_MESSAGE_REGISTERS);
+    if length > FAST_MESSAGE_REGISTERS {
+        if let (Some(sb), Some(rb)) = (send_buffer, receiver.ipc_buffer_ptr()) {
+            // Safety: both are live IPC buffers, each wholly inside its
+            // frame, so the words 4..length of both exist; two threads
+            // sharing one buffer make it a copy onto itself, which a
+            // forward copy leaves as it is.
+            unsafe {
+                let from = core::ptr::addr_of!((*sb).msg).cast::<u64>().add(FAST_MESSAGE_REGISTERS);
+                let to = core::ptr::addr_of_mut!((*rb).msg).cast::<u64>().add(FAST_MESSAGE_REGISTERS);
+                crate::arch::x86_64::cpu::copy_words_forward(to, from, length - FAST_MESSAGE_REGISTERS);
+            }
             copied = length;
         }
     }
-    let (extra_caps, unwrapped) = transfer_caps(&extra, ep, receiver);
+    let (extra_caps, unwrapped) = if extra[0].is_some() { transfer_caps(&extra, ep, receiver) } else { (0, 0) };
     receiver.ctx.regs.rsi = MessageInfo::new(info.label(), unwrapped, extra_caps, copied as u64).0;
     receiver.ctx.regs.rdi = badge;
 }
@@ -556,24 +573,39 @@ pub(crate) fn setup_caller_cap(sender: &mut Tcb, receiver: &mut Tcb, can_grant: 
     let reply_slot = sender.slot(tcb_slot::REPLY);
     let caller_slot = receiver.slot(tcb_slot::CALLER);
     // Safety: both are slots of live TCBs, the caller slot now empty; the
-    // reply master is set up at creation (setup_reply_master).
-    unsafe { cte::cte_insert(Cap::reply(sender as *mut Tcb as u64, false, can_grant), reply_slot, caller_slot) };
+    // reply master is set up at creation (setup_reply_master). A reply cap
+    // is never revocable from its master.
+    unsafe { cte::cte_insert_unrevocable(Cap::reply(sender as *mut Tcb as u64, false, can_grant), reply_slot, caller_slot) };
 }
 
 /// seL4's `deleteCallerCap`. The caller slot holds nothing or a one-shot
-/// reply cap, which has no object to finalise and no children: deleting
-/// it is unlinking it, which is what `cteDeleteOne` would end up doing
-/// after its general checks (this runs twice per Call/ReplyRecv).
+/// reply cap (this runs twice per Call/ReplyRecv).
 pub fn delete_caller_cap(receiver: &mut Tcb) {
     let slot = receiver.slot(tcb_slot::CALLER);
     // Safety: the caller slot of a live TCB, in a consistent MDB.
     unsafe {
         let cap = (*slot).cap;
         if cap.is(CapType::Reply) && !cap.reply_master() {
-            cte::unlink_and_clear(slot);
+            delete_one_shot_reply_cap(slot);
         } else if !cap.is_null() {
             delete::cte_delete_one(slot, &mut KernelEnv);
         }
+    }
+}
+
+/// `cteDeleteOne` of a one-shot reply cap: such a cap has no object to
+/// finalise (`finaliseCap` of a reply cap does nothing) and no children,
+/// so deleting it is unlinking it, which is what `cteDeleteOne` ends up
+/// doing after its general checks (every reply deletes one).
+///
+/// # Safety
+/// `slot` is a live slot holding a one-shot reply cap, in a consistent MDB.
+#[inline(always)]
+unsafe fn delete_one_shot_reply_cap(slot: *mut Cte) {
+    // Safety: per the caller's contract.
+    unsafe {
+        debug_assert!((*slot).cap.is(CapType::Reply) && !(*slot).cap.reply_master());
+        cte::unlink_and_clear(slot);
     }
 }
 
@@ -598,11 +630,9 @@ pub fn send_ipc(blocking: bool, do_call: bool, badge: u64, can_grant: bool, can_
     let ep = unsafe { endpoint(ep_ptr) };
     match ep.state() {
         EP_RECV => {
-            let mut q = ep.queue();
             // Safety: a receive queue holds live TCBs.
-            let dest = unsafe { &mut *q.head };
-            q.remove(dest);
-            ep.set(q, EP_RECV);
+            let dest = unsafe { &mut *(ep.head as *mut Tcb) };
+            endpoint_remove_first_receiver(ep_ptr, dest);
             do_ipc_transfer(thread, ep_ptr, badge, can_grant, dest);
             let reply_can_grant = matches!(dest.state, ThreadState::BlockedOnReceive { can_grant: true, .. });
             sched::set_thread_state(dest, ThreadState::Running);
@@ -681,18 +711,19 @@ pub fn receive_ipc(thread: &mut Tcb, cap: Cap, blocking: bool) {
 /// in `slot`.
 ///
 /// # Safety
-/// `slot` is a live slot holding the reply cap that names `receiver`.
+/// `slot` is a live slot holding the (one-shot, not master) reply cap
+/// that names `receiver`.
 pub unsafe fn do_reply_transfer(sender: &mut Tcb, receiver: &mut Tcb, slot: *mut Cte, grant: bool) {
     debug_assert_eq!(receiver.state, ThreadState::BlockedOnReply);
     if receiver.fault == Fault::None {
         do_ipc_transfer(sender, 0, 0, grant, receiver);
         // Safety: the reply cap's slot is live.
-        unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
+        unsafe { delete_one_shot_reply_cap(slot) };
         sched::set_thread_state(receiver, ThreadState::Running);
         sched::possible_switch_to(receiver);
     } else {
         // Safety: as above.
-        unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
+        unsafe { delete_one_shot_reply_cap(slot) };
         let restart = handle_fault_reply(receiver, sender);
         receiver.fault = Fault::None;
         if restart {

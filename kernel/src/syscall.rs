@@ -3,7 +3,7 @@
 //! `handle_invocation`; Recv, Reply and friends through the IPC code.
 
 use crate::cspace::cte::Cte;
-use crate::cspace::lookup::{resolve_address_bits, LookupFault, SlotMemory};
+use crate::cspace::lookup::{lookup_slot_fast, resolve_address_bits, LookupFault, SlotMemory};
 use crate::debug;
 use crate::fastpath;
 use crate::ipc;
@@ -101,9 +101,26 @@ fn set_tls_base(tcb: &mut Tcb) {
     }
 }
 
-/// seL4's `lookupCapAndSlot` at full depth from the thread's CSpace root.
+/// seL4's `lookupCapAndSlot` at full depth from the thread's CSpace root:
+/// the fast walk, and the full one only for a failure's details. Inlined:
+/// every syscall but the fastpath's makes one, and as a call it would
+/// save and restore the registers its walk uses and return the result
+/// through memory.
+#[inline(always)]
 pub(crate) fn lookup(tcb: &Tcb, cptr: u64) -> Result<*mut Cte, LookupFault> {
-    resolve_address_bits(&SlotMemory, tcb.cspace_root(), cptr, 64).map(|r| r.slot as *mut Cte)
+    let root = tcb.cspace_root();
+    match lookup_slot_fast(&SlotMemory, root, cptr) {
+        Some(slot) => Ok(slot as *mut Cte),
+        None => lookup_failure(root, cptr),
+    }
+}
+
+/// Why a lookup that the fast walk refused fails.
+#[cold]
+fn lookup_failure(root: crate::object::cap::Cap, cptr: u64) -> Result<*mut Cte, LookupFault> {
+    let result = resolve_address_bits(&SlotMemory, root, cptr, 64).map(|r| r.slot as *mut Cte);
+    debug_assert!(result.is_err(), "the fast lookup fails exactly where the full one does");
+    result
 }
 
 /// seL4's `replyFromKernel_error`.
@@ -136,10 +153,11 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
     // Safety: a slot found by lookup is live.
     let cap = unsafe { (*slot).cap };
 
-    let buffer_words: Option<[u64; MSG_MAX_LENGTH]> = tcb.ipc_buffer().map(|b| b.msg);
+    let buffer = tcb.ipc_buffer_ptr();
     let mut extra_caps = ArrayVec::new();
-    if let Some(buffer) = tcb.ipc_buffer() {
-        let cptrs = buffer.caps_or_badges;
+    if let (Some(buffer), true) = (buffer, info.extra_caps() != 0) {
+        // Safety: the thread's live IPC buffer; only read.
+        let cptrs = unsafe { (*buffer).caps_or_badges };
         for &extra in cptrs.iter().take(info.extra_caps() as usize) {
             match lookup(tcb, extra) {
                 Ok(s) => extra_caps.push(s),
@@ -154,18 +172,30 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
         }
     }
     let mut length = (info.length() as usize).min(MSG_MAX_LENGTH);
-    if buffer_words.is_none() && length > FAST_MESSAGE_REGISTERS {
+    if buffer.is_none() && length > FAST_MESSAGE_REGISTERS {
         user_error!("Warning: No IPC buffer for thread. Truncating message length to: {FAST_MESSAGE_REGISTERS}.");
         length = FAST_MESSAGE_REGISTERS;
     }
-    let regs = [tcb.ctx.regs.r10, tcb.ctx.regs.r8, tcb.ctx.regs.r9, tcb.ctx.regs.r15];
-    let inv = Invocation { label: info.label(), length, regs, buffer: buffer_words.as_ref(), extra_caps };
 
     // As in seL4 the caller is in Restart while its invocation runs: a
     // preempted operation re-executes, one that blocked or replied itself
     // has changed the state, and one that finished gets the empty reply.
     sched::set_thread_state(tcb, ThreadState::Restart);
-    match invoke(tcb, slot, cap, &inv, is_call, is_blocking) {
+    let result = match cap.cap_type() {
+        // IPC objects take their message from the registers and buffer
+        // themselves (the transfer copies it), so they need no snapshot
+        // of the arguments.
+        Some(CapType::Endpoint | CapType::Notification | CapType::Reply) => invoke_ipc_object(tcb, slot, cap, is_call, is_blocking),
+        _ => {
+            // Safety: the thread's live IPC buffer, copied before the
+            // invocation can write replies into it.
+            let buffer_words: Option<[u64; MSG_MAX_LENGTH]> = buffer.map(|b| unsafe { (*b).msg });
+            let regs = [tcb.ctx.regs.r10, tcb.ctx.regs.r8, tcb.ctx.regs.r9, tcb.ctx.regs.r15];
+            let inv = Invocation { label: info.label(), length, regs, buffer: buffer_words.as_ref(), extra_caps };
+            invoke(tcb, slot, cap, &inv, is_call)
+        }
+    };
+    match result {
         Ok(()) => {
             if tcb.state == ThreadState::Restart {
                 if is_call {
@@ -186,18 +216,10 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
     }
 }
 
-/// seL4's `decodeInvocation`: dispatch on the invoked cap's type.
-fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool, is_blocking: bool) -> Result<(), InvocationError> {
-    let mut env = KernelEnv;
+/// `decodeInvocation` for the IPC objects: an endpoint (send or call), a
+/// notification (signal) or a reply cap (reply).
+fn invoke_ipc_object(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, is_call: bool, is_blocking: bool) -> Result<(), InvocationError> {
     match cap.cap_type() {
-        None | Some(CapType::Null) => {
-            user_error!("Attempted to invoke a null cap #{}.", tcb.ctx.regs.rdi);
-            Err(SyscallError::InvalidCapability { number: 0 }.into())
-        }
-        Some(CapType::Zombie) => {
-            user_error!("Attempted to invoke a zombie cap #{}.", tcb.ctx.regs.rdi);
-            Err(SyscallError::InvalidCapability { number: 0 }.into())
-        }
         Some(CapType::Endpoint) => {
             if !cap.ep_can_send() {
                 user_error!("Attempted to invoke a read-only endpoint cap #{}.", tcb.ctx.regs.rdi);
@@ -215,7 +237,8 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
             ipc::send_signal(cap.ntfn_ptr(), cap.ntfn_badge());
             Ok(())
         }
-        Some(CapType::Reply) => {
+        _ => {
+            debug_assert!(cap.is(CapType::Reply));
             if cap.reply_master() {
                 user_error!("Attempted to invoke an invalid reply cap #{}.", tcb.ctx.regs.rdi);
                 return Err(SyscallError::InvalidCapability { number: 0 }.into());
@@ -225,6 +248,21 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
             // Safety: `slot` holds the reply cap naming `receiver`.
             unsafe { ipc::do_reply_transfer(tcb, receiver, slot, cap.reply_can_grant()) };
             Ok(())
+        }
+    }
+}
+
+/// seL4's `decodeInvocation` for every other cap: dispatch on its type.
+fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+    let mut env = KernelEnv;
+    match cap.cap_type() {
+        None | Some(CapType::Null) => {
+            user_error!("Attempted to invoke a null cap #{}.", tcb.ctx.regs.rdi);
+            Err(SyscallError::InvalidCapability { number: 0 }.into())
+        }
+        Some(CapType::Zombie) => {
+            user_error!("Attempted to invoke a zombie cap #{}.", tcb.ctx.regs.rdi);
+            Err(SyscallError::InvalidCapability { number: 0 }.into())
         }
         Some(CapType::Thread) => tcb_invocation::invoke(tcb, cap, slot, inv, is_call),
         // Safety: the extra caps and the caller slot are live slots found

@@ -166,15 +166,26 @@ impl Tcb {
     /// The thread's IPC buffer (seL4's `lookupIPCBuffer`): the buffer frame
     /// cap must be a writable, non-device frame.
     pub fn ipc_buffer(&mut self) -> Option<&'static mut sel4_compat::ipc::IpcBuffer> {
+        // Safety: a pointer from `ipc_buffer_ptr` is to the thread's live
+        // buffer; the reference is the only one this caller makes.
+        self.ipc_buffer_ptr().map(|b| unsafe { &mut *b })
+    }
+
+    /// [`Tcb::ipc_buffer`] as a raw pointer, for the message copy, where
+    /// two threads may share one buffer (so no two `&mut` may be made).
+    #[inline]
+    pub fn ipc_buffer_ptr(&self) -> Option<*mut sel4_compat::ipc::IpcBuffer> {
         let cap = self.slot_cap(tcb_slot::BUFFER);
-        if !cap.is(CapType::Frame) || cap.frame_is_device() || cap.frame_rights() != vm_rights::READ_WRITE {
+        if !cap.is_normal_frame_with_rights(vm_rights::READ_WRITE) {
             return None;
         }
-        let offset = self.ipc_buffer_vaddr & ((1u64 << cap.frame_size().bits()) - 1);
-        // Safety: the frame is live while its cap sits in the TCB's slot;
+        debug_assert_eq!(cap.frame_kernel_base(), cap.frame_base());
+        debug_assert_eq!(cap.frame_offset_mask(), (1u64 << cap.frame_size().bits()) - 1);
+        let offset = self.ipc_buffer_vaddr & cap.frame_offset_mask();
+        // The frame is live while its cap sits in the TCB's slot;
         // SetIPCBuffer and boot require the buffer to be 1 KiB aligned, so
         // it lies wholly inside the frame.
-        Some(unsafe { &mut *((cap.frame_base() + offset) as *mut sel4_compat::ipc::IpcBuffer) })
+        Some((cap.frame_kernel_base() + offset) as *mut sel4_compat::ipc::IpcBuffer)
     }
 }
 

@@ -168,6 +168,29 @@ pub unsafe fn cte_insert(new_cap: Cap, src: *mut Cte, dest: *mut Cte) {
     }
 }
 
+/// [`cte_insert`] for a cap that is neither revocable from its source
+/// (`is_cap_revocable` says no) nor an untyped: the links and flags it
+/// would set, without its general tests. The one-shot reply cap every
+/// slowpath Call inserts is such a cap.
+///
+/// # Safety
+/// As for [`cte_insert`].
+#[inline(always)]
+pub unsafe fn cte_insert_unrevocable(new_cap: Cap, src: *mut Cte, dest: *mut Cte) {
+    // Safety: per the caller's contract.
+    let (s, d) = unsafe { (cte(src), cte(dest)) };
+    debug_assert!(d.cap.is_null() && d.mdb == MdbNode::NULL);
+    debug_assert!(!is_cap_revocable(&new_cap, &s.cap) && !new_cap.is(CapType::Untyped));
+    let next = s.mdb.next();
+    d.cap = new_cap;
+    d.mdb = MdbNode::new(next, false, false, src);
+    s.mdb.set_next(dest);
+    if !next.is_null() {
+        // Safety: MDB links point to live slots.
+        unsafe { cte(next) }.mdb.set_prev(dest);
+    }
+}
+
 /// seL4's `insertNewCap`: a freshly created object's cap goes right after
 /// its parent untyped, revocable and first-badged.
 ///
@@ -299,6 +322,38 @@ mod tests {
             unlink_and_clear(p[3]);
             assert_eq!((*p[0]).mdb.next(), p[1]);
             assert_eq!((*p[1]).mdb.prev(), p[0]);
+        }
+    }
+
+    #[test]
+    fn unrevocable_insert_matches_the_general_one() {
+        let master = Cap::reply(UT, true, true);
+        let reply = Cap::reply(UT, false, false);
+        for with_next in [false, true] {
+            let (mut a, mut b) = (slots(3), slots(3));
+            let pa: Vec<*mut Cte> = a.iter_mut().map(|c| c as *mut Cte).collect();
+            let pb: Vec<*mut Cte> = b.iter_mut().map(|c| c as *mut Cte).collect();
+            // Safety: pointers into `a` and `b`, which outlive the block.
+            unsafe {
+                for p in [&pa, &pb] {
+                    let (first, last) = (p[0], p[2]);
+                    (*first).cap = master;
+                    (*first).mdb = MdbNode::new(core::ptr::null_mut(), true, true, core::ptr::null_mut());
+                    if with_next {
+                        cte_insert(reply, first, last);
+                    }
+                }
+                cte_insert(reply, pa[0], pa[1]);
+                cte_insert_unrevocable(reply, pb[0], pb[1]);
+                for i in 0..3 {
+                    let (x, y) = (&*pa[i], &*pb[i]);
+                    assert_eq!(x.cap, y.cap);
+                    let rebase = |p: *mut Cte, from: &[*mut Cte]| from.iter().position(|&q| q == p);
+                    assert_eq!(rebase(x.mdb.next(), &pa), rebase(y.mdb.next(), &pb));
+                    assert_eq!(rebase(x.mdb.prev(), &pa), rebase(y.mdb.prev(), &pb));
+                    assert_eq!((x.mdb.revocable(), x.mdb.first_badged()), (y.mdb.revocable(), y.mdb.first_badged()));
+                }
+            }
         }
     }
 

@@ -93,28 +93,44 @@ pub fn resolve_address_bits<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: 
 /// test holds the two to the same answers.
 #[inline(always)]
 pub fn lookup_cap_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) -> Option<Cap> {
+    lookup_fast(store, root, cptr).map(|(_, cap)| cap)
+}
+
+/// [`lookup_cap_fast`]'s walk for the slowpath's full-depth lookups
+/// (seL4's `lookupCapAndSlot` from a thread's root): the slot as
+/// [`resolve_address_bits`] finds it, or `None` wherever that fails, so
+/// that only a failed lookup pays for the full walk's failure details.
+#[inline(always)]
+pub fn lookup_slot_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) -> Option<u64> {
+    lookup_fast(store, root, cptr).map(|(slot, _)| slot)
+}
+
+/// The walk of [`lookup_cap_fast`] and [`lookup_slot_fast`]: the slot
+/// reached and the cap in it.
+#[inline(always)]
+fn lookup_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) -> Option<(u64, Cap)> {
     if root.cap_type() != Some(CapType::CNode) {
         return None;
     }
     // The first level on its own: most CSpaces resolve a whole word in
     // one CNode, and this way its code is not behind the loop's setup.
-    let (mut cap, mut bits_left) = fast_level(store, root, cptr, 64)?;
+    let (mut slot, mut cap, mut bits_left) = fast_level(store, root, cptr, 64)?;
     let mut rest = cptr;
     let mut consumed = 64 - bits_left;
     while bits_left != 0 && cap.cap_type() == Some(CapType::CNode) {
         rest <<= consumed;
         let before = bits_left;
-        (cap, bits_left) = fast_level(store, cap, rest, bits_left)?;
+        (slot, cap, bits_left) = fast_level(store, cap, rest, bits_left)?;
         consumed = before - bits_left;
     }
-    Some(cap)
+    Some((slot, cap))
 }
 
-/// One level of [`lookup_cap_fast`]: the cap `rest`'s top bits name in
-/// the CNode `node` with `bits_left` bits to go, and the bits left after
-/// it, or `None` on a guard or depth mismatch.
+/// One level of [`lookup_fast`]: the slot `rest`'s top bits name in
+/// the CNode `node` with `bits_left` bits to go, the cap in it and the
+/// bits left after it, or `None` on a guard or depth mismatch.
 #[inline(always)]
-fn fast_level<S: CNodeStore + ?Sized>(store: &S, node: Cap, rest: u64, bits_left: u32) -> Option<(Cap, u32)> {
+fn fast_level<S: CNodeStore + ?Sized>(store: &S, node: Cap, rest: u64, bits_left: u32) -> Option<(u64, Cap, u32)> {
     let radix = node.cnode_radix();
     let guard_size = node.cnode_guard_size();
     let level_bits = radix + guard_size;
@@ -132,7 +148,8 @@ fn fast_level<S: CNodeStore + ?Sized>(store: &S, node: Cap, rest: u64, bits_left
     // The guard matched, so it is below 2^guard_size and what it leaves
     // of `level` is the index.
     let index = level - (guard << radix);
-    Some((store.cap_at(store.slot(store.cnode_base(&node), index)), bits_left - level_bits))
+    let slot = store.slot(store.cnode_base(&node), index);
+    Some((slot, store.cap_at(slot), bits_left - level_bits))
 }
 
 /// CNodes as they are in kernel memory: a CNode cap's pointer is the
@@ -219,8 +236,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The fastpath's lookup finds exactly the cap the full one does,
-        /// and fails exactly where it fails: two-level CSpaces of random
+        /// The fast lookups find exactly the cap and slot the full one
+        /// does, and fail exactly where it fails: two-level CSpaces of random
         /// shape, pointers that follow them, stray or not.
         #[test]
         fn fast_lookup_agrees_with_resolve_address_bits(
@@ -248,8 +265,9 @@ mod tests {
             let first = (if use_right_guards { guard1 } else { mask(rest >> 7, g1) } << r1) | index1;
             let first_bits = g1 + r1;
             let cptr = if first_bits == 64 { first } else { first << (64 - first_bits) | mask(rest, 64 - first_bits) };
-            let full = resolve_address_bits(&s, root, cptr, 64).ok().map(|r| s.cap_at(r.slot));
-            proptest::prop_assert_eq!(lookup_cap_fast(&s, root, cptr), full);
+            let full = resolve_address_bits(&s, root, cptr, 64).ok();
+            proptest::prop_assert_eq!(lookup_cap_fast(&s, root, cptr), full.map(|r| s.cap_at(r.slot)));
+            proptest::prop_assert_eq!(lookup_slot_fast(&s, root, cptr), full.map(|r| r.slot));
         }
     }
 

@@ -530,6 +530,32 @@ impl Cap {
     pub const fn frame_is_device(&self) -> bool {
         self.field0(4, 1) != 0
     }
+    /// Whether this is a frame cap seL4's `lookupIPCBuffer` takes for
+    /// a buffer with `rights`: a frame, not device memory, with exactly
+    /// those rights. Type, device bit and rights are tested as one masked
+    /// compare, as the slowpath asks this on every message it copies.
+    #[inline(always)]
+    pub const fn is_normal_frame_with_rights(&self, rights: u64) -> bool {
+        const TAG_RIGHTS_DEVICE: u64 = 0x1f << 59 | 3 << 5 | 1 << 4;
+        self.words[0] & TAG_RIGHTS_DEVICE == (CapType::Frame as u64) << 59 | (rights & 3) << 5
+    }
+    /// The mask of an address's offset inside the frame
+    /// (`MASK(pageBitsForSize(capFSize))`), by table rather than
+    /// `frame_size().bits()`'s two choices.
+    #[inline(always)]
+    pub const fn frame_offset_mask(&self) -> u64 {
+        // Indexed by `capFSize`; the unused value 3 reads as a small page,
+        // as `FrameSize::from_field` decodes it.
+        const MASKS: [u64; 4] = [mask(12), mask(21), mask(30), mask(12)];
+        MASKS[self.field0(57, 2) as usize]
+    }
+    /// `frame_base` for a cap the kernel made: frames are reached through
+    /// the kernel's window onto physical memory, so the base's top 16 bits
+    /// are all ones (which also covers the mapped ASID stored there).
+    #[inline(always)]
+    pub const fn frame_kernel_base(&self) -> u64 {
+        self.words[1] | 0xffff_0000_0000_0000
+    }
     pub const fn with_frame_rights(self, rights: u64) -> Cap {
         self.set0(5, 2, rights)
     }
@@ -563,6 +589,28 @@ mod tests {
                 let cap = Cap { words: [tag << 59 | rights << 55 | 0x1234_5678, 7] };
                 let plain = cap.is(CapType::Endpoint) && cap.ep_can_send() && (cap.ep_can_grant() || cap.ep_can_grant_reply());
                 assert_eq!(cap.is_endpoint_for_call(), plain, "tag {tag} rights {rights:#06b}");
+            }
+        }
+    }
+
+    #[test]
+    fn ipc_buffer_frame_test_is_the_plain_one() {
+        // Every type tag, rights value, device bit and size, and mapped
+        // or not (the ASID shares the base's word).
+        for tag in 0..32u64 {
+            for rights in 0..4u64 {
+                for device in [false, true] {
+                    for size in 0..4u64 {
+                        let frame = Cap::frame(0xffff_ff80_1234_5000, FrameSize::from_field(size), rights, device, Some((7, 0x40_0000)));
+                        let cap = Cap { words: [tag << 59 | frame.words[0] & mask(59) | size << 57, frame.words[1]] };
+                        for wanted in [vm_rights::READ_ONLY, vm_rights::READ_WRITE] {
+                            let plain = cap.is(CapType::Frame) && !cap.frame_is_device() && cap.frame_rights() == wanted;
+                            assert_eq!(cap.is_normal_frame_with_rights(wanted), plain, "tag {tag} rights {rights} device {device}");
+                        }
+                        assert_eq!(cap.frame_offset_mask(), mask(cap.frame_size().bits()), "size {size}");
+                        assert_eq!(cap.frame_kernel_base(), cap.frame_base());
+                    }
+                }
             }
         }
     }
