@@ -113,7 +113,7 @@ pub struct Tcb {
     /// a receiving thread; all zero otherwise.
     pub uintr: crate::uintr::model::UintrState,
     /// Whether the thread is on the hardware path's list of blocked
-    /// receivers (`object::uintr_switch`), and its link there.
+    /// receivers (`object::uintr_switch`), and its links there.
     pub uintr_sleeping: bool,
     pub uintr_sleep_links: Links<Tcb>,
     /// Links of the ready queue and of an endpoint or notification queue.
