@@ -10,6 +10,7 @@ use crate::cspace::cte::{self, Cte};
 use crate::cspace::delete;
 use crate::cspace::lookup::LookupFault;
 use crate::kernel_env::KernelEnv;
+use crate::list::{List, PackedEnds, PACKED_STATE_MASK};
 use crate::object::cap::Cap;
 use crate::object::cap_rules::derive_cap_ignoring_children;
 use crate::object::cnode::lookup_slot_for_cnode_op;
@@ -19,43 +20,19 @@ use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
 use sel4_compat::caps::CapType;
 use sel4_compat::ipc::{MessageInfo, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH};
 
-const NULL_TCB: *mut Tcb = core::ptr::null_mut();
+/// The kind of list an endpoint's or notification's queue is.
+struct IpcQueue;
+crate::list::linked_through!(Tcb, IpcQueue, ep_links);
 
-/// A queue of TCBs linked through `ep_next`/`ep_prev`.
-#[derive(Clone, Copy)]
-struct TcbQueue {
-    head: *mut Tcb,
-    tail: *mut Tcb,
-}
+/// An endpoint's or notification's queue of TCBs, kept in the object's
+/// own words (seL4's layout).
+type TcbQueue<'a> = List<Tcb, IpcQueue, PackedEnds<'a, Tcb>>;
 
-impl TcbQueue {
-    fn append(&mut self, t: &mut Tcb) {
-        t.ep_next = NULL_TCB;
-        t.ep_prev = self.tail;
-        if self.tail.is_null() {
-            self.head = t;
-        } else {
-            // Safety: queued TCBs are live.
-            unsafe { (*self.tail).ep_next = t };
-        }
-        self.tail = t;
-    }
-
-    fn remove(&mut self, t: &mut Tcb) {
-        // Safety (both branches): queued TCBs are live.
-        if t.ep_prev.is_null() {
-            self.head = t.ep_next;
-        } else {
-            unsafe { (*t.ep_prev).ep_next = t.ep_next };
-        }
-        if t.ep_next.is_null() {
-            self.tail = t.ep_prev;
-        } else {
-            unsafe { (*t.ep_next).ep_prev = t.ep_prev };
-        }
-        t.ep_next = NULL_TCB;
-        t.ep_prev = NULL_TCB;
-    }
+/// The queue in an object's `head` and `tail_and_state` words; the object
+/// is in `busy_state` while threads are queued.
+#[inline(always)]
+fn packed_queue<'a>(head: &'a mut u64, tail_and_state: &'a mut u64, busy_state: u64) -> TcbQueue<'a> {
+    List::from_ends(PackedEnds::new(head, tail_and_state, busy_state))
 }
 
 // ---------------------------------------------------------------- objects
@@ -75,38 +52,22 @@ pub struct Endpoint {
 
 const _: () = assert!(core::mem::size_of::<Endpoint>() == 1 << sel4_compat::objects::ENDPOINT_BITS);
 
-/// seL4 keeps an object's TCB queue in two words: the head, and the tail
-/// with the object's 2-bit state in its low bits (TCBs are aligned).
-trait PackedQueue {
-    /// (head, tail and state)
-    fn words(&self) -> (u64, u64);
-    fn set_words(&mut self, head: u64, tail_and_state: u64);
-
-    fn state(&self) -> u64 {
-        self.words().1 & 3
-    }
-    fn queue(&self) -> TcbQueue {
-        let (head, tail_and_state) = self.words();
-        TcbQueue { head: head as *mut Tcb, tail: (tail_and_state & !3) as *mut Tcb }
-    }
-    fn store(&mut self, q: TcbQueue, state: u64) {
-        self.set_words(q.head as u64, q.tail as u64 | state);
-    }
-}
-
-impl PackedQueue for Endpoint {
-    fn words(&self) -> (u64, u64) {
-        (self.head, self.tail_and_state)
-    }
-    fn set_words(&mut self, head: u64, tail_and_state: u64) {
-        (self.head, self.tail_and_state) = (head, tail_and_state);
-    }
-}
-
 impl Endpoint {
-    /// Stores the queue; an endpoint with an empty queue is idle.
-    fn set(&mut self, q: TcbQueue, state: u64) {
-        self.store(q, if q.head.is_null() { EP_IDLE } else { state });
+    fn state(&self) -> u64 {
+        self.tail_and_state & PACKED_STATE_MASK
+    }
+
+    /// The queue, the endpoint keeping its state while threads remain.
+    #[inline(always)]
+    fn queue(&mut self) -> TcbQueue<'_> {
+        let state = self.state();
+        self.queue_as(state)
+    }
+
+    /// The queue, the endpoint in `state` while threads are on it.
+    #[inline(always)]
+    fn queue_as(&mut self, state: u64) -> TcbQueue<'_> {
+        packed_queue(&mut self.head, &mut self.tail_and_state, state)
     }
 }
 
@@ -122,6 +83,10 @@ const NTFN_IDLE: u64 = 0;
 const NTFN_WAITING: u64 = 1;
 const NTFN_ACTIVE: u64 = 2;
 
+// A queue's packed ends write a zero state when the queue empties: both
+// objects are idle then, and idle is 0 for both.
+const _: () = assert!(EP_IDLE == 0 && NTFN_IDLE == 0);
+
 /// A notification: 32 bytes, bound TCB, badge word, queue head, queue
 /// tail with the state in its low bits.
 #[repr(C)]
@@ -134,18 +99,27 @@ pub struct Notification {
 
 const _: () = assert!(core::mem::size_of::<Notification>() == 1 << sel4_compat::objects::NOTIFICATION_BITS);
 
-impl PackedQueue for Notification {
-    fn words(&self) -> (u64, u64) {
-        (self.head, self.tail_and_state)
-    }
-    fn set_words(&mut self, head: u64, tail_and_state: u64) {
-        (self.head, self.tail_and_state) = (head, tail_and_state);
-    }
-}
-
 impl Notification {
-    fn set(&mut self, q: TcbQueue, state: u64) {
-        self.store(q, state);
+    fn state(&self) -> u64 {
+        self.tail_and_state & PACKED_STATE_MASK
+    }
+
+    /// Sets the state, leaving the queue as it is.
+    fn set_state(&mut self, state: u64) {
+        self.tail_and_state = (self.tail_and_state & !PACKED_STATE_MASK) | state;
+    }
+
+    /// The queue, the notification keeping its state while threads remain.
+    #[inline(always)]
+    fn queue(&mut self) -> TcbQueue<'_> {
+        let state = self.state();
+        self.queue_as(state)
+    }
+
+    /// The queue, the notification in `state` while threads are on it.
+    #[inline(always)]
+    fn queue_as(&mut self, state: u64) -> TcbQueue<'_> {
+        packed_queue(&mut self.head, &mut self.tail_and_state, state)
     }
 }
 
@@ -156,28 +130,17 @@ unsafe fn notification<'a>(ptr: u64) -> &'a mut Notification {
     unsafe { &mut *(ptr as *mut Notification) }
 }
 
-fn queue_contains(q: TcbQueue, t: &Tcb) -> bool {
-    let mut p = q.head;
-    // Safety: queued TCBs are live.
-    while let Some(x) = unsafe { p.as_ref() } {
-        if core::ptr::eq(x, t) {
-            return true;
-        }
-        p = x.ep_next;
-    }
-    false
-}
-
 /// Whether `t` is on the endpoint's queue (for the invariant checks).
 pub fn endpoint_queue_contains(ep: u64, t: &Tcb) -> bool {
-    // Safety: a thread blocked on an endpoint names a live one.
-    queue_contains(unsafe { endpoint(ep) }.queue(), t)
+    // Safety: a thread blocked on an endpoint names a live one, whose
+    // queue holds live TCBs.
+    unsafe { endpoint(ep).queue().contains(t) }
 }
 
 /// Whether `t` is on the notification's queue.
 pub fn notification_queue_contains(ntfn: u64, t: &Tcb) -> bool {
     // Safety: as above for notifications.
-    queue_contains(unsafe { notification(ntfn) }.queue(), t)
+    unsafe { notification(ntfn).queue().contains(t) }
 }
 
 // ---------------------------------------------------------- registers
@@ -257,45 +220,26 @@ pub(crate) fn endpoint_has_senders(ep_ptr: u64) -> bool {
     ep.tail_and_state & EP_SEND != 0
 }
 
-/// Takes `t`, the first receiver queued on the endpoint, off its queue:
-/// what `TcbQueue::remove` and `Endpoint::set` do for the head, without
-/// the cases of a thread in the middle or at the tail of a longer queue.
+/// Takes `t`, the first receiver queued on the endpoint, off its queue
+/// (the endpoint idle if it was the only one).
 #[inline(always)]
 pub(crate) fn endpoint_remove_first_receiver(ep_ptr: u64, t: &mut Tcb) {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
-    debug_assert!(ep.state() == EP_RECV && ep.head == t as *mut Tcb as u64 && t.ep_prev.is_null());
-    let next = t.ep_next;
-    ep.head = next as u64;
-    if next.is_null() {
-        // The queue is empty: no tail either, and idle.
-        ep.tail_and_state = EP_IDLE;
-    } else {
-        // Safety: queued TCBs are live.
-        unsafe { (*next).ep_prev = NULL_TCB };
-    }
-    t.ep_next = NULL_TCB;
+    debug_assert!(ep.state() == EP_RECV && ep.head == t as *mut Tcb as u64);
+    // Safety: queued TCBs are live, and `t` is the first.
+    unsafe { ep.queue_as(EP_RECV).remove_first(t) };
 }
 
-/// Blocks `t` receiving on an endpoint with no queued senders: what
-/// `TcbQueue::append` and `Endpoint::set` do, knowing the queue ends up
-/// non-empty.
+/// Blocks `t` receiving on an endpoint with no queued senders.
 #[inline(always)]
 pub(crate) fn endpoint_append_receiver(ep_ptr: u64, can_grant: bool, t: &mut Tcb) {
     // Safety: `ep_ptr` comes from an endpoint cap.
     let ep = unsafe { endpoint(ep_ptr) };
     debug_assert!(ep.state() != EP_SEND);
     t.state = ThreadState::BlockedOnReceive { ep: ep_ptr, can_grant };
-    let tail = (ep.tail_and_state & !3) as *mut Tcb;
-    t.ep_next = NULL_TCB;
-    t.ep_prev = tail;
-    if tail.is_null() {
-        ep.head = t as *mut Tcb as u64;
-    } else {
-        // Safety: queued TCBs are live.
-        unsafe { (*tail).ep_next = t };
-    }
-    ep.tail_and_state = t as *mut Tcb as u64 | EP_RECV;
+    // Safety: queued TCBs are live; a running thread is on no queue.
+    unsafe { ep.queue_as(EP_RECV).push_back(t) };
 }
 
 /// Whether `t`'s bound notification has a pending signal (which a receive
@@ -631,7 +575,7 @@ pub fn send_ipc(blocking: bool, do_call: bool, badge: u64, can_grant: bool, can_
     match ep.state() {
         EP_RECV => {
             // Safety: a receive queue holds live TCBs.
-            let dest = unsafe { &mut *(ep.head as *mut Tcb) };
+            let dest = unsafe { &mut *ep.queue().front() };
             endpoint_remove_first_receiver(ep_ptr, dest);
             do_ipc_transfer(thread, ep_ptr, badge, can_grant, dest);
             let reply_can_grant = matches!(dest.state, ThreadState::BlockedOnReceive { can_grant: true, .. });
@@ -649,9 +593,9 @@ pub fn send_ipc(blocking: bool, do_call: bool, badge: u64, can_grant: bool, can_
             if blocking {
                 let state = ThreadState::BlockedOnSend { ep: ep_ptr, badge, can_grant, can_grant_reply, is_call: do_call };
                 sched::set_thread_state(thread, state);
-                let mut q = ep.queue();
-                q.append(thread);
-                ep.set(q, EP_SEND);
+                // Safety: queued TCBs are live; a running thread is on no
+                // queue.
+                unsafe { ep.queue_as(EP_SEND).push_back(thread) };
             }
         }
     }
@@ -673,11 +617,10 @@ pub fn receive_ipc(thread: &mut Tcb, cap: Cap, blocking: bool) {
     let ep = unsafe { endpoint(ep_ptr) };
     match ep.state() {
         EP_SEND => {
-            let mut q = ep.queue();
-            // Safety: a send queue holds live TCBs.
-            let sender = unsafe { &mut *q.head };
-            q.remove(sender);
-            ep.set(q, EP_SEND);
+            // Safety: a send queue holds live TCBs; `sender` is the first.
+            let sender = unsafe { &mut *ep.queue().front() };
+            // Safety: as above.
+            unsafe { ep.queue().remove_first(sender) };
             let ThreadState::BlockedOnSend { badge, can_grant, can_grant_reply, is_call, .. } = sender.state else {
                 unreachable!("threads on a send queue are blocked on send")
             };
@@ -696,9 +639,8 @@ pub fn receive_ipc(thread: &mut Tcb, cap: Cap, blocking: bool) {
         _ => {
             if blocking {
                 sched::set_thread_state(thread, ThreadState::BlockedOnReceive { ep: ep_ptr, can_grant: cap.ep_can_grant() });
-                let mut q = ep.queue();
-                q.append(thread);
-                ep.set(q, EP_RECV);
+                // Safety: as in `send_ipc`.
+                unsafe { ep.queue_as(EP_RECV).push_back(thread) };
             } else {
                 // seL4's `doNBRecvFailedTransfer`: badge 0.
                 thread.ctx.regs.rdi = 0;
@@ -766,18 +708,15 @@ pub fn cancel_ipc(t: &mut Tcb) {
         ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnReceive { ep, .. } => {
             // Safety: a thread blocked on an endpoint names a live one.
             let e = unsafe { endpoint(ep) };
-            let state = e.state();
-            let mut q = e.queue();
-            q.remove(t);
-            e.set(q, state);
+            // Safety: the queue holds live TCBs, `t` among them.
+            unsafe { e.queue().remove(t) };
             sched::set_thread_state(t, ThreadState::Inactive);
         }
         ThreadState::BlockedOnNotification { ntfn } => {
             // Safety: as above for notifications.
             let n = unsafe { notification(ntfn) };
-            let mut q = n.queue();
-            q.remove(t);
-            n.set(q, if q.head.is_null() { NTFN_IDLE } else { NTFN_WAITING });
+            // Safety: as above.
+            unsafe { n.queue_as(NTFN_WAITING).remove(t) };
             sched::set_thread_state(t, ThreadState::Inactive);
         }
         ThreadState::BlockedOnReply => {
@@ -823,13 +762,11 @@ pub fn restart(t: &mut Tcb) {
 pub fn cancel_all_ipc(ep_ptr: u64) {
     // Safety: called while the endpoint is still live.
     let ep = unsafe { endpoint(ep_ptr) };
-    let mut t = ep.queue().head;
-    ep.set(TcbQueue { head: NULL_TCB, tail: NULL_TCB }, EP_IDLE);
-    // Safety: queued TCBs are live.
-    while let Some(tcb) = unsafe { t.as_mut() } {
-        t = tcb.ep_next;
-        tcb.ep_next = NULL_TCB;
-        tcb.ep_prev = NULL_TCB;
+    // Safety: queued TCBs are live; emptying the queue leaves the
+    // endpoint idle.
+    for tcb in unsafe { ep.queue().drain() } {
+        // Safety: as above.
+        let tcb = unsafe { &mut *tcb };
         sched::set_thread_state(tcb, ThreadState::Restart);
         sched::enqueue(tcb);
     }
@@ -844,17 +781,19 @@ pub fn cancel_badged_sends(ep_ptr: u64, badge: u64) {
         return;
     }
     let mut q = ep.queue();
-    let mut t = q.head;
-    // Safety: queued TCBs are live.
-    while let Some(tcb) = unsafe { t.as_mut() } {
-        t = tcb.ep_next;
+    // Safety: queued TCBs are live; only the thread just yielded leaves
+    // the queue (restarting touches no endpoint), and an emptied queue
+    // leaves the endpoint idle.
+    for t in unsafe { q.iter() } {
+        // Safety: as above.
+        let tcb = unsafe { &mut *t };
         if matches!(tcb.state, ThreadState::BlockedOnSend { badge: b, .. } if b == badge) {
-            q.remove(tcb);
+            // Safety: as above.
+            unsafe { q.remove(tcb) };
             sched::set_thread_state(tcb, ThreadState::Restart);
             sched::enqueue(tcb);
         }
     }
-    ep.set(q, EP_SEND);
     sched::reschedule_required();
 }
 
@@ -877,14 +816,14 @@ pub fn send_signal(ntfn_ptr: u64, badge: u64) {
                 }
             }
             n.msg_identifier = badge;
-            n.set(n.queue(), NTFN_ACTIVE);
+            n.set_state(NTFN_ACTIVE);
         }
         NTFN_WAITING => {
-            let mut q = n.queue();
-            // Safety: a waiting queue holds live TCBs.
-            let dest = unsafe { &mut *q.head };
-            q.remove(dest);
-            n.set(q, if q.head.is_null() { NTFN_IDLE } else { NTFN_WAITING });
+            // Safety: a waiting queue holds live TCBs; `dest` is the first,
+            // and the notification is idle once none are left.
+            let dest = unsafe { &mut *n.queue().front() };
+            // Safety: as above.
+            unsafe { n.queue().remove_first(dest) };
             sched::set_thread_state(dest, ThreadState::Running);
             dest.ctx.regs.rdi = badge;
             sched::possible_switch_to(dest);
@@ -903,9 +842,8 @@ pub fn receive_signal(thread: &mut Tcb, cap: Cap, blocking: bool) {
         _ => {
             if blocking {
                 sched::set_thread_state(thread, ThreadState::BlockedOnNotification { ntfn: ntfn_ptr });
-                let mut q = n.queue();
-                q.append(thread);
-                n.set(q, NTFN_WAITING);
+                // Safety: as in `send_ipc`.
+                unsafe { n.queue_as(NTFN_WAITING).push_back(thread) };
             } else {
                 thread.ctx.regs.rdi = 0;
             }
@@ -919,7 +857,7 @@ fn complete_signal(ntfn_ptr: u64, thread: &mut Tcb) {
     let n = unsafe { notification(ntfn_ptr) };
     thread.ctx.regs.rdi = n.msg_identifier;
     n.msg_identifier = 0;
-    n.set(n.queue(), NTFN_IDLE);
+    n.set_state(NTFN_IDLE);
 }
 
 /// seL4's `cancelAllSignals`.
@@ -929,13 +867,10 @@ pub fn cancel_all_signals(ntfn_ptr: u64) {
     if n.state() != NTFN_WAITING {
         return;
     }
-    let mut t = n.queue().head;
-    n.set(TcbQueue { head: NULL_TCB, tail: NULL_TCB }, NTFN_IDLE);
-    // Safety: queued TCBs are live.
-    while let Some(tcb) = unsafe { t.as_mut() } {
-        t = tcb.ep_next;
-        tcb.ep_next = NULL_TCB;
-        tcb.ep_prev = NULL_TCB;
+    // Safety: as in `cancel_all_ipc`.
+    for tcb in unsafe { n.queue().drain() } {
+        // Safety: as above.
+        let tcb = unsafe { &mut *tcb };
         sched::set_thread_state(tcb, ThreadState::Restart);
         sched::enqueue(tcb);
     }

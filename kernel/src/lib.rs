@@ -18,6 +18,7 @@ pub mod boot;
 pub mod config;
 pub mod cspace;
 pub mod domain_schedule;
+pub mod list;
 pub mod object;
 pub mod uintr;
 

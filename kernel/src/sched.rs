@@ -9,6 +9,7 @@
 use crate::arch::x86_64::{cpu, entry, fpu, io};
 use crate::domain_schedule::DomainSchedule;
 use crate::kernel_state::KernelCell;
+use crate::list::List;
 use crate::thread::{Tcb, ThreadState};
 use sel4_compat::objects::tcb_flag;
 use sel4_compat::NUM_PRIORITIES;
@@ -20,11 +21,12 @@ enum Action {
     SwitchTo(*mut Tcb),
 }
 
-#[derive(Clone, Copy)]
-struct Queue {
-    head: *mut Tcb,
-    tail: *mut Tcb,
-}
+/// The kind of list a ready queue is (a TCB's links in it are its
+/// `sched_links`).
+pub struct ReadyQueue;
+crate::list::linked_through!(Tcb, ReadyQueue, sched_links);
+
+type Queue = List<Tcb, ReadyQueue>;
 
 struct Scheduler {
     queues: [Queue; NUM_PRIORITIES],
@@ -50,7 +52,7 @@ const BITMAP_WORDS: usize = NUM_PRIORITIES.div_ceil(64);
 // The summary word has a bit per bitmap word.
 const _: () = assert!(BITMAP_WORDS <= 64);
 
-const EMPTY: Queue = Queue { head: core::ptr::null_mut(), tail: core::ptr::null_mut() };
+const EMPTY: Queue = List::new();
 
 static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     queues: [EMPTY; NUM_PRIORITIES],
@@ -101,16 +103,8 @@ pub fn enqueue(t: &mut Tcb) {
     }
     let s = sched();
     let p = t.priority as usize;
-    let q = &mut s.queues[p];
-    t.sched_prev = core::ptr::null_mut();
-    t.sched_next = q.head;
-    if q.head.is_null() {
-        q.tail = t;
-    } else {
-        // Safety: queued TCBs are live.
-        unsafe { (*q.head).sched_prev = t };
-    }
-    q.head = t;
+    // Safety: queued TCBs are live; `t` is on no ready queue.
+    unsafe { s.queues[p].push_front(t) };
     s.bitmap[p / 64] |= 1 << (p % 64);
     s.bitmap_l1 |= 1 << (p / 64);
     t.in_ready_queue = true;
@@ -123,16 +117,8 @@ pub fn append(t: &mut Tcb) {
     }
     let s = sched();
     let p = t.priority as usize;
-    let q = &mut s.queues[p];
-    t.sched_next = core::ptr::null_mut();
-    t.sched_prev = q.tail;
-    if q.tail.is_null() {
-        q.head = t;
-    } else {
-        // Safety: queued TCBs are live.
-        unsafe { (*q.tail).sched_next = t };
-    }
-    q.tail = t;
+    // Safety: as in `enqueue`.
+    unsafe { s.queues[p].push_back(t) };
     s.bitmap[p / 64] |= 1 << (p % 64);
     s.bitmap_l1 |= 1 << (p / 64);
     t.in_ready_queue = true;
@@ -146,25 +132,14 @@ pub fn dequeue(t: &mut Tcb) {
     let s = sched();
     let p = t.priority as usize;
     let q = &mut s.queues[p];
-    // Safety (both branches): queued TCBs are live.
-    if t.sched_prev.is_null() {
-        q.head = t.sched_next;
-    } else {
-        unsafe { (*t.sched_prev).sched_next = t.sched_next };
-    }
-    if t.sched_next.is_null() {
-        q.tail = t.sched_prev;
-    } else {
-        unsafe { (*t.sched_next).sched_prev = t.sched_prev };
-    }
-    if q.head.is_null() {
+    // Safety: queued TCBs are live, and `t` is on its priority's queue.
+    unsafe { q.remove(t) };
+    if q.is_empty() {
         s.bitmap[p / 64] &= !(1 << (p % 64));
         if s.bitmap[p / 64] == 0 {
             s.bitmap_l1 &= !(1 << (p / 64));
         }
     }
-    t.sched_next = core::ptr::null_mut();
-    t.sched_prev = core::ptr::null_mut();
     t.in_ready_queue = false;
 }
 
@@ -225,7 +200,7 @@ fn switch_to(t: *mut Tcb) {
 fn choose_thread() {
     match highest_priority() {
         // Safety: a non-empty queue's head is a live TCB.
-        Some(p) => switch_to(sched().queues[p].head),
+        Some(p) => switch_to(sched().queues[p].front()),
         None => sched().current = core::ptr::null_mut(),
     }
 }
@@ -303,26 +278,26 @@ pub fn check_queues() -> Result<(), &'static str> {
     let s = sched();
     for (p, q) in s.queues.iter().enumerate() {
         let bit = s.bitmap[p / 64] & (1 << (p % 64)) != 0;
-        if bit == q.head.is_null() {
+        if bit == q.is_empty() {
             return Err("bitmap and queue disagree");
         }
         if (s.bitmap_l1 >> (p / 64)) & 1 != (s.bitmap[p / 64] != 0) as u64 {
             return Err("the bitmap's summary word and its words disagree");
         }
         let mut prev: *mut Tcb = core::ptr::null_mut();
-        let mut t = q.head;
         // Safety: queued TCBs are live.
-        while let Some(tcb) = unsafe { t.as_ref() } {
-            if tcb.sched_prev != prev || !tcb.in_ready_queue || tcb.priority as usize != p {
+        for t in unsafe { q.iter() } {
+            // Safety: as above.
+            let tcb = unsafe { &*t };
+            if tcb.sched_links.prev() != prev || !tcb.in_ready_queue || tcb.priority as usize != p {
                 return Err("a queued thread's links, flag or priority are wrong");
             }
             if !tcb.state.is_runnable() {
                 return Err("a queued thread is not runnable");
             }
             prev = t;
-            t = tcb.sched_next;
         }
-        if q.tail != prev {
+        if q.back() != prev {
             return Err("a queue's tail is not its last thread");
         }
     }

@@ -10,6 +10,7 @@ use crate::arch::x86_64::context::UserContext;
 use crate::config::pptr_to_paddr;
 use crate::cspace::cte::Cte;
 use crate::kernel_state::KernelCell;
+use crate::list::{Links, List};
 use crate::object::cap::{vm_rights, Cap};
 use crate::object::cap_rules::TCB_OFFSET;
 use sel4_compat::caps::CapType;
@@ -112,18 +113,15 @@ pub struct Tcb {
     /// a receiving thread; all zero otherwise.
     pub uintr: crate::uintr::model::UintrState,
     /// Whether the thread is on the hardware path's list of blocked
-    /// receivers (`object::uintr_switch`), and its link there.
+    /// receivers (`object::uintr_switch`), and its links there.
     pub uintr_sleeping: bool,
-    pub uintr_sleep_next: *mut Tcb,
+    pub uintr_sleep_links: Links<Tcb>,
     /// Links of the ready queue and of an endpoint or notification queue.
-    pub sched_next: *mut Tcb,
-    pub sched_prev: *mut Tcb,
+    pub sched_links: Links<Tcb>,
     pub in_ready_queue: bool,
-    pub ep_next: *mut Tcb,
-    pub ep_prev: *mut Tcb,
+    pub ep_links: Links<Tcb>,
     /// All TCBs, for the debug scheduler dump (seL4's `ksDebugTCBs`).
-    debug_prev: *mut Tcb,
-    debug_next: *mut Tcb,
+    debug_links: Links<Tcb>,
     pub name: [u8; TCB_NAME_LENGTH],
 }
 
@@ -189,16 +187,20 @@ impl Tcb {
     }
 }
 
+/// The kind of list the debug list is.
+struct DebugList;
+crate::list::linked_through!(Tcb, DebugList, debug_links);
+
 struct Threads {
-    debug_head: *mut Tcb,
+    /// Every TCB, newest first.
+    debug_list: List<Tcb, DebugList>,
     /// The first TCB made (the rootserver's, at boot) while it lives: seL4
     /// lists its idle thread just before it (`init_core_state`).
     boot_thread: *mut Tcb,
     any_made: bool,
 }
 
-static THREADS: KernelCell<Threads> =
-    KernelCell::new(Threads { debug_head: core::ptr::null_mut(), boot_thread: core::ptr::null_mut(), any_made: false });
+static THREADS: KernelCell<Threads> = KernelCell::new(Threads { debug_list: List::new(), boot_thread: core::ptr::null_mut(), any_made: false });
 
 /// The TCB created at boot, or null once it is deleted.
 pub fn boot_thread() -> *const Tcb {
@@ -225,13 +227,8 @@ pub unsafe fn init_tcb(tcb: *mut Tcb, name: &[u8]) {
     t.set_name(name);
     // Safety: kernel context, no other borrow of THREADS is live.
     let threads = unsafe { THREADS.get() };
-    t.debug_prev = core::ptr::null_mut();
-    t.debug_next = threads.debug_head;
-    if !threads.debug_head.is_null() {
-        // Safety: listed TCBs are live.
-        unsafe { (*threads.debug_head).debug_prev = tcb };
-    }
-    threads.debug_head = tcb;
+    // Safety: listed TCBs are live, and a new one is on no list.
+    unsafe { threads.debug_list.push_front(tcb) };
     if !threads.any_made {
         threads.any_made = true;
         threads.boot_thread = tcb;
@@ -265,17 +262,7 @@ pub unsafe fn remove_thread(tcb: *mut Tcb) {
         crate::sched::forget_fpu_owner(tcb);
         crate::object::uintr_switch::forget_thread(&mut *tcb);
         let threads = THREADS.get();
-        let t = &mut *tcb;
-        if t.debug_prev.is_null() {
-            threads.debug_head = t.debug_next;
-        } else {
-            (*t.debug_prev).debug_next = t.debug_next;
-        }
-        if !t.debug_next.is_null() {
-            (*t.debug_next).debug_prev = t.debug_prev;
-        }
-        t.debug_prev = core::ptr::null_mut();
-        t.debug_next = core::ptr::null_mut();
+        threads.debug_list.remove(tcb);
         if threads.boot_thread == tcb {
             threads.boot_thread = core::ptr::null_mut();
         }
@@ -285,11 +272,8 @@ pub unsafe fn remove_thread(tcb: *mut Tcb) {
 /// Every TCB, newest first.
 pub fn all_threads() -> impl Iterator<Item = &'static Tcb> {
     // Safety: kernel context; the list holds live TCBs.
-    let mut next = unsafe { THREADS.get().debug_head };
-    core::iter::from_fn(move || {
+    unsafe { THREADS.get().debug_list.iter() }.map(|t| {
         // Safety: as above.
-        let t = unsafe { next.as_ref() }?;
-        next = t.debug_next;
-        Some(t)
+        unsafe { &*t }
     })
 }

@@ -19,6 +19,7 @@ use super::uintr::{uitt_of_thread, Receiver, UITT_SIZE};
 use crate::arch::x86_64::apic;
 use crate::arch::x86_64::uintr::{self as cpu, UintrMsrs, NOTIFICATION_VECTOR, WAKE_VECTOR};
 use crate::kernel_state::KernelCell;
+use crate::list::List;
 use crate::thread::{tcb_slot, Tcb};
 use crate::uintr::format::Upid;
 use crate::uintr::parking::{self, Vectors};
@@ -34,7 +35,10 @@ pub enum Path {
     Hardware,
 }
 
-#[derive(Clone, Copy)]
+/// The kind of list the sleepers are.
+struct Sleepers;
+crate::list::linked_through!(Tcb, Sleepers, uintr_sleep_links);
+
 struct HardwareState {
     path: Path,
     /// The thread whose UIF (and MSRs, if `msrs_loaded`) the CPU holds;
@@ -43,9 +47,8 @@ struct HardwareState {
     msrs_loaded: bool,
     /// The loaded IA32_UINTR_TT (when `msrs_loaded`).
     loaded_tt: u64,
-    /// Threads whose receivers are parked blocked, linked through
-    /// `Tcb::uintr_sleep_next`.
-    sleepers: *mut Tcb,
+    /// Threads whose receivers are parked blocked, newest first.
+    sleepers: List<Tcb, Sleepers>,
     /// Wake interrupts taken, and notifications the kernel sent on a
     /// receiver's behalf when switching it in (counted in debug
     /// configurations and reported at DebugHalt: tests check that both
@@ -63,7 +66,7 @@ static STATE: KernelCell<HardwareState> = KernelCell::new(HardwareState {
     loaded: core::ptr::null_mut(),
     msrs_loaded: false,
     loaded_tt: 0,
-    sleepers: core::ptr::null_mut(),
+    sleepers: List::new(),
     wake_interrupts: 0,
     notifications_resent: 0,
     neutral: UintrMsrs { handler: 0, stack_adjust: 0, misc: 0, pd: 0, tt: 0 },
@@ -294,8 +297,9 @@ fn park(t: &mut Tcb, r: &mut Receiver) {
     }
     if blocked && !t.uintr_sleeping {
         t.uintr_sleeping = true;
-        t.uintr_sleep_next = state().sleepers;
-        state().sleepers = t;
+        // Safety: sleepers are live TCBs (deletion unlinks them), and `t`
+        // is not one.
+        unsafe { state().sleepers.push_front(t) };
     }
 }
 
@@ -316,20 +320,10 @@ fn unlink_sleeper(t: &mut Tcb) {
     if !t.uintr_sleeping {
         return;
     }
-    let s = state();
-    let mut link: *mut *mut Tcb = &mut s.sleepers;
-    // Safety: the list holds live TCBs (deletion unlinks them).
-    unsafe {
-        while !(*link).is_null() {
-            if core::ptr::eq(*link, t) {
-                *link = t.uintr_sleep_next;
-                break;
-            }
-            link = &mut (**link).uintr_sleep_next;
-        }
-    }
+    // Safety: the list holds live TCBs (deletion unlinks them), `t` among
+    // them.
+    unsafe { state().sleepers.remove(t) };
     t.uintr_sleeping = false;
-    t.uintr_sleep_next = core::ptr::null_mut();
 }
 
 /// The wake vector arrived (sent by a post, or re-sent by the kernel for
@@ -342,19 +336,19 @@ pub fn wake_interrupt() {
     if crate::config::DEBUG_BUILD {
         s.wake_interrupts += 1;
     }
-    let mut link: *mut *mut Tcb = &mut s.sleepers;
     // Safety: the list holds live TCBs with bound receivers (unbinding
-    // and deletion unlink them first).
+    // and deletion unlink them first); waking a thread (signalling its
+    // notification) parks or resumes no other, so only the yielded thread
+    // leaves the list while it is walked.
     unsafe {
-        while let Some(t) = (*link).as_mut() {
+        for t in s.sleepers.iter() {
+            let t = &mut *t;
             let r = super::uintr::receiver_of_thread(t).expect("a sleeping thread has a receiver");
             if !parking::wake(&mut r.upid) {
-                link = &mut t.uintr_sleep_next;
                 continue;
             }
-            *link = t.uintr_sleep_next;
+            s.sleepers.remove(t);
             t.uintr_sleeping = false;
-            t.uintr_sleep_next = core::ptr::null_mut();
             super::uintr::wake_receiver_thread(r, t);
         }
     }
