@@ -325,6 +325,7 @@ fn decode<'a>(target: &Tcb, target_is_caller: bool, inv: &Invocation<'_>) -> Res
 /// Performs a decoded operation on `target`. Only the cap updates of
 /// Configure, SetSpace and SetIPCBuffer can stop early (a deletion
 /// preempted); everything else completes.
+///
 /// `op` is what [`decode`] just returned for `target` (its slots are the
 /// live ones it looked up).
 fn perform(
