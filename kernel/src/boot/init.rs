@@ -8,7 +8,7 @@ use super::machine;
 use super::multiboot::{self, BootParams, MMAP_TYPE_RAM};
 use super::phys::{PhysRead, SliceMem};
 use super::plan::{self, Plan};
-use super::regions::Region;
+use super::regions::{Region, UntypedBlock};
 use super::{cmdline, BootError};
 use crate::arch::x86_64::exit::{exit_qemu, ExitCode};
 use crate::arch::x86_64::paging::{self, PAGE_SIZE};
@@ -333,6 +333,16 @@ struct RootCNode {
 }
 
 impl RootCNode {
+    /// The root CNode at `pptr`, to be filled from the first slot after
+    /// the fixed ones.
+    ///
+    /// # Safety
+    /// `pptr` is a zeroed CNode of 2^`ROOT_CNODE_SIZE_BITS` slots that the
+    /// boot code owns; nothing else writes to it while this value lives.
+    unsafe fn new(pptr: u64) -> Self {
+        RootCNode { pptr, next: root_slots::NUM_INITIAL_CAPS }
+    }
+
     fn slot(&self, slot: u64) -> *mut Cte {
         (self.pptr + slot * (1 << SLOT_BITS)) as *mut Cte
     }
@@ -340,9 +350,10 @@ impl RootCNode {
     /// Writes a boot cap as seL4 does: revocable and first-badged, so
     /// each heads its own derivation subtree.
     fn write(&mut self, slot: u64, cap: Cap) {
+        assert!(slot < 1 << sel4_compat::ROOT_CNODE_SIZE_BITS, "boot cap slot {slot} outside the root CNode");
         let null = core::ptr::null_mut();
-        // Safety: `slot` is below 2^13 (checked by callers through `push`
-        // or fixed slot numbers) and the CNode object is ours and zeroed.
+        // Safety: `slot` is inside the CNode (asserted), which is ours
+        // (`new`'s contract).
         unsafe { self.slot(slot).write(Cte { cap, mdb: MdbNode::new(null, true, true, null) }) };
     }
 
@@ -357,28 +368,40 @@ impl RootCNode {
     }
 }
 
-/// Builds the initial thread: address space, root CNode, bootinfo, TCB.
-///
-/// # Safety
-/// Every object address in `plan` must be free RAM owned by the boot code.
-unsafe fn create_rootserver(
-    image: &ElfImage<'_>,
-    plan: &Plan,
-    params: &BootParams,
-    madt: &acpi::Madt,
-    extra: &ExtraInputs<'_>,
-) -> Result<(), BootError> {
-    let mut kernel_devices: arrayvec::ArrayVec<Region, 10> = arrayvec::ArrayVec::new();
+/// The pages of extra bootinfo (none when `plan.extra_bits` is 0).
+fn extra_pages(plan: &Plan) -> u64 {
+    if plan.extra_bits > 0 {
+        1u64 << (plan.extra_bits - PAGE_BITS)
+    } else {
+        0
+    }
+}
+
+/// The rootserver's cap to the small frame at `paddr`, mapped at `vaddr`.
+fn mapped_frame(paddr: u64, vaddr: u64) -> Cap {
+    Cap::frame(paddr_to_pptr(paddr), FrameSize::Small, vm_rights::READ_WRITE, false, Some((IT_ASID, vaddr)))
+}
+
+/// What stays out of the untypeds although it is not RAM: the local
+/// APIC, the MSI doorbell range and the I/O APICs, which the kernel
+/// drives itself.
+fn kernel_device_regions(madt: &acpi::Madt) -> arrayvec::ArrayVec<Region, 10> {
+    let mut kernel_devices = arrayvec::ArrayVec::new();
     kernel_devices.push(Region::new(madt.lapic_paddr, madt.lapic_paddr + PAGE_SIZE));
     // seL4 keeps the MSI doorbell range out of user hands.
     kernel_devices.push(Region::new(0xffff_fff8, 0x1_0000_0000));
     for io in madt.ioapics.iter() {
         let _ = kernel_devices.try_push(Region::new(io.paddr as u64, io.paddr as u64 + PAGE_SIZE));
     }
-    let untypeds = plan::untyped_blocks(&params.memory, &plan.free, &kernel_devices);
-    plan::InitialCaps { untypeds: untypeds.len() as u64, ..plan.caps }.check(sel4_compat::ROOT_CNODE_SIZE_BITS as u32)?;
+    kernel_devices
+}
 
-    // Safety (whole function): the plan's objects are ours (caller).
+/// Clears every object of the plan and writes the extra bootinfo.
+///
+/// # Safety
+/// Every object address in `plan` must be free RAM owned by the boot code.
+unsafe fn clear_objects(plan: &Plan, extra: &ExtraInputs<'_>) {
+    // Safety: per the caller's contract.
     unsafe {
         zero(plan.cnode, 1 << plan::ROOT_CNODE_BITS);
         zero(plan.vspace, PAGE_SIZE);
@@ -386,18 +409,32 @@ unsafe fn create_rootserver(
         zero(plan.asid_pool, 1 << ASID_POOL_BITS);
         zero(plan.ipc_buffer, PAGE_SIZE);
         zero(plan.bootinfo, PAGE_SIZE);
-        if plan.extra_bits > 0 {
-            zero(plan.extra, 1 << plan.extra_bits);
-            let region = core::slice::from_raw_parts_mut(paddr_to_pptr(plan.extra) as *mut u8, 1 << plan.extra_bits);
-            extra.write(region);
-        }
-        zero(plan.paging.base, plan.paging.frames() * PAGE_SIZE);
-        paging::copy_kernel_mappings(plan.vspace);
     }
+    if plan.extra_bits > 0 {
+        // Safety: per the caller's contract, the extra bootinfo region is
+        // ours; it is zeroed before the slice over it is made.
+        let region = unsafe {
+            zero(plan.extra, 1 << plan.extra_bits);
+            core::slice::from_raw_parts_mut(paddr_to_pptr(plan.extra) as *mut u8, 1 << plan.extra_bits)
+        };
+        extra.write(region);
+    }
+    // Safety: per the caller's contract.
+    unsafe { zero(plan.paging.base, plan.paging.frames() * PAGE_SIZE) };
+}
 
+/// Builds the rootserver's address space: the kernel's part, then the
+/// image, the IPC buffer, the bootinfo and the extra bootinfo pages.
+///
+/// # Safety
+/// The plan's VSpace and paging frames are zeroed pages owned by the boot
+/// code, and its user addresses lie in the range the paging frames cover.
+unsafe fn build_vspace(image: &ElfImage<'_>, plan: &Plan) {
+    // Safety: per the caller's contract, the VSpace is a zeroed page of ours.
+    unsafe { paging::copy_kernel_mappings(plan.vspace) };
     let map = |vaddr: u64, paddr: u64| {
         // Safety: the VSpace and table frames are ours; every address
-        // mapped lies in the plan's user range.
+        // mapped lies in the plan's user range (caller's contract).
         unsafe { paging::map_user_page(plan.vspace, vaddr, paddr, &plan.paging) }
     };
     for vaddr in (image.v_start..image.v_end).step_by(PAGE_SIZE as usize) {
@@ -405,16 +442,15 @@ unsafe fn create_rootserver(
     }
     map(plan.ipc_buffer_vaddr, plan.ipc_buffer);
     map(plan.bootinfo_vaddr, plan.bootinfo);
-    let extra_pages = if plan.extra_bits > 0 { 1u64 << (plan.extra_bits - 12) } else { 0 };
-    for i in 0..extra_pages {
+    for i in 0..extra_pages(plan) {
         map(plan.extra_vaddr + i * PAGE_SIZE, plan.extra + i * PAGE_SIZE);
     }
+}
 
-    let mut cnode = RootCNode { pptr: paddr_to_pptr(plan.cnode), next: root_slots::NUM_INITIAL_CAPS };
+/// The caps in seL4's fixed slots of the root CNode.
+fn write_fixed_caps(cnode: &mut RootCNode, plan: &Plan) {
     let radix = sel4_compat::ROOT_CNODE_SIZE_BITS as u32;
     let cnode_cap = Cap::cnode(cnode.pptr, radix, 64 - radix, 0);
-    let mapped_frame =
-        |paddr: u64, vaddr: u64| Cap::frame(paddr_to_pptr(paddr), FrameSize::Small, vm_rights::READ_WRITE, false, Some((IT_ASID, vaddr)));
     cnode.write(root_slots::INIT_THREAD_TCB, Cap::thread(paddr_to_pptr(plan.tcb) + TCB_OFFSET));
     cnode.write(root_slots::INIT_THREAD_CNODE, cnode_cap);
     cnode.write(root_slots::INIT_THREAD_VSPACE, Cap::pml4(paddr_to_pptr(plan.vspace), IT_ASID, true));
@@ -425,9 +461,19 @@ unsafe fn create_rootserver(
     cnode.write(root_slots::BOOT_INFO_FRAME, mapped_frame(plan.bootinfo, plan.bootinfo_vaddr));
     cnode.write(root_slots::INIT_THREAD_IPC_BUFFER, mapped_frame(plan.ipc_buffer, plan.ipc_buffer_vaddr));
     cnode.write(root_slots::DOMAIN, Cap::domain());
+}
 
-    // seL4's order: paging structures (PDPTs, then directories, then
-    // tables), extra bootinfo pages (none yet), the image frames, untypeds.
+/// The slot regions bootinfo reports for the caps of the address space.
+struct ImageCaps {
+    paging: SlotRegion,
+    extra_pages: SlotRegion,
+    frames: SlotRegion,
+}
+
+/// The caps of the rootserver's address space, in seL4's order: paging
+/// structures (PDPTs, then directories, then tables), the extra bootinfo
+/// pages, the image frames.
+fn push_image_caps(cnode: &mut RootCNode, image: &ElfImage<'_>, plan: &Plan) -> ImageCaps {
     let paging_start = cnode.next;
     for (covers, frame, vaddr) in plan.paging.tables() {
         let kind = match covers {
@@ -437,20 +483,23 @@ unsafe fn create_rootserver(
         };
         cnode.push(Cap::paging(kind, paddr_to_pptr(frame), IT_ASID, Some(vaddr)));
     }
-    let user_image_paging = SlotRegion { start: paging_start, end: cnode.next };
+    let paging = SlotRegion { start: paging_start, end: cnode.next };
     let extra_start = cnode.next;
-    for i in 0..extra_pages {
+    for i in 0..extra_pages(plan) {
         cnode.push(mapped_frame(plan.extra + i * PAGE_SIZE, plan.extra_vaddr + i * PAGE_SIZE));
     }
-    let extra_bi_pages = SlotRegion { start: extra_start, end: cnode.next };
+    let extra_pages = SlotRegion { start: extra_start, end: cnode.next };
     let frames_start = cnode.next;
     for vaddr in (image.v_start..image.v_end).step_by(PAGE_SIZE as usize) {
         cnode.push(mapped_frame(plan.image_paddr + (vaddr - image.v_start), vaddr));
     }
-    let user_image_frames = SlotRegion { start: frames_start, end: cnode.next };
+    let frames = SlotRegion { start: frames_start, end: cnode.next };
+    ImageCaps { paging, extra_pages, frames }
+}
 
-    // Safety: the bootinfo frame is ours, zeroed, and BootInfo fits in it.
-    let bi = unsafe { &mut *(paddr_to_pptr(plan.bootinfo) as *mut BootInfo) };
+/// The untyped caps, last in the root CNode, each also described in
+/// bootinfo; returns the bytes of RAM and of device memory they cover.
+fn push_untypeds(cnode: &mut RootCNode, untypeds: &[UntypedBlock], bi: &mut BootInfo) -> (u64, u64) {
     let untyped_start = cnode.next;
     let (mut ram_bytes, mut device_bytes) = (0u64, 0u64);
     for (i, u) in untypeds.iter().enumerate() {
@@ -464,6 +513,11 @@ unsafe fn create_rootserver(
         }
     }
     bi.untyped = SlotRegion { start: untyped_start, end: cnode.next };
+    (ram_bytes, device_bytes)
+}
+
+/// The rest of bootinfo, once every cap is in the root CNode.
+fn fill_bootinfo(bi: &mut BootInfo, cnode: &RootCNode, image_caps: ImageCaps, plan: &Plan, extra: &ExtraInputs<'_>) {
     bi.extra_len = extra.size() as u64;
     bi.node_id = 0;
     bi.num_nodes = 1;
@@ -471,40 +525,120 @@ unsafe fn create_rootserver(
     bi.num_iopt_levels = u64::MAX;
     bi.ipc_buffer = plan.ipc_buffer_vaddr;
     bi.empty = SlotRegion { start: cnode.next, end: 1 << sel4_compat::ROOT_CNODE_SIZE_BITS };
-    bi.user_image_frames = user_image_frames;
-    bi.user_image_paging = user_image_paging;
-    bi.extra_bi_pages = extra_bi_pages;
-    bi.init_thread_cnode_size_bits = radix as u64;
+    bi.user_image_frames = image_caps.frames;
+    bi.user_image_paging = image_caps.paging;
+    bi.extra_bi_pages = image_caps.extra_pages;
+    bi.init_thread_cnode_size_bits = sel4_compat::ROOT_CNODE_SIZE_BITS as u64;
     bi.init_thread_domain = 0;
+}
 
-    // Safety: the ASID pool object is ours; entry IT_ASID names the VSpace.
+/// Makes the plan's ASID pool pool 0, with `IT_ASID` naming the VSpace.
+///
+/// # Safety
+/// The plan's ASID pool is a zeroed object owned by the boot code.
+unsafe fn install_asid_pool(plan: &Plan) {
+    // Safety: per the caller's contract; entry IT_ASID is inside the pool.
     unsafe { ((paddr_to_pptr(plan.asid_pool)) as *mut u64).add(IT_ASID as usize).write(paddr_to_pptr(plan.vspace)) };
     vspace::set_asid_pool(0, paddr_to_pptr(plan.asid_pool));
+}
 
+/// Creates the rootserver's thread, ready to run at `image.entry` with
+/// the bootinfo address in RDI, and makes it the current thread.
+///
+/// # Safety
+/// The plan's TCB is a zeroed object owned by the boot code, and the
+/// root CNode's fixed slots are filled (`write_fixed_caps`).
+unsafe fn create_initial_thread(image: &ElfImage<'_>, plan: &Plan, cnode: &RootCNode) {
     let tcb_ptr = (paddr_to_pptr(plan.tcb) + TCB_OFFSET) as *mut Tcb;
-    // Safety: the TCB object is ours, zeroed, aligned and big enough; the
-    // root CNode slots named are live and the TCB's slots are empty.
-    unsafe {
+    // Safety: the TCB object is ours, zeroed, aligned and big enough
+    // (caller's contract).
+    let tcb = unsafe {
         thread::init_tcb(tcb_ptr, b"rootserver");
-        let tcb = &mut *tcb_ptr;
-        tcb.ctx = UserContext::new_user(image.entry);
-        tcb.ctx.regs.rdi = plan.bootinfo_vaddr;
-        tcb.priority = sel4_compat::MAX_PRIO as u8;
-        tcb.mcp = sel4_compat::MAX_PRIO as u8;
-        tcb.ipc_buffer_vaddr = plan.ipc_buffer_vaddr;
-        for (from, to) in [
-            (root_slots::INIT_THREAD_CNODE, tcb_slot::CTABLE),
-            (root_slots::INIT_THREAD_VSPACE, tcb_slot::VTABLE),
-            (root_slots::INIT_THREAD_IPC_BUFFER, tcb_slot::BUFFER),
-        ] {
-            let src = cnode.slot(from);
+        &mut *tcb_ptr
+    };
+    tcb.ctx = UserContext::new_user(image.entry);
+    tcb.ctx.regs.rdi = plan.bootinfo_vaddr;
+    tcb.priority = sel4_compat::MAX_PRIO as u8;
+    tcb.mcp = sel4_compat::MAX_PRIO as u8;
+    tcb.ipc_buffer_vaddr = plan.ipc_buffer_vaddr;
+    for (from, to) in [
+        (root_slots::INIT_THREAD_CNODE, tcb_slot::CTABLE),
+        (root_slots::INIT_THREAD_VSPACE, tcb_slot::VTABLE),
+        (root_slots::INIT_THREAD_IPC_BUFFER, tcb_slot::BUFFER),
+    ] {
+        let src = cnode.slot(from);
+        // Safety: the root CNode slots named are filled (caller's
+        // contract) and the new TCB's slots are empty.
+        unsafe {
             // The buffer cap is derived, as a copy would be: unmapped.
             let cap = if to == tcb_slot::BUFFER { (*src).cap.frame_unmapped() } else { (*src).cap };
             cte::cte_insert(cap, src, tcb.slot(to));
         }
-        tcb.state = thread::ThreadState::Running;
-        crate::ipc::setup_reply_master(tcb);
-        crate::sched::set_current(tcb_ptr);
+    }
+    tcb.state = thread::ThreadState::Running;
+    crate::ipc::setup_reply_master(tcb);
+    // Safety: `tcb_ptr` is the TCB just initialised.
+    unsafe { crate::sched::set_current(tcb_ptr) };
+}
+
+/// Starts the preemption timer, if the TSC could be measured.
+fn start_timer(tsc_mhz: u32) {
+    if tsc_mhz == 0 {
+        kprintln!("timer: not started (the TSC could not be measured); threads are not preempted");
+    } else {
+        let mode = apic::start_timer(crate::config::TIMER_TICK_MS as u64 * 1000, tsc_mhz as u64, cpu::has_tsc_deadline());
+        kprintln!("timer: {} ms ticks, {:?}", crate::config::TIMER_TICK_MS, mode);
+    }
+}
+
+/// Checks that the rootserver's address space shows user mode nothing of
+/// the kernel but the skim window and the UINTR window.
+///
+/// # Safety
+/// `pml4_paddr` is the rootserver's PML4, just built.
+unsafe fn check_kernel_pages_visible(pml4_paddr: u64) {
+    // Safety: per the caller's contract.
+    let visible = unsafe { paging::kernel_pages_visible(pml4_paddr) };
+    let uintr_pages = paging::uintr_window_pages();
+    kprintln!("skim window: {visible} kernel pages visible in user mode ({uintr_pages} of them UPIDs and UITTs)");
+    assert_eq!(visible, paging::skim_window_pages() + uintr_pages, "user address spaces must map only the skim window and the UINTR window");
+}
+
+/// Builds the initial thread: address space, root CNode, bootinfo, TCB.
+///
+/// # Safety
+/// Every object address in `plan` must be free RAM owned by the boot code.
+unsafe fn create_rootserver(
+    image: &ElfImage<'_>,
+    plan: &Plan,
+    params: &BootParams,
+    madt: &acpi::Madt,
+    extra: &ExtraInputs<'_>,
+) -> Result<(), BootError> {
+    let untypeds = plan::untyped_blocks(&params.memory, &plan.free, &kernel_device_regions(madt));
+    plan::InitialCaps { untypeds: untypeds.len() as u64, ..plan.caps }.check(sel4_compat::ROOT_CNODE_SIZE_BITS as u32)?;
+
+    // Safety: the plan's objects are ours (caller's contract); the paging
+    // frames cover the plan's user range (the plan sized them for it).
+    unsafe {
+        clear_objects(plan, extra);
+        build_vspace(image, plan);
+    }
+
+    // Safety: the root CNode was just zeroed and is ours.
+    let mut cnode = unsafe { RootCNode::new(paddr_to_pptr(plan.cnode)) };
+    write_fixed_caps(&mut cnode, plan);
+    let image_caps = push_image_caps(&mut cnode, image, plan);
+    // Safety: the bootinfo frame is ours, zeroed, and BootInfo fits in it.
+    let bi = unsafe { &mut *(paddr_to_pptr(plan.bootinfo) as *mut BootInfo) };
+    let (ram_bytes, device_bytes) = push_untypeds(&mut cnode, &untypeds, bi);
+    fill_bootinfo(bi, &cnode, image_caps, plan, extra);
+
+    // Safety: the ASID pool and the TCB were just zeroed and are ours; the
+    // root CNode's fixed slots were just filled.
+    unsafe {
+        install_asid_pool(plan);
+        create_initial_thread(image, plan, &cnode);
     }
 
     kprintln!(
@@ -517,17 +651,9 @@ unsafe fn create_rootserver(
         bi.empty.start,
         bi.empty.end
     );
-    if extra.tsc_mhz == 0 {
-        kprintln!("timer: not started (the TSC could not be measured); threads are not preempted");
-    } else {
-        let mode = apic::start_timer(crate::config::TIMER_TICK_MS as u64 * 1000, extra.tsc_mhz as u64, cpu::has_tsc_deadline());
-        kprintln!("timer: {} ms ticks, {:?}", crate::config::TIMER_TICK_MS, mode);
-    }
+    start_timer(extra.tsc_mhz);
     // Safety: the rootserver's PML4 was just built.
-    let visible = unsafe { paging::kernel_pages_visible(plan.vspace) };
-    let uintr_pages = paging::uintr_window_pages();
-    kprintln!("skim window: {visible} kernel pages visible in user mode ({uintr_pages} of them UPIDs and UITTs)");
-    assert_eq!(visible, paging::skim_window_pages() + uintr_pages, "user address spaces must map only the skim window and the UINTR window");
+    unsafe { check_kernel_pages_visible(plan.vspace) };
     kprintln!("starting the rootserver in user mode");
     Ok(())
 }

@@ -59,38 +59,58 @@ fn set_masked(irq: u64, masked: bool) {
     }
 }
 
+/// A checked IRQControl issue: `irq` from `source` (its I/O APIC pin
+/// wiring still to program), its handler cap going to the empty `dest`.
+struct IssueHandler {
+    irq: u64,
+    source: IssueSource,
+    dest: *mut Cte,
+}
+
+enum IssueSource {
+    IoApic { ioapic: usize, pin: u32, level: bool, polarity: bool },
+    Msi,
+}
+
 /// IRQControl invocations.
 ///
 /// # Safety
 /// `control_slot` is the live slot of the invoked IRQControl cap and the
 /// invocation's extra caps are live slots found by lookup.
 pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let op = decode_control(inv)?;
+    // Safety: per the caller's contract; `op` was just decoded.
+    unsafe { perform_issue(control_slot, op) };
+    Ok(())
+}
+
+fn decode_control(inv: &Invocation<'_>) -> Result<IssueHandler, SyscallError> {
     match inv.label {
         // With the I/O APIC, IRQs are obtained by pin or MSI only; as in
         // seL4, a message too short for the generic form is refused as
         // truncated (silently, as there) before the IRQ number is looked at.
         label::IRQ_ISSUE_IRQ_HANDLER => {
             if inv.length < 3 || inv.extra_cap(0).is_none() {
-                return Err(SyscallError::TruncatedMessage.into());
+                return Err(SyscallError::TruncatedMessage);
             }
             user_error!("IRQControl: Illegal operation");
-            Err(SyscallError::IllegalOperation.into())
+            Err(SyscallError::IllegalOperation)
         }
         label::X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC | label::X86_IRQ_ISSUE_IRQ_HANDLER_MSI => {
             let Some(root_slot) = inv.extra_cap(0).filter(|_| inv.length >= 7) else {
                 user_error!("IRQControl: Truncated message");
-                return Err(SyscallError::TruncatedMessage.into());
+                return Err(SyscallError::TruncatedMessage);
             };
             let (index, depth) = (inv.arg(0), inv.arg(1));
             let requested = inv.arg(6);
             if requested > IRQ_USER_MAX - IRQ_USER_MIN {
                 user_error!("IRQControl: Invalid irq {} should be between 0-{}", requested as i64, IRQ_USER_MAX - IRQ_USER_MIN);
-                return Err(SyscallError::RangeError { min: 0, max: IRQ_USER_MAX - IRQ_USER_MIN }.into());
+                return Err(SyscallError::RangeError { min: 0, max: IRQ_USER_MAX - IRQ_USER_MIN });
             }
             let irq = requested + IRQ_USER_MIN;
             if irqs().table[irq as usize].active {
                 user_error!("IRQControl: IRQ {irq} is already active.");
-                return Err(SyscallError::RevokeFirst.into());
+                return Err(SyscallError::RevokeFirst);
             }
             // Safety: looked up in the caller's CSpace.
             let root = unsafe { (*root_slot).cap };
@@ -99,67 +119,93 @@ pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Re
             // Safety: a slot from a lookup.
             if !unsafe { (*dest).cap }.is_null() {
                 user_error!("IRQControl: Target slot for the new IRQ Handler cap not empty.");
-                return Err(SyscallError::DeleteFirst.into());
+                return Err(SyscallError::DeleteFirst);
             }
             let source = if inv.label == label::X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC {
                 let (a, pin, level, polarity) = (inv.arg(2), inv.arg(3), inv.arg(4), inv.arg(5));
                 if ioapic::count() == 0 {
                     user_error!("System has no IOAPICs");
-                    return Err(SyscallError::IllegalOperation.into());
+                    return Err(SyscallError::IllegalOperation);
                 }
                 if a >= ioapic::count() as u64 {
                     user_error!("Invalid IOAPIC {}, only have {}", a as i64, ioapic::count());
-                    return Err(SyscallError::RangeError { min: 0, max: ioapic::count() as u64 - 1 }.into());
+                    return Err(SyscallError::RangeError { min: 0, max: ioapic::count() as u64 - 1 });
                 }
                 let pins = ioapic::pins(a as usize) as u64;
                 if pin >= pins {
                     user_error!("Invalid IOAPIC pin {}, there are {pins} pins", pin as i64);
-                    return Err(SyscallError::RangeError { min: 0, max: pins - 1 }.into());
+                    return Err(SyscallError::RangeError { min: 0, max: pins - 1 });
                 }
                 if level > 1 || polarity > 1 {
                     match level > 1 {
                         true => user_error!("Level should be 0 or 1, not {}", level as i32),
                         false => user_error!("Polarity should be 0 or 1, not {}", polarity as i32),
                     }
-                    return Err(SyscallError::RangeError { min: 0, max: 1 }.into());
+                    return Err(SyscallError::RangeError { min: 0, max: 1 });
                 }
-                ioapic::map_pin(a as usize, pin as u32, level == 1, polarity == 1, (irq + IRQ_INT_OFFSET) as u8);
-                Source::IoApic { ioapic: a as usize, pin: pin as u32 }
+                IssueSource::IoApic { ioapic: a as usize, pin: pin as u32, level: level == 1, polarity: polarity == 1 }
             } else {
                 let (bus, dev, func) = (inv.arg(2), inv.arg(3), inv.arg(4));
                 for (value, max) in [(bus, 255), (dev, 31), (func, 7)] {
                     if value > max {
                         user_error!("IRQControl: PCI bus, device or function {value} above {max}.");
-                        return Err(SyscallError::RangeError { min: 0, max }.into());
+                        return Err(SyscallError::RangeError { min: 0, max });
                     }
                 }
-                Source::Msi
+                IssueSource::Msi
             };
-            irqs().table[irq as usize] = Irq { active: true, source };
-            // Safety: `dest` is empty, distinct from the control cap's slot.
-            unsafe { cte::cte_insert(Cap::irq_handler(irq), control_slot, dest) };
-            Ok(())
+            Ok(IssueHandler { irq, source, dest })
         }
         _ => {
             user_error!("IRQControl: Illegal operation");
-            Err(SyscallError::IllegalOperation.into())
+            Err(SyscallError::IllegalOperation)
         }
     }
 }
 
+/// # Safety
+/// `control_slot` is the live slot of the IRQControl cap and `op` was
+/// just decoded (its `dest` is an empty live slot).
+unsafe fn perform_issue(control_slot: *mut Cte, op: IssueHandler) {
+    let IssueHandler { irq, source, dest } = op;
+    let source = match source {
+        IssueSource::IoApic { ioapic: a, pin, level, polarity } => {
+            ioapic::map_pin(a, pin, level, polarity, (irq + IRQ_INT_OFFSET) as u8);
+            Source::IoApic { ioapic: a, pin }
+        }
+        IssueSource::Msi => Source::Msi,
+    };
+    irqs().table[irq as usize] = Irq { active: true, source };
+    // Safety: `dest` is empty, distinct from the control cap's slot.
+    unsafe { cte::cte_insert(Cap::irq_handler(irq), control_slot, dest) };
+}
+
+/// A checked IRQHandler operation, ready to perform.
+enum HandlerOp {
+    Ack,
+    /// Make the notification cap found in `src` the IRQ's.
+    SetNotification {
+        ntfn: Cap,
+        src: *mut Cte,
+    },
+    Clear,
+}
+
 /// IRQHandler invocations.
 pub fn invoke_handler(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let irq = cap.irq();
-    let node = &mut irqs().node[irq as usize] as *mut Cte;
+    let op = decode_handler(inv)?;
+    // Safety: just decoded.
+    unsafe { perform_handler(cap.irq(), op) };
+    Ok(())
+}
+
+fn decode_handler(inv: &Invocation<'_>) -> Result<HandlerOp, SyscallError> {
     match inv.label {
-        label::IRQ_ACK_IRQ => {
-            set_masked(irq, false);
-            Ok(())
-        }
+        label::IRQ_ACK_IRQ => Ok(HandlerOp::Ack),
         label::IRQ_SET_IRQ_HANDLER => {
             let Some(ntfn_slot) = inv.extra_cap(0) else {
                 user_error!("IRQSetHandler: Truncated message.");
-                return Err(SyscallError::TruncatedMessage.into());
+                return Err(SyscallError::TruncatedMessage);
             };
             // Safety: looked up in the caller's CSpace.
             let ntfn = unsafe { (*ntfn_slot).cap };
@@ -168,24 +214,33 @@ pub fn invoke_handler(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationEr
                     false => user_error!("IRQSetHandler: provided cap is not an notification capability."),
                     true => user_error!("IRQSetHandler: caller does not have send rights on the endpoint."),
                 }
-                return Err(SyscallError::InvalidCapability { number: 0 }.into());
+                return Err(SyscallError::InvalidCapability { number: 0 });
             }
-            // Safety: the IRQ's node slot and the caller's slot are live.
-            unsafe {
-                delete::cte_delete_one(node, &mut KernelEnv);
-                cte::cte_insert(ntfn, ntfn_slot, node);
-            }
-            Ok(())
+            Ok(HandlerOp::SetNotification { ntfn, src: ntfn_slot })
         }
-        label::IRQ_CLEAR_IRQ_HANDLER => {
-            // Safety: the IRQ's node slot.
-            unsafe { delete::cte_delete_one(node, &mut KernelEnv) };
-            Ok(())
-        }
+        label::IRQ_CLEAR_IRQ_HANDLER => Ok(HandlerOp::Clear),
         _ => {
             user_error!("IRQHandler: Illegal operation.");
-            Err(SyscallError::IllegalOperation.into())
+            Err(SyscallError::IllegalOperation)
         }
+    }
+}
+
+/// # Safety
+/// `op` was just decoded (its slots are live, nothing ran since).
+unsafe fn perform_handler(irq: u64, op: HandlerOp) {
+    let node = &mut irqs().node[irq as usize] as *mut Cte;
+    match op {
+        HandlerOp::Ack => set_masked(irq, false),
+        HandlerOp::SetNotification { ntfn, src } => {
+            // Safety: the IRQ's node slot, and `src` per the caller's contract.
+            unsafe {
+                delete::cte_delete_one(node, &mut KernelEnv);
+                cte::cte_insert(ntfn, src, node);
+            }
+        }
+        // Safety: the IRQ's node slot.
+        HandlerOp::Clear => unsafe { delete::cte_delete_one(node, &mut KernelEnv) },
     }
 }
 

@@ -145,6 +145,21 @@ fn delete_held(slot: *mut Cte) {
     unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
 }
 
+/// A checked receiver operation, ready to perform.
+enum ReceiverOp {
+    BindTcb {
+        tcb: &'static mut Tcb,
+        handler: u64,
+        stack_adjust: u64,
+    },
+    UnbindTcb,
+    /// Make the notification cap found in `src` the receiver's wake-up.
+    SetNotification {
+        ntfn: Cap,
+        src: *mut Cte,
+    },
+}
+
 /// Invocations of a receiver cap.
 ///
 /// # Safety
@@ -152,159 +167,226 @@ fn delete_held(slot: *mut Cte) {
 /// are live slots found by lookup.
 pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let r = receiver_of(cap.receiver_ptr());
+    let op = decode_receiver(r, inv)?;
+    // Safety: per the caller's contract; `op` was just decoded.
+    unsafe { perform_receiver(cap, slot, r, op) };
+    Ok(())
+}
+
+fn decode_receiver(r: &Receiver, inv: &Invocation<'_>) -> Result<ReceiverOp, SyscallError> {
     match inv.label {
         label::UINTR_RECEIVER_BIND_TCB => {
             let Some((_, tcb_cap)) = extra_cap(inv, 0).filter(|_| inv.length >= 2) else {
                 user_error!("UintrReceiver BindTCB: Truncated message.");
-                return Err(SyscallError::TruncatedMessage.into());
+                return Err(SyscallError::TruncatedMessage);
             };
             if !tcb_cap.is(CapType::Thread) {
                 user_error!("UintrReceiver BindTCB: thread cap required.");
-                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+                return Err(SyscallError::InvalidCapability { number: 1 });
             }
             let (handler, stack_adjust) = (inv.arg(0), inv.arg(1));
             if !is_canonical(handler) {
                 user_error!("UintrReceiver BindTCB: handler address 0x{handler:x} is not canonical.");
-                return Err(SyscallError::InvalidArgument { number: 0 }.into());
+                return Err(SyscallError::InvalidArgument { number: 0 });
             }
             if !is_canonical(stack_adjust) {
                 user_error!("UintrReceiver BindTCB: stack adjustment 0x{stack_adjust:x} is not canonical.");
-                return Err(SyscallError::InvalidArgument { number: 1 }.into());
+                return Err(SyscallError::InvalidArgument { number: 1 });
             }
             let t = tcb_of(&tcb_cap);
             if !r.tcb.is_null() || !t.slot_cap(tcb_slot::RECEIVER).is_null() {
                 user_error!("UintrReceiver BindTCB: receiver or thread already bound.");
-                return Err(SyscallError::IllegalOperation.into());
+                return Err(SyscallError::IllegalOperation);
             }
-            let held = Cap::uintr_receiver(cap.receiver_ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64));
-            // Safety: `t` is a reference to a live TCB.
-            unsafe { uintr_switch::unload(t) };
-            // Safety: `slot` holds the invoked cap; the TCB's receiver slot is empty.
-            unsafe { cte::cte_insert(held, slot, t.slot(tcb_slot::RECEIVER)) };
-            r.tcb = t;
-            t.uintr = UintrState { handler, stack_adjust, uirr: 0, uif: false };
-            uintr_switch::attach(t, r);
-            Ok(())
+            Ok(ReceiverOp::BindTcb { tcb: t, handler, stack_adjust })
         }
         label::UINTR_RECEIVER_UNBIND_TCB => {
             if r.tcb.is_null() {
                 user_error!("UintrReceiver UnbindTCB: receiver is not bound.");
-                return Err(SyscallError::IllegalOperation.into());
+                return Err(SyscallError::IllegalOperation);
             }
-            // Safety: a bound receiver's thread is live.
-            delete_held(unsafe { (*r.tcb).slot(tcb_slot::RECEIVER) });
-            Ok(())
+            Ok(ReceiverOp::UnbindTcb)
         }
         label::UINTR_RECEIVER_SET_NOTIFICATION => {
             let Some((ntfn_slot, ntfn)) = extra_cap(inv, 0) else {
                 user_error!("UintrReceiver SetNotification: Truncated message.");
-                return Err(SyscallError::TruncatedMessage.into());
+                return Err(SyscallError::TruncatedMessage);
             };
             if !ntfn.is(CapType::Notification) || !ntfn.ntfn_can_send() {
                 user_error!("UintrReceiver SetNotification: notification cap with send rights required.");
-                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+                return Err(SyscallError::InvalidCapability { number: 1 });
             }
-            let wake = &mut r.wake as *mut Cte;
-            delete_held(wake);
-            // Safety: `ntfn_slot` was looked up; `wake` is now empty.
-            unsafe { cte::cte_insert(ntfn, ntfn_slot, wake) };
-            Ok(())
+            Ok(ReceiverOp::SetNotification { ntfn, src: ntfn_slot })
         }
         _ => {
             user_error!("UintrReceiver: Illegal operation.");
-            Err(SyscallError::IllegalOperation.into())
+            Err(SyscallError::IllegalOperation)
         }
     }
+}
+
+/// # Safety
+/// `slot` is the live slot holding `cap`, the receiver `r` names, and
+/// `op` was just decoded for it.
+unsafe fn perform_receiver(cap: Cap, slot: *mut Cte, r: &mut Receiver, op: ReceiverOp) {
+    match op {
+        ReceiverOp::BindTcb { tcb: t, handler, stack_adjust } => {
+            let held = Cap::uintr_receiver(cap.receiver_ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64));
+            // Safety: `t` is a reference to a live TCB.
+            unsafe { uintr_switch::unload(t) };
+            // Safety: `slot` holds the invoked cap; decode found the TCB's
+            // receiver slot empty.
+            unsafe { cte::cte_insert(held, slot, t.slot(tcb_slot::RECEIVER)) };
+            r.tcb = t;
+            t.uintr = UintrState { handler, stack_adjust, uirr: 0, uif: false };
+            uintr_switch::attach(t, r);
+        }
+        // Safety: a bound receiver's thread is live.
+        ReceiverOp::UnbindTcb => delete_held(unsafe { (*r.tcb).slot(tcb_slot::RECEIVER) }),
+        ReceiverOp::SetNotification { ntfn, src } => {
+            let wake = &mut r.wake as *mut Cte;
+            delete_held(wake);
+            // Safety: `src` was looked up; `wake` is now empty.
+            unsafe { cte::cte_insert(ntfn, src, wake) };
+        }
+    }
+}
+
+/// A checked UITT operation, ready to perform.
+enum UittOp {
+    /// Fill entry `index` from the receiver cap found in `src`.
+    RegisterSender {
+        index: usize,
+        receiver: Cap,
+        vector: u8,
+        src: *mut Cte,
+    },
+    UnregisterSender {
+        index: usize,
+    },
 }
 
 /// Invocations of a UITT cap.
 pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let table = uitt_of(&cap);
+    let op = decode_uitt(table, inv)?;
+    // Safety: just decoded.
+    unsafe { perform_uitt(table, op) };
+    Ok(())
+}
+
+fn decode_uitt(table: &Uitt, inv: &Invocation<'_>) -> Result<UittOp, SyscallError> {
     let index = inv.arg(0);
     match inv.label {
         label::UITT_REGISTER_SENDER => {
             let Some((src, receiver)) = extra_cap(inv, 0).filter(|_| inv.length >= 1) else {
                 user_error!("UITT RegisterSender: Truncated message.");
-                return Err(SyscallError::TruncatedMessage.into());
+                return Err(SyscallError::TruncatedMessage);
             };
             if index > UITT_SIZE {
                 user_error!("UITT RegisterSender: index {index} above {UITT_SIZE}.");
-                return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE }.into());
+                return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE });
             }
             let Some(vector) = receiver.receiver_vector().filter(|_| receiver.is(CapType::UintrReceiver)) else {
                 user_error!("UITT RegisterSender: receiver cap required.");
-                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+                return Err(SyscallError::InvalidCapability { number: 1 });
             };
-            let i = index as usize;
-            if !table.slots[i].cap.is_null() {
+            if !table.slots[index as usize].cap.is_null() {
                 user_error!("UITT RegisterSender: entry {index} is in use.");
-                return Err(SyscallError::DeleteFirst.into());
+                return Err(SyscallError::DeleteFirst);
             }
-            let entry = &mut table.entries[i] as *mut UittEntry as u64;
-            let held = receiver.held_by(ReceiverHolder::UittEntry(entry));
-            // Safety: `src` was looked up; the UITT slot is empty.
-            unsafe { cte::cte_insert(held, src, &mut table.slots[i]) };
-            table.entries[i] = UittEntry::new(vector, receiver_of(receiver.receiver_ptr()).window);
-            Ok(())
+            Ok(UittOp::RegisterSender { index: index as usize, receiver, vector, src })
         }
         label::UITT_UNREGISTER_SENDER => {
             if inv.length < 1 {
                 user_error!("UITT UnregisterSender: Truncated message.");
-                return Err(SyscallError::TruncatedMessage.into());
+                return Err(SyscallError::TruncatedMessage);
             }
             if index > UITT_SIZE {
                 user_error!("UITT UnregisterSender: index {index} above {UITT_SIZE}.");
-                return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE }.into());
+                return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE });
             }
-            delete_held(&mut table.slots[index as usize]);
-            Ok(())
+            Ok(UittOp::UnregisterSender { index: index as usize })
         }
         _ => {
             user_error!("UITT: Illegal operation.");
-            Err(SyscallError::IllegalOperation.into())
+            Err(SyscallError::IllegalOperation)
         }
     }
 }
 
-/// TCB invocations of the extension: give the thread a UITT or take it
-/// away.
-pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let slot = target.slot(tcb_slot::UITT);
+/// # Safety
+/// `op` was just decoded (its slots are live, nothing ran since).
+unsafe fn perform_uitt(table: &mut Uitt, op: UittOp) {
+    match op {
+        UittOp::RegisterSender { index: i, receiver, vector, src } => {
+            let entry = &mut table.entries[i] as *mut UittEntry as u64;
+            let held = receiver.held_by(ReceiverHolder::UittEntry(entry));
+            // Safety: `src` was looked up; decode found the UITT slot empty.
+            unsafe { cte::cte_insert(held, src, &mut table.slots[i]) };
+            table.entries[i] = UittEntry::new(vector, receiver_of(receiver.receiver_ptr()).window);
+        }
+        UittOp::UnregisterSender { index } => delete_held(&mut table.slots[index]),
+    }
+}
+
+/// A checked TCB invocation of the extension, ready to perform.
+pub(super) enum TcbUittOp {
+    /// Bind the UITT cap found in `src`.
+    Bind {
+        uitt: Cap,
+        src: *mut Cte,
+    },
+    Unbind,
+}
+
+/// TCB invocations of the extension, checked: give the thread a UITT or
+/// take it away.
+pub(super) fn decode_tcb(target: &Tcb, inv: &Invocation<'_>) -> Result<TcbUittOp, SyscallError> {
     let bound = target.slot_cap(tcb_slot::UITT);
     match inv.label {
         label::TCB_BIND_UITT => {
             let Some((src, uitt)) = extra_cap(inv, 0) else {
                 user_error!("TCB BindUITT: Truncated message.");
-                return Err(SyscallError::TruncatedMessage.into());
+                return Err(SyscallError::TruncatedMessage);
             };
             if !uitt.is(CapType::Uitt) {
                 user_error!("TCB BindUITT: UITT cap required.");
-                return Err(SyscallError::InvalidCapability { number: 1 }.into());
+                return Err(SyscallError::InvalidCapability { number: 1 });
             }
             if !bound.is_null() {
                 user_error!("TCB BindUITT: TCB already has a UITT.");
-                return Err(SyscallError::IllegalOperation.into());
+                return Err(SyscallError::IllegalOperation);
             }
-            // Safety: `target` is a reference to a live TCB.
-            unsafe { uintr_switch::unload(target) };
-            // Safety: `src` was looked up; the TCB's UITT slot is empty.
-            unsafe { cte::cte_insert(uitt, src, slot) };
-            Ok(())
+            Ok(TcbUittOp::Bind { uitt, src })
         }
         label::TCB_UNBIND_UITT => {
             if bound.is_null() {
                 user_error!("TCB UnbindUITT: TCB has no UITT.");
-                return Err(SyscallError::IllegalOperation.into());
+                return Err(SyscallError::IllegalOperation);
             }
-            // Safety: `target` is a reference to a live TCB.
-            unsafe { uintr_switch::unload(target) };
-            delete_held(slot);
-            Ok(())
+            Ok(TcbUittOp::Unbind)
         }
         _ => {
             user_error!("TCB: Illegal operation.");
-            Err(SyscallError::IllegalOperation.into())
+            Err(SyscallError::IllegalOperation)
         }
+    }
+}
+
+/// Performs a decoded TCB invocation of the extension.
+///
+/// # Safety
+/// `op` was just decoded for `target` (its slot is live, nothing ran
+/// since).
+pub(super) unsafe fn perform_tcb(target: &mut Tcb, op: TcbUittOp) {
+    let slot = target.slot(tcb_slot::UITT);
+    // Safety: `target` is a reference to a live TCB.
+    unsafe { uintr_switch::unload(target) };
+    match op {
+        // Safety: `src` was looked up; decode found the TCB's UITT slot empty.
+        TcbUittOp::Bind { uitt, src } => unsafe { cte::cte_insert(uitt, src, slot) },
+        TcbUittOp::Unbind => delete_held(slot),
     }
 }
 

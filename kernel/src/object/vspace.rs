@@ -76,13 +76,32 @@ fn set_cap(slot: *mut Cte, cap: Cap) {
     unsafe { (*slot).cap = cap };
 }
 
+/// A checked frame operation, ready to perform.
+enum FrameOp {
+    /// Write `pte` to the paging entry `entry` and record the mapping in
+    /// the invoked cap (`mapped_cap`).
+    Map {
+        entry: *mut u64,
+        pte: u64,
+        mapped_cap: Cap,
+    },
+    Unmap,
+    GetAddress,
+}
+
 /// Frame invocations.
 pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+    let op = decode_frame(cap, inv)?;
+    perform_frame(caller, slot, cap, op, is_call);
+    Ok(())
+}
+
+fn decode_frame(cap: Cap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallError> {
     match inv.label {
         label::X86_PAGE_MAP => {
             if inv.length < 3 || inv.extra_cap(0).is_none() {
                 user_error!("X86Frame Map: Truncated message.");
-                return Err(SyscallError::TruncatedMessage.into());
+                return Err(SyscallError::TruncatedMessage);
             }
             let size = cap.frame_size();
             let (vaddr, rights_mask, attr) = (inv.arg(0), inv.arg(1), inv.arg(2));
@@ -91,28 +110,28 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
             if cap.frame_mapped_asid() != 0 {
                 if cap.frame_mapped_asid() != asid {
                     user_error!("X86Frame: Attempting to remap frame into a different address space.");
-                    return Err(SyscallError::InvalidCapability { number: 1 }.into());
+                    return Err(SyscallError::InvalidCapability { number: 1 });
                 }
                 if cap.frame_map_type() != map_type::VSPACE {
                     user_error!("X86Frame: Attempting to remap frame with different mapping type");
-                    return Err(SyscallError::IllegalOperation.into());
+                    return Err(SyscallError::IllegalOperation);
                 }
                 if cap.frame_mapped_vaddr() != vaddr {
                     user_error!("X86Frame: Attempting to map frame into multiple addresses");
-                    return Err(SyscallError::InvalidArgument { number: 0 }.into());
+                    return Err(SyscallError::InvalidArgument { number: 0 });
                 }
             } else {
                 let top = vaddr.saturating_add(1 << size.bits());
                 if vaddr > USER_TOP || top > USER_TOP {
                     user_error!("X86Frame: Mapping address too high.");
-                    return Err(SyscallError::InvalidArgument { number: 0 }.into());
+                    return Err(SyscallError::InvalidArgument { number: 0 });
                 }
             }
             check_asid(pml4, asid).inspect_err(|_| user_error!("X86Frame Map: The VSpace root's ASID does not name it."))?;
             let rights = mask_cap_rights(CapRights(rights_mask), cap).frame_rights();
             if vaddr % (1 << size.bits()) != 0 {
                 user_error!("X86Frame Map: Address 0x{vaddr:x} is not aligned to the frame's size.");
-                return Err(SyscallError::AlignmentError.into());
+                return Err(SyscallError::AlignmentError);
             }
             let paddr = pptr_to_paddr(cap.frame_base());
             let (shift, large) = match size {
@@ -125,32 +144,58 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
             // A large or huge page cannot replace a table below it.
             if large && current & PTE_PRESENT != 0 && current & PTE_PS == 0 {
                 user_error!("X86Frame Map: A paging structure is mapped at 0x{vaddr:x}.");
-                return Err(SyscallError::DeleteFirst.into());
+                return Err(SyscallError::DeleteFirst);
             }
-            write(e, pte::frame_entry(paddr, rights, attr, shift));
-            flush();
-            set_cap(slot, Cap::frame(cap.frame_base(), size, cap.frame_rights(), cap.frame_is_device(), Some((asid, vaddr))));
-            Ok(())
+            Ok(FrameOp::Map {
+                entry: e,
+                pte: pte::frame_entry(paddr, rights, attr, shift),
+                mapped_cap: Cap::frame(cap.frame_base(), size, cap.frame_rights(), cap.frame_is_device(), Some((asid, vaddr))),
+            })
         }
-        label::X86_PAGE_UNMAP => {
+        label::X86_PAGE_UNMAP => Ok(FrameOp::Unmap),
+        label::X86_PAGE_GET_ADDRESS => Ok(FrameOp::GetAddress),
+        _ => {
+            user_error!("X86Frame: Illegal operation.");
+            Err(SyscallError::IllegalOperation)
+        }
+    }
+}
+
+/// `op` is what [`decode_frame`] just returned for `cap` (its paging entry
+/// is the live one it looked up).
+fn perform_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, op: FrameOp, is_call: bool) {
+    match op {
+        FrameOp::Map { entry, pte, mapped_cap } => {
+            write(entry, pte);
+            flush();
+            set_cap(slot, mapped_cap);
+        }
+        FrameOp::Unmap => {
             vspace::unmap_frame(&cap);
             set_cap(slot, cap.frame_unmapped());
-            Ok(())
         }
-        label::X86_PAGE_GET_ADDRESS => {
+        FrameOp::GetAddress => {
             if is_call {
                 caller.ctx.regs.r10 = pptr_to_paddr(cap.frame_base());
                 caller.ctx.regs.rdi = 0;
                 caller.ctx.regs.rsi = MessageInfo::new(0, 0, 0, 1).0;
             }
             sched::set_thread_state(caller, ThreadState::Running);
-            Ok(())
-        }
-        _ => {
-            user_error!("X86Frame: Illegal operation.");
-            Err(SyscallError::IllegalOperation.into())
         }
     }
+}
+
+/// A checked PDPT, page directory or page table operation, ready to
+/// perform.
+enum TableOp {
+    /// Write `pte` to the paging entry `entry` and record the mapping in
+    /// the invoked cap (`mapped_cap`).
+    Map {
+        entry: *mut u64,
+        pte: u64,
+        mapped_cap: Cap,
+    },
+    Unmap,
 }
 
 /// PDPT, page directory and page table invocations.
@@ -159,6 +204,13 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
 /// `slot` is the live slot holding `cap` and the invocation's extra caps
 /// are live slots found by lookup.
 pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let op = decode_table(slot, cap, inv)?;
+    // Safety: per the caller's contract; `op` was just decoded.
+    unsafe { perform_table(slot, cap, op) };
+    Ok(())
+}
+
+fn decode_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<TableOp, SyscallError> {
     let (map, unmap, shift) = match cap.cap_type() {
         Some(CapType::Pdpt) => (label::X86_PDPT_MAP, label::X86_PDPT_UNMAP, 39),
         Some(CapType::PageDirectory) => (label::X86_PAGE_DIRECTORY_MAP, label::X86_PAGE_DIRECTORY_UNMAP, 30),
@@ -178,133 +230,192 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
                 30 => user_error!("X86PageDirectory: Cannot unmap if more than one cap exist."),
                 _ => user_error!("X86PageTable: Cannot unmap if more than one cap exists."),
             }
-            return Err(SyscallError::RevokeFirst.into());
+            return Err(SyscallError::RevokeFirst);
         }
-        if cap.paging_mapped() {
-            vspace::unmap_table(&cap);
-            // Safety: the table is owned by this (final) cap.
-            unsafe { core::ptr::write_bytes(cap.paging_ptr() as *mut u8, 0, 4096) };
-        }
-        set_cap(slot, Cap::paging(cap.cap_type().unwrap(), cap.paging_ptr(), 0, None));
-        return Ok(());
+        return Ok(TableOp::Unmap);
     }
     if inv.label != map {
         user_error!("{illegal}: Illegal operation.");
-        return Err(SyscallError::IllegalOperation.into());
+        return Err(SyscallError::IllegalOperation);
     }
     if inv.length < 2 || inv.extra_cap(0).is_none() {
         user_error!("{name}: Truncated message.");
-        return Err(SyscallError::TruncatedMessage.into());
+        return Err(SyscallError::TruncatedMessage);
     }
     if cap.paging_mapped() {
         user_error!("{name}: {mapped}");
-        return Err(SyscallError::InvalidCapability { number: 0 }.into());
+        return Err(SyscallError::InvalidCapability { number: 0 });
     }
     let vaddr = inv.arg(0) & !((1u64 << shift) - 1);
     let attr = inv.arg(1);
     let (pml4, asid) = valid_root(inv).inspect_err(|_| user_error!("{name}: Invalid VSpace root."))?;
     if vaddr > USER_TOP {
         user_error!("{name}: Mapping address too high.");
-        return Err(SyscallError::InvalidArgument { number: 0 }.into());
+        return Err(SyscallError::InvalidArgument { number: 0 });
     }
     check_asid(pml4, asid).inspect_err(|_| user_error!("{name}: The VSpace root's ASID does not name it."))?;
     let e = lookup_slot(pml4, vaddr, shift).inspect_err(|_| user_error!("{name}: No paging structure to map 0x{vaddr:x} in."))?;
     if read(e) & PTE_PRESENT != 0 {
         user_error!("{name}: Something is already mapped at 0x{vaddr:x}.");
-        return Err(SyscallError::DeleteFirst.into());
+        return Err(SyscallError::DeleteFirst);
     }
     let paddr = pptr_to_paddr(cap.paging_ptr());
-    write(e, pte::table_entry(paddr, attr));
-    set_cap(slot, Cap::paging(cap.cap_type().unwrap(), cap.paging_ptr(), asid, Some(vaddr)));
-    Ok(())
+    Ok(TableOp::Map {
+        entry: e,
+        pte: pte::table_entry(paddr, attr),
+        mapped_cap: Cap::paging(cap.cap_type().unwrap(), cap.paging_ptr(), asid, Some(vaddr)),
+    })
+}
+
+/// # Safety
+/// `slot` is the live slot holding `cap` and `op` was just decoded for
+/// it (an unmap found the cap final).
+unsafe fn perform_table(slot: *mut Cte, cap: Cap, op: TableOp) {
+    match op {
+        TableOp::Map { entry, pte, mapped_cap } => {
+            write(entry, pte);
+            set_cap(slot, mapped_cap);
+        }
+        TableOp::Unmap => {
+            if cap.paging_mapped() {
+                vspace::unmap_table(&cap);
+                // Safety: the table is owned by this (final) cap.
+                unsafe { core::ptr::write_bytes(cap.paging_ptr() as *mut u8, 0, 4096) };
+            }
+            set_cap(slot, Cap::paging(cap.cap_type().unwrap(), cap.paging_ptr(), 0, None));
+        }
+    }
+}
+
+/// A checked ASIDControl_MakePool: the 4 KiB untyped `ut` in `ut_slot`
+/// becomes pool `pool_index`, its cap going to the empty slot `dest`.
+struct MakePool {
+    ut_slot: *mut Cte,
+    ut: Cap,
+    dest: *mut Cte,
+    pool_index: usize,
 }
 
 /// ASIDControl_MakePool.
 pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let op = decode_asid_control(inv)?;
+    // Safety: just decoded.
+    unsafe { perform_make_pool(op) };
+    Ok(())
+}
+
+fn decode_asid_control(inv: &Invocation<'_>) -> Result<MakePool, SyscallError> {
     if inv.label != label::X86_ASID_CONTROL_MAKE_POOL {
         user_error!("ASIDControl: Illegal operation.");
-        return Err(SyscallError::IllegalOperation.into());
+        return Err(SyscallError::IllegalOperation);
     }
     let (Some(ut_slot), Some(root_slot)) = (inv.extra_cap(0), inv.extra_cap(1)) else {
         user_error!("ASIDControlMakePool: Truncated message.");
-        return Err(SyscallError::TruncatedMessage.into());
+        return Err(SyscallError::TruncatedMessage);
     };
     if inv.length < 2 {
         user_error!("ASIDControlMakePool: Truncated message.");
-        return Err(SyscallError::TruncatedMessage.into());
+        return Err(SyscallError::TruncatedMessage);
     }
     let (index, depth) = (inv.arg(0), inv.arg(1));
     let Some(pool_index) = (0..ASID_POOLS).find(|&i| vspace::asid_pool(i) == 0) else {
         user_error!("ASIDControlMakePool: No unallocated pools found.");
-        return Err(SyscallError::DeleteFirst.into());
+        return Err(SyscallError::DeleteFirst);
     };
     // Safety: extra caps were looked up in the caller's CSpace.
     let (ut, root) = unsafe { ((*ut_slot).cap, (*root_slot).cap) };
     if !ut.is(CapType::Untyped) || ut.untyped_size_bits() != ASID_POOL_BITS || ut.untyped_is_device() {
         user_error!("ASIDControlMakePool: The untyped is not a 4 KiB RAM untyped.");
-        return Err(SyscallError::InvalidCapability { number: 1 }.into());
+        return Err(SyscallError::InvalidCapability { number: 1 });
     }
     // Safety: a live slot.
     if unsafe { cte::has_children(ut_slot) } {
         user_error!("ASIDControlMakePool: The untyped has children.");
-        return Err(SyscallError::RevokeFirst.into());
+        return Err(SyscallError::RevokeFirst);
     }
     let dest = lookup_slot_for_cnode_op(false, root, index, depth).inspect_err(|_| user_error!("ASIDControlMakePool: Destination slot invalid."))?;
     // Safety: a slot from a lookup.
     if !unsafe { (*dest).cap }.is_null() {
         user_error!("ASIDControlMakePool: Destination slot not empty.");
-        return Err(SyscallError::DeleteFirst.into());
+        return Err(SyscallError::DeleteFirst);
     }
+    Ok(MakePool { ut_slot, ut, dest, pool_index })
+}
+
+/// # Safety
+/// `op` was just decoded (its slots are live, nothing ran since).
+unsafe fn perform_make_pool(op: MakePool) {
+    let MakePool { ut_slot, ut, dest, pool_index } = op;
     let pool = ut.untyped_ptr();
-    // Safety: the untyped has no children, so its memory is free.
+    // Safety: decode found the untyped without children, so its memory is
+    // free (caller's contract).
     unsafe { core::ptr::write_bytes(pool as *mut u8, 0, 1 << ASID_POOL_BITS) };
-    // Safety: as above; the slots are live and `dest` is empty.
+    // Safety: as above; the slots are live and decode found `dest` empty.
     unsafe {
         (*ut_slot).cap = ut.with_untyped_free_index(max_free_index(ASID_POOL_BITS));
         cte::insert_new_cap(ut_slot, dest, Cap::asid_pool(pool, pool_index as u64 * ASID_POOL_ENTRIES));
     }
     vspace::set_asid_pool(pool_index as u64 * ASID_POOL_ENTRIES, pool);
-    Ok(())
+}
+
+/// A checked ASIDPool_Assign: the PML4 cap `vs` in `vs_slot` gets `asid`,
+/// whose free pool entry is `entry`.
+struct Assign {
+    vs_slot: *mut Cte,
+    vs: Cap,
+    entry: *mut u64,
+    asid: u64,
 }
 
 /// ASIDPool_Assign.
 pub fn invoke_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let op = decode_asid_pool(cap, inv)?;
+    // Safety: just decoded.
+    unsafe { perform_assign(op) };
+    Ok(())
+}
+
+fn decode_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<Assign, SyscallError> {
     if inv.label != label::X86_ASID_POOL_ASSIGN {
         user_error!("X86ASIDPool: Illegal operation.");
-        return Err(SyscallError::IllegalOperation.into());
+        return Err(SyscallError::IllegalOperation);
     }
     let Some(vs_slot) = inv.extra_cap(0) else {
         user_error!("X86ASIDPool: Truncated message.");
-        return Err(SyscallError::TruncatedMessage.into());
+        return Err(SyscallError::TruncatedMessage);
     };
     // Safety: looked up in the caller's CSpace.
     let vs = unsafe { (*vs_slot).cap };
     if !vs.is(CapType::Pml4) || vs.pml4_mapped() {
         user_error!("X86ASIDPool: Invalid vspace root.");
-        return Err(SyscallError::InvalidCapability { number: 1 }.into());
+        return Err(SyscallError::InvalidCapability { number: 1 });
     }
     let base = cap.asid_base();
     let pool = vspace::asid_pool((base / ASID_POOL_ENTRIES) as usize);
     if pool == 0 {
         user_error!("X86ASIDPool: The pool no longer exists.");
-        return Err(failed_lookup(LookupFault::InvalidRoot).into());
+        return Err(failed_lookup(LookupFault::InvalidRoot));
     }
     if pool != cap.asid_pool_ptr() {
         user_error!("X86ASIDPool: The cap names a pool that was replaced.");
-        return Err(SyscallError::InvalidCapability { number: 0 }.into());
+        return Err(SyscallError::InvalidCapability { number: 0 });
     }
     let table = pool as *mut u64;
     // Safety: a live ASID pool of 512 entries.
     let free = (0..ASID_POOL_ENTRIES).find(|&i| base + i != 0 && unsafe { table.add(i as usize).read() } == 0);
     let Some(i) = free else {
         user_error!("X86ASIDPool: No free ASID in the pool.");
-        return Err(SyscallError::DeleteFirst.into());
+        return Err(SyscallError::DeleteFirst);
     };
-    let asid = base + i;
-    // Safety: as above; the PML4 cap's slot is live.
+    Ok(Assign { vs_slot, vs, entry: table.wrapping_add(i as usize), asid: base + i })
+}
+
+/// # Safety
+/// `op` was just decoded (its entry and slot are live, nothing ran since).
+unsafe fn perform_assign(op: Assign) {
+    // Safety: per the caller's contract.
     unsafe {
-        table.add(i as usize).write(vs.pml4_ptr());
-        (*vs_slot).cap = Cap::pml4(vs.pml4_ptr(), asid, true);
+        op.entry.write(op.vs.pml4_ptr());
+        (*op.vs_slot).cap = Cap::pml4(op.vs.pml4_ptr(), op.asid, true);
     }
-    Ok(())
 }
