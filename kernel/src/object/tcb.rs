@@ -2,7 +2,7 @@
 //! resume, notification binding, the TLS base and the feature flags,
 //! decoded with seL4's checks and error codes.
 
-use super::cap::Cap;
+use super::cap::{Cap, ThreadCap};
 use super::cap_rules::{derive_cap_ignoring_children, same_object_as, update_cap_data, NotDerivable};
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::cspace::cte::{self, Cte};
@@ -22,9 +22,9 @@ const IPC_BUFFER_ALIGN: u64 = 1 << sel4_compat::objects::IPC_BUFFER_SIZE_BITS;
 /// (rip .. r15); the rest (fs_base, gs_base) are the integer transfer.
 const FRAME_REGISTERS: usize = 18;
 
-pub(super) fn tcb_of<'a>(cap: &Cap) -> &'a mut Tcb {
+pub(super) fn tcb_of<'a>(cap: ThreadCap) -> &'a mut Tcb {
     // Safety: a thread cap points at a live TCB.
-    unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) }
+    unsafe { &mut *(cap.tcb() as *mut Tcb) }
 }
 
 pub(super) fn extra_cap(inv: &Invocation<'_>, i: usize) -> Option<(*mut Cte, Cap)> {
@@ -43,19 +43,21 @@ fn check_prio(prio: u64, auth: &Tcb) -> Result<(), SyscallError> {
 
 fn auth_tcb<'a>(inv: &Invocation<'_>) -> Result<&'a Tcb, SyscallError> {
     match extra_cap(inv, 0) {
-        Some((_, c)) if c.is(CapType::Thread) => Ok(tcb_of(&c)),
-        Some(_) => Err(SyscallError::InvalidCapability { number: 1 }),
+        Some((_, c)) => match c.as_thread() {
+            Some(thread) => Ok(tcb_of(thread)),
+            None => Err(SyscallError::InvalidCapability { number: 1 }),
+        },
         None => Err(SyscallError::TruncatedMessage),
     }
 }
 
 /// seL4's `checkValidIPCBuffer`.
 fn check_ipc_buffer(addr: u64, cap: &Cap) -> Result<(), SyscallError> {
-    if !cap.is(CapType::Frame) {
+    let Some(frame) = cap.as_frame() else {
         user_error!("IPC Buffer is an invalid cap.");
         return Err(SyscallError::IllegalOperation);
-    }
-    if cap.frame_is_device() {
+    };
+    if frame.is_device() {
         user_error!("Specifying a device frame as an IPC buffer is not permitted.");
         return Err(SyscallError::IllegalOperation);
     }
@@ -84,7 +86,7 @@ fn long_running_delete(slot: *mut Cte) -> bool {
 }
 
 fn is_valid_vtable_root(cap: &Cap) -> bool {
-    cap.is(CapType::Pml4) && cap.pml4_mapped()
+    cap.as_pml4().is_some_and(|pml4| pml4.mapped())
 }
 
 /// Installs `new_cap` (derived from the cap in `src`) into the TCB slot
@@ -118,8 +120,8 @@ fn set_priority(t: &mut Tcb, prio: u8) {
 
 /// Decodes and performs an invocation of the thread cap `cap` (in `slot`)
 /// by `caller`.
-pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
-    let target = tcb_of(&cap);
+pub fn invoke(caller: &mut Tcb, cap: ThreadCap, slot: *mut Cte, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+    let target = tcb_of(cap);
     let target_is_caller = core::ptr::eq(target, caller);
     match inv.label {
         label::TCB_READ_REGISTERS => {
@@ -184,11 +186,11 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
                 return Err(SyscallError::TruncatedMessage.into());
             }
             let flags = inv.arg(0);
-            let Some((_, src_cap)) = extra_cap(inv, 0).filter(|(_, c)| c.is(CapType::Thread)) else {
+            let Some(src_cap) = extra_cap(inv, 0).and_then(|(_, c)| c.as_thread()) else {
                 user_error!("TCB CopyRegisters: Invalid source TCB.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             };
-            let source = tcb_of(&src_cap);
+            let source = tcb_of(src_cap);
             if flags & 1 != 0 {
                 ipc::suspend(source);
             }
@@ -220,8 +222,8 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
             ipc::restart(target);
             Ok(())
         }
-        label::TCB_CONFIGURE => configure(caller, cap, slot, target, inv),
-        label::TCB_SET_SPACE => set_space(cap, slot, target, inv),
+        label::TCB_CONFIGURE => configure(caller, cap.cap(), slot, target, inv),
+        label::TCB_SET_SPACE => set_space(cap.cap(), slot, target, inv),
         label::TCB_SET_IPC_BUFFER => {
             let Some((buf_slot, buf_cap)) = extra_cap(inv, 0).filter(|_| inv.length >= 1) else {
                 user_error!("TCB SetIPCBuffer: Truncated message.");
@@ -235,7 +237,7 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
                 check_ipc_buffer(addr, &derived)?;
                 Some(derived)
             };
-            set_ipc_buffer(&cap, slot, target, addr, new_cap, buf_slot)
+            set_ipc_buffer(&cap.cap(), slot, target, addr, new_cap, buf_slot)
         }
         label::TCB_SET_PRIORITY | label::TCB_SET_MCPRIORITY => {
             let is_prio = inv.label == label::TCB_SET_PRIORITY;
@@ -288,19 +290,19 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
             }
             // seL4 answers a cap of another type with IllegalOperation
             // (not InvalidCapability), as for every other refusal here.
-            if !ntfn.is(CapType::Notification) {
+            let Some(ntfn) = ntfn.as_notification() else {
                 user_error!("TCB BindNotification: Notification is invalid.");
                 return Err(SyscallError::IllegalOperation.into());
-            }
-            if !ntfn.ntfn_can_receive() {
+            };
+            if !ntfn.can_receive() {
                 user_error!("TCB BindNotification: Insufficient access rights");
                 return Err(SyscallError::IllegalOperation.into());
             }
-            if ipc::notification_bound_tcb(ntfn.ntfn_ptr()) != 0 || ipc::notification_has_waiters(ntfn.ntfn_ptr()) {
+            if ipc::notification_bound_tcb(ntfn.ptr()) != 0 || ipc::notification_has_waiters(ntfn.ptr()) {
                 user_error!("TCB BindNotification: Notification cannot be bound.");
                 return Err(SyscallError::IllegalOperation.into());
             }
-            ipc::bind_notification(target, ntfn.ntfn_ptr());
+            ipc::bind_notification(target, ntfn.ptr());
             Ok(())
         }
         label::TCB_UNBIND_NOTIFICATION => {

@@ -5,7 +5,7 @@
 //! rules to the same memory and delivers due user interrupts whenever a
 //! thread returns to user mode).
 
-use super::cap::{is_canonical, Cap, ReceiverHolder};
+use super::cap::{is_canonical, Cap, CapView, ReceiverHolder, UintrReceiverCap, UittCap};
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use super::tcb::{extra_cap, tcb_of};
 use super::uintr_switch;
@@ -20,7 +20,6 @@ use crate::uintr::format::{UittEntry, Upid};
 use crate::uintr::model::{self, UintrState};
 use crate::uintr::window;
 use crate::{ipc, sched};
-use sel4_compat::caps::CapType;
 use sel4_compat::uintr::{label, UINTR_RECEIVER_SIZE_BITS, UITT_ENTRIES, UITT_SIZE_BITS};
 
 /// A receiver object: the UPID senders post to, the thread that takes
@@ -59,21 +58,19 @@ fn receiver_of(ptr: u64) -> &'static mut Receiver {
     unsafe { &mut *(ptr as *mut Receiver) }
 }
 
-fn uitt_of(cap: &Cap) -> &'static mut Uitt {
+fn uitt_of(cap: UittCap) -> &'static mut Uitt {
     // Safety: a UITT cap names a live UITT object.
-    unsafe { &mut *(cap.uitt_ptr() as *mut Uitt) }
+    unsafe { &mut *(cap.ptr() as *mut Uitt) }
 }
 
 /// The receiver bound to `t`, if any.
 pub fn receiver_of_thread(t: &Tcb) -> Option<&'static mut Receiver> {
-    let cap = t.slot_cap(tcb_slot::RECEIVER);
-    cap.is(CapType::UintrReceiver).then(|| receiver_of(cap.receiver_ptr()))
+    t.slot_cap(tcb_slot::RECEIVER).as_uintr_receiver().map(|cap| receiver_of(cap.ptr()))
 }
 
 /// The UITT bound to `t`, if any.
 pub fn uitt_of_thread(t: &Tcb) -> Option<&'static mut Uitt> {
-    let cap = t.slot_cap(tcb_slot::UITT);
-    cap.is(CapType::Uitt).then(|| uitt_of(&cap))
+    t.slot_cap(tcb_slot::UITT).as_uitt().map(uitt_of)
 }
 
 /// Which slots of the UINTR window are taken (`crate::uintr::window`).
@@ -114,16 +111,19 @@ fn release_window(vaddr: u64) {
 /// Retype created a receiver or a UITT (zeroed): map it where the CPU
 /// will look for it. Retype checked that a window slot is free.
 pub fn object_created(cap: &Cap) {
-    let ptr = if cap.is(CapType::UintrReceiver) { cap.receiver_ptr() } else { cap.uitt_ptr() };
-    let page = pptr_to_paddr(ptr) & !(paging::PAGE_SIZE - 1);
-    let window = map_into_window(page).expect("retype checks the UINTR window has room") + (ptr & (paging::PAGE_SIZE - 1));
-    if cap.is(CapType::UintrReceiver) {
-        let r = receiver_of(ptr);
-        r.window = window;
-        // Nothing posted to an unbound receiver interrupts anyone.
-        r.upid.set_sn(true);
-    } else {
-        uitt_of(cap).window = window;
+    let window_of = |ptr: u64| {
+        let page = pptr_to_paddr(ptr) & !(paging::PAGE_SIZE - 1);
+        map_into_window(page).expect("retype checks the UINTR window has room") + (ptr & (paging::PAGE_SIZE - 1))
+    };
+    match cap.view() {
+        CapView::UintrReceiver(receiver) => {
+            let r = receiver_of(receiver.ptr());
+            r.window = window_of(receiver.ptr());
+            // Nothing posted to an unbound receiver interrupts anyone.
+            r.upid.set_sn(true);
+        }
+        CapView::Uitt(uitt) => uitt_of(uitt).window = window_of(uitt.ptr()),
+        _ => unreachable!("object_created is given a receiver or UITT cap"),
     }
 }
 
@@ -133,8 +133,8 @@ pub fn object_created(cap: &Cap) {
 pub fn wake_receiver_thread(r: &Receiver, t: &Tcb) {
     // The wake interrupt may arrive while the kernel idles (no current thread).
     let running = sched::is_current(t) || t.state.is_runnable();
-    if !running && r.wake.cap.is(CapType::Notification) {
-        ipc::send_signal(r.wake.cap.ntfn_ptr(), r.wake.cap.ntfn_badge());
+    if let Some(ntfn) = r.wake.cap.as_notification().filter(|_| !running) {
+        ipc::send_signal(ntfn.ptr(), ntfn.badge());
     }
 }
 
@@ -150,18 +150,18 @@ fn delete_held(slot: *mut Cte) {
 /// # Safety
 /// `slot` is the live slot holding `cap` and the invocation's extra caps
 /// are live slots found by lookup.
-pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let r = receiver_of(cap.receiver_ptr());
+pub unsafe fn invoke_receiver(cap: UintrReceiverCap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let r = receiver_of(cap.ptr());
     match inv.label {
         label::UINTR_RECEIVER_BIND_TCB => {
             let Some((_, tcb_cap)) = extra_cap(inv, 0).filter(|_| inv.length >= 2) else {
                 user_error!("UintrReceiver BindTCB: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
-            if !tcb_cap.is(CapType::Thread) {
+            let Some(tcb_cap) = tcb_cap.as_thread() else {
                 user_error!("UintrReceiver BindTCB: thread cap required.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
-            }
+            };
             let (handler, stack_adjust) = (inv.arg(0), inv.arg(1));
             if !is_canonical(handler) {
                 user_error!("UintrReceiver BindTCB: handler address 0x{handler:x} is not canonical.");
@@ -171,12 +171,12 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
                 user_error!("UintrReceiver BindTCB: stack adjustment 0x{stack_adjust:x} is not canonical.");
                 return Err(SyscallError::InvalidArgument { number: 1 }.into());
             }
-            let t = tcb_of(&tcb_cap);
+            let t = tcb_of(tcb_cap);
             if !r.tcb.is_null() || !t.slot_cap(tcb_slot::RECEIVER).is_null() {
                 user_error!("UintrReceiver BindTCB: receiver or thread already bound.");
                 return Err(SyscallError::IllegalOperation.into());
             }
-            let held = Cap::uintr_receiver(cap.receiver_ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64));
+            let held = UintrReceiverCap::zeroed().with_ptr(cap.ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64)).cap();
             // Safety: `t` is a reference to a live TCB.
             unsafe { uintr_switch::unload(t) };
             // Safety: `slot` holds the invoked cap; the TCB's receiver slot is empty.
@@ -200,7 +200,7 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
                 user_error!("UintrReceiver SetNotification: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
-            if !ntfn.is(CapType::Notification) || !ntfn.ntfn_can_send() {
+            if !ntfn.as_notification().is_some_and(|ntfn| ntfn.can_send()) {
                 user_error!("UintrReceiver SetNotification: notification cap with send rights required.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             }
@@ -218,8 +218,8 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
 }
 
 /// Invocations of a UITT cap.
-pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let table = uitt_of(&cap);
+pub fn invoke_uitt(cap: UittCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let table = uitt_of(cap);
     let index = inv.arg(0);
     match inv.label {
         label::UITT_REGISTER_SENDER => {
@@ -231,7 +231,7 @@ pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError
                 user_error!("UITT RegisterSender: index {index} above {UITT_SIZE}.");
                 return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE }.into());
             }
-            let Some(vector) = receiver.receiver_vector().filter(|_| receiver.is(CapType::UintrReceiver)) else {
+            let Some((receiver, vector)) = receiver.as_uintr_receiver().and_then(|r| Some((r, r.vector()?))) else {
                 user_error!("UITT RegisterSender: receiver cap required.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             };
@@ -241,10 +241,10 @@ pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError
                 return Err(SyscallError::DeleteFirst.into());
             }
             let entry = &mut table.entries[i] as *mut UittEntry as u64;
-            let held = receiver.held_by(ReceiverHolder::UittEntry(entry));
+            let held = receiver.held_by(ReceiverHolder::UittEntry(entry)).cap();
             // Safety: `src` was looked up; the UITT slot is empty.
             unsafe { cte::cte_insert(held, src, &mut table.slots[i]) };
-            table.entries[i] = UittEntry::new(vector, receiver_of(receiver.receiver_ptr()).window);
+            table.entries[i] = UittEntry::new(vector, receiver_of(receiver.ptr()).window);
             Ok(())
         }
         label::UITT_UNREGISTER_SENDER => {
@@ -277,7 +277,7 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
                 user_error!("TCB BindUITT: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             };
-            if !uitt.is(CapType::Uitt) {
+            if uitt.as_uitt().is_none() {
                 user_error!("TCB BindUITT: UITT cap required.");
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             }
@@ -310,14 +310,14 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
 
 /// A receiver cap left its slot: undo what that copy stood for, and when
 /// it was the last cap to the receiver, release the wake notification.
-pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
-    match cap.receiver_holder() {
+pub fn receiver_cap_deleted(cap: UintrReceiverCap, is_final: bool) {
+    match cap.holder() {
         ReceiverHolder::UittEntry(entry) => {
             // Safety: the copy records the entry of the live UITT that holds it.
             unsafe { (entry as *mut UittEntry).write(UittEntry::INVALID) };
         }
         ReceiverHolder::Tcb(tcb) => {
-            let r = receiver_of(cap.receiver_ptr());
+            let r = receiver_of(cap.ptr());
             // Safety: the copy records the live TCB that holds it.
             let t = unsafe { &mut *(tcb as *mut Tcb) };
             uintr_switch::detach(t, r);
@@ -329,7 +329,7 @@ pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
         ReceiverHolder::User => {}
     }
     if is_final {
-        let r = receiver_of(cap.receiver_ptr());
+        let r = receiver_of(cap.ptr());
         delete_held(&mut r.wake);
         release_window(r.window);
     }
@@ -339,7 +339,7 @@ pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
 /// the one a TCB holds without asking the TCB), a thread that has the
 /// table loaded loads again; when it was the last cap, the entries' caps
 /// go with the table.
-pub fn uitt_cap_deleted(cap: &Cap, is_final: bool) {
+pub fn uitt_cap_deleted(cap: UittCap, is_final: bool) {
     let table = uitt_of(cap);
     uintr_switch::uitt_going(table.window);
     if !is_final {
@@ -437,20 +437,20 @@ fn advance(t: &mut Tcb, len: usize) -> Emulated {
 }
 
 fn senduipi(t: &mut Tcb, index: u64) -> Emulated {
-    let uitt = t.slot_cap(tcb_slot::UITT);
-    if !uitt.is(CapType::Uitt) {
+    let Some(uitt) = t.slot_cap(tcb_slot::UITT).as_uitt() else {
         return Emulated::NotUintr;
-    }
+    };
     if index > UITT_SIZE {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
-    let table = uitt_of(&uitt);
+    let table = uitt_of(uitt);
     if !table.entries[index as usize].usable() {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
     // The entry names the UPID by its window address; the cap backing
     // the entry names the same receiver for the kernel.
-    let r = receiver_of(table.slots[index as usize].cap.receiver_ptr());
+    let receiver = table.slots[index as usize].cap.as_uintr_receiver().expect("a usable UITT entry is backed by a receiver cap");
+    let r = receiver_of(receiver.ptr());
     let entry = table.entries[index as usize];
     if model::post(&mut r.upid, entry.vector()) {
         notify(r);

@@ -3,8 +3,8 @@
 //! ASIDControl_MakePool and ASIDPool_Assign, with seL4's checks and errors
 //! (a missing paging level is a failed lookup naming the bits left).
 
-use super::cap::{map_type, Cap, CapRights, FrameSize};
-use super::cap_rules::mask_cap_rights;
+use super::cap::{map_type, AsidPoolCap, Cap, CapRights, FrameCap, FrameSize, PagingCap};
+use super::cap_rules::mask_vm_rights;
 use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use super::pte::{self, PRESENT as PTE_PRESENT, PS as PTE_PS};
@@ -56,11 +56,10 @@ fn find_vspace(asid: u64) -> Result<u64, SyscallError> {
 fn valid_root(inv: &Invocation<'_>) -> Result<(u64, u64), SyscallError> {
     let Some(slot) = inv.extra_cap(0) else { return Err(SyscallError::TruncatedMessage) };
     // Safety: looked up in the caller's CSpace.
-    let cap = unsafe { (*slot).cap };
-    if !(cap.is(CapType::Pml4) && cap.pml4_mapped()) {
+    let Some(cap) = unsafe { (*slot).cap }.as_pml4().filter(|pml4| pml4.mapped()) else {
         return Err(SyscallError::InvalidCapability { number: 1 });
-    }
-    Ok((cap.pml4_ptr(), cap.pml4_asid()))
+    };
+    Ok((cap.ptr(), cap.asid()))
 }
 
 /// The ASID must still name that PML4.
@@ -77,27 +76,27 @@ fn set_cap(slot: *mut Cte, cap: Cap) {
 }
 
 /// Frame invocations.
-pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: FrameCap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
     match inv.label {
         label::X86_PAGE_MAP => {
             if inv.length < 3 || inv.extra_cap(0).is_none() {
                 user_error!("X86Frame Map: Truncated message.");
                 return Err(SyscallError::TruncatedMessage.into());
             }
-            let size = cap.frame_size();
+            let size = cap.size();
             let (vaddr, rights_mask, attr) = (inv.arg(0), inv.arg(1), inv.arg(2));
             let (pml4, asid) =
                 valid_root(inv).inspect_err(|_| user_error!("X86FrameMap: Attempting to map frame into invalid page directory cap."))?;
-            if cap.frame_mapped_asid() != 0 {
-                if cap.frame_mapped_asid() != asid {
+            if cap.mapped_asid() != 0 {
+                if cap.mapped_asid() != asid {
                     user_error!("X86Frame: Attempting to remap frame into a different address space.");
                     return Err(SyscallError::InvalidCapability { number: 1 }.into());
                 }
-                if cap.frame_map_type() != map_type::VSPACE {
+                if cap.map_type() != map_type::VSPACE {
                     user_error!("X86Frame: Attempting to remap frame with different mapping type");
                     return Err(SyscallError::IllegalOperation.into());
                 }
-                if cap.frame_mapped_vaddr() != vaddr {
+                if cap.mapped_vaddr() != vaddr {
                     user_error!("X86Frame: Attempting to map frame into multiple addresses");
                     return Err(SyscallError::InvalidArgument { number: 0 }.into());
                 }
@@ -109,12 +108,12 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
                 }
             }
             check_asid(pml4, asid).inspect_err(|_| user_error!("X86Frame Map: The VSpace root's ASID does not name it."))?;
-            let rights = mask_cap_rights(CapRights(rights_mask), cap).frame_rights();
+            let rights = mask_vm_rights(cap.rights(), CapRights(rights_mask));
             if vaddr % (1 << size.bits()) != 0 {
                 user_error!("X86Frame Map: Address 0x{vaddr:x} is not aligned to the frame's size.");
                 return Err(SyscallError::AlignmentError.into());
             }
-            let paddr = pptr_to_paddr(cap.frame_base());
+            let paddr = pptr_to_paddr(cap.base());
             let (shift, large) = match size {
                 FrameSize::Small => (12, false),
                 FrameSize::Large => (21, true),
@@ -129,17 +128,17 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
             }
             write(e, pte::frame_entry(paddr, rights, attr, shift));
             flush();
-            set_cap(slot, Cap::frame(cap.frame_base(), size, cap.frame_rights(), cap.frame_is_device(), Some((asid, vaddr))));
+            set_cap(slot, Cap::frame(cap.base(), size, cap.rights(), cap.is_device(), Some((asid, vaddr))));
             Ok(())
         }
         label::X86_PAGE_UNMAP => {
-            vspace::unmap_frame(&cap);
-            set_cap(slot, cap.frame_unmapped());
+            vspace::unmap_frame(cap);
+            set_cap(slot, cap.unmapped().cap());
             Ok(())
         }
         label::X86_PAGE_GET_ADDRESS => {
             if is_call {
-                caller.ctx.regs.r10 = pptr_to_paddr(cap.frame_base());
+                caller.ctx.regs.r10 = pptr_to_paddr(cap.base());
                 caller.ctx.regs.rdi = 0;
                 caller.ctx.regs.rsi = MessageInfo::new(0, 0, 0, 1).0;
             }
@@ -158,10 +157,10 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
 /// # Safety
 /// `slot` is the live slot holding `cap` and the invocation's extra caps
 /// are live slots found by lookup.
-pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub unsafe fn invoke_table(slot: *mut Cte, cap: PagingCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let (map, unmap, shift) = match cap.cap_type() {
-        Some(CapType::Pdpt) => (label::X86_PDPT_MAP, label::X86_PDPT_UNMAP, 39),
-        Some(CapType::PageDirectory) => (label::X86_PAGE_DIRECTORY_MAP, label::X86_PAGE_DIRECTORY_UNMAP, 30),
+        CapType::Pdpt => (label::X86_PDPT_MAP, label::X86_PDPT_UNMAP, 39),
+        CapType::PageDirectory => (label::X86_PAGE_DIRECTORY_MAP, label::X86_PAGE_DIRECTORY_UNMAP, 30),
         _ => (label::X86_PAGE_TABLE_MAP, label::X86_PAGE_TABLE_UNMAP, 21),
     };
     // seL4 names the three kinds inconsistently; its words are kept.
@@ -180,12 +179,12 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
             }
             return Err(SyscallError::RevokeFirst.into());
         }
-        if cap.paging_mapped() {
-            vspace::unmap_table(&cap);
+        if cap.mapped() {
+            vspace::unmap_table(cap);
             // Safety: the table is owned by this (final) cap.
-            unsafe { core::ptr::write_bytes(cap.paging_ptr() as *mut u8, 0, 4096) };
+            unsafe { core::ptr::write_bytes(cap.ptr() as *mut u8, 0, 4096) };
         }
-        set_cap(slot, Cap::paging(cap.cap_type().unwrap(), cap.paging_ptr(), 0, None));
+        set_cap(slot, Cap::paging(cap.cap_type(), cap.ptr(), 0, None));
         return Ok(());
     }
     if inv.label != map {
@@ -196,7 +195,7 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
         user_error!("{name}: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
     }
-    if cap.paging_mapped() {
+    if cap.mapped() {
         user_error!("{name}: {mapped}");
         return Err(SyscallError::InvalidCapability { number: 0 }.into());
     }
@@ -213,9 +212,9 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
         user_error!("{name}: Something is already mapped at 0x{vaddr:x}.");
         return Err(SyscallError::DeleteFirst.into());
     }
-    let paddr = pptr_to_paddr(cap.paging_ptr());
+    let paddr = pptr_to_paddr(cap.ptr());
     write(e, pte::table_entry(paddr, attr));
-    set_cap(slot, Cap::paging(cap.cap_type().unwrap(), cap.paging_ptr(), asid, Some(vaddr)));
+    set_cap(slot, Cap::paging(cap.cap_type(), cap.ptr(), asid, Some(vaddr)));
     Ok(())
 }
 
@@ -240,10 +239,10 @@ pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> 
     };
     // Safety: extra caps were looked up in the caller's CSpace.
     let (ut, root) = unsafe { ((*ut_slot).cap, (*root_slot).cap) };
-    if !ut.is(CapType::Untyped) || ut.untyped_size_bits() != ASID_POOL_BITS || ut.untyped_is_device() {
+    let Some(ut) = ut.as_untyped().filter(|ut| ut.size_bits() == ASID_POOL_BITS && !ut.is_device()) else {
         user_error!("ASIDControlMakePool: The untyped is not a 4 KiB RAM untyped.");
         return Err(SyscallError::InvalidCapability { number: 1 }.into());
-    }
+    };
     // Safety: a live slot.
     if unsafe { cte::has_children(ut_slot) } {
         user_error!("ASIDControlMakePool: The untyped has children.");
@@ -255,12 +254,12 @@ pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> 
         user_error!("ASIDControlMakePool: Destination slot not empty.");
         return Err(SyscallError::DeleteFirst.into());
     }
-    let pool = ut.untyped_ptr();
+    let pool = ut.ptr();
     // Safety: the untyped has no children, so its memory is free.
     unsafe { core::ptr::write_bytes(pool as *mut u8, 0, 1 << ASID_POOL_BITS) };
     // Safety: as above; the slots are live and `dest` is empty.
     unsafe {
-        (*ut_slot).cap = ut.with_untyped_free_index(max_free_index(ASID_POOL_BITS));
+        (*ut_slot).cap = ut.with_free_index(max_free_index(ASID_POOL_BITS)).cap();
         cte::insert_new_cap(ut_slot, dest, Cap::asid_pool(pool, pool_index as u64 * ASID_POOL_ENTRIES));
     }
     vspace::set_asid_pool(pool_index as u64 * ASID_POOL_ENTRIES, pool);
@@ -268,7 +267,7 @@ pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> 
 }
 
 /// ASIDPool_Assign.
-pub fn invoke_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub fn invoke_asid_pool(cap: AsidPoolCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     if inv.label != label::X86_ASID_POOL_ASSIGN {
         user_error!("X86ASIDPool: Illegal operation.");
         return Err(SyscallError::IllegalOperation.into());
@@ -278,18 +277,17 @@ pub fn invoke_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<(), Invocation
         return Err(SyscallError::TruncatedMessage.into());
     };
     // Safety: looked up in the caller's CSpace.
-    let vs = unsafe { (*vs_slot).cap };
-    if !vs.is(CapType::Pml4) || vs.pml4_mapped() {
+    let Some(vs) = unsafe { (*vs_slot).cap }.as_pml4().filter(|pml4| !pml4.mapped()) else {
         user_error!("X86ASIDPool: Invalid vspace root.");
         return Err(SyscallError::InvalidCapability { number: 1 }.into());
-    }
+    };
     let base = cap.asid_base();
     let pool = vspace::asid_pool((base / ASID_POOL_ENTRIES) as usize);
     if pool == 0 {
         user_error!("X86ASIDPool: The pool no longer exists.");
         return Err(failed_lookup(LookupFault::InvalidRoot).into());
     }
-    if pool != cap.asid_pool_ptr() {
+    if pool != cap.ptr() {
         user_error!("X86ASIDPool: The cap names a pool that was replaced.");
         return Err(SyscallError::InvalidCapability { number: 0 }.into());
     }
@@ -303,8 +301,8 @@ pub fn invoke_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<(), Invocation
     let asid = base + i;
     // Safety: as above; the PML4 cap's slot is live.
     unsafe {
-        table.add(i as usize).write(vs.pml4_ptr());
-        (*vs_slot).cap = Cap::pml4(vs.pml4_ptr(), asid, true);
+        table.add(i as usize).write(vs.ptr());
+        (*vs_slot).cap = Cap::pml4(vs.ptr(), asid, true);
     }
     Ok(())
 }
