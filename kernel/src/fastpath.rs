@@ -178,10 +178,7 @@ fn reply_recv(current: &mut Tcb) {
     let caller_slot = current.slot(tcb_slot::CALLER);
     // Safety: the caller slot of a live TCB.
     let (reply_cap, reply_mdb) = unsafe { ((*caller_slot).cap, (*caller_slot).mdb) };
-    let Some(reply_cap) = reply_cap.as_reply() else { return };
-    if reply_cap.master() {
-        return;
-    }
+    let Some(reply_cap) = reply_cap.as_one_shot_reply() else { return };
     // A one-shot reply cap is the only child of its master (Call checks
     // that the master has none), so it is the last of a two-entry list
     // and deleting it is clearing the master's link; anything else is the

@@ -586,10 +586,13 @@ pub fn delete_caller_cap(receiver: &mut Tcb) {
     // Safety: the caller slot of a live TCB, in a consistent MDB.
     unsafe {
         let cap = (*slot).cap;
-        if cap.as_reply().is_some_and(|reply| !reply.master()) {
-            delete_one_shot_reply_cap(slot);
-        } else if !cap.is_null() {
-            delete::cte_delete_one(slot, &mut KernelEnv);
+        // Empty is the common case (receiving deletes it), so it is asked first.
+        if !cap.is_null() {
+            if cap.as_one_shot_reply().is_some() {
+                delete_one_shot_reply_cap(slot);
+            } else {
+                delete::cte_delete_one(slot, &mut KernelEnv);
+            }
         }
     }
 }
@@ -605,7 +608,7 @@ pub fn delete_caller_cap(receiver: &mut Tcb) {
 unsafe fn delete_one_shot_reply_cap(slot: *mut Cte) {
     // Safety: per the caller's contract.
     unsafe {
-        debug_assert!((*slot).cap.as_reply().is_some_and(|reply| !reply.master()));
+        debug_assert!((*slot).cap.as_one_shot_reply().is_some());
         cte::unlink_and_clear(slot);
     }
 }
@@ -789,7 +792,7 @@ pub fn cancel_ipc(t: &mut Tcb) {
             // Safety: the reply slot of a live TCB, and its MDB successor.
             unsafe {
                 let next = (*master).mdb.next();
-                if !next.is_null() && (*next).cap.as_reply().is_some_and(|reply| !reply.master() && reply.tcb() == t as *mut Tcb as u64) {
+                if !next.is_null() && (*next).cap.as_one_shot_reply().is_some_and(|reply| reply.tcb() == t as *mut Tcb as u64) {
                     delete::cte_delete_one(next, &mut KernelEnv);
                 }
             }

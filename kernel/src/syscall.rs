@@ -333,8 +333,7 @@ fn handle_recv(tcb: &mut Tcb, is_blocking: bool) {
 fn handle_reply(tcb: &mut Tcb) {
     let slot = tcb.slot(tcb_slot::CALLER);
     // Safety: the caller slot of a live TCB.
-    let Some(reply) = unsafe { (*slot).cap }.as_reply() else { return };
-    if !reply.master() {
+    if let Some(reply) = unsafe { (*slot).cap }.as_one_shot_reply() {
         // Safety: a reply cap names a live TCB blocked on it.
         let receiver = unsafe { &mut *(reply.tcb() as *mut Tcb) };
         // Safety: the caller slot holds the reply cap naming `receiver`.

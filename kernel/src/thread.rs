@@ -158,8 +158,7 @@ impl Tcb {
 
     /// Physical address of the thread's VSpace root, if it has a valid one.
     pub fn vspace_root_paddr(&self) -> Option<u64> {
-        let pml4 = self.slot_cap(tcb_slot::VTABLE).as_pml4()?;
-        pml4.mapped().then(|| pptr_to_paddr(pml4.ptr()))
+        self.slot_cap(tcb_slot::VTABLE).as_mapped_pml4().map(|pml4| pptr_to_paddr(pml4.ptr()))
     }
 
     /// The thread's IPC buffer (seL4's `lookupIPCBuffer`): the buffer frame

@@ -142,6 +142,8 @@ macro_rules! cap_views {
             impl $view {
                 /// The type every cap of this view has.
                 pub const TYPE: CapType = CapType::$tag;
+                /// Its tag (bits 63..59 of word 0).
+                pub const TAG: u64 = CapType::$tag as u64;
 
                 /// A cap of this type with every field zero.
                 #[inline(always)]
@@ -199,20 +201,23 @@ macro_rules! cap_views {
 
         /// A cap seen through the view of its type (`Cap::view`), for code
         /// that dispatches on the type and then reads that type's fields.
+        // The discriminants are the tags, so that matching on a view is
+        // matching on the tag.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u64)]
         pub enum CapView {
-            $( $tag($view), )*
+            $( $tag($view) = CapType::$tag as u64, )*
             /// A tag no cap type has (never stored by the kernel).
-            Invalid,
+            Invalid = 32,
         }
 
         impl Cap {
             /// The typed view of this cap, with the tag checked once.
             #[inline(always)]
             pub fn view(&self) -> CapView {
-                match CapType::from_tag(self.tag()) {
-                    $( Some(CapType::$tag) => CapView::$tag($view(*self)), )*
-                    None => CapView::Invalid,
+                match self.tag() {
+                    $( $view::TAG => CapView::$tag($view(*self)), )*
+                    _ => CapView::Invalid,
                 }
             }
         }
@@ -437,6 +442,34 @@ impl Cap {
     pub const fn as_normal_frame_with_rights(&self, rights: u64) -> Option<FrameCap> {
         if self.is_normal_frame_with_rights(rights) {
             Some(FrameCap(*self))
+        } else {
+            None
+        }
+    }
+
+    /// This cap as a one-shot reply cap (a reply cap that is not a
+    /// master), if it is one: type and master flag as one masked compare,
+    /// as every Call and ReplyRecv asks this of the caller slot. Rotating
+    /// the word left by 5 brings the tag to bits 4..0 and the master flag
+    /// to bit 5, so the compare needs no 64-bit constants.
+    #[inline(always)]
+    pub const fn as_one_shot_reply(&self) -> Option<ReplyCap> {
+        if self.words[0].rotate_left(5) & 0x3f == ReplyCap::TAG {
+            Some(ReplyCap(*self))
+        } else {
+            None
+        }
+    }
+
+    /// This cap as a PML4 with an ASID assigned (a valid VSpace root), if
+    /// it is one: type and mapped flag as one masked compare, as every
+    /// switch to a thread asks this of its VSpace slot. Rotating the word
+    /// left by 6 brings the tag to bits 5..1 and the mapped flag (bit 58)
+    /// to bit 0.
+    #[inline(always)]
+    pub const fn as_mapped_pml4(&self) -> Option<Pml4Cap> {
+        if self.words[0].rotate_left(6) & 0x3f == Pml4Cap::TAG << 1 | 1 {
+            Some(Pml4Cap(*self))
         } else {
             None
         }
@@ -880,6 +913,19 @@ mod tests {
                 let plain = cap.as_endpoint().is_some_and(|ep| ep.can_send() && (ep.can_grant() || ep.can_grant_reply()));
                 assert_eq!(cap.is_endpoint_for_call(), plain, "tag {tag} rights {rights:#06b}");
                 assert_eq!(cap.as_endpoint_for_call().is_some(), plain);
+            }
+        }
+    }
+
+    #[test]
+    fn one_compare_checks_are_the_plain_ones() {
+        for tag in 0..32u64 {
+            for flags in [0, 1, 2, 3, 1 << 58, 1 << 58 | 1, 1 << 57] {
+                let cap = Cap { words: [tag << 59 | flags | 0x1230, 0xffff_ff80_0000_4000] };
+                let one_shot = cap.as_reply().filter(|r| !r.master());
+                assert_eq!(cap.as_one_shot_reply(), one_shot, "tag {tag} flags {flags:#x}");
+                let mapped = cap.as_pml4().filter(|p| p.mapped());
+                assert_eq!(cap.as_mapped_pml4(), mapped, "tag {tag} flags {flags:#x}");
             }
         }
     }

@@ -132,10 +132,13 @@ pub fn same_region_as(a: &Cap, b: &Cap) -> bool {
 
 /// seL4's `sameObjectAs`: `b` names exactly the object `a` names.
 pub fn same_object_as(a: &Cap, b: &Cap) -> bool {
-    match (a.view(), b.view()) {
-        (CapView::Untyped(_) | CapView::IrqControl(_), _) => false,
-        (CapView::IoPortControl(_), CapView::IoPort(_)) => false,
-        (CapView::Frame(fa), CapView::Frame(fb)) => fa.base() == fb.base() && fa.size() == fb.size() && fa.is_device() == fb.is_device(),
+    match a.view() {
+        CapView::Untyped(_) | CapView::IrqControl(_) => false,
+        CapView::IoPortControl(_) if b.is(CapType::IoPort) => false,
+        CapView::Frame(fa) if b.is(CapType::Frame) => match b.as_frame() {
+            Some(fb) => fa.base() == fb.base() && fa.size() == fb.size() && fa.is_device() == fb.is_device(),
+            None => false,
+        },
         _ => same_region_as(a, b),
     }
 }

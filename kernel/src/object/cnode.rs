@@ -234,7 +234,7 @@ unsafe fn perform(op: CNodeOp, env: &mut dyn ObjectEnv) -> Result<(), Invocation
                     // (nobody to reply to) leaves everything as it is.
                     if cap.is_null() {
                         user_error!("CNode SaveCaller: Reply cap not present.");
-                    } else if cap.as_reply().is_some_and(|reply| !reply.master()) {
+                    } else if cap.as_one_shot_reply().is_some() {
                         cte::cte_move(cap, caller, dest);
                     }
                 }

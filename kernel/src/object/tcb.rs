@@ -86,7 +86,7 @@ fn long_running_delete(slot: *mut Cte) -> bool {
 }
 
 fn is_valid_vtable_root(cap: &Cap) -> bool {
-    cap.as_pml4().is_some_and(|pml4| pml4.mapped())
+    cap.as_mapped_pml4().is_some()
 }
 
 /// Installs `new_cap` (derived from the cap in `src`) into the TCB slot

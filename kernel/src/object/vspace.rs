@@ -56,7 +56,7 @@ fn find_vspace(asid: u64) -> Result<u64, SyscallError> {
 fn valid_root(inv: &Invocation<'_>) -> Result<(u64, u64), SyscallError> {
     let Some(slot) = inv.extra_cap(0) else { return Err(SyscallError::TruncatedMessage) };
     // Safety: looked up in the caller's CSpace.
-    let Some(cap) = unsafe { (*slot).cap }.as_pml4().filter(|pml4| pml4.mapped()) else {
+    let Some(cap) = unsafe { (*slot).cap }.as_mapped_pml4() else {
         return Err(SyscallError::InvalidCapability { number: 1 });
     };
     Ok((cap.ptr(), cap.asid()))
