@@ -219,36 +219,33 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
 /// `decodeInvocation` for the IPC objects: an endpoint (send or call), a
 /// notification (signal) or a reply cap (reply).
 fn invoke_ipc_object(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, is_call: bool, is_blocking: bool) -> Result<(), InvocationError> {
-    match cap.view() {
-        CapView::Endpoint(ep) => {
-            if !ep.can_send() {
-                user_error!("Attempted to invoke a read-only endpoint cap #{}.", tcb.ctx.regs.rdi);
-                return Err(SyscallError::InvalidCapability { number: 0 }.into());
-            }
-            let (grant, grant_reply) = (ep.can_grant(), ep.can_grant_reply());
-            ipc::send_ipc(is_blocking, is_call, ep.badge(), grant, grant_reply, tcb, ep.ptr());
-            Ok(())
+    if let Some(ep) = cap.as_endpoint() {
+        if !ep.can_send() {
+            user_error!("Attempted to invoke a read-only endpoint cap #{}.", tcb.ctx.regs.rdi);
+            return Err(SyscallError::InvalidCapability { number: 0 }.into());
         }
-        CapView::Notification(ntfn) => {
-            if !ntfn.can_send() {
-                user_error!("Attempted to invoke a read-only notification cap #{}.", tcb.ctx.regs.rdi);
-                return Err(SyscallError::InvalidCapability { number: 0 }.into());
-            }
-            ipc::send_signal(ntfn.ptr(), ntfn.badge());
-            Ok(())
+        let (grant, grant_reply) = (ep.can_grant(), ep.can_grant_reply());
+        ipc::send_ipc(is_blocking, is_call, ep.badge(), grant, grant_reply, tcb, ep.ptr());
+        Ok(())
+    } else if let Some(ntfn) = cap.as_notification() {
+        if !ntfn.can_send() {
+            user_error!("Attempted to invoke a read-only notification cap #{}.", tcb.ctx.regs.rdi);
+            return Err(SyscallError::InvalidCapability { number: 0 }.into());
         }
-        CapView::Reply(reply) => {
-            if reply.master() {
-                user_error!("Attempted to invoke an invalid reply cap #{}.", tcb.ctx.regs.rdi);
-                return Err(SyscallError::InvalidCapability { number: 0 }.into());
-            }
-            // Safety: a reply cap names a live TCB blocked on it.
-            let receiver = unsafe { &mut *(reply.tcb() as *mut Tcb) };
-            // Safety: `slot` holds the reply cap naming `receiver`.
-            unsafe { ipc::do_reply_transfer(tcb, receiver, slot, reply.can_grant()) };
-            Ok(())
+        ipc::send_signal(ntfn.ptr(), ntfn.badge());
+        Ok(())
+    } else if let Some(reply) = cap.as_reply() {
+        if reply.master() {
+            user_error!("Attempted to invoke an invalid reply cap #{}.", tcb.ctx.regs.rdi);
+            return Err(SyscallError::InvalidCapability { number: 0 }.into());
         }
-        _ => unreachable!("invoke_ipc_object is given an endpoint, notification or reply cap"),
+        // Safety: a reply cap names a live TCB blocked on it.
+        let receiver = unsafe { &mut *(reply.tcb() as *mut Tcb) };
+        // Safety: `slot` holds the reply cap naming `receiver`.
+        unsafe { ipc::do_reply_transfer(tcb, receiver, slot, reply.can_grant()) };
+        Ok(())
+    } else {
+        unreachable!("invoke_ipc_object is given an endpoint, notification or reply cap")
     }
 }
 

@@ -133,7 +133,10 @@ pub fn object_created(cap: &Cap) {
 pub fn wake_receiver_thread(r: &Receiver, t: &Tcb) {
     // The wake interrupt may arrive while the kernel idles (no current thread).
     let running = sched::is_current(t) || t.state.is_runnable();
-    if let Some(ntfn) = r.wake.cap.as_notification().filter(|_| !running) {
+    if running {
+        return;
+    }
+    if let Some(ntfn) = r.wake.cap.as_notification() {
         ipc::send_signal(ntfn.ptr(), ntfn.badge());
     }
 }
