@@ -39,10 +39,10 @@ pub fn cap_identify(tcb: &Tcb, cptr: u64) -> u64 {
 /// unterminated name halts the system with a message.
 pub fn name_thread(caller: &mut Tcb, cptr: u64) {
     let cap = lookup_cap(caller, cptr);
-    if cap.cap_type() != Some(CapType::Thread) {
+    let Some(thread) = cap.as_thread() else {
         kprintln!("SysDebugNameThread: cap is not a TCB, halting");
         exit_qemu(ExitCode::Failed);
-    }
+    };
     let mut name = [0u8; 64];
     let mut len = 0;
     let Some(buffer) = caller.ipc_buffer() else {
@@ -66,7 +66,7 @@ pub fn name_thread(caller: &mut Tcb, cptr: u64) {
         exit_qemu(ExitCode::Failed);
     }
     // Safety: a thread cap points to a live TCB object.
-    let target = unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) };
+    let target = unsafe { &mut *(thread.tcb() as *mut Tcb) };
     target.set_name(&name[..len]);
 }
 
@@ -115,8 +115,11 @@ fn print_tcb_line(name: &str, state: &str, ip: u64, prio: u64) {
 /// Prints the caller's root CNode: every non-null slot and its cap type.
 pub fn snapshot() {
     let tcb = crate::sched::current();
-    let root = tcb.cspace_root();
-    kprintln!("snapshot of \"{}\": root CNode at {:#x}, {} slots", tcb.name(), root.cnode_ptr(), 1u64 << root.cnode_radix());
+    let Some(root) = tcb.cspace_root().as_cnode() else {
+        kprintln!("snapshot of \"{}\": no root CNode", tcb.name());
+        return;
+    };
+    kprintln!("snapshot of \"{}\": root CNode at {:#x}, {} slots", tcb.name(), root.ptr(), 1u64 << root.radix());
     let mut previous: Option<(u64, u64, u64)> = None;
     let flush = |run: (u64, u64, u64)| {
         let (first, last, tag) = run;
@@ -125,8 +128,8 @@ pub fn snapshot() {
             None => kprintln!("  slots {first:>5}..={last:<5} unknown cap type {tag}"),
         }
     };
-    for index in 0..(1u64 << root.cnode_radix()) {
-        let cap = SlotMemory.cap_at(SlotMemory.slot(root.cnode_ptr(), index));
+    for index in 0..(1u64 << root.radix()) {
+        let cap = SlotMemory.cap_at(SlotMemory.slot(root.ptr(), index));
         if cap.is_null() {
             continue;
         }

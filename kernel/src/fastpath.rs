@@ -24,12 +24,11 @@
 use crate::cspace::cte::{Cte, MdbNode};
 use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
 use crate::ipc;
-use crate::object::cap::Cap;
+use crate::object::cap::{Cap, EndpointCap};
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;
 use crate::sched;
 use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
 use core::sync::atomic::{AtomicU64, Ordering};
-use sel4_compat::caps::CapType;
 use sel4_compat::ipc::MessageInfo;
 
 /// Whether this kernel was built with the fastpath.
@@ -73,17 +72,16 @@ fn fits_in_registers(current: &Tcb) -> bool {
 
 /// The cap named in `rdi`, if it is an endpoint cap.
 #[inline(always)]
-fn invoked_endpoint(current: &Tcb) -> Option<Cap> {
-    let cap = lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi)?;
-    cap.is(CapType::Endpoint).then_some(cap)
+fn invoked_endpoint(current: &Tcb) -> Option<EndpointCap> {
+    lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi)?.as_endpoint()
 }
 
 /// The endpoint an endpoint cap names (a kernel object, so its pointer
 /// decodes the short way).
 #[inline(always)]
-fn endpoint_address(ep_cap: Cap) -> u64 {
-    debug_assert_eq!(ep_cap.ep_kernel_ptr(), ep_cap.ep_ptr());
-    ep_cap.ep_kernel_ptr()
+fn endpoint_address(ep_cap: EndpointCap) -> u64 {
+    debug_assert_eq!(ep_cap.kernel_ptr(), ep_cap.ptr());
+    ep_cap.kernel_ptr()
 }
 
 /// Whether the scheduler, asked now, would run `partner` instead of
@@ -120,11 +118,9 @@ pub fn try_reply_recv(current: &mut Tcb) {
 #[inline(always)]
 fn call(current: &mut Tcb) {
     debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
-    let Some(ep_cap) = lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi) else { return };
+    let Some(cap) = lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi) else { return };
     // An endpoint cap with the send right and grant or grant-reply.
-    if !ep_cap.is_endpoint_for_call() {
-        return;
-    }
+    let Some(ep_cap) = cap.as_endpoint_for_call() else { return };
     let ep_ptr = endpoint_address(ep_cap);
     let Some(dest_ptr) = ipc::endpoint_first_receiver(ep_ptr) else { return };
     // Safety: threads queued on an endpoint are live, and a receiver is
@@ -151,7 +147,7 @@ fn call(current: &mut Tcb) {
 
     // Every check passed: from here on nothing can fail.
     ipc::endpoint_remove_first_receiver(ep_ptr, dest);
-    ipc::transfer_register_message(current, ep_cap.ep_badge(), dest);
+    ipc::transfer_register_message(current, ep_cap.badge(), dest);
     // seL4's setupCallerCap as `cte_insert` does it for these two slots: a
     // reply cap is not revocable from its master (`is_cap_revocable`), and
     // the caller's state change needs no reschedule, as we switch anyway.
@@ -176,15 +172,13 @@ fn reply_recv(current: &mut Tcb) {
     debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = invoked_endpoint(current) else { return };
     let ep_ptr = endpoint_address(ep_cap);
-    if !ep_cap.ep_can_receive() || ipc::bound_notification_active(current) || ipc::endpoint_has_senders(ep_ptr) {
+    if !ep_cap.can_receive() || ipc::bound_notification_active(current) || ipc::endpoint_has_senders(ep_ptr) {
         return;
     }
     let caller_slot = current.slot(tcb_slot::CALLER);
     // Safety: the caller slot of a live TCB.
     let (reply_cap, reply_mdb) = unsafe { ((*caller_slot).cap, (*caller_slot).mdb) };
-    if !reply_cap.is(CapType::Reply) || reply_cap.reply_master() {
-        return;
-    }
+    let Some(reply_cap) = reply_cap.as_one_shot_reply() else { return };
     // A one-shot reply cap is the only child of its master (Call checks
     // that the master has none), so it is the last of a two-entry list
     // and deleting it is clearing the master's link; anything else is the
@@ -194,7 +188,7 @@ fn reply_recv(current: &mut Tcb) {
     }
     // Safety: a reply cap names a live TCB blocked on it, never the
     // current thread.
-    let caller = unsafe { &mut *(reply_cap.reply_tcb() as *mut Tcb) };
+    let caller = unsafe { &mut *(reply_cap.tcb() as *mut Tcb) };
     if caller.fault != Fault::None {
         return;
     }
@@ -205,7 +199,7 @@ fn reply_recv(current: &mut Tcb) {
     debug_assert_eq!(caller.state, ThreadState::BlockedOnReply);
 
     // Every check passed: from here on nothing can fail.
-    ipc::endpoint_append_receiver(ep_ptr, ep_cap.ep_can_grant(), current);
+    ipc::endpoint_append_receiver(ep_ptr, ep_cap.can_grant(), current);
     ipc::transfer_register_message(current, 0, caller);
     // Safety: the caller slot holds a one-shot reply cap with a previous
     // and no next entry (checked above); deleting it only unlinks it, as

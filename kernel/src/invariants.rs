@@ -87,10 +87,10 @@ fn check_slot(slot: *mut crate::cspace::cte::Cte) {
 /// Every slot of the initial thread's root CNode.
 fn check_root_cnode() {
     let Some(root) = thread::all_threads().last().map(|t| t.cspace_root()) else { return };
-    if !root.is(sel4_compat::caps::CapType::CNode) {
+    let Some(root) = root.as_cnode() else {
         return;
-    }
-    for i in 0..(1u64 << root.cnode_radix()) {
-        check_slot((root.cnode_ptr() + i * 32) as *mut crate::cspace::cte::Cte);
+    };
+    for i in 0..(1u64 << root.radix()) {
+        check_slot((root.ptr() + i * 32) as *mut crate::cspace::cte::Cte);
     }
 }

@@ -11,7 +11,7 @@ use crate::cspace::delete;
 use crate::cspace::lookup::LookupFault;
 use crate::kernel_env::KernelEnv;
 use crate::list::{List, PackedEnds, PACKED_STATE_MASK};
-use crate::object::cap::Cap;
+use crate::object::cap::{Cap, EndpointCap, NotificationCap};
 use crate::object::cap_rules::derive_cap_ignoring_children;
 use crate::object::cnode::lookup_slot_for_cnode_op;
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;
@@ -431,9 +431,10 @@ fn transfer_caps(extra: &[Option<*mut Cte>; MSG_MAX_EXTRA_CAPS], ep: u64, receiv
         let Some(slot) = *slot else { break };
         // Safety: looked up in the sender's CSpace just now.
         let cap = unsafe { (*slot).cap };
-        if cap.is(CapType::Endpoint) && cap.ep_ptr() == ep && ep != 0 {
+        let same_endpoint = cap.as_endpoint().filter(|cap| cap.ptr() == ep && ep != 0);
+        if let Some(cap) = same_endpoint {
             if let Some(b) = receiver.ipc_buffer() {
-                b.caps_or_badges[i] = cap.ep_badge();
+                b.caps_or_badges[i] = cap.badge();
             }
             unwrapped |= 1 << i;
         } else {
@@ -529,10 +530,13 @@ pub fn delete_caller_cap(receiver: &mut Tcb) {
     // Safety: the caller slot of a live TCB, in a consistent MDB.
     unsafe {
         let cap = (*slot).cap;
-        if cap.is(CapType::Reply) && !cap.reply_master() {
-            delete_one_shot_reply_cap(slot);
-        } else if !cap.is_null() {
-            delete::cte_delete_one(slot, &mut KernelEnv);
+        // Empty is the common case (receiving deletes it), so it is asked first.
+        if !cap.is_null() {
+            if cap.as_one_shot_reply().is_some() {
+                delete_one_shot_reply_cap(slot);
+            } else {
+                delete::cte_delete_one(slot, &mut KernelEnv);
+            }
         }
     }
 }
@@ -548,7 +552,7 @@ pub fn delete_caller_cap(receiver: &mut Tcb) {
 unsafe fn delete_one_shot_reply_cap(slot: *mut Cte) {
     // Safety: per the caller's contract.
     unsafe {
-        debug_assert!((*slot).cap.is(CapType::Reply) && !(*slot).cap.reply_master());
+        debug_assert!((*slot).cap.as_one_shot_reply().is_some());
         cte::unlink_and_clear(slot);
     }
 }
@@ -602,8 +606,8 @@ pub fn send_ipc(blocking: bool, do_call: bool, badge: u64, can_grant: bool, can_
 }
 
 /// seL4's `receiveIPC` (non-MCS).
-pub fn receive_ipc(thread: &mut Tcb, cap: Cap, blocking: bool) {
-    let ep_ptr = cap.ep_ptr();
+pub fn receive_ipc(thread: &mut Tcb, cap: EndpointCap, blocking: bool) {
+    let ep_ptr = cap.ptr();
     // A bound notification with a pending signal wins.
     if thread.bound_notification != 0 {
         // Safety: a bound notification is live while bound.
@@ -627,7 +631,7 @@ pub fn receive_ipc(thread: &mut Tcb, cap: Cap, blocking: bool) {
             do_ipc_transfer(sender, ep_ptr, badge, can_grant, thread);
             if is_call {
                 if can_grant || can_grant_reply {
-                    setup_caller_cap(sender, thread, cap.ep_can_grant());
+                    setup_caller_cap(sender, thread, cap.can_grant());
                 } else {
                     sched::set_thread_state(sender, ThreadState::Inactive);
                 }
@@ -638,7 +642,7 @@ pub fn receive_ipc(thread: &mut Tcb, cap: Cap, blocking: bool) {
         }
         _ => {
             if blocking {
-                sched::set_thread_state(thread, ThreadState::BlockedOnReceive { ep: ep_ptr, can_grant: cap.ep_can_grant() });
+                sched::set_thread_state(thread, ThreadState::BlockedOnReceive { ep: ep_ptr, can_grant: cap.can_grant() });
                 // Safety: as in `send_ipc`.
                 unsafe { ep.queue_as(EP_RECV).push_back(thread) };
             } else {
@@ -727,8 +731,7 @@ pub fn cancel_ipc(t: &mut Tcb) {
             // Safety: the reply slot of a live TCB, and its MDB successor.
             unsafe {
                 let next = (*master).mdb.next();
-                if !next.is_null() && (*next).cap.is(CapType::Reply) && !(*next).cap.reply_master() && (*next).cap.reply_tcb() == t as *mut Tcb as u64
-                {
+                if !next.is_null() && (*next).cap.as_one_shot_reply().is_some_and(|reply| reply.tcb() == t as *mut Tcb as u64) {
                     delete::cte_delete_one(next, &mut KernelEnv);
                 }
             }
@@ -833,8 +836,8 @@ pub fn send_signal(ntfn_ptr: u64, badge: u64) {
 }
 
 /// seL4's `receiveSignal` (Wait, or Poll when not blocking).
-pub fn receive_signal(thread: &mut Tcb, cap: Cap, blocking: bool) {
-    let ntfn_ptr = cap.ntfn_ptr();
+pub fn receive_signal(thread: &mut Tcb, cap: NotificationCap, blocking: bool) {
+    let ntfn_ptr = cap.ptr();
     // Safety: from a notification cap.
     let n = unsafe { notification(ntfn_ptr) };
     match n.state() {
@@ -926,10 +929,11 @@ pub fn handle_fault(t: &mut Tcb, fault: Fault) {
         // Safety: a slot found by lookup is live.
         unsafe { (*s).cap }
     });
-    match found {
-        Some(cap) if cap.is(CapType::Endpoint) && cap.ep_can_send() && (cap.ep_can_grant() || cap.ep_can_grant_reply()) => {
+    // An endpoint with the send right and grant or grant-reply.
+    match found.and_then(|cap| cap.as_endpoint_for_call()) {
+        Some(ep) => {
             t.fault = fault;
-            send_ipc(true, true, cap.ep_badge(), cap.ep_can_grant(), true, t, cap.ep_ptr());
+            send_ipc(true, true, ep.badge(), ep.can_grant(), true, t, ep.ptr());
         }
         _ => {
             kprintln!(

@@ -3,10 +3,9 @@
 
 use crate::arch::x86_64::{apic, paging, vspace};
 use crate::config::pptr_to_paddr;
-use crate::object::cap::Cap;
+use crate::object::cap::{Cap, CapView};
 use crate::object::env::{ObjectEnv, Preempted};
 use crate::thread::{self, Tcb};
-use sel4_compat::caps::CapType;
 
 pub struct KernelEnv;
 
@@ -19,26 +18,28 @@ impl ObjectEnv for KernelEnv {
     }
 
     fn finalise(&mut self, cap: &Cap, is_final: bool) {
-        match cap.cap_type() {
-            Some(CapType::UintrReceiver) => crate::object::uintr::receiver_cap_deleted(cap, is_final),
-            Some(CapType::Uitt) => crate::object::uintr::uitt_cap_deleted(cap, is_final),
-            Some(CapType::Thread) => {
+        match cap.view() {
+            CapView::UintrReceiver(receiver) => crate::object::uintr::receiver_cap_deleted(receiver, is_final),
+            CapView::Uitt(uitt) => crate::object::uintr::uitt_cap_deleted(uitt, is_final),
+            CapView::Thread(thread) => {
                 // Safety: a thread cap points at a live, listed TCB.
-                let t = unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) };
+                let t = unsafe { &mut *(thread.tcb() as *mut Tcb) };
                 crate::ipc::unbind_notification(t);
                 // Safety: as above.
                 unsafe { thread::remove_thread(t) };
             }
-            Some(CapType::Endpoint) => crate::ipc::cancel_all_ipc(cap.ep_ptr()),
-            Some(CapType::Notification) => {
-                crate::ipc::unbind_maybe_notification(cap.ntfn_ptr());
-                crate::ipc::cancel_all_signals(cap.ntfn_ptr());
+            CapView::Endpoint(ep) => crate::ipc::cancel_all_ipc(ep.ptr()),
+            CapView::Notification(ntfn) => {
+                crate::ipc::unbind_maybe_notification(ntfn.ptr());
+                crate::ipc::cancel_all_signals(ntfn.ptr());
             }
-            Some(CapType::Frame) => vspace::unmap_frame(cap),
-            Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => vspace::unmap_table(cap),
-            Some(CapType::Pml4) => vspace::delete_asid(cap.pml4_asid(), cap.pml4_ptr()),
-            Some(CapType::AsidPool) => vspace::delete_asid_pool(cap.asid_base(), cap.asid_pool_ptr()),
-            Some(CapType::IrqHandler) => crate::object::irq::deleting_handler(cap.irq()),
+            CapView::Frame(frame) => vspace::unmap_frame(frame),
+            CapView::PageTable(table) => vspace::unmap_table(table.into()),
+            CapView::PageDirectory(table) => vspace::unmap_table(table.into()),
+            CapView::Pdpt(table) => vspace::unmap_table(table.into()),
+            CapView::Pml4(pml4) => vspace::delete_asid(pml4.asid(), pml4.ptr()),
+            CapView::AsidPool(pool) => vspace::delete_asid_pool(pool.asid_base(), pool.ptr()),
+            CapView::IrqHandler(handler) => crate::object::irq::deleting_handler(handler.irq()),
             // An I/O port range is released after the slot is emptied.
             _ => {}
         }
@@ -49,25 +50,25 @@ impl ObjectEnv for KernelEnv {
     }
 
     fn post_cap_deletion(&mut self, cleanup: &Cap) {
-        if cleanup.is(CapType::IoPort) {
-            crate::object::io_port::release(cleanup);
+        if let Some(ports) = cleanup.as_io_port() {
+            crate::object::io_port::release(ports);
         }
-        if cleanup.is(CapType::IrqHandler) {
-            crate::object::irq::deleted_handler(cleanup.irq());
+        if let Some(handler) = cleanup.as_irq_handler() {
+            crate::object::irq::deleted_handler(handler.irq());
         }
     }
 
     fn init_object(&mut self, cap: &Cap) {
-        match cap.cap_type() {
-            Some(CapType::Thread) => {
+        match cap.view() {
+            CapView::Thread(thread) => {
                 let mut name = [0u8; thread::TCB_NAME_LENGTH];
                 let n = thread::child_name(&mut name);
                 // Safety: retype just created the TCB in zeroed memory.
-                unsafe { thread::init_tcb(cap.tcb_ptr() as *mut Tcb, &name[..n]) };
+                unsafe { thread::init_tcb(thread.tcb() as *mut Tcb, &name[..n]) };
             }
-            Some(CapType::UintrReceiver | CapType::Uitt) => crate::object::uintr::object_created(cap),
+            CapView::UintrReceiver(_) | CapView::Uitt(_) => crate::object::uintr::object_created(cap),
             // Safety: retype just created the PML4 in zeroed memory.
-            Some(CapType::Pml4) => unsafe { paging::copy_kernel_mappings(pptr_to_paddr(cap.pml4_ptr())) },
+            CapView::Pml4(pml4) => unsafe { paging::copy_kernel_mappings(pptr_to_paddr(pml4.ptr())) },
             _ => {}
         }
     }

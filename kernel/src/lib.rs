@@ -15,6 +15,7 @@ pub mod console;
 pub mod user_error;
 
 pub mod boot;
+pub mod cap;
 pub mod config;
 pub mod cspace;
 pub mod domain_schedule;

@@ -8,7 +8,7 @@ use crate::debug;
 use crate::fastpath;
 use crate::ipc;
 use crate::kernel_env::KernelEnv;
-use crate::object::cap::Cap;
+use crate::object::cap::{Cap, CapView};
 use crate::object::invocation::{Invocation, InvocationError, SyscallError, FAST_MESSAGE_REGISTERS};
 use crate::object::{cnode, domain, io_port, irq, tcb as tcb_invocation, untyped, vspace};
 use crate::sched;
@@ -219,74 +219,77 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
 /// `decodeInvocation` for the IPC objects: an endpoint (send or call), a
 /// notification (signal) or a reply cap (reply).
 fn invoke_ipc_object(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, is_call: bool, is_blocking: bool) -> Result<(), InvocationError> {
-    match cap.cap_type() {
-        Some(CapType::Endpoint) => {
-            if !cap.ep_can_send() {
-                user_error!("Attempted to invoke a read-only endpoint cap #{}.", tcb.ctx.regs.rdi);
-                return Err(SyscallError::InvalidCapability { number: 0 }.into());
-            }
-            let (grant, grant_reply) = (cap.ep_can_grant(), cap.ep_can_grant_reply());
-            ipc::send_ipc(is_blocking, is_call, cap.ep_badge(), grant, grant_reply, tcb, cap.ep_ptr());
-            Ok(())
+    if let Some(ep) = cap.as_endpoint() {
+        if !ep.can_send() {
+            user_error!("Attempted to invoke a read-only endpoint cap #{}.", tcb.ctx.regs.rdi);
+            return Err(SyscallError::InvalidCapability { number: 0 }.into());
         }
-        Some(CapType::Notification) => {
-            if !cap.ntfn_can_send() {
-                user_error!("Attempted to invoke a read-only notification cap #{}.", tcb.ctx.regs.rdi);
-                return Err(SyscallError::InvalidCapability { number: 0 }.into());
-            }
-            ipc::send_signal(cap.ntfn_ptr(), cap.ntfn_badge());
-            Ok(())
+        let (grant, grant_reply) = (ep.can_grant(), ep.can_grant_reply());
+        ipc::send_ipc(is_blocking, is_call, ep.badge(), grant, grant_reply, tcb, ep.ptr());
+        Ok(())
+    } else if let Some(ntfn) = cap.as_notification() {
+        if !ntfn.can_send() {
+            user_error!("Attempted to invoke a read-only notification cap #{}.", tcb.ctx.regs.rdi);
+            return Err(SyscallError::InvalidCapability { number: 0 }.into());
         }
-        _ => {
-            debug_assert!(cap.is(CapType::Reply));
-            if cap.reply_master() {
-                user_error!("Attempted to invoke an invalid reply cap #{}.", tcb.ctx.regs.rdi);
-                return Err(SyscallError::InvalidCapability { number: 0 }.into());
-            }
-            // Safety: a reply cap names a live TCB blocked on it.
-            let receiver = unsafe { &mut *(cap.reply_tcb() as *mut Tcb) };
-            // Safety: `slot` holds the reply cap naming `receiver`.
-            unsafe { ipc::do_reply_transfer(tcb, receiver, slot, cap.reply_can_grant()) };
-            Ok(())
+        ipc::send_signal(ntfn.ptr(), ntfn.badge());
+        Ok(())
+    } else if let Some(reply) = cap.as_reply() {
+        if reply.master() {
+            user_error!("Attempted to invoke an invalid reply cap #{}.", tcb.ctx.regs.rdi);
+            return Err(SyscallError::InvalidCapability { number: 0 }.into());
         }
+        // Safety: a reply cap names a live TCB blocked on it.
+        let receiver = unsafe { &mut *(reply.tcb() as *mut Tcb) };
+        // Safety: `slot` holds the reply cap naming `receiver`.
+        unsafe { ipc::do_reply_transfer(tcb, receiver, slot, reply.can_grant()) };
+        Ok(())
+    } else {
+        unreachable!("invoke_ipc_object is given an endpoint, notification or reply cap")
     }
 }
 
 /// seL4's `decodeInvocation` for every other cap: dispatch on its type.
 fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
     let mut env = KernelEnv;
-    match cap.cap_type() {
-        None | Some(CapType::Null) => {
+    match cap.view() {
+        CapView::Invalid | CapView::Null(_) => {
             user_error!("Attempted to invoke a null cap #{}.", tcb.ctx.regs.rdi);
             Err(SyscallError::InvalidCapability { number: 0 }.into())
         }
-        Some(CapType::Zombie) => {
+        CapView::Zombie(_) => {
             user_error!("Attempted to invoke a zombie cap #{}.", tcb.ctx.regs.rdi);
             Err(SyscallError::InvalidCapability { number: 0 }.into())
         }
-        Some(CapType::Thread) => tcb_invocation::invoke(tcb, cap, slot, inv, is_call),
+        CapView::Thread(thread) => tcb_invocation::invoke(tcb, thread, slot, inv, is_call),
         // Safety: the extra caps and the caller slot are live slots found
         // by lookup or belonging to the current TCB.
-        Some(CapType::CNode) => unsafe { cnode::invoke(cap, inv, tcb.slot(tcb_slot::CALLER), &mut env) },
+        CapView::CNode(cnode) => unsafe { cnode::invoke(cnode, inv, tcb.slot(tcb_slot::CALLER), &mut env) },
         // Safety: `slot` holds `cap`; as above for the extra caps.
-        Some(CapType::Untyped) => unsafe { untyped::invoke(slot, cap, inv, &mut env) },
-        Some(CapType::Domain) => domain::invoke(inv),
+        CapView::Untyped(ut) => unsafe { untyped::invoke(slot, ut, inv, &mut env) },
+        CapView::Domain(_) => domain::invoke(inv),
         // Safety: `slot` holds `cap`; as above for the extra caps.
-        Some(CapType::IoPortControl) => unsafe { io_port::invoke_control(slot, inv) },
-        Some(CapType::IoPort) => io_port::invoke_port(tcb, cap, inv, is_call),
-        Some(CapType::Frame) => vspace::invoke_frame(tcb, slot, cap, inv, is_call),
+        CapView::IoPortControl(_) => unsafe { io_port::invoke_control(slot, inv) },
+        CapView::IoPort(ports) => io_port::invoke_port(tcb, ports, inv, is_call),
+        CapView::Frame(frame) => vspace::invoke_frame(tcb, slot, frame, inv, is_call),
         // Safety: as above.
-        Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => unsafe { vspace::invoke_table(slot, cap, inv) },
-        Some(CapType::AsidControl) => vspace::invoke_asid_control(inv),
-        Some(CapType::AsidPool) => vspace::invoke_asid_pool(cap, inv),
+        CapView::PageTable(table) => unsafe { vspace::invoke_table(slot, table.into(), inv) },
         // Safety: as above.
-        Some(CapType::IrqControl) => unsafe { irq::invoke_control(slot, inv) },
-        Some(CapType::IrqHandler) => irq::invoke_handler(cap, inv),
+        CapView::PageDirectory(table) => unsafe { vspace::invoke_table(slot, table.into(), inv) },
         // Safety: as above.
-        Some(CapType::UintrReceiver) => unsafe { crate::object::uintr::invoke_receiver(cap, slot, inv) },
-        Some(CapType::Uitt) => crate::object::uintr::invoke_uitt(cap, inv),
-        Some(other) => {
-            user_error!("{other:?} cap: Illegal operation {}.", inv.label);
+        CapView::Pdpt(table) => unsafe { vspace::invoke_table(slot, table.into(), inv) },
+        CapView::AsidControl(_) => vspace::invoke_asid_control(inv),
+        CapView::AsidPool(pool) => vspace::invoke_asid_pool(pool, inv),
+        // Safety: as above.
+        CapView::IrqControl(_) => unsafe { irq::invoke_control(slot, inv) },
+        CapView::IrqHandler(handler) => irq::invoke_handler(handler, inv),
+        // Safety: as above.
+        CapView::UintrReceiver(receiver) => unsafe { crate::object::uintr::invoke_receiver(receiver, slot, inv) },
+        CapView::Uitt(uitt) => crate::object::uintr::invoke_uitt(uitt, inv),
+        _ => {
+            if let Some(other) = cap.cap_type() {
+                user_error!("{other:?} cap: Illegal operation {}.", inv.label);
+            }
             Err(SyscallError::IllegalOperation.into())
         }
     }
@@ -304,18 +307,18 @@ fn handle_recv(tcb: &mut Tcb, is_blocking: bool) {
         }
     };
     let missing = || ipc::cap_fault(cptr, true, LookupFault::MissingCapability { bits_left: 0 });
-    match cap.cap_type() {
-        Some(CapType::Endpoint) if cap.ep_can_receive() => {
+    match cap.view() {
+        CapView::Endpoint(ep) if ep.can_receive() => {
             ipc::delete_caller_cap(tcb);
-            ipc::receive_ipc(tcb, cap, is_blocking);
+            ipc::receive_ipc(tcb, ep, is_blocking);
         }
-        Some(CapType::Notification) if cap.ntfn_can_receive() => {
+        CapView::Notification(ntfn) if ntfn.can_receive() => {
             // A notification bound to another thread cannot be waited on.
-            let bound = ipc::notification_bound_tcb(cap.ntfn_ptr());
+            let bound = ipc::notification_bound_tcb(ntfn.ptr());
             if bound != 0 && bound != tcb as *mut Tcb as u64 {
                 ipc::handle_fault(tcb, missing());
             } else {
-                ipc::receive_signal(tcb, cap, is_blocking);
+                ipc::receive_signal(tcb, ntfn, is_blocking);
             }
         }
         _ => ipc::handle_fault(tcb, missing()),
@@ -327,11 +330,10 @@ fn handle_recv(tcb: &mut Tcb, is_blocking: bool) {
 fn handle_reply(tcb: &mut Tcb) {
     let slot = tcb.slot(tcb_slot::CALLER);
     // Safety: the caller slot of a live TCB.
-    let cap = unsafe { (*slot).cap };
-    if cap.is(CapType::Reply) && !cap.reply_master() {
+    if let Some(reply) = unsafe { (*slot).cap }.as_one_shot_reply() {
         // Safety: a reply cap names a live TCB blocked on it.
-        let receiver = unsafe { &mut *(cap.reply_tcb() as *mut Tcb) };
+        let receiver = unsafe { &mut *(reply.tcb() as *mut Tcb) };
         // Safety: the caller slot holds the reply cap naming `receiver`.
-        unsafe { ipc::do_reply_transfer(tcb, receiver, slot, cap.reply_can_grant()) };
+        unsafe { ipc::do_reply_transfer(tcb, receiver, slot, reply.can_grant()) };
     }
 }

@@ -13,7 +13,6 @@ use crate::kernel_state::KernelCell;
 use crate::list::{Links, List};
 use crate::object::cap::{vm_rights, Cap};
 use crate::object::cap_rules::TCB_OFFSET;
-use sel4_compat::caps::CapType;
 
 /// seL4's thread states. The blocked states carry what seL4 keeps in the
 /// TCB's state words: the object waited on and the IPC parameters.
@@ -157,8 +156,7 @@ impl Tcb {
 
     /// Physical address of the thread's VSpace root, if it has a valid one.
     pub fn vspace_root_paddr(&self) -> Option<u64> {
-        let cap = self.slot_cap(tcb_slot::VTABLE);
-        (cap.is(CapType::Pml4) && cap.pml4_mapped()).then(|| pptr_to_paddr(cap.pml4_ptr()))
+        self.slot_cap(tcb_slot::VTABLE).as_mapped_pml4().map(|pml4| pptr_to_paddr(pml4.ptr()))
     }
 
     /// The thread's IPC buffer (seL4's `lookupIPCBuffer`): the buffer frame
@@ -173,17 +171,14 @@ impl Tcb {
     /// two threads may share one buffer (so no two `&mut` may be made).
     #[inline]
     pub fn ipc_buffer_ptr(&self) -> Option<*mut sel4_compat::ipc::IpcBuffer> {
-        let cap = self.slot_cap(tcb_slot::BUFFER);
-        if !cap.is_normal_frame_with_rights(vm_rights::READ_WRITE) {
-            return None;
-        }
-        debug_assert_eq!(cap.frame_kernel_base(), cap.frame_base());
-        debug_assert_eq!(cap.frame_offset_mask(), (1u64 << cap.frame_size().bits()) - 1);
-        let offset = self.ipc_buffer_vaddr & cap.frame_offset_mask();
+        let frame = self.slot_cap(tcb_slot::BUFFER).as_normal_frame_with_rights(vm_rights::READ_WRITE)?;
+        debug_assert_eq!(frame.kernel_base(), frame.base());
+        debug_assert_eq!(frame.offset_mask(), (1u64 << frame.size().bits()) - 1);
+        let offset = self.ipc_buffer_vaddr & frame.offset_mask();
         // The frame is live while its cap sits in the TCB's slot;
         // SetIPCBuffer and boot require the buffer to be 1 KiB aligned, so
         // it lies wholly inside the frame.
-        Some((cap.frame_kernel_base() + offset) as *mut sel4_compat::ipc::IpcBuffer)
+        Some((frame.kernel_base() + offset) as *mut sel4_compat::ipc::IpcBuffer)
     }
 }
 

@@ -27,10 +27,10 @@ fn copy_mint_and_revoke() {
     let mut w = with_endpoint();
     w.cnode(CNODE_COPY, &[11, 64, 10, 64, ALL_RIGHTS], &[ROOT_CNODE_SLOT]).unwrap();
     w.cnode(CNODE_MINT, &[12, 64, 10, 64, 0b0010, 99], &[ROOT_CNODE_SLOT]).unwrap();
-    assert!(w.cap(11).is(CapType::Endpoint) && w.cap(11).ep_badge() == 0);
-    let minted = w.cap(12);
-    assert_eq!(minted.ep_badge(), 99);
-    assert!(!minted.ep_can_send() && minted.ep_can_receive() && !minted.ep_can_grant());
+    assert!(w.cap(11).as_endpoint().is_some_and(|ep| ep.badge() == 0));
+    let minted = w.cap(12).as_endpoint().unwrap();
+    assert_eq!(minted.badge(), 99);
+    assert!(!minted.can_send() && minted.can_receive() && !minted.can_grant());
     w.check_mdb();
     let mut d = w.descendants(10);
     d.sort();
@@ -57,7 +57,7 @@ fn revoking_a_badged_cap_removes_only_its_copies() {
     assert_eq!(w.descendants(12), vec![13]);
     w.cnode(CNODE_REVOKE, &[12, 64], &[]).unwrap();
     assert!(w.cap(13).is_null());
-    assert_eq!(w.cap(14).ep_badge(), 6, "the other badge's subtree is untouched");
+    assert_eq!(w.cap(14).as_endpoint().unwrap().badge(), 6, "the other badge's subtree is untouched");
     w.check_mdb();
 }
 
@@ -76,10 +76,10 @@ fn revoking_a_minted_receiver_cap_removes_only_its_copies() {
     assert_eq!(w.descendants(12), vec![14]);
     w.cnode(CNODE_REVOKE, &[12, 64], &[]).unwrap();
     assert!(w.cap(14).is_null());
-    assert!(w.cap(11).is(CapType::UintrReceiver) && w.cap(11).receiver_vector().is_none(), "the unminted copy is untouched");
-    assert_eq!(w.cap(13).receiver_vector(), Some(0), "vector 0's subtree is untouched");
+    assert!(w.cap(11).as_uintr_receiver().is_some_and(|r| r.vector().is_none()), "the unminted copy is untouched");
+    assert_eq!(w.cap(13).as_uintr_receiver().unwrap().vector(), Some(0), "vector 0's subtree is untouched");
     w.cnode(CNODE_REVOKE, &[13, 64], &[]).unwrap();
-    assert!(w.cap(11).is(CapType::UintrReceiver) && w.cap(12).receiver_vector() == Some(5));
+    assert!(w.cap(11).is(CapType::UintrReceiver) && w.cap(12).as_uintr_receiver().unwrap().vector() == Some(5));
     w.check_mdb();
 }
 
@@ -126,8 +126,8 @@ fn move_and_mutate() {
     // Mutate a CNode cap's guard: guard 3 of size 2 (data = guard << 6 | size).
     w.retype(UNTYPED_SLOT, ty::CAP_TABLE, 4, 21, 1).unwrap();
     w.cnode(CNODE_MUTATE, &[22, 64, 21, 64, 3 << 6 | 2], &[ROOT_CNODE_SLOT]).unwrap();
-    let c = w.cap(22);
-    assert_eq!((c.cnode_guard(), c.cnode_guard_size(), c.cnode_radix()), (3, 2, 4));
+    let c = w.cap(22).as_cnode().unwrap();
+    assert_eq!((c.guard(), c.guard_size(), c.radix()), (3, 2, 4));
     assert!(w.cap(21).is_null());
     // A guard that would exceed 64 bits with the radix is refused.
     assert_eq!(w.cnode(CNODE_MUTATE, &[23, 64, 22, 64, 61], &[ROOT_CNODE_SLOT]), err(SyscallError::IllegalOperation));
@@ -167,7 +167,7 @@ fn cancel_badged_sends_needs_full_rights_and_a_badge() {
     w.cnode(CNODE_MINT, &[12, 64, 10, 64, ALL_RIGHTS, 5], &[ROOT_CNODE_SLOT]).unwrap();
     w.cnode(CNODE_MINT, &[13, 64, 10, 64, 0b0011, 6], &[ROOT_CNODE_SLOT]).unwrap();
     w.cnode(CNODE_CANCEL_BADGED_SENDS, &[12, 64], &[]).unwrap();
-    assert_eq!(w.env.cancelled, vec![(w.cap(12).ep_ptr(), 5)]);
+    assert_eq!(w.env.cancelled, vec![(w.cap(12).as_endpoint().unwrap().ptr(), 5)]);
     assert_eq!(w.cnode(CNODE_CANCEL_BADGED_SENDS, &[13, 64], &[]), err(SyscallError::IllegalOperation));
     w.cnode(CNODE_CANCEL_BADGED_SENDS, &[10, 64], &[]).unwrap();
     assert_eq!(w.env.cancelled.len(), 1, "an unbadged cap cancels nothing");
@@ -203,7 +203,7 @@ fn deleting_a_cnode_that_holds_a_cap_to_itself_terminates() {
     let child = w.cap(10);
     // Put a copy of the child CNode's cap into its own slot 5, and an
     // endpoint into its slot 6.
-    let child_guarded = child.with_cnode_guard(0, 64 - 3);
+    let child_guarded = child.as_cnode().unwrap().with_guard_and_size(0, 64 - 3).cap();
     w.cnode_with(child_guarded, CNODE_COPY, &[5, 64, 10, 64, ALL_RIGHTS], &[ROOT_CNODE_SLOT]).unwrap();
     w.retype(UNTYPED_SLOT, ty::ENDPOINT, 0, 11, 1).unwrap();
     w.cnode_with(child_guarded, CNODE_MOVE, &[6, 64, 11, 64], &[ROOT_CNODE_SLOT]).unwrap();

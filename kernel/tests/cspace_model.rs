@@ -11,11 +11,10 @@
 mod common;
 
 use common::*;
-use kernel::object::cap::Cap;
+use kernel::object::cap::{Cap, CapView};
 use kernel::object::cap_rules::same_region_as;
 use kernel::object::invocation::InvocationError;
 use proptest::prelude::*;
-use sel4_compat::caps::CapType;
 use sel4_compat::invocation::*;
 use sel4_compat::object_type as ty;
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,9 +67,9 @@ struct Model {
 }
 
 fn badge(c: &Cap) -> Option<u64> {
-    match c.cap_type() {
-        Some(CapType::Endpoint) => Some(c.ep_badge()),
-        Some(CapType::Notification) => Some(c.ntfn_badge()),
+    match c.view() {
+        CapView::Endpoint(ep) => Some(ep.badge()),
+        CapView::Notification(ntfn) => Some(ntfn.badge()),
         _ => None,
     }
 }

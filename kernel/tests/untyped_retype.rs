@@ -43,7 +43,9 @@ fn every_object_type_gets_its_cap() {
     // A 1 GiB frame does not fit a 4 MiB untyped.
     assert_eq!(
         w.retype(UNTYPED_SLOT, ty::X64_HUGE_PAGE, 0, 40, 1),
-        err(SyscallError::NotEnoughMemory { bytes_left: (1 << UT_BITS) - free_index_to_offset(w.cap(UNTYPED_SLOT).untyped_free_index()) })
+        err(SyscallError::NotEnoughMemory {
+            bytes_left: (1 << UT_BITS) - free_index_to_offset(w.cap(UNTYPED_SLOT).as_untyped().unwrap().free_index())
+        })
     );
 }
 
@@ -55,7 +57,7 @@ fn objects_are_aligned_to_their_size_and_memory_is_cleared() {
     let base = w.ut_mem as u64;
     assert_eq!(cap_ptr(&w.cap(10)), base);
     assert_eq!(cap_ptr(&w.cap(11)), base + 512, "a 512-byte CNode is aligned past the 16-byte endpoint");
-    assert_eq!(free_index_to_offset(w.cap(UNTYPED_SLOT).untyped_free_index()), 1024);
+    assert_eq!(free_index_to_offset(w.cap(UNTYPED_SLOT).as_untyped().unwrap().free_index()), 1024);
     // The boot-time garbage was cleared by the first retype's reset.
     // Safety: inside the world's untyped memory.
     let bytes = unsafe { core::slice::from_raw_parts(w.ut_mem, 1 << UT_BITS) };
@@ -105,9 +107,9 @@ fn device_untyped_gives_only_frames_and_untypeds() {
     w.cnode[50].mdb = kernel::cspace::cte::MdbNode::new(core::ptr::null_mut(), true, true, core::ptr::null_mut());
     assert_eq!(w.retype(50, ty::ENDPOINT, 0, 10, 1), err(SyscallError::InvalidArgument { number: 1 }));
     w.retype(50, ty::X86_4K, 0, 10, 1).unwrap();
-    assert!(w.cap(10).frame_is_device());
+    assert!(w.cap(10).as_frame().unwrap().is_device());
     w.retype(50, ty::UNTYPED, 12, 11, 1).unwrap();
-    assert!(w.cap(11).untyped_is_device());
+    assert!(w.cap(11).as_untyped().unwrap().is_device());
 }
 
 #[test]
@@ -135,7 +137,7 @@ fn reset_after_the_last_child_goes() {
     // Safety: inside the world's untyped memory.
     unsafe { core::ptr::write_bytes(first as *mut u8, 0x77, 1 << 12) };
     w.cnode_to_completion(CNODE_DELETE, &[10, 64], &[]).unwrap();
-    assert_eq!(free_index_to_offset(w.cap(UNTYPED_SLOT).untyped_free_index()), 1 << 12, "deletion does not move the watermark");
+    assert_eq!(free_index_to_offset(w.cap(UNTYPED_SLOT).as_untyped().unwrap().free_index()), 1 << 12, "deletion does not move the watermark");
     w.env.preempt_every = 3;
     w.retype(UNTYPED_SLOT, ty::CAP_TABLE, 7, 10, 1).unwrap();
     assert_eq!(cap_ptr(&w.cap(10)), first);

@@ -571,7 +571,10 @@ unsafe fn create_initial_thread(image: &ElfImage<'_>, plan: &Plan, cnode: &RootC
         // contract) and the new TCB's slots are empty.
         unsafe {
             // The buffer cap is derived, as a copy would be: unmapped.
-            let cap = if to == tcb_slot::BUFFER { (*src).cap.frame_unmapped() } else { (*src).cap };
+            let cap = match (*src).cap.as_frame() {
+                Some(frame) if to == tcb_slot::BUFFER => frame.unmapped().cap(),
+                _ => (*src).cap,
+            };
             cte::cte_insert(cap, src, tcb.slot(to));
         }
     }

@@ -11,8 +11,8 @@
 //! follows a pointer is `unsafe` with the same contract: the pointers are
 //! to live slots and the MDB links between slots are consistent.
 
-use crate::object::cap::Cap;
-use crate::object::cap_rules::{is_cap_revocable, same_object_as, same_region_as};
+use crate::cap::rules::{is_cap_revocable, same_object_as, same_region_as};
+use crate::cap::{Cap, CapView};
 use sel4_compat::caps::CapType;
 
 /// An MDB node: word 0 holds the next pointer (low two bits clear) with
@@ -91,11 +91,11 @@ pub unsafe fn is_mdb_parent_of(a: *const Cte, b: *const Cte) -> bool {
     if !a.mdb.revocable() || !same_region_as(&a.cap, &b.cap) {
         return false;
     }
-    let badge_of = |c: &Cap| match c.cap_type() {
-        Some(CapType::Endpoint) => Some(c.ep_badge()),
-        Some(CapType::Notification) => Some(c.ntfn_badge()),
+    let badge_of = |c: &Cap| match c.view() {
+        CapView::Endpoint(ep) => Some(ep.badge()),
+        CapView::Notification(ntfn) => Some(ntfn.badge()),
         // A minted vector is a receiver cap's badge (vector 0 included).
-        Some(CapType::UintrReceiver) => Some(c.receiver_vector().map_or(0, |v| v as u64 + 1)),
+        CapView::UintrReceiver(r) => Some(r.vector().map_or(0, |v| v as u64 + 1)),
         _ => None,
     };
     match badge_of(&a.cap) {
@@ -151,12 +151,10 @@ pub unsafe fn cte_insert(new_cap: Cap, src: *mut Cte, dest: *mut Cte) {
     mdb.set_first_badged(revocable);
     // An untyped that hands out a copy of itself can no longer retype into
     // the memory the copy covers (seL4's `setUntypedCapAsFull`).
-    if s.cap.is(CapType::Untyped)
-        && new_cap.is(CapType::Untyped)
-        && s.cap.untyped_ptr() == new_cap.untyped_ptr()
-        && s.cap.untyped_size_bits() == new_cap.untyped_size_bits()
-    {
-        s.cap = s.cap.with_untyped_free_index(1 << (s.cap.untyped_size_bits() - sel4_compat::objects::MIN_UNTYPED_BITS));
+    if let (Some(src_ut), Some(new_ut)) = (s.cap.as_untyped(), new_cap.as_untyped()) {
+        if src_ut.ptr() == new_ut.ptr() && src_ut.size_bits() == new_ut.size_bits() {
+            s.cap = src_ut.with_free_index(1 << (src_ut.size_bits() - sel4_compat::objects::MIN_UNTYPED_BITS)).cap();
+        }
     }
     d.cap = new_cap;
     d.mdb = mdb;
@@ -315,7 +313,7 @@ mod tests {
             assert_eq!((*p[1]).mdb.next(), p[3]);
             assert!((*p[2]).cap.is_null());
             cte_swap((*p[1]).cap, p[1], (*p[3]).cap, p[3]);
-            assert_eq!((*p[3]).cap.ep_badge(), 0);
+            assert_eq!((*p[3]).cap.as_endpoint().unwrap().badge(), 0);
             assert_eq!((*p[0]).mdb.next(), p[3]);
             assert_eq!((*p[3]).mdb.next(), p[1]);
             assert_eq!((*p[1]).mdb.prev(), p[3]);

@@ -4,10 +4,9 @@
 //! preemption points and resume on restart.
 
 use super::cte::{self, Cte};
-use crate::object::cap::{Cap, TCB_CNODE_ENTRIES, ZOMBIE_TYPE_TCB};
-use crate::object::cap_rules::tcb_object_base;
-use crate::object::env::{ObjectEnv, Preempted};
-use sel4_compat::caps::CapType;
+use crate::cap::env::{ObjectEnv, Preempted};
+use crate::cap::rules::tcb_object_base;
+use crate::cap::{Cap, CapView, TCB_CNODE_ENTRIES, ZOMBIE_TYPE_TCB};
 
 /// What finalising a cap leaves behind: the cap to keep in the slot
 /// (null or a zombie) and a cap whose resources are released once the
@@ -24,50 +23,50 @@ fn done() -> Finalised {
 /// seL4's `finaliseCap`. With `exposed` the cap must finalise at once
 /// (no zombie), which holds for every cap `cte_delete_one` sees.
 fn finalise_cap(cap: Cap, is_final: bool, exposed: bool, env: &mut dyn ObjectEnv) -> Finalised {
-    match cap.cap_type() {
-        Some(CapType::Endpoint | CapType::Notification) => {
+    match cap.view() {
+        CapView::Endpoint(_) | CapView::Notification(_) => {
             if is_final {
                 env.finalise(&cap, true);
             }
             done()
         }
-        Some(CapType::Null | CapType::Domain | CapType::Reply) => done(),
-        Some(CapType::CNode) if is_final => {
+        CapView::Null(_) | CapView::Domain(_) | CapView::Reply(_) => done(),
+        CapView::CNode(cn) if is_final => {
             assert!(!exposed, "finalise_cap: a CNode cannot be finalised immediately");
-            let radix = cap.cnode_radix() as u64;
-            Finalised { remainder: Cap::zombie(1 << radix, radix, cap.cnode_ptr()), cleanup: Cap::NULL }
+            let radix = cn.radix() as u64;
+            Finalised { remainder: Cap::zombie(1 << radix, radix, cn.ptr()), cleanup: Cap::NULL }
         }
-        Some(CapType::Thread) if is_final => {
+        CapView::Thread(thread) if is_final => {
             assert!(!exposed, "finalise_cap: a TCB cannot be finalised immediately");
             env.finalise(&cap, true);
-            let slots = tcb_object_base(cap.tcb_ptr());
+            let slots = tcb_object_base(thread.tcb());
             Finalised { remainder: Cap::zombie(TCB_CNODE_ENTRIES, ZOMBIE_TYPE_TCB, slots), cleanup: Cap::NULL }
         }
-        Some(CapType::Zombie) => Finalised { remainder: cap, cleanup: Cap::NULL },
-        Some(CapType::IrqHandler | CapType::IoPort) if is_final => {
+        CapView::Zombie(_) => Finalised { remainder: cap, cleanup: Cap::NULL },
+        CapView::IrqHandler(_) | CapView::IoPort(_) if is_final => {
             env.finalise(&cap, true);
             Finalised { remainder: Cap::NULL, cleanup: cap }
         }
-        Some(CapType::Frame) => {
+        CapView::Frame(frame) => {
             // A mapped frame cap is unmapped when deleted, final or not.
-            if cap.frame_mapped_asid() != 0 {
+            if frame.mapped_asid() != 0 {
                 env.finalise(&cap, is_final);
             }
             done()
         }
-        Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => {
-            if is_final && cap.paging_mapped() {
+        CapView::PageTable(_) | CapView::PageDirectory(_) | CapView::Pdpt(_) => {
+            if is_final && cap.as_paging().is_some_and(|table| table.mapped()) {
                 env.finalise(&cap, true);
             }
             done()
         }
-        Some(CapType::Pml4) => {
-            if is_final && cap.pml4_mapped() {
+        CapView::Pml4(pml4) => {
+            if is_final && pml4.mapped() {
                 env.finalise(&cap, true);
             }
             done()
         }
-        Some(CapType::AsidPool) => {
+        CapView::AsidPool(_) => {
             if is_final {
                 env.finalise(&cap, true);
             }
@@ -75,13 +74,13 @@ fn finalise_cap(cap: Cap, is_final: bool, exposed: bool, env: &mut dyn ObjectEnv
         }
         // A copy held by a UITT entry or a TCB undoes its binding whether
         // or not it is final.
-        Some(CapType::UintrReceiver) => {
+        CapView::UintrReceiver(_) => {
             env.finalise(&cap, is_final);
             done()
         }
         // Final or not: a copy may be the one a thread's UITT slot holds,
         // whose table the CPU may have loaded.
-        Some(CapType::Uitt) => {
+        CapView::Uitt(_) => {
             env.finalise(&cap, is_final);
             done()
         }
@@ -91,18 +90,18 @@ fn finalise_cap(cap: Cap, is_final: bool, exposed: bool, env: &mut dyn ObjectEnv
 
 /// Whether a finalised remainder may be removed from `slot` now.
 fn cap_removable(cap: &Cap, slot: *mut Cte) -> bool {
-    match cap.cap_type() {
-        Some(CapType::Null) => true,
-        Some(CapType::Zombie) => {
-            let n = cap.zombie_number();
-            n == 0 || (n == 1 && cap.zombie_ptr() == slot as u64)
+    match cap.view() {
+        CapView::Null(_) => true,
+        CapView::Zombie(z) => {
+            let n = z.number();
+            n == 0 || (n == 1 && z.ptr() == slot as u64)
         }
         _ => unreachable!("finalise_cap returns only null or zombie caps"),
     }
 }
 
 fn cap_cyclic_zombie(cap: &Cap, slot: *mut Cte) -> bool {
-    cap.is(CapType::Zombie) && cap.zombie_ptr() == slot as u64
+    cap.as_zombie().is_some_and(|z| z.ptr() == slot as u64)
 }
 
 /// # Safety
@@ -181,23 +180,23 @@ unsafe fn finalise_slot(slot: *mut Cte, immediate: bool, env: &mut dyn ObjectEnv
 unsafe fn reduce_zombie(slot: *mut Cte, immediate: bool, env: &mut dyn ObjectEnv) -> Result<(), Preempted> {
     // Safety (whole function): per the caller's contract; a zombie's
     // pointer and number describe live slots of the dying object.
-    let z = unsafe { cap_of(slot) };
-    let ptr = z.zombie_ptr() as *mut Cte;
-    let n = z.zombie_number();
+    let z = unsafe { cap_of(slot) }.as_zombie().expect("reduce_zombie is given a zombie's slot");
+    let ptr = z.ptr() as *mut Cte;
+    let n = z.number();
     let zombie_type = z.zombie_type();
     debug_assert!(n > 0);
     if immediate {
         let end_slot = unsafe { ptr.add(n as usize - 1) };
         unsafe { cte_delete(end_slot, false, env) }?;
         let now = unsafe { cap_of(slot) };
-        match now.cap_type() {
-            Some(CapType::Null) => {}
-            Some(CapType::Zombie) => {
-                if now.zombie_ptr() == ptr as u64 && now.zombie_number() == n && now.zombie_type() == zombie_type {
+        match now.view() {
+            CapView::Null(_) => {}
+            CapView::Zombie(now) => {
+                if now.ptr() == ptr as u64 && now.number() == n && now.zombie_type() == zombie_type {
                     debug_assert!(unsafe { cap_of(end_slot) }.is_null());
-                    unsafe { set_cap(slot, now.with_zombie_number(n - 1)) };
+                    unsafe { set_cap(slot, now.with_number(n - 1).cap()) };
                 } else {
-                    debug_assert!(now.zombie_ptr() == slot as u64 && ptr != slot);
+                    debug_assert!(now.ptr() == slot as u64 && ptr != slot);
                 }
             }
             _ => unreachable!("a zombie's recursion leaves a zombie or nothing"),

@@ -5,8 +5,7 @@
 //! is used up or when the slot reached holds something other than a
 //! CNode. Failures carry exactly what seL4 reports to user level.
 
-use crate::object::cap::Cap;
-use sel4_compat::caps::CapType;
+use crate::cap::{CNodeCap, Cap};
 
 /// seL4's `lookup_fault`, written to the IPC buffer on a failed lookup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,8 +23,8 @@ pub trait CNodeStore {
     /// The capability in the slot at `slot`.
     fn cap_at(&self, slot: u64) -> Cap;
     /// The address of the CNode a CNode cap names, as `slot` takes it.
-    fn cnode_base(&self, node: &Cap) -> u64 {
-        node.cnode_ptr()
+    fn cnode_base(&self, node: &CNodeCap) -> u64 {
+        node.ptr()
     }
 }
 
@@ -50,20 +49,19 @@ fn low_bits(value: u64, bits: u32) -> u64 {
 /// Generic over the store so that the kernel's (plain memory) inlines:
 /// this walk is on the path of every syscall, the fastpath's included.
 pub fn resolve_address_bits<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64, mut n_bits: u32) -> Result<Resolved, LookupFault> {
-    let mut node = root;
-    if node.cap_type() != Some(CapType::CNode) {
+    let Some(mut node) = root.as_cnode() else {
         return Err(LookupFault::InvalidRoot);
-    }
+    };
     loop {
-        let radix = node.cnode_radix();
-        let guard_size = node.cnode_guard_size();
+        let radix = node.radix();
+        let guard_size = node.guard_size();
         let level_bits = radix + guard_size;
         // A CNode that consumes no bits would loop forever; seL4 rules it
         // out at creation, and this guard keeps a corrupt one harmless.
         if level_bits == 0 {
             return Err(LookupFault::InvalidRoot);
         }
-        let guard = node.cnode_guard();
+        let guard = node.guard();
         let guard_found = if guard_size == 0 || guard_size > n_bits { 0 } else { low_bits(cptr >> (n_bits - guard_size), guard_size) };
         if guard_size > n_bits || guard_found != guard {
             return Err(LookupFault::GuardMismatch { bits_left: n_bits, guard_found: guard, guard_size });
@@ -72,15 +70,14 @@ pub fn resolve_address_bits<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: 
             return Err(LookupFault::DepthMismatch { bits_left: n_bits, bits_found: level_bits });
         }
         let index = low_bits(cptr >> (n_bits - level_bits), radix);
-        let slot = store.slot(node.cnode_ptr(), index);
+        let slot = store.slot(node.ptr(), index);
         if level_bits == n_bits {
             return Ok(Resolved { slot, bits_remaining: 0 });
         }
         n_bits -= level_bits;
-        let next = store.cap_at(slot);
-        if next.cap_type() != Some(CapType::CNode) {
+        let Some(next) = store.cap_at(slot).as_cnode() else {
             return Ok(Resolved { slot, bits_remaining: n_bits });
-        }
+        };
         node = next;
     }
 }
@@ -109,18 +106,17 @@ pub fn lookup_slot_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64)
 /// reached and the cap in it.
 #[inline(always)]
 fn lookup_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) -> Option<(u64, Cap)> {
-    if root.cap_type() != Some(CapType::CNode) {
-        return None;
-    }
+    let root = root.as_cnode()?;
     // The first level on its own: most CSpaces resolve a whole word in
     // one CNode, and this way its code is not behind the loop's setup.
     let (mut slot, mut cap, mut bits_left) = fast_level(store, root, cptr, 64)?;
     let mut rest = cptr;
     let mut consumed = 64 - bits_left;
-    while bits_left != 0 && cap.cap_type() == Some(CapType::CNode) {
+    while bits_left != 0 {
+        let Some(node) = cap.as_cnode() else { break };
         rest <<= consumed;
         let before = bits_left;
-        (slot, cap, bits_left) = fast_level(store, cap, rest, bits_left)?;
+        (slot, cap, bits_left) = fast_level(store, node, rest, bits_left)?;
         consumed = before - bits_left;
     }
     Some((slot, cap))
@@ -130,9 +126,9 @@ fn lookup_fast<S: CNodeStore + ?Sized>(store: &S, root: Cap, cptr: u64) -> Optio
 /// the CNode `node` with `bits_left` bits to go, the cap in it and the
 /// bits left after it, or `None` on a guard or depth mismatch.
 #[inline(always)]
-fn fast_level<S: CNodeStore + ?Sized>(store: &S, node: Cap, rest: u64, bits_left: u32) -> Option<(u64, Cap, u32)> {
-    let radix = node.cnode_radix();
-    let guard_size = node.cnode_guard_size();
+fn fast_level<S: CNodeStore + ?Sized>(store: &S, node: CNodeCap, rest: u64, bits_left: u32) -> Option<(u64, Cap, u32)> {
+    let radix = node.radix();
+    let guard_size = node.guard_size();
     let level_bits = radix + guard_size;
     if level_bits == 0 || level_bits > bits_left {
         return None;
@@ -141,7 +137,7 @@ fn fast_level<S: CNodeStore + ?Sized>(store: &S, node: Cap, rest: u64, bits_left
     // guard is what lies above the index. With no guard that is 0, which
     // must then equal the cap's guard, as in the full walk.
     let level = rest >> (64 - level_bits);
-    let guard = node.cnode_guard();
+    let guard = node.guard();
     if level >> radix != guard {
         return None;
     }
@@ -167,9 +163,9 @@ impl CNodeStore for SlotMemory {
         unsafe { (slot as *const Cap).read() }
     }
     #[inline(always)]
-    fn cnode_base(&self, node: &Cap) -> u64 {
-        debug_assert_eq!(node.cnode_kernel_ptr(), node.cnode_ptr());
-        node.cnode_kernel_ptr()
+    fn cnode_base(&self, node: &CNodeCap) -> u64 {
+        debug_assert_eq!(node.kernel_ptr(), node.ptr());
+        node.kernel_ptr()
     }
 }
 

@@ -2,8 +2,8 @@
 //! Mutate, Rotate and SaveCaller, decoded with seL4's checks in seL4's
 //! order (so the same bad call gets the same error) and then performed.
 
-use super::cap::{Cap, CapRights};
-use super::cap_rules::{derive_cap_ignoring_children, has_cancel_send_rights, mask_cap_rights, update_cap_data, NotDerivable};
+use super::cap::{CNodeCap, Cap, CapRights, EndpointCap};
+use super::cap_rules::{derive_cap_ignoring_children, endpoint_with_cancel_send_rights, mask_cap_rights, update_cap_data, NotDerivable};
 use super::env::ObjectEnv;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::cspace::cte::{self, Cte};
@@ -52,7 +52,7 @@ fn missing_source(depth: u64, source: bool) -> SyscallError {
 enum CNodeOp {
     Revoke(*mut Cte),
     Delete(*mut Cte),
-    CancelBadgedSends(Cap),
+    CancelBadgedSends(EndpointCap),
     Insert { cap: Cap, src: *mut Cte, dest: *mut Cte },
     Move { cap: Cap, src: *mut Cte, dest: *mut Cte },
     Rotate { src_cap: Cap, pivot_cap: Cap, src: *mut Cte, pivot: *mut Cte, dest: *mut Cte },
@@ -61,7 +61,7 @@ enum CNodeOp {
 
 /// Decodes an invocation of the CNode `cap`. `caller_slot` is the
 /// invoking thread's caller (reply) slot, for SaveCaller.
-fn decode(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNodeOp, SyscallError> {
+fn decode(cap: CNodeCap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNodeOp, SyscallError> {
     if !(label::CNODE_REVOKE..=label::CNODE_SAVE_CALLER).contains(&inv.label) {
         user_error!("CNodeCap: Illegal Operation attempted.");
         return Err(SyscallError::IllegalOperation);
@@ -70,7 +70,8 @@ fn decode(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNode
         user_error!("CNode operation: Truncated message.");
         return Err(SyscallError::TruncatedMessage);
     }
-    let dest = lookup_slot_for_cnode_op(false, cap, inv.arg(0), inv.arg(1)).inspect_err(|_| user_error!("CNode operation: Target slot invalid."))?;
+    let dest =
+        lookup_slot_for_cnode_op(false, cap.cap(), inv.arg(0), inv.arg(1)).inspect_err(|_| user_error!("CNode operation: Target slot invalid."))?;
 
     if (label::CNODE_COPY..=label::CNODE_MUTATE).contains(&inv.label) {
         let src_root_slot = match inv.extra_cap(0) {
@@ -144,11 +145,11 @@ fn decode(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte) -> Result<CNode
         label::CNODE_CANCEL_BADGED_SENDS => {
             // Safety: `dest` came from a lookup.
             let dest_cap = unsafe { cap_in(dest) };
-            if !has_cancel_send_rights(&dest_cap) {
+            let Some(ep) = endpoint_with_cancel_send_rights(&dest_cap) else {
                 user_error!("CNode CancelBadgedSends: Target cap invalid.");
                 return Err(SyscallError::IllegalOperation);
-            }
-            Ok(CNodeOp::CancelBadgedSends(dest_cap))
+            };
+            Ok(CNodeOp::CancelBadgedSends(ep))
         }
         _ => {
             // Rotate
@@ -212,8 +213,8 @@ unsafe fn perform(op: CNodeOp, env: &mut dyn ObjectEnv) -> Result<(), Invocation
             CNodeOp::Revoke(slot) => delete::cte_revoke(slot, env)?,
             CNodeOp::Delete(slot) => delete::cte_delete(slot, true, env)?,
             CNodeOp::CancelBadgedSends(cap) => {
-                if cap.ep_badge() != 0 {
-                    env.cancel_badged_sends(cap.ep_ptr(), cap.ep_badge());
+                if cap.badge() != 0 {
+                    env.cancel_badged_sends(cap.ptr(), cap.badge());
                 }
             }
             CNodeOp::Insert { cap, src, dest } => cte::cte_insert(cap, src, dest),
@@ -233,7 +234,7 @@ unsafe fn perform(op: CNodeOp, env: &mut dyn ObjectEnv) -> Result<(), Invocation
                     // (nobody to reply to) leaves everything as it is.
                     if cap.is_null() {
                         user_error!("CNode SaveCaller: Reply cap not present.");
-                    } else if cap.is(CapType::Reply) && !cap.reply_master() {
+                    } else if cap.as_one_shot_reply().is_some() {
                         cte::cte_move(cap, caller, dest);
                     }
                 }
@@ -248,7 +249,7 @@ unsafe fn perform(op: CNodeOp, env: &mut dyn ObjectEnv) -> Result<(), Invocation
 /// # Safety
 /// `inv.extra_caps` and `caller_slot` (if non-null) are live slots, and
 /// the kernel's object invariants hold (caps point to live objects).
-pub unsafe fn invoke(cap: Cap, inv: &Invocation<'_>, caller_slot: *mut Cte, env: &mut dyn ObjectEnv) -> Result<(), InvocationError> {
+pub unsafe fn invoke(cap: CNodeCap, inv: &Invocation<'_>, caller_slot: *mut Cte, env: &mut dyn ObjectEnv) -> Result<(), InvocationError> {
     let op = decode(cap, inv, caller_slot)?;
     // Safety: decode returned slots it just looked up.
     unsafe { perform(op, env) }

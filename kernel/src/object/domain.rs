@@ -4,12 +4,10 @@
 //! (`KernelNumDomains`; seL4-rs supports one domain, domain 0, so its
 //! schedule has two entries and only the first can be configured).
 
-use super::cap::Cap;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::domain_schedule::{DomainSchedule, Entry, MAX_DURATION, SCHEDULE_LENGTH};
 use crate::sched;
 use crate::thread::Tcb;
-use sel4_compat::caps::CapType;
 use sel4_compat::invocation as label;
 
 /// `KernelNumDomains`.
@@ -53,12 +51,11 @@ fn decode_set_domain(inv: &Invocation<'_>) -> Result<Operation, SyscallError> {
         return Err(SyscallError::TruncatedMessage);
     };
     // Safety: looked up in the caller's CSpace.
-    let cap: Cap = unsafe { (*slot).cap };
-    if !cap.is(CapType::Thread) {
+    let Some(thread) = unsafe { (*slot).cap }.as_thread() else {
         user_error!("Domain Configure: thread cap required.");
         return Err(SyscallError::InvalidArgument { number: 1 });
-    }
-    Ok(Operation::SetDomain { tcb: cap.tcb_ptr() as *mut Tcb, domain: domain as u8 })
+    };
+    Ok(Operation::SetDomain { tcb: thread.tcb() as *mut Tcb, domain: domain as u8 })
 }
 
 /// The checks of seL4's `decodeDomainScheduleConfigure`, in its order. The

@@ -2,7 +2,7 @@
 //! port to at most one range at a time), and IOPort caps read and write
 //! ports inside their range.
 
-use super::cap::Cap;
+use super::cap::{Cap, IoPortCap};
 use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::arch::x86_64::io;
@@ -38,8 +38,8 @@ fn set_range(first: u16, last: u16, used: bool) {
 }
 
 /// An IOPort cap was deleted for good: its ports are free again.
-pub fn release(cap: &Cap) {
-    set_range(cap.io_port_first() as u16, cap.io_port_last() as u16, false);
+pub fn release(cap: IoPortCap) {
+    set_range(cap.first() as u16, cap.last() as u16, false);
 }
 
 /// IOPortControl_Issue.
@@ -88,7 +88,7 @@ fn extra_cptr() -> u64 {
 }
 
 /// IOPort In8/16/32 and Out8/16/32.
-pub fn invoke_port(caller: &mut Tcb, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+pub fn invoke_port(caller: &mut Tcb, cap: IoPortCap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
     let size = match inv.label {
         label::X86_IOPORT_IN8 | label::X86_IOPORT_OUT8 => 1,
         label::X86_IOPORT_IN16 | label::X86_IOPORT_OUT16 => 2,
@@ -108,8 +108,8 @@ pub fn invoke_port(caller: &mut Tcb, cap: Cap, inv: &Invocation<'_>, is_call: bo
     }
     let port = (inv.arg(0) & 0xffff) as u32;
     let end = port + size - 1;
-    if port < cap.io_port_first() as u32 || end > cap.io_port_last() as u32 {
-        let (first, last) = (cap.io_port_first(), cap.io_port_last());
+    if port < cap.first() as u32 || end > cap.last() as u32 {
+        let (first, last) = (cap.first(), cap.last());
         user_error!("IOPort: Ports {port}--{end} fall outside permitted range {first}--{last}.");
         return Err(SyscallError::IllegalOperation.into());
     }

@@ -3,7 +3,7 @@
 //! notification (SetNotification, Clear) and re-enables its line (Ack).
 //! The kernel's own timer vector is never among them.
 
-use super::cap::Cap;
+use super::cap::{Cap, IrqHandlerCap};
 use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::arch::x86_64::ioapic;
@@ -11,7 +11,6 @@ use crate::cspace::cte::{self, Cte};
 use crate::cspace::delete;
 use crate::kernel_env::KernelEnv;
 use crate::kernel_state::KernelCell;
-use sel4_compat::caps::CapType;
 use sel4_compat::invocation as label;
 
 /// Vector of IRQ 0 (seL4's `IRQ_INT_OFFSET`).
@@ -192,7 +191,7 @@ enum HandlerOp {
 }
 
 /// IRQHandler invocations.
-pub fn invoke_handler(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub fn invoke_handler(cap: IrqHandlerCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let op = decode_handler(inv)?;
     // Safety: just decoded.
     unsafe { perform_handler(cap.irq(), op) };
@@ -209,12 +208,16 @@ fn decode_handler(inv: &Invocation<'_>) -> Result<HandlerOp, SyscallError> {
             };
             // Safety: looked up in the caller's CSpace.
             let ntfn = unsafe { (*ntfn_slot).cap };
-            if !ntfn.is(CapType::Notification) || !ntfn.ntfn_can_send() {
-                match ntfn.is(CapType::Notification) {
-                    false => user_error!("IRQSetHandler: provided cap is not an notification capability."),
-                    true => user_error!("IRQSetHandler: caller does not have send rights on the endpoint."),
+            match ntfn.as_notification() {
+                None => {
+                    user_error!("IRQSetHandler: provided cap is not an notification capability.");
+                    return Err(SyscallError::InvalidCapability { number: 0 });
                 }
-                return Err(SyscallError::InvalidCapability { number: 0 });
+                Some(n) if !n.can_send() => {
+                    user_error!("IRQSetHandler: caller does not have send rights on the endpoint.");
+                    return Err(SyscallError::InvalidCapability { number: 0 });
+                }
+                Some(_) => {}
             }
             Ok(HandlerOp::SetNotification { ntfn, src: ntfn_slot })
         }
@@ -267,8 +270,8 @@ pub fn handle(vector: u64) {
     let Some(info) = irqs().table.get(irq as usize).copied() else { return };
     if info.active {
         let cap = irqs().node[irq as usize].cap;
-        if cap.is(CapType::Notification) && cap.ntfn_can_send() {
-            crate::ipc::send_signal(cap.ntfn_ptr(), cap.ntfn_badge());
+        if let Some(ntfn) = cap.as_notification().filter(|ntfn| ntfn.can_send()) {
+            crate::ipc::send_signal(ntfn.ptr(), ntfn.badge());
         }
     }
     set_masked(irq, true);

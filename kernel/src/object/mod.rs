@@ -1,11 +1,13 @@
 //! Kernel objects and the capabilities that name them.
 
-pub mod cap;
-pub mod cap_rules;
+// The cap types, their rules and the environment seam live below cspace/
+// in `crate::cap`; these names keep the object code's paths.
+pub use crate::cap;
+pub use crate::cap::env;
+pub use crate::cap::rules as cap_rules;
 pub mod cnode;
 #[cfg(target_os = "none")]
 pub mod domain;
-pub mod env;
 pub mod invocation;
 #[cfg(target_os = "none")]
 pub mod io_port;

@@ -2,7 +2,7 @@
 //! resume, notification binding, the TLS base and the feature flags,
 //! decoded with seL4's checks and error codes.
 
-use super::cap::Cap;
+use super::cap::{Cap, ThreadCap};
 use super::cap_rules::{derive_cap_ignoring_children, same_object_as, update_cap_data, NotDerivable};
 use super::invocation::{Invocation, InvocationError, SyscallError, FAST_MESSAGE_REGISTERS};
 use crate::cspace::cte::{self, Cte};
@@ -37,9 +37,9 @@ const COPY_RESUME_TARGET: u64 = 1 << 1;
 const COPY_TRANSFER_FRAME: u64 = 1 << 2;
 const COPY_TRANSFER_INTEGER: u64 = 1 << 3;
 
-pub(super) fn tcb_of<'a>(cap: &Cap) -> &'a mut Tcb {
+pub(super) fn tcb_of<'a>(cap: ThreadCap) -> &'a mut Tcb {
     // Safety: a thread cap points at a live TCB.
-    unsafe { &mut *(cap.tcb_ptr() as *mut Tcb) }
+    unsafe { &mut *(cap.tcb() as *mut Tcb) }
 }
 
 pub(super) fn extra_cap(inv: &Invocation<'_>, i: usize) -> Option<(*mut Cte, Cap)> {
@@ -58,19 +58,21 @@ fn check_prio(prio: u64, auth: &Tcb) -> Result<(), SyscallError> {
 
 fn auth_tcb<'a>(inv: &Invocation<'_>) -> Result<&'a Tcb, SyscallError> {
     match extra_cap(inv, 0) {
-        Some((_, c)) if c.is(CapType::Thread) => Ok(tcb_of(&c)),
-        Some(_) => Err(SyscallError::InvalidCapability { number: 1 }),
+        Some((_, c)) => match c.as_thread() {
+            Some(thread) => Ok(tcb_of(thread)),
+            None => Err(SyscallError::InvalidCapability { number: 1 }),
+        },
         None => Err(SyscallError::TruncatedMessage),
     }
 }
 
 /// seL4's `checkValidIPCBuffer`.
 fn check_ipc_buffer(addr: u64, cap: &Cap) -> Result<(), SyscallError> {
-    if !cap.is(CapType::Frame) {
+    let Some(frame) = cap.as_frame() else {
         user_error!("IPC Buffer is an invalid cap.");
         return Err(SyscallError::IllegalOperation);
-    }
-    if cap.frame_is_device() {
+    };
+    if frame.is_device() {
         user_error!("Specifying a device frame as an IPC buffer is not permitted.");
         return Err(SyscallError::IllegalOperation);
     }
@@ -99,7 +101,7 @@ fn long_running_delete(slot: *mut Cte) -> bool {
 }
 
 fn is_valid_vtable_root(cap: &Cap) -> bool {
-    cap.is(CapType::Pml4) && cap.pml4_mapped()
+    cap.as_mapped_pml4().is_some()
 }
 
 /// Installs `new_cap` (derived from the cap in `src`) into the TCB slot
@@ -168,10 +170,10 @@ struct IpcBuffer {
 
 /// Decodes and performs an invocation of the thread cap `cap` (in `slot`)
 /// by `caller`.
-pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
-    let target = tcb_of(&cap);
+pub fn invoke(caller: &mut Tcb, cap: ThreadCap, slot: *mut Cte, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+    let target = tcb_of(cap);
     let op = decode(target, core::ptr::eq(target, caller), inv)?;
-    perform(caller, &cap, slot, target, op, inv, is_call)
+    perform(caller, &Cap::from(cap), slot, target, op, inv, is_call)
 }
 
 /// seL4's `decodeTCBInvocation`: every check, in seL4's order, and
@@ -216,11 +218,11 @@ fn decode<'a>(target: &Tcb, target_is_caller: bool, inv: &Invocation<'_>) -> Res
                 return Err(SyscallError::TruncatedMessage);
             }
             let flags = inv.arg(0);
-            let Some((_, src_cap)) = extra_cap(inv, 0).filter(|(_, c)| c.is(CapType::Thread)) else {
+            let Some(src_cap) = extra_cap(inv, 0).and_then(|(_, c)| c.as_thread()) else {
                 user_error!("TCB CopyRegisters: Invalid source TCB.");
                 return Err(SyscallError::InvalidCapability { number: 1 });
             };
-            Ok(TcbOp::CopyRegisters { source: tcb_of(&src_cap), flags })
+            Ok(TcbOp::CopyRegisters { source: tcb_of(src_cap), flags })
         }
         label::TCB_SUSPEND => Ok(TcbOp::Suspend),
         label::TCB_RESUME => Ok(TcbOp::Resume),
@@ -277,19 +279,19 @@ fn decode<'a>(target: &Tcb, target_is_caller: bool, inv: &Invocation<'_>) -> Res
             }
             // seL4 answers a cap of another type with IllegalOperation
             // (not InvalidCapability), as for every other refusal here.
-            if !ntfn.is(CapType::Notification) {
+            let Some(ntfn) = ntfn.as_notification() else {
                 user_error!("TCB BindNotification: Notification is invalid.");
                 return Err(SyscallError::IllegalOperation);
-            }
-            if !ntfn.ntfn_can_receive() {
+            };
+            if !ntfn.can_receive() {
                 user_error!("TCB BindNotification: Insufficient access rights");
                 return Err(SyscallError::IllegalOperation);
             }
-            if ipc::notification_bound_tcb(ntfn.ntfn_ptr()) != 0 || ipc::notification_has_waiters(ntfn.ntfn_ptr()) {
+            if ipc::notification_bound_tcb(ntfn.ptr()) != 0 || ipc::notification_has_waiters(ntfn.ptr()) {
                 user_error!("TCB BindNotification: Notification cannot be bound.");
                 return Err(SyscallError::IllegalOperation);
             }
-            Ok(TcbOp::BindNotification(ntfn.ntfn_ptr()))
+            Ok(TcbOp::BindNotification(ntfn.ptr()))
         }
         label::TCB_UNBIND_NOTIFICATION => {
             if target.bound_notification == 0 {

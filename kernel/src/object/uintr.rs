@@ -5,7 +5,7 @@
 //! rules to the same memory and delivers due user interrupts whenever a
 //! thread returns to user mode).
 
-use super::cap::{is_canonical, Cap, ReceiverHolder};
+use super::cap::{is_canonical, Cap, CapView, ReceiverHolder, UintrReceiverCap, UittCap};
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use super::tcb::{extra_cap, tcb_of};
 use super::uintr_switch;
@@ -20,7 +20,6 @@ use crate::uintr::format::{UittEntry, Upid};
 use crate::uintr::model::{self, UintrState};
 use crate::uintr::window;
 use crate::{ipc, sched};
-use sel4_compat::caps::CapType;
 use sel4_compat::uintr::{label, UINTR_RECEIVER_SIZE_BITS, UITT_ENTRIES, UITT_SIZE_BITS};
 
 /// A receiver object: the UPID senders post to, the thread that takes
@@ -48,6 +47,7 @@ pub struct Uitt {
 }
 
 const _: () = assert!(core::mem::size_of::<Uitt>() <= 1 << UITT_SIZE_BITS);
+
 const _: () = assert!(core::mem::size_of::<[UittEntry; UITT_ENTRIES]>() == 4096, "the entries fill the first page");
 
 /// The highest valid UITT index (the CPU's UITTSZ).
@@ -59,21 +59,19 @@ fn receiver_of(ptr: u64) -> &'static mut Receiver {
     unsafe { &mut *(ptr as *mut Receiver) }
 }
 
-fn uitt_of(cap: &Cap) -> &'static mut Uitt {
+fn uitt_of(cap: UittCap) -> &'static mut Uitt {
     // Safety: a UITT cap names a live UITT object.
-    unsafe { &mut *(cap.uitt_ptr() as *mut Uitt) }
+    unsafe { &mut *(cap.ptr() as *mut Uitt) }
 }
 
 /// The receiver bound to `t`, if any.
 pub fn receiver_of_thread(t: &Tcb) -> Option<&'static mut Receiver> {
-    let cap = t.slot_cap(tcb_slot::RECEIVER);
-    cap.is(CapType::UintrReceiver).then(|| receiver_of(cap.receiver_ptr()))
+    t.slot_cap(tcb_slot::RECEIVER).as_uintr_receiver().map(|cap| receiver_of(cap.ptr()))
 }
 
 /// The UITT bound to `t`, if any.
 pub fn uitt_of_thread(t: &Tcb) -> Option<&'static mut Uitt> {
-    let cap = t.slot_cap(tcb_slot::UITT);
-    cap.is(CapType::Uitt).then(|| uitt_of(&cap))
+    t.slot_cap(tcb_slot::UITT).as_uitt().map(uitt_of)
 }
 
 /// Which slots of the UINTR window are taken (`crate::uintr::window`).
@@ -114,16 +112,19 @@ fn release_window(vaddr: u64) {
 /// Retype created a receiver or a UITT (zeroed): map it where the CPU
 /// will look for it. Retype checked that a window slot is free.
 pub fn object_created(cap: &Cap) {
-    let ptr = if cap.is(CapType::UintrReceiver) { cap.receiver_ptr() } else { cap.uitt_ptr() };
-    let page = pptr_to_paddr(ptr) & !(paging::PAGE_SIZE - 1);
-    let window = map_into_window(page).expect("retype checks the UINTR window has room") + (ptr & (paging::PAGE_SIZE - 1));
-    if cap.is(CapType::UintrReceiver) {
-        let r = receiver_of(ptr);
-        r.window = window;
-        // Nothing posted to an unbound receiver interrupts anyone.
-        r.upid.set_sn(true);
-    } else {
-        uitt_of(cap).window = window;
+    let window_of = |ptr: u64| {
+        let page = pptr_to_paddr(ptr) & !(paging::PAGE_SIZE - 1);
+        map_into_window(page).expect("retype checks the UINTR window has room") + (ptr & (paging::PAGE_SIZE - 1))
+    };
+    match cap.view() {
+        CapView::UintrReceiver(receiver) => {
+            let r = receiver_of(receiver.ptr());
+            r.window = window_of(receiver.ptr());
+            // Nothing posted to an unbound receiver interrupts anyone.
+            r.upid.set_sn(true);
+        }
+        CapView::Uitt(uitt) => uitt_of(uitt).window = window_of(uitt.ptr()),
+        _ => unreachable!("object_created is given a receiver or UITT cap"),
     }
 }
 
@@ -133,8 +134,11 @@ pub fn object_created(cap: &Cap) {
 pub fn wake_receiver_thread(r: &Receiver, t: &Tcb) {
     // The wake interrupt may arrive while the kernel idles (no current thread).
     let running = sched::is_current(t) || t.state.is_runnable();
-    if !running && r.wake.cap.is(CapType::Notification) {
-        ipc::send_signal(r.wake.cap.ntfn_ptr(), r.wake.cap.ntfn_badge());
+    if running {
+        return;
+    }
+    if let Some(ntfn) = r.wake.cap.as_notification() {
+        ipc::send_signal(ntfn.ptr(), ntfn.badge());
     }
 }
 
@@ -165,8 +169,8 @@ enum ReceiverOp {
 /// # Safety
 /// `slot` is the live slot holding `cap` and the invocation's extra caps
 /// are live slots found by lookup.
-pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let r = receiver_of(cap.receiver_ptr());
+pub unsafe fn invoke_receiver(cap: UintrReceiverCap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let r = receiver_of(cap.ptr());
     let op = decode_receiver(r, inv)?;
     // Safety: per the caller's contract; `op` was just decoded.
     unsafe { perform_receiver(cap, slot, r, op) };
@@ -180,10 +184,10 @@ fn decode_receiver(r: &Receiver, inv: &Invocation<'_>) -> Result<ReceiverOp, Sys
                 user_error!("UintrReceiver BindTCB: Truncated message.");
                 return Err(SyscallError::TruncatedMessage);
             };
-            if !tcb_cap.is(CapType::Thread) {
+            let Some(tcb_cap) = tcb_cap.as_thread() else {
                 user_error!("UintrReceiver BindTCB: thread cap required.");
                 return Err(SyscallError::InvalidCapability { number: 1 });
-            }
+            };
             let (handler, stack_adjust) = (inv.arg(0), inv.arg(1));
             if !is_canonical(handler) {
                 user_error!("UintrReceiver BindTCB: handler address 0x{handler:x} is not canonical.");
@@ -193,7 +197,7 @@ fn decode_receiver(r: &Receiver, inv: &Invocation<'_>) -> Result<ReceiverOp, Sys
                 user_error!("UintrReceiver BindTCB: stack adjustment 0x{stack_adjust:x} is not canonical.");
                 return Err(SyscallError::InvalidArgument { number: 1 });
             }
-            let t = tcb_of(&tcb_cap);
+            let t = tcb_of(tcb_cap);
             if !r.tcb.is_null() || !t.slot_cap(tcb_slot::RECEIVER).is_null() {
                 user_error!("UintrReceiver BindTCB: receiver or thread already bound.");
                 return Err(SyscallError::IllegalOperation);
@@ -212,7 +216,7 @@ fn decode_receiver(r: &Receiver, inv: &Invocation<'_>) -> Result<ReceiverOp, Sys
                 user_error!("UintrReceiver SetNotification: Truncated message.");
                 return Err(SyscallError::TruncatedMessage);
             };
-            if !ntfn.is(CapType::Notification) || !ntfn.ntfn_can_send() {
+            if !ntfn.as_notification().is_some_and(|ntfn| ntfn.can_send()) {
                 user_error!("UintrReceiver SetNotification: notification cap with send rights required.");
                 return Err(SyscallError::InvalidCapability { number: 1 });
             }
@@ -228,10 +232,10 @@ fn decode_receiver(r: &Receiver, inv: &Invocation<'_>) -> Result<ReceiverOp, Sys
 /// # Safety
 /// `slot` is the live slot holding `cap`, the receiver `r` names, and
 /// `op` was just decoded for it.
-unsafe fn perform_receiver(cap: Cap, slot: *mut Cte, r: &mut Receiver, op: ReceiverOp) {
+unsafe fn perform_receiver(cap: UintrReceiverCap, slot: *mut Cte, r: &mut Receiver, op: ReceiverOp) {
     match op {
         ReceiverOp::BindTcb { tcb: t, handler, stack_adjust } => {
-            let held = Cap::uintr_receiver(cap.receiver_ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64));
+            let held = UintrReceiverCap::zeroed().with_ptr(cap.ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64)).cap();
             // Safety: `t` is a reference to a live TCB.
             unsafe { uintr_switch::unload(t) };
             // Safety: `slot` holds the invoked cap; decode found the TCB's
@@ -257,7 +261,7 @@ enum UittOp {
     /// Fill entry `index` from the receiver cap found in `src`.
     RegisterSender {
         index: usize,
-        receiver: Cap,
+        receiver: UintrReceiverCap,
         vector: u8,
         src: *mut Cte,
     },
@@ -267,8 +271,8 @@ enum UittOp {
 }
 
 /// Invocations of a UITT cap.
-pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let table = uitt_of(&cap);
+pub fn invoke_uitt(cap: UittCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let table = uitt_of(cap);
     let op = decode_uitt(table, inv)?;
     // Safety: just decoded.
     unsafe { perform_uitt(table, op) };
@@ -287,7 +291,7 @@ fn decode_uitt(table: &Uitt, inv: &Invocation<'_>) -> Result<UittOp, SyscallErro
                 user_error!("UITT RegisterSender: index {index} above {UITT_SIZE}.");
                 return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE });
             }
-            let Some(vector) = receiver.receiver_vector().filter(|_| receiver.is(CapType::UintrReceiver)) else {
+            let Some((receiver, vector)) = receiver.as_uintr_receiver().and_then(|r| Some((r, r.vector()?))) else {
                 user_error!("UITT RegisterSender: receiver cap required.");
                 return Err(SyscallError::InvalidCapability { number: 1 });
             };
@@ -321,10 +325,10 @@ unsafe fn perform_uitt(table: &mut Uitt, op: UittOp) {
     match op {
         UittOp::RegisterSender { index: i, receiver, vector, src } => {
             let entry = &mut table.entries[i] as *mut UittEntry as u64;
-            let held = receiver.held_by(ReceiverHolder::UittEntry(entry));
+            let held = receiver.held_by(ReceiverHolder::UittEntry(entry)).cap();
             // Safety: `src` was looked up; decode found the UITT slot empty.
             unsafe { cte::cte_insert(held, src, &mut table.slots[i]) };
-            table.entries[i] = UittEntry::new(vector, receiver_of(receiver.receiver_ptr()).window);
+            table.entries[i] = UittEntry::new(vector, receiver_of(receiver.ptr()).window);
         }
         UittOp::UnregisterSender { index } => delete_held(&mut table.slots[index]),
     }
@@ -350,7 +354,7 @@ pub(super) fn decode_tcb(target: &Tcb, inv: &Invocation<'_>) -> Result<TcbUittOp
                 user_error!("TCB BindUITT: Truncated message.");
                 return Err(SyscallError::TruncatedMessage);
             };
-            if !uitt.is(CapType::Uitt) {
+            if uitt.as_uitt().is_none() {
                 user_error!("TCB BindUITT: UITT cap required.");
                 return Err(SyscallError::InvalidCapability { number: 1 });
             }
@@ -392,14 +396,14 @@ pub(super) unsafe fn perform_tcb(target: &mut Tcb, op: TcbUittOp) {
 
 /// A receiver cap left its slot: undo what that copy stood for, and when
 /// it was the last cap to the receiver, release the wake notification.
-pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
-    match cap.receiver_holder() {
+pub fn receiver_cap_deleted(cap: UintrReceiverCap, is_final: bool) {
+    match cap.holder() {
         ReceiverHolder::UittEntry(entry) => {
             // Safety: the copy records the entry of the live UITT that holds it.
             unsafe { (entry as *mut UittEntry).write(UittEntry::INVALID) };
         }
         ReceiverHolder::Tcb(tcb) => {
-            let r = receiver_of(cap.receiver_ptr());
+            let r = receiver_of(cap.ptr());
             // Safety: the copy records the live TCB that holds it.
             let t = unsafe { &mut *(tcb as *mut Tcb) };
             uintr_switch::detach(t, r);
@@ -411,7 +415,7 @@ pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
         ReceiverHolder::User => {}
     }
     if is_final {
-        let r = receiver_of(cap.receiver_ptr());
+        let r = receiver_of(cap.ptr());
         delete_held(&mut r.wake);
         release_window(r.window);
     }
@@ -421,7 +425,7 @@ pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
 /// the one a TCB holds without asking the TCB), a thread that has the
 /// table loaded loads again; when it was the last cap, the entries' caps
 /// go with the table.
-pub fn uitt_cap_deleted(cap: &Cap, is_final: bool) {
+pub fn uitt_cap_deleted(cap: UittCap, is_final: bool) {
     let table = uitt_of(cap);
     uintr_switch::uitt_going(table.window);
     if !is_final {
@@ -445,8 +449,10 @@ pub enum Emulated {
 }
 
 const GP: u64 = 13;
+
 /// Page-fault error code: user mode, and write.
 const PF_USER: u64 = 1 << 2;
+
 const PF_WRITE: u64 = 1 << 1;
 
 /// Where user code of `t` reaches at `vaddr` with its own rights.
@@ -519,20 +525,20 @@ fn advance(t: &mut Tcb, len: usize) -> Emulated {
 }
 
 fn senduipi(t: &mut Tcb, index: u64) -> Emulated {
-    let uitt = t.slot_cap(tcb_slot::UITT);
-    if !uitt.is(CapType::Uitt) {
+    let Some(uitt) = t.slot_cap(tcb_slot::UITT).as_uitt() else {
         return Emulated::NotUintr;
-    }
+    };
     if index > UITT_SIZE {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
-    let table = uitt_of(&uitt);
+    let table = uitt_of(uitt);
     if !table.entries[index as usize].usable() {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
     // The entry names the UPID by its window address; the cap backing
     // the entry names the same receiver for the kernel.
-    let r = receiver_of(table.slots[index as usize].cap.receiver_ptr());
+    let receiver = table.slots[index as usize].cap.as_uintr_receiver().expect("a usable UITT entry is backed by a receiver cap");
+    let r = receiver_of(receiver.ptr());
     let entry = table.entries[index as usize];
     if model::post(&mut r.upid, entry.vector()) {
         notify(r);

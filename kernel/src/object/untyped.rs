@@ -2,7 +2,7 @@
 //! (free index), fan-out limit, device restrictions, and the reset that
 //! reclaims an untyped whose children are all gone.
 
-use super::cap::{vm_rights, Cap};
+use super::cap::{vm_rights, Cap, UntypedCap};
 use super::cap_rules::{frame_size_of_type, object_size_bits, TCB_OFFSET};
 use super::cnode::lookup_slot_for_cnode_op;
 use super::env::ObjectEnv;
@@ -45,7 +45,7 @@ struct Retype {
     is_device: bool,
 }
 
-fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, SyscallError> {
+fn decode(slot: *mut Cte, cap: UntypedCap, inv: &Invocation<'_>) -> Result<Retype, SyscallError> {
     if inv.label != sel4_compat::invocation::UNTYPED_RETYPE {
         user_error!("Untyped cap: Illegal operation attempted.");
         return Err(SyscallError::IllegalOperation);
@@ -88,11 +88,11 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
         // Safety: a slot from a lookup.
         unsafe { (*s).cap }
     };
-    if !node_cap.is(CapType::CNode) {
+    let Some(node_cap) = node_cap.as_cnode() else {
         user_error!("Untyped Retype: Destination cap invalid or read-only.");
         return Err(SyscallError::FailedLookup { source: false, fault: LookupFault::MissingCapability { bits_left: node_depth as u32 } });
-    }
-    let node_size = 1u64 << node_cap.cnode_radix();
+    };
+    let node_size = 1u64 << node_cap.radix();
     if node_offset > node_size - 1 {
         user_error!("Untyped Retype: Destination node offset #{} too large.", node_offset as i32);
         return Err(SyscallError::RangeError { min: 0, max: node_size - 1 });
@@ -105,7 +105,7 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
         user_error!("Untyped Retype: Requested destination window overruns size of node.");
         return Err(SyscallError::RangeError { min: 1, max: node_size - node_offset });
     }
-    let dest_cnode = node_cap.cnode_ptr();
+    let dest_cnode = node_cap.ptr();
     for i in node_offset..node_offset + node_window {
         let dest = (dest_cnode + (i << SLOT_BITS)) as *const Cte;
         // Safety: `i` is below the CNode's size.
@@ -116,16 +116,16 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
     }
 
     // Safety: the invoked slot is live.
-    let (free_index, reset) = if unsafe { cte::has_children(slot) } { (cap.untyped_free_index(), false) } else { (0, true) };
-    let region = cap.untyped_ptr();
+    let (free_index, reset) = if unsafe { cte::has_children(slot) } { (cap.free_index(), false) } else { (0, true) };
+    let region = cap.ptr();
     let free_ref = region + free_index_to_offset(free_index);
-    let free_bytes = (1u64 << cap.untyped_size_bits()) - free_index_to_offset(free_index);
+    let free_bytes = (1u64 << cap.size_bits()) - free_index_to_offset(free_index);
     if (free_bytes >> object_bits) < node_window {
         let size = if object_bits >= 64 { u64::MAX } else { 1 << object_bits };
         user_error!("Untyped Retype: Insufficient memory ({node_window} * {size} bytes needed, {free_bytes} bytes available).");
         return Err(SyscallError::NotEnoughMemory { bytes_left: free_bytes });
     }
-    let is_device = cap.untyped_is_device();
+    let is_device = cap.is_device();
     if is_device && !ty::is_frame_type(object_type) && object_type != ty::UNTYPED {
         user_error!("Untyped Retype: Creating kernel objects with device untyped");
         return Err(SyscallError::InvalidArgument { number: 1 });
@@ -144,20 +144,20 @@ fn decode(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<Retype, Sysc
 /// by that cap.
 unsafe fn reset(slot: *mut Cte, env: &mut dyn ObjectEnv) -> Result<(), InvocationError> {
     // Safety: per the caller's contract.
-    let cap = unsafe { (*slot).cap };
-    let bits = cap.untyped_size_bits();
-    let base = cap.untyped_ptr();
-    let offset = free_index_to_offset(cap.untyped_free_index());
+    let cap = unsafe { (*slot).cap }.as_untyped().expect("reset is given an untyped's slot");
+    let bits = cap.size_bits();
+    let base = cap.ptr();
+    let offset = free_index_to_offset(cap.free_index());
     if offset == 0 {
         return Ok(());
     }
-    if cap.untyped_is_device() || bits < RESET_CHUNK_BITS {
-        if !cap.untyped_is_device() {
+    if cap.is_device() || bits < RESET_CHUNK_BITS {
+        if !cap.is_device() {
             // Safety: the untyped's own memory.
             unsafe { core::ptr::write_bytes(base as *mut u8, 0, 1usize << bits) };
         }
         // Safety: per the caller's contract.
-        unsafe { (*slot).cap = cap.with_untyped_free_index(0) };
+        unsafe { (*slot).cap = cap.with_free_index(0).cap() };
         return Ok(());
     }
     let chunk = 1u64 << RESET_CHUNK_BITS;
@@ -166,7 +166,7 @@ unsafe fn reset(slot: *mut Cte, env: &mut dyn ObjectEnv) -> Result<(), Invocatio
         // Safety: `at..at + chunk` is inside the untyped's memory.
         unsafe {
             core::ptr::write_bytes((base + at) as *mut u8, 0, chunk as usize);
-            (*slot).cap = cap.with_untyped_free_index(offset_to_free_index(at));
+            (*slot).cap = cap.with_free_index(offset_to_free_index(at)).cap();
         }
         env.preemption_point()?;
         if at == 0 {
@@ -212,10 +212,10 @@ unsafe fn perform(r: Retype, env: &mut dyn ObjectEnv) -> Result<(), InvocationEr
     }
     let object_bits = object_size_bits(r.object_type, r.user_size);
     // Safety: per the caller's contract.
-    let cap = unsafe { (*r.src).cap };
+    let cap = unsafe { (*r.src).cap }.as_untyped().expect("retype's source is an untyped");
     let free_ref = r.base + (r.count << object_bits);
     // Safety: as above.
-    unsafe { (*r.src).cap = cap.with_untyped_free_index(offset_to_free_index(free_ref - cap.untyped_ptr())) };
+    unsafe { (*r.src).cap = cap.with_free_index(offset_to_free_index(free_ref - cap.ptr())).cap() };
     for i in 0..r.count {
         let new_cap = create_object(r.object_type, r.base + (i << object_bits), r.user_size, r.is_device);
         env.init_object(&new_cap);
@@ -232,14 +232,14 @@ unsafe fn perform(r: Retype, env: &mut dyn ObjectEnv) -> Result<(), InvocationEr
 /// # Safety
 /// `slot` holds `cap`; extra caps are live slots; kernel object invariants
 /// hold.
-pub unsafe fn invoke(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, env: &mut dyn ObjectEnv) -> Result<(), InvocationError> {
+pub unsafe fn invoke(slot: *mut Cte, cap: UntypedCap, inv: &Invocation<'_>, env: &mut dyn ObjectEnv) -> Result<(), InvocationError> {
     let r = decode(slot, cap, inv)?;
     // This kernel's extension: each receiver or UITT takes a slot of the
     // window where the CPU reads them; none left is memory exhausted.
     if is_uintr_object(r.object_type) && r.count > env.uintr_window_free() {
-        let used = if r.reset { 0 } else { free_index_to_offset(cap.untyped_free_index()) };
+        let used = if r.reset { 0 } else { free_index_to_offset(cap.free_index()) };
         user_error!("Untyped Retype: No room left in the kernel's user-interrupt window for {} objects.", r.count);
-        return Err(SyscallError::NotEnoughMemory { bytes_left: (1u64 << cap.untyped_size_bits()) - used }.into());
+        return Err(SyscallError::NotEnoughMemory { bytes_left: (1u64 << cap.size_bits()) - used }.into());
     }
     // Safety: just decoded.
     unsafe { perform(r, env) }

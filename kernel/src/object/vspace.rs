@@ -3,8 +3,8 @@
 //! ASIDControl_MakePool and ASIDPool_Assign, with seL4's checks and errors
 //! (a missing paging level is a failed lookup naming the bits left).
 
-use super::cap::{map_type, Cap, CapRights, FrameSize};
-use super::cap_rules::mask_cap_rights;
+use super::cap::{map_type, AsidPoolCap, Cap, CapRights, FrameCap, FrameSize, PagingCap, Pml4Cap, UntypedCap};
+use super::cap_rules::mask_vm_rights;
 use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use super::pte::{self, PRESENT as PTE_PRESENT, PS as PTE_PS};
@@ -56,11 +56,10 @@ fn find_vspace(asid: u64) -> Result<u64, SyscallError> {
 fn valid_root(inv: &Invocation<'_>) -> Result<(u64, u64), SyscallError> {
     let Some(slot) = inv.extra_cap(0) else { return Err(SyscallError::TruncatedMessage) };
     // Safety: looked up in the caller's CSpace.
-    let cap = unsafe { (*slot).cap };
-    if !(cap.is(CapType::Pml4) && cap.pml4_mapped()) {
+    let Some(cap) = unsafe { (*slot).cap }.as_mapped_pml4() else {
         return Err(SyscallError::InvalidCapability { number: 1 });
-    }
-    Ok((cap.pml4_ptr(), cap.pml4_asid()))
+    };
+    Ok((cap.ptr(), cap.asid()))
 }
 
 /// The ASID must still name that PML4.
@@ -90,33 +89,33 @@ enum FrameOp {
 }
 
 /// Frame invocations.
-pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: FrameCap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
     let op = decode_frame(cap, inv)?;
     perform_frame(caller, slot, cap, op, is_call);
     Ok(())
 }
 
-fn decode_frame(cap: Cap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallError> {
+fn decode_frame(cap: FrameCap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallError> {
     match inv.label {
         label::X86_PAGE_MAP => {
             if inv.length < 3 || inv.extra_cap(0).is_none() {
                 user_error!("X86Frame Map: Truncated message.");
                 return Err(SyscallError::TruncatedMessage);
             }
-            let size = cap.frame_size();
+            let size = cap.size();
             let (vaddr, rights_mask, attr) = (inv.arg(0), inv.arg(1), inv.arg(2));
             let (pml4, asid) =
                 valid_root(inv).inspect_err(|_| user_error!("X86FrameMap: Attempting to map frame into invalid page directory cap."))?;
-            if cap.frame_mapped_asid() != 0 {
-                if cap.frame_mapped_asid() != asid {
+            if cap.mapped_asid() != 0 {
+                if cap.mapped_asid() != asid {
                     user_error!("X86Frame: Attempting to remap frame into a different address space.");
                     return Err(SyscallError::InvalidCapability { number: 1 });
                 }
-                if cap.frame_map_type() != map_type::VSPACE {
+                if cap.map_type() != map_type::VSPACE {
                     user_error!("X86Frame: Attempting to remap frame with different mapping type");
                     return Err(SyscallError::IllegalOperation);
                 }
-                if cap.frame_mapped_vaddr() != vaddr {
+                if cap.mapped_vaddr() != vaddr {
                     user_error!("X86Frame: Attempting to map frame into multiple addresses");
                     return Err(SyscallError::InvalidArgument { number: 0 });
                 }
@@ -128,12 +127,12 @@ fn decode_frame(cap: Cap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallError>
                 }
             }
             check_asid(pml4, asid).inspect_err(|_| user_error!("X86Frame Map: The VSpace root's ASID does not name it."))?;
-            let rights = mask_cap_rights(CapRights(rights_mask), cap).frame_rights();
+            let rights = mask_vm_rights(cap.rights(), CapRights(rights_mask));
             if vaddr % (1 << size.bits()) != 0 {
                 user_error!("X86Frame Map: Address 0x{vaddr:x} is not aligned to the frame's size.");
                 return Err(SyscallError::AlignmentError);
             }
-            let paddr = pptr_to_paddr(cap.frame_base());
+            let paddr = pptr_to_paddr(cap.base());
             let (shift, large) = match size {
                 FrameSize::Small => (12, false),
                 FrameSize::Large => (21, true),
@@ -149,7 +148,7 @@ fn decode_frame(cap: Cap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallError>
             Ok(FrameOp::Map {
                 entry: e,
                 pte: pte::frame_entry(paddr, rights, attr, shift),
-                mapped_cap: Cap::frame(cap.frame_base(), size, cap.frame_rights(), cap.frame_is_device(), Some((asid, vaddr))),
+                mapped_cap: Cap::frame(cap.base(), size, cap.rights(), cap.is_device(), Some((asid, vaddr))),
             })
         }
         label::X86_PAGE_UNMAP => Ok(FrameOp::Unmap),
@@ -163,7 +162,7 @@ fn decode_frame(cap: Cap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallError>
 
 /// `op` is what [`decode_frame`] just returned for `cap` (its paging entry
 /// is the live one it looked up).
-fn perform_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, op: FrameOp, is_call: bool) {
+fn perform_frame(caller: &mut Tcb, slot: *mut Cte, cap: FrameCap, op: FrameOp, is_call: bool) {
     match op {
         FrameOp::Map { entry, pte, mapped_cap } => {
             write(entry, pte);
@@ -171,12 +170,12 @@ fn perform_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, op: FrameOp, is_cal
             set_cap(slot, mapped_cap);
         }
         FrameOp::Unmap => {
-            vspace::unmap_frame(&cap);
-            set_cap(slot, cap.frame_unmapped());
+            vspace::unmap_frame(cap);
+            set_cap(slot, cap.unmapped().cap());
         }
         FrameOp::GetAddress => {
             if is_call {
-                caller.ctx.regs.r10 = pptr_to_paddr(cap.frame_base());
+                caller.ctx.regs.r10 = pptr_to_paddr(cap.base());
                 caller.ctx.regs.rdi = 0;
                 caller.ctx.regs.rsi = MessageInfo::new(0, 0, 0, 1).0;
             }
@@ -203,17 +202,17 @@ enum TableOp {
 /// # Safety
 /// `slot` is the live slot holding `cap` and the invocation's extra caps
 /// are live slots found by lookup.
-pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub unsafe fn invoke_table(slot: *mut Cte, cap: PagingCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let op = decode_table(slot, cap, inv)?;
     // Safety: per the caller's contract; `op` was just decoded.
     unsafe { perform_table(slot, cap, op) };
     Ok(())
 }
 
-fn decode_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<TableOp, SyscallError> {
+fn decode_table(slot: *mut Cte, cap: PagingCap, inv: &Invocation<'_>) -> Result<TableOp, SyscallError> {
     let (map, unmap, shift) = match cap.cap_type() {
-        Some(CapType::Pdpt) => (label::X86_PDPT_MAP, label::X86_PDPT_UNMAP, 39),
-        Some(CapType::PageDirectory) => (label::X86_PAGE_DIRECTORY_MAP, label::X86_PAGE_DIRECTORY_UNMAP, 30),
+        CapType::Pdpt => (label::X86_PDPT_MAP, label::X86_PDPT_UNMAP, 39),
+        CapType::PageDirectory => (label::X86_PAGE_DIRECTORY_MAP, label::X86_PAGE_DIRECTORY_UNMAP, 30),
         _ => (label::X86_PAGE_TABLE_MAP, label::X86_PAGE_TABLE_UNMAP, 21),
     };
     // seL4 names the three kinds inconsistently; its words are kept.
@@ -242,7 +241,7 @@ fn decode_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<TableO
         user_error!("{name}: Truncated message.");
         return Err(SyscallError::TruncatedMessage);
     }
-    if cap.paging_mapped() {
+    if cap.mapped() {
         user_error!("{name}: {mapped}");
         return Err(SyscallError::InvalidCapability { number: 0 });
     }
@@ -259,30 +258,26 @@ fn decode_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<TableO
         user_error!("{name}: Something is already mapped at 0x{vaddr:x}.");
         return Err(SyscallError::DeleteFirst);
     }
-    let paddr = pptr_to_paddr(cap.paging_ptr());
-    Ok(TableOp::Map {
-        entry: e,
-        pte: pte::table_entry(paddr, attr),
-        mapped_cap: Cap::paging(cap.cap_type().unwrap(), cap.paging_ptr(), asid, Some(vaddr)),
-    })
+    let paddr = pptr_to_paddr(cap.ptr());
+    Ok(TableOp::Map { entry: e, pte: pte::table_entry(paddr, attr), mapped_cap: Cap::paging(cap.cap_type(), cap.ptr(), asid, Some(vaddr)) })
 }
 
 /// # Safety
 /// `slot` is the live slot holding `cap` and `op` was just decoded for
 /// it (an unmap found the cap final).
-unsafe fn perform_table(slot: *mut Cte, cap: Cap, op: TableOp) {
+unsafe fn perform_table(slot: *mut Cte, cap: PagingCap, op: TableOp) {
     match op {
         TableOp::Map { entry, pte, mapped_cap } => {
             write(entry, pte);
             set_cap(slot, mapped_cap);
         }
         TableOp::Unmap => {
-            if cap.paging_mapped() {
-                vspace::unmap_table(&cap);
+            if cap.mapped() {
+                vspace::unmap_table(cap);
                 // Safety: the table is owned by this (final) cap.
-                unsafe { core::ptr::write_bytes(cap.paging_ptr() as *mut u8, 0, 4096) };
+                unsafe { core::ptr::write_bytes(cap.ptr() as *mut u8, 0, 4096) };
             }
-            set_cap(slot, Cap::paging(cap.cap_type().unwrap(), cap.paging_ptr(), 0, None));
+            set_cap(slot, Cap::paging(cap.cap_type(), cap.ptr(), 0, None));
         }
     }
 }
@@ -291,7 +286,7 @@ unsafe fn perform_table(slot: *mut Cte, cap: Cap, op: TableOp) {
 /// becomes pool `pool_index`, its cap going to the empty slot `dest`.
 struct MakePool {
     ut_slot: *mut Cte,
-    ut: Cap,
+    ut: UntypedCap,
     dest: *mut Cte,
     pool_index: usize,
 }
@@ -324,10 +319,10 @@ fn decode_asid_control(inv: &Invocation<'_>) -> Result<MakePool, SyscallError> {
     };
     // Safety: extra caps were looked up in the caller's CSpace.
     let (ut, root) = unsafe { ((*ut_slot).cap, (*root_slot).cap) };
-    if !ut.is(CapType::Untyped) || ut.untyped_size_bits() != ASID_POOL_BITS || ut.untyped_is_device() {
+    let Some(ut) = ut.as_untyped().filter(|ut| ut.size_bits() == ASID_POOL_BITS && !ut.is_device()) else {
         user_error!("ASIDControlMakePool: The untyped is not a 4 KiB RAM untyped.");
         return Err(SyscallError::InvalidCapability { number: 1 });
-    }
+    };
     // Safety: a live slot.
     if unsafe { cte::has_children(ut_slot) } {
         user_error!("ASIDControlMakePool: The untyped has children.");
@@ -346,13 +341,13 @@ fn decode_asid_control(inv: &Invocation<'_>) -> Result<MakePool, SyscallError> {
 /// `op` was just decoded (its slots are live, nothing ran since).
 unsafe fn perform_make_pool(op: MakePool) {
     let MakePool { ut_slot, ut, dest, pool_index } = op;
-    let pool = ut.untyped_ptr();
+    let pool = ut.ptr();
     // Safety: decode found the untyped without children, so its memory is
     // free (caller's contract).
     unsafe { core::ptr::write_bytes(pool as *mut u8, 0, 1 << ASID_POOL_BITS) };
     // Safety: as above; the slots are live and decode found `dest` empty.
     unsafe {
-        (*ut_slot).cap = ut.with_untyped_free_index(max_free_index(ASID_POOL_BITS));
+        (*ut_slot).cap = ut.with_free_index(max_free_index(ASID_POOL_BITS)).cap();
         cte::insert_new_cap(ut_slot, dest, Cap::asid_pool(pool, pool_index as u64 * ASID_POOL_ENTRIES));
     }
     vspace::set_asid_pool(pool_index as u64 * ASID_POOL_ENTRIES, pool);
@@ -362,20 +357,20 @@ unsafe fn perform_make_pool(op: MakePool) {
 /// whose free pool entry is `entry`.
 struct Assign {
     vs_slot: *mut Cte,
-    vs: Cap,
+    vs: Pml4Cap,
     entry: *mut u64,
     asid: u64,
 }
 
 /// ASIDPool_Assign.
-pub fn invoke_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub fn invoke_asid_pool(cap: AsidPoolCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let op = decode_asid_pool(cap, inv)?;
     // Safety: just decoded.
     unsafe { perform_assign(op) };
     Ok(())
 }
 
-fn decode_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<Assign, SyscallError> {
+fn decode_asid_pool(cap: AsidPoolCap, inv: &Invocation<'_>) -> Result<Assign, SyscallError> {
     if inv.label != label::X86_ASID_POOL_ASSIGN {
         user_error!("X86ASIDPool: Illegal operation.");
         return Err(SyscallError::IllegalOperation);
@@ -385,18 +380,17 @@ fn decode_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<Assign, SyscallErr
         return Err(SyscallError::TruncatedMessage);
     };
     // Safety: looked up in the caller's CSpace.
-    let vs = unsafe { (*vs_slot).cap };
-    if !vs.is(CapType::Pml4) || vs.pml4_mapped() {
+    let Some(vs) = unsafe { (*vs_slot).cap }.as_pml4().filter(|pml4| !pml4.mapped()) else {
         user_error!("X86ASIDPool: Invalid vspace root.");
         return Err(SyscallError::InvalidCapability { number: 1 });
-    }
+    };
     let base = cap.asid_base();
     let pool = vspace::asid_pool((base / ASID_POOL_ENTRIES) as usize);
     if pool == 0 {
         user_error!("X86ASIDPool: The pool no longer exists.");
         return Err(failed_lookup(LookupFault::InvalidRoot));
     }
-    if pool != cap.asid_pool_ptr() {
+    if pool != cap.ptr() {
         user_error!("X86ASIDPool: The cap names a pool that was replaced.");
         return Err(SyscallError::InvalidCapability { number: 0 });
     }
@@ -415,7 +409,7 @@ fn decode_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<Assign, SyscallErr
 unsafe fn perform_assign(op: Assign) {
     // Safety: per the caller's contract.
     unsafe {
-        op.entry.write(op.vs.pml4_ptr());
-        (*op.vs_slot).cap = Cap::pml4(op.vs.pml4_ptr(), op.asid, true);
+        op.entry.write(op.vs.ptr());
+        (*op.vs_slot).cap = Cap::pml4(op.vs.ptr(), op.asid, true);
     }
 }

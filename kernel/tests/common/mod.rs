@@ -8,9 +8,8 @@ use kernel::cspace::cte::{Cte, MdbNode};
 use kernel::object::cap::Cap;
 use kernel::object::cap_rules::{cap_ptr, cap_size_bits};
 use kernel::object::env::{ObjectEnv, Preempted};
-use kernel::object::invocation::{Invocation, InvocationError};
+use kernel::object::invocation::{Invocation, InvocationError, SyscallError};
 use kernel::object::{cnode, untyped};
-use sel4_compat::caps::CapType;
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 
 pub const ROOT_RADIX: u32 = 8;
@@ -126,7 +125,7 @@ impl World {
         let inv = self.invocation(label, args, extra, &mut buffer);
         let env = &mut self.env as *mut TestEnv;
         // Safety: every slot is in the world; `env` is not aliased while used.
-        unsafe { cnode::invoke(cnode_cap, &inv, core::ptr::null_mut(), &mut *env) }
+        unsafe { cnode::invoke(cnode_cap.as_cnode().expect("a CNode cap to invoke"), &inv, core::ptr::null_mut(), &mut *env) }
     }
 
     pub fn cnode(&mut self, label: u64, args: &[u64], extra: &[u64]) -> Result<(), InvocationError> {
@@ -147,7 +146,11 @@ impl World {
     pub fn untyped_raw(&mut self, ut_slot: u64, label: u64, args: &[u64], extra: &[u64]) -> Result<(), InvocationError> {
         let mut buffer = [0u64; 120];
         let inv = self.invocation(label, args, extra, &mut buffer);
-        let cap = self.cap(ut_slot);
+        // The kernel dispatches any other cap to its own type's invocations;
+        // here (random operations name any slot) it is simply refused.
+        let Some(cap) = self.cap(ut_slot).as_untyped() else {
+            return Err(InvocationError::Syscall(SyscallError::InvalidCapability { number: 0 }));
+        };
         let slot = self.slot(ut_slot);
         let env = &mut self.env as *mut TestEnv;
         // Safety: as above.
@@ -219,7 +222,7 @@ impl World {
             .cnode
             .iter()
             .map(|c| c.cap)
-            .filter(|c| kernel::object::cap_rules::cap_is_physical(c) && !(c.is(CapType::CNode) && c.cnode_ptr() == own_cnode))
+            .filter(|c| kernel::object::cap_rules::cap_is_physical(c) && c.as_cnode().is_none_or(|c| c.ptr() != own_cnode))
             .map(|c| region(&c))
             .collect();
         for &(start, end) in &physical {
@@ -233,12 +236,11 @@ impl World {
             }
         }
         for u in 0..ROOT_SLOTS as u64 {
-            let ut = self.cap(u);
-            if !ut.is(CapType::Untyped) {
+            let Some(ut) = self.cap(u).as_untyped() else {
                 continue;
-            }
-            let (start, end) = region(&ut);
-            let watermark = start + untyped::free_index_to_offset(ut.untyped_free_index());
+            };
+            let (start, end) = region(&ut.cap());
+            let watermark = start + untyped::free_index_to_offset(ut.free_index());
             for d in self.descendants(u) {
                 let (ds, de) = region(&self.cap(d));
                 assert!(start <= ds && de <= end, "descendant {d} outside its untyped");

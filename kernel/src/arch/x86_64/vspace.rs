@@ -4,7 +4,7 @@
 
 use crate::config::{paddr_to_pptr, pptr_to_paddr};
 use crate::kernel_state::KernelCell;
-use crate::object::cap::{map_type, Cap};
+use crate::object::cap::{map_type, FrameCap, PagingCap};
 use crate::object::pte::{ADDR_MASK, PRESENT, PS};
 use sel4_compat::caps::CapType;
 
@@ -94,26 +94,26 @@ fn clear_if_points_at(asid: u64, vaddr: u64, shift: u32, target_pptr: u64) {
 }
 
 /// Removes the mapping a frame cap made (seL4's `unmapPage`).
-pub fn unmap_frame(cap: &Cap) {
-    if cap.frame_map_type() != map_type::VSPACE || cap.frame_mapped_asid() == 0 {
+pub fn unmap_frame(frame: FrameCap) {
+    if frame.map_type() != map_type::VSPACE || frame.mapped_asid() == 0 {
         return;
     }
-    let shift = cap.frame_size().bits();
-    clear_if_points_at(cap.frame_mapped_asid(), cap.frame_mapped_vaddr(), shift, cap.frame_base());
+    let shift = frame.size().bits();
+    clear_if_points_at(frame.mapped_asid(), frame.mapped_vaddr(), shift, frame.base());
 }
 
 /// Removes a PDPT, page directory or page table from the VSpace it is
 /// mapped in (everything mapped through it becomes unreachable).
-pub fn unmap_table(cap: &Cap) {
-    if !cap.paging_mapped() {
+pub fn unmap_table(table: PagingCap) {
+    if !table.mapped() {
         return;
     }
-    let shift = match cap.cap_type() {
-        Some(CapType::Pdpt) => 39,
-        Some(CapType::PageDirectory) => 30,
+    let shift = match table.cap_type() {
+        CapType::Pdpt => 39,
+        CapType::PageDirectory => 30,
         _ => 21,
     };
-    clear_if_points_at(cap.paging_asid(), cap.paging_mapped_vaddr(), shift, cap.paging_ptr());
+    clear_if_points_at(table.mapped_asid(), table.mapped_vaddr(), shift, table.ptr());
 }
 
 /// Drops `asid`'s assignment if it still names `pml4` (seL4's

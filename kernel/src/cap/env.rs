@@ -4,7 +4,7 @@
 //! environment) and in the kernel (where threads, IPC queues, address
 //! spaces and interrupts live).
 
-use super::cap::Cap;
+use super::Cap;
 
 /// A long operation stopped at a preemption point; the invoking thread
 /// restarts the system call later and the operation continues where the

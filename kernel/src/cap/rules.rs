@@ -2,31 +2,31 @@
 //! stored: which caps name the same object or region, what deriving,
 //! masking and minting produce, and which derived caps are revocable.
 
-use super::cap::{mask, vm_rights, Cap, CapRights, FrameSize, ZOMBIE_TYPE_TCB};
+use super::{mask, vm_rights, Cap, CapRights, CapView, EndpointCap, FrameSize, ZOMBIE_TYPE_TCB};
 use sel4_compat::caps::CapType;
 use sel4_compat::objects::*;
 use sel4_compat::uintr::{self, UINTR_RECEIVER_SIZE_BITS, UITT_SIZE_BITS};
 
 /// Size in bits of the object a cap covers (0 for caps with no object).
 pub fn cap_size_bits(cap: &Cap) -> u32 {
-    match cap.cap_type() {
-        Some(CapType::Untyped) => cap.untyped_size_bits(),
-        Some(CapType::Endpoint) => ENDPOINT_BITS,
-        Some(CapType::Notification) => NOTIFICATION_BITS,
-        Some(CapType::CNode) => cap.cnode_radix() + SLOT_BITS,
-        Some(CapType::Thread) => TCB_BITS,
-        Some(CapType::Zombie) => {
-            if cap.zombie_type() == ZOMBIE_TYPE_TCB {
+    match cap.view() {
+        CapView::Untyped(ut) => ut.size_bits(),
+        CapView::Endpoint(_) => ENDPOINT_BITS,
+        CapView::Notification(_) => NOTIFICATION_BITS,
+        CapView::CNode(cn) => cn.radix() + SLOT_BITS,
+        CapView::Thread(_) => TCB_BITS,
+        CapView::Zombie(z) => {
+            if z.zombie_type() == ZOMBIE_TYPE_TCB {
                 TCB_BITS
             } else {
-                (cap.zombie_type() & mask(6)) as u32 + SLOT_BITS
+                (z.zombie_type() & mask(6)) as u32 + SLOT_BITS
             }
         }
-        Some(CapType::Frame) => cap.frame_size().bits(),
-        Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt | CapType::Pml4) => PAGE_TABLE_BITS,
-        Some(CapType::AsidPool) => ASID_POOL_BITS,
-        Some(CapType::UintrReceiver) => UINTR_RECEIVER_SIZE_BITS,
-        Some(CapType::Uitt) => UITT_SIZE_BITS,
+        CapView::Frame(f) => f.size().bits(),
+        CapView::PageTable(_) | CapView::PageDirectory(_) | CapView::Pdpt(_) | CapView::Pml4(_) => PAGE_TABLE_BITS,
+        CapView::AsidPool(_) => ASID_POOL_BITS,
+        CapView::UintrReceiver(_) => UINTR_RECEIVER_SIZE_BITS,
+        CapView::Uitt(_) => UITT_SIZE_BITS,
         _ => 0,
     }
 }
@@ -56,21 +56,27 @@ pub fn cap_is_physical(cap: &Cap) -> bool {
 
 /// Kernel address of the start of the object (for a TCB, of its cap slots).
 pub fn cap_ptr(cap: &Cap) -> u64 {
-    match cap.cap_type() {
-        Some(CapType::Untyped) => cap.untyped_ptr(),
-        Some(CapType::Endpoint) => cap.ep_ptr(),
-        Some(CapType::Notification) => cap.ntfn_ptr(),
-        Some(CapType::CNode) => cap.cnode_ptr(),
-        Some(CapType::Thread) => tcb_object_base(cap.tcb_ptr()),
-        Some(CapType::Zombie) => cap.zombie_ptr(),
-        Some(CapType::Frame) => cap.frame_base(),
-        Some(CapType::PageTable | CapType::PageDirectory | CapType::Pdpt) => cap.paging_ptr(),
-        Some(CapType::Pml4) => cap.pml4_ptr(),
-        Some(CapType::AsidPool) => cap.asid_pool_ptr(),
-        Some(CapType::UintrReceiver) => cap.receiver_ptr(),
-        Some(CapType::Uitt) => cap.uitt_ptr(),
+    match cap.view() {
+        CapView::Untyped(ut) => ut.ptr(),
+        CapView::Endpoint(ep) => ep.ptr(),
+        CapView::Notification(ntfn) => ntfn.ptr(),
+        CapView::CNode(cn) => cn.ptr(),
+        CapView::Thread(t) => tcb_object_base(t.tcb()),
+        CapView::Zombie(z) => z.ptr(),
+        CapView::Frame(f) => f.base(),
+        CapView::PageTable(_) | CapView::PageDirectory(_) | CapView::Pdpt(_) => paging_ptr(cap),
+        CapView::Pml4(pml4) => pml4.ptr(),
+        CapView::AsidPool(pool) => pool.ptr(),
+        CapView::UintrReceiver(r) => r.ptr(),
+        CapView::Uitt(u) => u.ptr(),
         _ => 0,
     }
+}
+
+/// The table a PDPT, page directory or page table cap names (0 for any
+/// other cap).
+fn paging_ptr(cap: &Cap) -> u64 {
+    cap.as_paging().map_or(0, |p| p.ptr())
 }
 
 /// A thread cap points this far into the TCB object; the TCB's own cap
@@ -84,54 +90,55 @@ pub const fn tcb_object_base(tcb_ptr: u64) -> u64 {
 /// seL4's `sameRegionAs`: `b` is `a` or lies within the region `a` covers.
 pub fn same_region_as(a: &Cap, b: &Cap) -> bool {
     let bt = b.cap_type();
-    match a.cap_type() {
-        Some(CapType::Untyped) => {
+    match a.view() {
+        CapView::Untyped(ut) => {
             if !cap_is_physical(b) {
                 return false;
             }
-            let a_base = a.untyped_ptr();
+            let a_base = ut.ptr();
             let b_base = cap_ptr(b);
-            let a_top = a_base.wrapping_add(mask(a.untyped_size_bits()));
+            let a_top = a_base.wrapping_add(mask(ut.size_bits()));
             let b_top = b_base.wrapping_add(mask(cap_size_bits(b)));
             a_base <= b_base && b_top <= a_top && b_base <= b_top
         }
-        Some(CapType::Endpoint) => bt == Some(CapType::Endpoint) && a.ep_ptr() == b.ep_ptr(),
-        Some(CapType::Notification) => bt == Some(CapType::Notification) && a.ntfn_ptr() == b.ntfn_ptr(),
-        Some(CapType::CNode) => bt == Some(CapType::CNode) && a.cnode_ptr() == b.cnode_ptr() && a.cnode_radix() == b.cnode_radix(),
-        Some(CapType::Thread) => bt == Some(CapType::Thread) && a.tcb_ptr() == b.tcb_ptr(),
-        Some(CapType::Reply) => bt == Some(CapType::Reply) && a.reply_tcb() == b.reply_tcb(),
-        Some(CapType::Domain) => bt == Some(CapType::Domain),
-        Some(CapType::IrqControl) => matches!(bt, Some(CapType::IrqControl | CapType::IrqHandler)),
-        Some(CapType::IrqHandler) => bt == Some(CapType::IrqHandler) && a.irq() == b.irq(),
-        Some(CapType::Frame) => {
-            if bt != Some(CapType::Frame) {
+        CapView::Endpoint(ep) => b.as_endpoint().is_some_and(|b| ep.ptr() == b.ptr()),
+        CapView::Notification(ntfn) => b.as_notification().is_some_and(|b| ntfn.ptr() == b.ptr()),
+        CapView::CNode(cn) => b.as_cnode().is_some_and(|b| cn.ptr() == b.ptr() && cn.radix() == b.radix()),
+        CapView::Thread(t) => b.as_thread().is_some_and(|b| t.tcb() == b.tcb()),
+        CapView::Reply(r) => b.as_reply().is_some_and(|b| r.tcb() == b.tcb()),
+        CapView::Domain(_) => bt == Some(CapType::Domain),
+        CapView::IrqControl(_) => matches!(bt, Some(CapType::IrqControl | CapType::IrqHandler)),
+        CapView::IrqHandler(h) => b.as_irq_handler().is_some_and(|b| h.irq() == b.irq()),
+        CapView::Frame(fa) => {
+            let Some(fb) = b.as_frame() else {
                 return false;
-            }
-            let (bot_a, bot_b) = (a.frame_base(), b.frame_base());
-            let top_a = bot_a + mask(a.frame_size().bits());
-            let top_b = bot_b + mask(b.frame_size().bits());
+            };
+            let (bot_a, bot_b) = (fa.base(), fb.base());
+            let top_a = bot_a + mask(fa.size().bits());
+            let top_b = bot_b + mask(fb.size().bits());
             bot_a <= bot_b && top_a >= top_b && bot_b <= top_b
         }
-        Some(t @ (CapType::PageTable | CapType::PageDirectory | CapType::Pdpt)) => bt == Some(t) && a.paging_ptr() == b.paging_ptr(),
-        Some(CapType::Pml4) => bt == Some(CapType::Pml4) && a.pml4_ptr() == b.pml4_ptr(),
-        Some(CapType::AsidControl) => bt == Some(CapType::AsidControl),
-        Some(CapType::AsidPool) => bt == Some(CapType::AsidPool) && a.asid_pool_ptr() == b.asid_pool_ptr(),
-        Some(CapType::IoPortControl) => matches!(bt, Some(CapType::IoPortControl | CapType::IoPort)),
-        Some(CapType::IoPort) => bt == Some(CapType::IoPort) && a.io_port_first() == b.io_port_first() && a.io_port_last() == b.io_port_last(),
-        Some(CapType::UintrReceiver) => bt == Some(CapType::UintrReceiver) && a.receiver_ptr() == b.receiver_ptr(),
-        Some(CapType::Uitt) => bt == Some(CapType::Uitt) && a.uitt_ptr() == b.uitt_ptr(),
+        CapView::PageTable(_) | CapView::PageDirectory(_) | CapView::Pdpt(_) => bt == a.cap_type() && paging_ptr(a) == paging_ptr(b),
+        CapView::Pml4(pml4) => b.as_pml4().is_some_and(|b| pml4.ptr() == b.ptr()),
+        CapView::AsidControl(_) => bt == Some(CapType::AsidControl),
+        CapView::AsidPool(pool) => b.as_asid_pool().is_some_and(|b| pool.ptr() == b.ptr()),
+        CapView::IoPortControl(_) => matches!(bt, Some(CapType::IoPortControl | CapType::IoPort)),
+        CapView::IoPort(io) => b.as_io_port().is_some_and(|b| io.first() == b.first() && io.last() == b.last()),
+        CapView::UintrReceiver(r) => b.as_uintr_receiver().is_some_and(|b| r.ptr() == b.ptr()),
+        CapView::Uitt(u) => b.as_uitt().is_some_and(|b| u.ptr() == b.ptr()),
         _ => false,
     }
 }
 
 /// seL4's `sameObjectAs`: `b` names exactly the object `a` names.
 pub fn same_object_as(a: &Cap, b: &Cap) -> bool {
-    match a.cap_type() {
-        Some(CapType::Untyped | CapType::IrqControl) => false,
-        Some(CapType::IoPortControl) if b.is(CapType::IoPort) => false,
-        Some(CapType::Frame) if b.is(CapType::Frame) => {
-            a.frame_base() == b.frame_base() && a.frame_size() == b.frame_size() && a.frame_is_device() == b.frame_is_device()
-        }
+    match a.view() {
+        CapView::Untyped(_) | CapView::IrqControl(_) => false,
+        CapView::IoPortControl(_) if b.is(CapType::IoPort) => false,
+        CapView::Frame(fa) if b.is(CapType::Frame) => match b.as_frame() {
+            Some(fb) => fa.base() == fb.base() && fa.size() == fb.size() && fa.is_device() == fb.is_device(),
+            None => false,
+        },
         _ => same_region_as(a, b),
     }
 }
@@ -139,15 +146,17 @@ pub fn same_object_as(a: &Cap, b: &Cap) -> bool {
 /// seL4's `isCapRevocable`: whether a cap derived from `src` becomes the
 /// head of its own revocable subtree.
 pub fn is_cap_revocable(derived: &Cap, src: &Cap) -> bool {
-    match derived.cap_type() {
-        Some(CapType::Endpoint) => derived.ep_badge() != src.ep_badge(),
-        Some(CapType::Notification) => derived.ntfn_badge() != src.ntfn_badge(),
-        Some(CapType::IrqHandler) => src.is(CapType::IrqControl),
-        Some(CapType::Untyped) => true,
-        Some(CapType::IoPort) => src.is(CapType::IoPortControl),
+    match derived.view() {
+        // The source of a derived endpoint, notification or receiver cap
+        // is a cap of the same type.
+        CapView::Endpoint(ep) => Some(ep.badge()) != src.as_endpoint().map(|s| s.badge()),
+        CapView::Notification(ntfn) => Some(ntfn.badge()) != src.as_notification().map(|s| s.badge()),
+        CapView::IrqHandler(_) => src.is(CapType::IrqControl),
+        CapView::Untyped(_) => true,
+        CapView::IoPort(_) => src.is(CapType::IoPortControl),
         // Minting a vector starts a subtree that revokes on its own, as
         // minting a badge does.
-        Some(CapType::UintrReceiver) => derived.receiver_vector() != src.receiver_vector(),
+        CapView::UintrReceiver(r) => Some(r.vector()) != src.as_uintr_receiver().map(|s| s.vector()),
         _ => false,
     }
 }
@@ -163,29 +172,41 @@ pub struct NotDerivable;
 /// caller. `Err(NotDerivable)` is seL4_IllegalOperation; a null result
 /// means the cap cannot be copied at all.
 pub fn derive_cap_ignoring_children(cap: Cap) -> Result<Cap, NotDerivable> {
-    match cap.cap_type() {
-        Some(CapType::Zombie | CapType::IrqControl | CapType::Reply | CapType::IoPortControl) => Ok(Cap::NULL),
-        Some(t @ (CapType::PageTable | CapType::PageDirectory | CapType::Pdpt)) => {
-            if cap.paging_mapped() {
+    match cap.view() {
+        CapView::Zombie(_) | CapView::IrqControl(_) | CapView::Reply(_) | CapView::IoPortControl(_) => Ok(Cap::NULL),
+        CapView::PageTable(pt) => {
+            if pt.mapped() {
                 Ok(cap)
             } else {
-                match t {
-                    CapType::PageTable => user_error!("Deriving an unmapped PT cap"),
-                    CapType::PageDirectory => user_error!("Deriving a PD cap without an assigned ASID"),
-                    _ => user_error!("Deriving an unmapped PTPD cap"),
-                }
+                user_error!("Deriving an unmapped PT cap");
                 Err(NotDerivable)
             }
         }
-        Some(CapType::Pml4) => {
-            if cap.pml4_mapped() {
+        CapView::PageDirectory(pd) => {
+            if pd.mapped() {
+                Ok(cap)
+            } else {
+                user_error!("Deriving a PD cap without an assigned ASID");
+                Err(NotDerivable)
+            }
+        }
+        CapView::Pdpt(pdpt) => {
+            if pdpt.mapped() {
+                Ok(cap)
+            } else {
+                user_error!("Deriving an unmapped PTPD cap");
+                Err(NotDerivable)
+            }
+        }
+        CapView::Pml4(pml4) => {
+            if pml4.mapped() {
                 Ok(cap)
             } else {
                 user_error!("Deriving a PML4 cap without an assigned ASID");
                 Err(NotDerivable)
             }
         }
-        Some(CapType::Frame) => Ok(cap.frame_unmapped()),
+        CapView::Frame(f) => Ok(f.unmapped().cap()),
         _ => Ok(cap),
     }
 }
@@ -193,36 +214,36 @@ pub fn derive_cap_ignoring_children(cap: Cap) -> Result<Cap, NotDerivable> {
 /// seL4's `updateCapData`: Mint's badge or guard, or Mutate's (with
 /// `preserve`). A null result means the new data is not allowed.
 pub fn update_cap_data(preserve: bool, data: u64, cap: Cap) -> Cap {
-    match cap.cap_type() {
-        Some(CapType::Endpoint) => {
-            if !preserve && cap.ep_badge() == 0 {
-                cap.with_badge(data)
+    match cap.view() {
+        CapView::Endpoint(ep) => {
+            if !preserve && ep.badge() == 0 {
+                ep.with_badge(data).cap()
             } else {
                 Cap::NULL
             }
         }
-        Some(CapType::Notification) => {
-            if !preserve && cap.ntfn_badge() == 0 {
-                cap.with_badge(data)
+        CapView::Notification(ntfn) => {
+            if !preserve && ntfn.badge() == 0 {
+                ntfn.with_badge(data).cap()
             } else {
                 Cap::NULL
             }
         }
         // A vector is minted once, like a badge, and must be one of the 64.
-        Some(CapType::UintrReceiver) => {
-            if !preserve && cap.receiver_vector().is_none() && data < 64 {
-                cap.with_receiver_vector(data as u8)
+        CapView::UintrReceiver(r) => {
+            if !preserve && r.vector().is_none() && data < 64 {
+                r.with_vector(data as u8).cap()
             } else {
                 Cap::NULL
             }
         }
-        Some(CapType::CNode) => {
+        CapView::CNode(cn) => {
             let guard_size = (data & 0x3f) as u32;
-            if guard_size + cap.cnode_radix() > 64 {
+            if guard_size + cn.radix() > 64 {
                 Cap::NULL
             } else {
                 let guard = (data >> 6) & mask(guard_size);
-                cap.with_cnode_guard(guard, guard_size)
+                cn.with_guard_and_size(guard, guard_size).cap()
             }
         }
         _ => cap,
@@ -230,7 +251,7 @@ pub fn update_cap_data(preserve: bool, data: u64, cap: Cap) -> Cap {
 }
 
 /// Frame rights after masking with user rights (seL4's `maskVMRights`).
-fn mask_vm_rights(rights: u64, mask_rights: CapRights) -> u64 {
+pub fn mask_vm_rights(rights: u64, mask_rights: CapRights) -> u64 {
     if rights == vm_rights::READ_ONLY && mask_rights.allow_read() {
         return vm_rights::READ_ONLY;
     }
@@ -242,25 +263,25 @@ fn mask_vm_rights(rights: u64, mask_rights: CapRights) -> u64 {
 
 /// seL4's `maskCapRights`.
 pub fn mask_cap_rights(rights: CapRights, cap: Cap) -> Cap {
-    match cap.cap_type() {
-        Some(CapType::Endpoint) => cap.with_ep_rights(
-            cap.ep_can_send() && rights.allow_write(),
-            cap.ep_can_receive() && rights.allow_read(),
-            cap.ep_can_grant() && rights.allow_grant(),
-            cap.ep_can_grant_reply() && rights.allow_grant_reply(),
-        ),
-        Some(CapType::Notification) => {
-            cap.with_ntfn_rights(cap.ntfn_can_send() && rights.allow_write(), cap.ntfn_can_receive() && rights.allow_read())
-        }
-        Some(CapType::Reply) => cap.with_reply_can_grant(cap.reply_can_grant() && rights.allow_grant()),
-        Some(CapType::Frame) => cap.with_frame_rights(mask_vm_rights(cap.frame_rights(), rights)),
+    match cap.view() {
+        CapView::Endpoint(ep) => ep
+            .with_rights(
+                ep.can_send() && rights.allow_write(),
+                ep.can_receive() && rights.allow_read(),
+                ep.can_grant() && rights.allow_grant(),
+                ep.can_grant_reply() && rights.allow_grant_reply(),
+            )
+            .cap(),
+        CapView::Notification(ntfn) => ntfn.with_rights(ntfn.can_send() && rights.allow_write(), ntfn.can_receive() && rights.allow_read()).cap(),
+        CapView::Reply(r) => r.with_can_grant(r.can_grant() && rights.allow_grant()).cap(),
+        CapView::Frame(f) => f.with_rights(mask_vm_rights(f.rights(), rights)).cap(),
         _ => cap,
     }
 }
 
-/// Rights CancelBadgedSends requires of the endpoint cap: all four.
-pub fn has_cancel_send_rights(cap: &Cap) -> bool {
-    cap.is(CapType::Endpoint) && cap.ep_can_send() && cap.ep_can_receive() && cap.ep_can_grant() && cap.ep_can_grant_reply()
+/// The endpoint cap CancelBadgedSends may use: one with all four rights.
+pub fn endpoint_with_cancel_send_rights(cap: &Cap) -> Option<EndpointCap> {
+    cap.as_endpoint().filter(|ep| ep.can_send() && ep.can_receive() && ep.can_grant() && ep.can_grant_reply())
 }
 
 /// Frame size of a frame object type, if it is one.
@@ -314,7 +335,7 @@ mod tests {
     fn badges_and_revocability() {
         let ep = Cap::endpoint(EP, 0, true, true, true, true);
         let minted = update_cap_data(false, 7, ep);
-        assert_eq!(minted.ep_badge(), 7);
+        assert_eq!(minted.as_endpoint().unwrap().badge(), 7);
         assert!(is_cap_revocable(&minted, &ep));
         assert!(!is_cap_revocable(&ep, &ep));
         // A badged cap cannot be re-badged, and Mutate cannot badge.
@@ -326,9 +347,10 @@ mod tests {
     fn cnode_guard_update() {
         let cn = Cap::cnode(0xffff_ff80_0100_0000, 10, 0, 0);
         let g = update_cap_data(false, (5 << 6) | 3, cn);
-        assert_eq!((g.cnode_guard(), g.cnode_guard_size()), (5, 3));
+        let g = g.as_cnode().unwrap();
+        assert_eq!((g.guard(), g.guard_size()), (5, 3));
         // Guard bits beyond the guard size are dropped.
-        assert_eq!(update_cap_data(false, (0xff << 6) | 2, cn).cnode_guard(), 3);
+        assert_eq!(update_cap_data(false, (0xff << 6) | 2, cn).as_cnode().unwrap().guard(), 3);
         assert!(update_cap_data(false, 55, cn).is_null(), "radix 10 + guard 55 exceeds 64 bits");
     }
 
@@ -336,12 +358,13 @@ mod tests {
     fn rights_masking() {
         let ep = Cap::endpoint(EP, 0, true, true, true, true);
         let ro = mask_cap_rights(CapRights(2), ep);
-        assert!(!ro.ep_can_send() && ro.ep_can_receive() && !ro.ep_can_grant());
-        assert!(!has_cancel_send_rights(&ro) && has_cancel_send_rights(&ep));
+        let ro_ep = ro.as_endpoint().unwrap();
+        assert!(!ro_ep.can_send() && ro_ep.can_receive() && !ro_ep.can_grant());
+        assert!(endpoint_with_cancel_send_rights(&ro).is_none() && endpoint_with_cancel_send_rights(&ep).is_some());
         let f = Cap::frame(0xffff_ff80_0020_0000, FrameSize::Small, vm_rights::READ_WRITE, false, None);
-        assert_eq!(mask_cap_rights(CapRights(2), f).frame_rights(), vm_rights::READ_ONLY);
-        assert_eq!(mask_cap_rights(CapRights(1), f).frame_rights(), vm_rights::KERNEL_ONLY);
-        assert_eq!(mask_cap_rights(CapRights(3), f).frame_rights(), vm_rights::READ_WRITE);
+        assert_eq!(mask_cap_rights(CapRights(2), f).as_frame().unwrap().rights(), vm_rights::READ_ONLY);
+        assert_eq!(mask_cap_rights(CapRights(1), f).as_frame().unwrap().rights(), vm_rights::KERNEL_ONLY);
+        assert_eq!(mask_cap_rights(CapRights(3), f).as_frame().unwrap().rights(), vm_rights::READ_WRITE);
     }
 
     #[test]
@@ -349,6 +372,6 @@ mod tests {
         assert_eq!(derive_cap_ignoring_children(Cap::irq_control()), Ok(Cap::NULL));
         assert_eq!(derive_cap_ignoring_children(Cap::pml4(0x1000, 0, false)), Err(NotDerivable));
         let mapped = Cap::frame(0xffff_ff80_0020_0000, FrameSize::Small, 3, false, Some((1, 0x40_0000)));
-        assert_eq!(derive_cap_ignoring_children(mapped).unwrap().frame_mapped_asid(), 0);
+        assert_eq!(derive_cap_ignoring_children(mapped).unwrap().as_frame().unwrap().mapped_asid(), 0);
     }
 }
