@@ -24,6 +24,7 @@
 use crate::cspace::cte::{Cte, MdbNode};
 use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
 use crate::ipc;
+use crate::kernel_state::Kernel;
 use crate::object::cap::Cap;
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;
 use crate::sched;
@@ -102,23 +103,23 @@ fn scheduler_would_pick(partner: &Tcb, current: &Tcb, partner_may_be_lower: bool
 /// The message check is inlined into the syscall handler so that long
 /// messages reach the slowpath at the cost of a compare.
 #[inline(always)]
-pub fn try_call(current: &mut Tcb) {
+pub fn try_call(k: &mut Kernel, current: &mut Tcb) {
     if ENABLED && fits_in_registers(current) {
-        call(current);
+        call(k, current);
     }
 }
 
 /// seL4's `fastpath_reply_recv`. Returns only if the slowpath must handle
 /// it.
 #[inline(always)]
-pub fn try_reply_recv(current: &mut Tcb) {
+pub fn try_reply_recv(k: &mut Kernel, current: &mut Tcb) {
     if ENABLED && fits_in_registers(current) {
-        reply_recv(current);
+        reply_recv(k, current);
     }
 }
 
 #[inline(always)]
-fn call(current: &mut Tcb) {
+fn call(k: &mut Kernel, current: &mut Tcb) {
     debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi) else { return };
     // An endpoint cap with the send right and grant or grant-reply.
@@ -168,11 +169,11 @@ fn call(current: &mut Tcb) {
     if crate::config::DEBUG_BUILD {
         CALLS_TAKEN.fetch_add(1, Ordering::Relaxed);
     }
-    sched::switch_directly_and_return(dest, vspace)
+    sched::switch_directly_and_return(k, dest, vspace)
 }
 
 #[inline(always)]
-fn reply_recv(current: &mut Tcb) {
+fn reply_recv(k: &mut Kernel, current: &mut Tcb) {
     debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = invoked_endpoint(current) else { return };
     let ep_ptr = endpoint_address(ep_cap);
@@ -219,5 +220,5 @@ fn reply_recv(current: &mut Tcb) {
     if crate::config::DEBUG_BUILD {
         REPLY_RECVS_TAKEN.fetch_add(1, Ordering::Relaxed);
     }
-    sched::switch_directly_and_return(caller, vspace)
+    sched::switch_directly_and_return(k, caller, vspace)
 }

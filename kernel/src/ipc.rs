@@ -7,9 +7,7 @@
 //! the `Safety` argument for the dereferences in this module.
 
 use crate::cspace::cte::{self, Cte};
-use crate::cspace::delete;
 use crate::cspace::lookup::LookupFault;
-use crate::kernel_env::KernelEnv;
 use crate::object::cap::Cap;
 use crate::object::cap_rules::derive_cap_ignoring_children;
 use crate::object::cnode::lookup_slot_for_cnode_op;
@@ -587,8 +585,10 @@ pub fn delete_caller_cap(receiver: &mut Tcb) {
         let cap = (*slot).cap;
         if cap.is(CapType::Reply) && !cap.reply_master() {
             delete_one_shot_reply_cap(slot);
-        } else if !cap.is_null() {
-            delete::cte_delete_one(slot, &mut KernelEnv);
+        } else {
+            // Only `setup_caller_cap` and the fastpath write this slot,
+            // and they write one-shot reply caps.
+            debug_assert!(cap.is_null(), "the caller slot holds nothing or a one-shot reply cap");
         }
     }
 }
@@ -790,7 +790,7 @@ pub fn cancel_ipc(t: &mut Tcb) {
                 let next = (*master).mdb.next();
                 if !next.is_null() && (*next).cap.is(CapType::Reply) && !(*next).cap.reply_master() && (*next).cap.reply_tcb() == t as *mut Tcb as u64
                 {
-                    delete::cte_delete_one(next, &mut KernelEnv);
+                    delete_one_shot_reply_cap(next);
                 }
             }
         }

@@ -8,7 +8,7 @@
 
 use crate::arch::x86_64::{cpu, entry, fpu, io};
 use crate::domain_schedule::DomainSchedule;
-use crate::kernel_state::KernelCell;
+use crate::kernel_state::{Kernel, KernelCell};
 use crate::thread::{Tcb, ThreadState};
 use sel4_compat::objects::tcb_flag;
 use sel4_compat::NUM_PRIORITIES;
@@ -64,26 +64,43 @@ static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     domains: DomainSchedule::new(),
 });
 
-fn sched() -> &'static mut Scheduler {
-    // Safety: kernel context (one core, interrupts off); no caller keeps the
-    // reference across a call back into this module.
-    unsafe { SCHED.get() }
+/// The scheduler's state. A pointer rather than a reference: each use
+/// makes a reference of its own that ends before the next call into this
+/// module, so that no two overlap (the reentrant paths, such as
+/// `reschedule_required` enqueuing, would otherwise hold two).
+fn sched() -> *mut Scheduler {
+    SCHED.as_ptr()
+}
+
+/// The running thread (null while idle).
+pub fn current_ptr() -> *mut Tcb {
+    // Safety: kernel context; a copy of one field.
+    unsafe { (*sched()).current }
 }
 
 /// The running thread, or `None` while idle.
-pub fn current_opt() -> Option<&'static mut Tcb> {
+///
+/// # Safety
+/// The caller makes no other reference to the current TCB while the
+/// returned one is live.
+pub unsafe fn current_opt<'a>() -> Option<&'a mut Tcb> {
     // Safety: `current` is null or a live TCB (TCB deletion suspends the
-    // thread first, which takes it off the CPU).
-    unsafe { sched().current.as_mut() }
+    // thread first, which takes it off the CPU); exclusivity is the
+    // caller's contract.
+    unsafe { current_ptr().as_mut() }
 }
 
 /// The thread whose registers the current kernel entry saved.
-pub fn current() -> &'static mut Tcb {
-    current_opt().expect("a kernel entry from user mode always has a current thread")
+///
+/// # Safety
+/// As for [`current_opt`].
+pub unsafe fn current<'a>() -> &'a mut Tcb {
+    // Safety: the caller's contract.
+    unsafe { current_opt() }.expect("a kernel entry from user mode always has a current thread")
 }
 
 pub fn is_current(t: *const Tcb) -> bool {
-    core::ptr::eq(sched().current, t)
+    core::ptr::eq(current_ptr(), t)
 }
 
 /// Makes `tcb` the running thread (boot).
@@ -91,7 +108,8 @@ pub fn is_current(t: *const Tcb) -> bool {
 /// # Safety
 /// `tcb` is a live TCB.
 pub unsafe fn set_current(tcb: *mut Tcb) {
-    sched().current = tcb;
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).current = tcb };
 }
 
 /// seL4's `tcbSchedEnqueue`: to the head of its priority's queue.
@@ -99,7 +117,9 @@ pub fn enqueue(t: &mut Tcb) {
     if t.in_ready_queue {
         return;
     }
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     let p = t.priority as usize;
     let q = &mut s.queues[p];
     t.sched_prev = core::ptr::null_mut();
@@ -121,7 +141,9 @@ pub fn append(t: &mut Tcb) {
     if t.in_ready_queue {
         return;
     }
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     let p = t.priority as usize;
     let q = &mut s.queues[p];
     t.sched_next = core::ptr::null_mut();
@@ -143,7 +165,9 @@ pub fn dequeue(t: &mut Tcb) {
     if !t.in_ready_queue {
         return;
     }
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     let p = t.priority as usize;
     let q = &mut s.queues[p];
     // Safety (both branches): queued TCBs are live.
@@ -170,7 +194,9 @@ pub fn dequeue(t: &mut Tcb) {
 
 #[inline(always)]
 fn highest_priority() -> Option<usize> {
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if s.bitmap_l1 == 0 {
         return None;
     }
@@ -188,45 +214,48 @@ pub fn is_highest_priority(p: u8) -> bool {
 
 /// seL4's `rescheduleRequired`.
 pub fn reschedule_required() {
-    let s = sched();
-    if let Action::SwitchTo(t) = s.action {
+    // Safety: kernel context; a copy of one field.
+    if let Action::SwitchTo(t) = unsafe { (*sched()).action } {
         // Safety: a chosen thread is live and runnable.
         enqueue(unsafe { &mut *t });
     }
-    s.action = Action::ChooseNew;
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).action = Action::ChooseNew };
 }
 
 /// seL4's `possibleSwitchTo`: `target` became runnable.
 pub fn possible_switch_to(target: &mut Tcb) {
-    let s = sched();
-    if s.action != Action::ResumeCurrent {
+    if !resuming_current() {
         reschedule_required();
         enqueue(target);
     } else {
-        s.action = Action::SwitchTo(target);
+        // Safety: kernel context; one field is written.
+        unsafe { (*sched()).action = Action::SwitchTo(target) };
     }
 }
 
 /// seL4's `setThreadState` with its `scheduleTCB`.
 pub fn set_thread_state(t: &mut Tcb, state: ThreadState) {
     t.state = state;
-    let s = sched();
-    if is_current(t) && s.action == Action::ResumeCurrent && !state.is_runnable() {
-        s.action = Action::ChooseNew;
+    if is_current(t) && resuming_current() && !state.is_runnable() {
+        // Safety: kernel context; one field is written.
+        unsafe { (*sched()).action = Action::ChooseNew };
     }
 }
 
 fn switch_to(t: *mut Tcb) {
     // Safety: chosen threads are live.
     dequeue(unsafe { &mut *t });
-    sched().current = t;
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).current = t };
 }
 
 fn choose_thread() {
     match highest_priority() {
         // Safety: a non-empty queue's head is a live TCB.
-        Some(p) => switch_to(sched().queues[p].head),
-        None => sched().current = core::ptr::null_mut(),
+        // Safety (both arms): kernel context; one field is read or written.
+        Some(p) => switch_to(unsafe { (*sched()).queues[p].head }),
+        None => unsafe { (*sched()).current = core::ptr::null_mut() },
     }
 }
 
@@ -234,7 +263,9 @@ fn choose_thread() {
 /// one's time is up.
 #[inline(always)]
 fn choose_new_thread() {
-    if sched().domains.expired() {
+    // Safety: kernel context; the reference is to the domain schedule
+    // alone and ends with the call.
+    if unsafe { (*sched()).domains.expired() } {
         begin_next_domain();
     }
     choose_thread();
@@ -245,27 +276,31 @@ fn choose_new_thread() {
 /// and the preemption count starts again.
 #[cold]
 fn begin_next_domain() {
-    let s = sched();
-    // Safety: the owner is a live TCB (deletion calls `forget_fpu_owner`).
-    if let Some(owner) = unsafe { s.fpu_owner.as_mut() } {
+    // Safety: kernel context; a copy of one field. The owner is a live TCB
+    // (deletion calls `forget_fpu_owner`).
+    if let Some(owner) = unsafe { (*sched()).fpu_owner.as_mut() } {
         release_fpu(owner);
     }
     crate::preemption::reset();
-    sched().domains.next_domain();
+    // Safety: kernel context; the reference is to the domain schedule
+    // alone and ends with the call.
+    unsafe { (*sched()).domains.next_domain() };
 }
 
 /// Runs `f` on the domain schedule (the domain cap's invocations).
 pub fn with_domain_schedule<R>(f: impl FnOnce(&mut DomainSchedule) -> R) -> R {
-    f(&mut sched().domains)
+    // Safety: kernel context; domain invocations reach nothing else of the
+    // scheduler while `f` runs (they only read and write the schedule).
+    f(unsafe { &mut (*sched()).domains })
 }
 
 /// seL4's `schedule`.
 pub fn schedule() {
-    let s = sched();
-    if s.action == Action::ResumeCurrent {
+    // Safety: kernel context; a copy of the two fields.
+    let (action, current) = unsafe { ((*sched()).action, (*sched()).current) };
+    if action == Action::ResumeCurrent {
         return;
     }
-    let current = s.current;
     // Safety: `current` is null or live.
     let was_runnable = unsafe { current.as_mut() }.is_some_and(|c| {
         let runnable = c.state.is_runnable();
@@ -274,7 +309,7 @@ pub fn schedule() {
         }
         runnable
     });
-    match s.action {
+    match action {
         Action::ChooseNew => choose_new_thread(),
         Action::SwitchTo(candidate) => {
             // Safety: candidates are live and runnable.
@@ -294,13 +329,16 @@ pub fn schedule() {
         }
         Action::ResumeCurrent => {}
     }
-    sched().action = Action::ResumeCurrent;
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).action = Action::ResumeCurrent };
 }
 
 /// Checks the ready queues: links both ways, each thread on the queue of
 /// its priority and runnable, the bitmap matching the non-empty queues.
 pub fn check_queues() -> Result<(), &'static str> {
-    let s = sched();
+    // Safety: kernel context; only read, and nothing below reaches the
+    // scheduler.
+    let s = unsafe { &*sched() };
     for (p, q) in s.queues.iter().enumerate() {
         let bit = s.bitmap[p / 64] & (1 << (p % 64)) != 0;
         if bit == q.head.is_null() {
@@ -331,7 +369,8 @@ pub fn check_queues() -> Result<(), &'static str> {
 
 /// A timer tick for the running thread (seL4's `timerTick`).
 pub fn timer_tick() {
-    if let Some(t) = current_opt() {
+    // Safety: nothing else refers to the current TCB here.
+    if let Some(t) = unsafe { current_opt() } {
         if t.state.is_runnable() {
             t.time_slice = t.time_slice.saturating_sub(1);
             if t.time_slice == 0 {
@@ -341,17 +380,20 @@ pub fn timer_tick() {
             }
         }
     }
-    if sched().domains.tick() {
+    // Safety: kernel context; the reference is to the domain schedule
+    // alone and ends with the call.
+    if unsafe { (*sched()).domains.tick() } {
         reschedule_required();
     }
 }
 
 /// Runs the scheduler and returns to the chosen thread, or idles.
-pub fn schedule_and_return() -> ! {
+pub fn schedule_and_return(k: &mut Kernel) -> ! {
     loop {
         schedule();
-        let Some(tcb) = current_opt() else {
-            idle_once();
+        // Safety: nothing else refers to the current TCB from here on.
+        let Some(tcb) = (unsafe { current_opt() }) else {
+            idle_once(k);
             continue;
         };
         let Some(vspace) = tcb.vspace_root_paddr() else {
@@ -364,7 +406,7 @@ pub fn schedule_and_return() -> ! {
             tcb.ctx.regs.rip = tcb.restart_pc;
             tcb.state = ThreadState::Running;
         }
-        enter_user(tcb, vspace)
+        enter_user(k, tcb, vspace)
     }
 }
 
@@ -373,26 +415,27 @@ pub fn schedule_and_return() -> ! {
 /// important as anything queued (the fastpath checked), and neither it nor
 /// the blocked previous thread is on a ready queue.
 #[inline(always)]
-pub fn switch_directly_and_return(next: &mut Tcb, vspace: u64) -> ! {
+pub fn switch_directly_and_return(k: &mut Kernel, next: &mut Tcb, vspace: u64) -> ! {
     // The fastpath began by checking that nothing but resuming the current
     // thread was pending, and changed nothing the scheduler looks at, so
     // the action stays as it was.
     debug_assert!(next.state == ThreadState::Running && !next.in_ready_queue && resuming_current());
-    let s = sched();
-    s.current = next;
-    enter_user(next, vspace)
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).current = next };
+    enter_user(k, next, vspace)
 }
 
 /// Whether nothing but resuming the current thread is pending.
 #[inline(always)]
 pub fn resuming_current() -> bool {
-    sched().action == Action::ResumeCurrent
+    // Safety: kernel context; a copy of one field.
+    unsafe { (*sched()).action == Action::ResumeCurrent }
 }
 
 /// Returns to `tcb` in user mode on its address space `vspace`. Inlined
 /// so that the fastpath's exit is straight-line code.
 #[inline(always)]
-fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
+fn enter_user(k: &mut Kernel, tcb: &mut Tcb, vspace: u64) -> ! {
     // On the hardware path the thread's UINTR state goes to the CPU, which
     // delivers; on the fallback a due user interrupt is delivered on the
     // way out (its part of what the CPU does), and if its frame cannot be
@@ -402,7 +445,7 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
     } else if tcb.uintr.may_deliver() {
         if let Err(fault) = crate::object::uintr::deliver_due(tcb) {
             crate::ipc::handle_fault(tcb, fault);
-            schedule_and_return()
+            schedule_and_return(k)
         }
     }
     switch_fpu(tcb);
@@ -420,14 +463,17 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
 /// CR0.TS is set only while there is no owner.
 #[inline(always)]
 fn switch_fpu(tcb: &mut Tcb) {
-    let s = sched();
-    if core::ptr::eq(s.fpu_owner, tcb) {
+    // Safety: kernel context; a copy of one field.
+    if core::ptr::eq(unsafe { (*sched()).fpu_owner }, tcb) {
         return;
     }
     if tcb.flags & tcb_flag::FPU_DISABLED != 0 {
         run_with_fpu_disabled();
         return;
     }
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     // Safety: the owner is a live TCB (deletion calls `forget_fpu_owner`).
     match unsafe { s.fpu_owner.as_mut() } {
         Some(owner) => fpu::save(&mut owner.fpu),
@@ -445,7 +491,9 @@ fn switch_fpu(tcb: &mut Tcb) {
 /// registers first (so that the FPU has no owner while it traps).
 #[cold]
 fn run_with_fpu_disabled() {
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if s.fpu_trapping {
         return;
     }
@@ -461,7 +509,9 @@ fn run_with_fpu_disabled() {
 /// seL4's `fpuRelease`: if the FPU holds `tcb`'s registers, they are saved
 /// into its TCB and the FPU belongs to no thread.
 pub fn release_fpu(tcb: &mut Tcb) {
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if core::ptr::eq(s.fpu_owner, tcb) {
         // CR0.TS is clear while there is an owner.
         fpu::save(&mut tcb.fpu);
@@ -471,7 +521,9 @@ pub fn release_fpu(tcb: &mut Tcb) {
 
 /// A TCB is being deleted: its FPU registers need not be saved.
 pub fn forget_fpu_owner(tcb: *mut Tcb) {
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if s.fpu_owner == tcb {
         s.fpu_owner = core::ptr::null_mut();
     }
@@ -480,17 +532,21 @@ pub fn forget_fpu_owner(tcb: *mut Tcb) {
 /// Whether the kernel has idled (waited for an interrupt with nothing to
 /// run) since boot.
 pub fn has_idled() -> bool {
-    sched().idle_announced
+    // Safety: kernel context; a copy of one field.
+    unsafe { (*sched()).idle_announced }
 }
 
 /// Nothing can run: wait for one interrupt with interrupts enabled.
-fn idle_once() {
-    let s = sched();
+fn idle_once(k: &mut Kernel) {
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if !s.idle_announced {
         s.idle_announced = true;
         kprintln!("no runnable threads; idling");
     }
     // The kernel runs on its own page tables, so no address space that may
-    // be torn down meanwhile is loaded.
-    io::wait_for_interrupt();
+    // be torn down meanwhile is loaded. The interrupt that ends the wait is
+    // a kernel entry nested in this one, and changes `k`.
+    io::wait_for_interrupt(k as *mut Kernel as *mut ());
 }

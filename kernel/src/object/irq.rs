@@ -34,25 +34,40 @@ struct Irq {
     source: Source,
 }
 
-struct Irqs {
-    table: [Irq; IRQ_COUNT],
-    /// The notification cap each IRQ signals (seL4's `intStateIRQNode`).
-    node: [Cte; IRQ_COUNT],
+/// Which IRQs are handed out and where each comes from (seL4's
+/// `intStateIRQTable`); part of the kernel's [`Global`] state.
+///
+/// [`Global`]: crate::kernel_state::Global
+pub struct IrqTable([Irq; IRQ_COUNT]);
+
+impl Default for IrqTable {
+    fn default() -> IrqTable {
+        IrqTable::new()
+    }
+}
+
+impl IrqTable {
+    pub const fn new() -> IrqTable {
+        IrqTable([IDLE; IRQ_COUNT])
+    }
 }
 
 const IDLE: Irq = Irq { active: false, source: Source::None };
 const EMPTY_SLOT: Cte = Cte { cap: Cap::NULL, mdb: crate::cspace::cte::MdbNode::NULL };
 
-static IRQS: KernelCell<Irqs> = KernelCell::new(Irqs { table: [IDLE; IRQ_COUNT], node: [EMPTY_SLOT; IRQ_COUNT] });
+/// The notification cap each IRQ signals (seL4's `intStateIRQNode`). These
+/// are capability slots, linked into the MDB like any other, so they are
+/// reached by pointer (as object memory is) rather than through a borrow
+/// of the kernel state.
+static NODE: KernelCell<[Cte; IRQ_COUNT]> = KernelCell::new([EMPTY_SLOT; IRQ_COUNT]);
 
-fn irqs() -> &'static mut Irqs {
-    // Safety: kernel context; callers do not hold the reference across
-    // calls back into this module.
-    unsafe { IRQS.get() }
+/// The slot of `irq`'s notification cap, if `irq` is in range.
+fn node_slot(irq: u64) -> Option<*mut Cte> {
+    ((irq as usize) < IRQ_COUNT).then(|| NODE.as_ptr().cast::<Cte>().wrapping_add(irq as usize))
 }
 
-fn set_masked(irq: u64, masked: bool) {
-    if let Some(i) = irqs().table.get(irq as usize) {
+fn set_masked(table: &IrqTable, irq: u64, masked: bool) {
+    if let Some(i) = table.0.get(irq as usize) {
         if let Source::IoApic { ioapic: a, pin } = i.source {
             ioapic::set_masked(a, pin, masked);
         }
@@ -64,7 +79,7 @@ fn set_masked(irq: u64, masked: bool) {
 /// # Safety
 /// `control_slot` is the live slot of the invoked IRQControl cap and the
 /// invocation's extra caps are live slots found by lookup.
-pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub unsafe fn invoke_control(table: &mut IrqTable, control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     match inv.label {
         // With the I/O APIC, IRQs are obtained by pin or MSI only; as in
         // seL4, a message too short for the generic form is refused as
@@ -88,7 +103,7 @@ pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Re
                 return Err(SyscallError::RangeError { min: 0, max: IRQ_USER_MAX - IRQ_USER_MIN }.into());
             }
             let irq = requested + IRQ_USER_MIN;
-            if irqs().table[irq as usize].active {
+            if table.0[irq as usize].active {
                 user_error!("IRQControl: IRQ {irq} is already active.");
                 return Err(SyscallError::RevokeFirst.into());
             }
@@ -135,7 +150,7 @@ pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Re
                 }
                 Source::Msi
             };
-            irqs().table[irq as usize] = Irq { active: true, source };
+            table.0[irq as usize] = Irq { active: true, source };
             // Safety: `dest` is empty, distinct from the control cap's slot.
             unsafe { cte::cte_insert(Cap::irq_handler(irq), control_slot, dest) };
             Ok(())
@@ -148,12 +163,12 @@ pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Re
 }
 
 /// IRQHandler invocations.
-pub fn invoke_handler(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub fn invoke_handler(env: &mut KernelEnv<'_>, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let irq = cap.irq();
-    let node = &mut irqs().node[irq as usize] as *mut Cte;
+    let node = node_slot(irq).expect("an IRQHandler cap names an IRQ in range");
     match inv.label {
         label::IRQ_ACK_IRQ => {
-            set_masked(irq, false);
+            set_masked(&env.global.irqs, irq, false);
             Ok(())
         }
         label::IRQ_SET_IRQ_HANDLER => {
@@ -172,14 +187,14 @@ pub fn invoke_handler(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationEr
             }
             // Safety: the IRQ's node slot and the caller's slot are live.
             unsafe {
-                delete::cte_delete_one(node, &mut KernelEnv);
+                delete::cte_delete_one(node, env);
                 cte::cte_insert(ntfn, ntfn_slot, node);
             }
             Ok(())
         }
         label::IRQ_CLEAR_IRQ_HANDLER => {
             // Safety: the IRQ's node slot.
-            unsafe { delete::cte_delete_one(node, &mut KernelEnv) };
+            unsafe { delete::cte_delete_one(node, env) };
             Ok(())
         }
         _ => {
@@ -190,31 +205,33 @@ pub fn invoke_handler(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationEr
 }
 
 /// The last IRQHandler cap for `irq` is being deleted (finalise).
-pub fn deleting_handler(irq: u64) {
-    if let Some(node) = irqs().node.get_mut(irq as usize) {
+pub fn deleting_handler(env: &mut KernelEnv<'_>, irq: u64) {
+    if let Some(node) = node_slot(irq) {
         // Safety: the IRQ's node slot.
-        unsafe { delete::cte_delete_one(node, &mut KernelEnv) };
+        unsafe { delete::cte_delete_one(node, env) };
     }
 }
 
 /// After the slot is empty: the IRQ is free again and masked.
-pub fn deleted_handler(irq: u64) {
-    set_masked(irq, true);
-    if let Some(i) = irqs().table.get_mut(irq as usize) {
+pub fn deleted_handler(table: &mut IrqTable, irq: u64) {
+    set_masked(table, irq, true);
+    if let Some(i) = table.0.get_mut(irq as usize) {
         *i = IDLE;
     }
 }
 
 /// A user interrupt arrived on `vector` (seL4's `handleInterrupt`): signal
 /// its notification and mask the line until the handler acknowledges it.
-pub fn handle(vector: u64) {
+pub fn handle(table: &IrqTable, vector: u64) {
     let irq = vector - IRQ_INT_OFFSET;
-    let Some(info) = irqs().table.get(irq as usize).copied() else { return };
+    let Some(info) = table.0.get(irq as usize).copied() else { return };
     if info.active {
-        let cap = irqs().node[irq as usize].cap;
+        let node = node_slot(irq).expect("the table and the node have one entry per IRQ");
+        // Safety: the IRQ's node slot, a live static slot.
+        let cap = unsafe { (*node).cap };
         if cap.is(CapType::Notification) && cap.ntfn_can_send() {
             crate::ipc::send_signal(cap.ntfn_ptr(), cap.ntfn_badge());
         }
     }
-    set_masked(irq, true);
+    set_masked(table, irq, true);
 }

@@ -90,10 +90,18 @@ fn is_valid_vtable_root(cap: &Cap) -> bool {
 /// Installs `new_cap` (derived from the cap in `src`) into the TCB slot
 /// `index`, replacing what was there (seL4's ThreadControl cap update):
 /// only if `src` still holds the same object and the TCB still exists.
-fn replace_tcb_cap(tcb_cap: &Cap, tcb_cap_slot: *mut Cte, target: &mut Tcb, index: u64, new_cap: Cap, src: *mut Cte) -> Result<(), InvocationError> {
+fn replace_tcb_cap(
+    env: &mut KernelEnv<'_>,
+    tcb_cap: &Cap,
+    tcb_cap_slot: *mut Cte,
+    target: &mut Tcb,
+    index: u64,
+    new_cap: Cap,
+    src: *mut Cte,
+) -> Result<(), InvocationError> {
     let slot = target.slot(index);
     // Safety: the TCB's own slot.
-    unsafe { delete::cte_delete(slot, true, &mut KernelEnv) }?;
+    unsafe { delete::cte_delete(slot, true, env) }?;
     // Safety: `src` and `tcb_cap_slot` are live slots found by lookup.
     let still_there = unsafe { same_object_as(&new_cap, &(*src).cap) && same_object_as(tcb_cap, &(*tcb_cap_slot).cap) };
     // Safety: `slot` was just emptied.
@@ -118,7 +126,18 @@ fn set_priority(t: &mut Tcb, prio: u8) {
 
 /// Decodes and performs an invocation of the thread cap `cap` (in `slot`)
 /// by `caller`.
-pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+///
+/// # Safety
+/// `slot` is the live slot holding `cap` and the invocation's extra caps
+/// are live slots found by lookup.
+pub unsafe fn invoke(
+    env: &mut KernelEnv<'_>,
+    caller: &mut Tcb,
+    cap: Cap,
+    slot: *mut Cte,
+    inv: &Invocation<'_>,
+    is_call: bool,
+) -> Result<(), InvocationError> {
     let target = tcb_of(&cap);
     let target_is_caller = core::ptr::eq(target, caller);
     match inv.label {
@@ -220,8 +239,8 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
             ipc::restart(target);
             Ok(())
         }
-        label::TCB_CONFIGURE => configure(caller, cap, slot, target, inv),
-        label::TCB_SET_SPACE => set_space(cap, slot, target, inv),
+        label::TCB_CONFIGURE => configure(env, caller, cap, slot, target, inv),
+        label::TCB_SET_SPACE => set_space(env, cap, slot, target, inv),
         label::TCB_SET_IPC_BUFFER => {
             let Some((buf_slot, buf_cap)) = extra_cap(inv, 0).filter(|_| inv.length >= 1) else {
                 user_error!("TCB SetIPCBuffer: Truncated message.");
@@ -235,7 +254,7 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
                 check_ipc_buffer(addr, &derived)?;
                 Some(derived)
             };
-            set_ipc_buffer(&cap, slot, target, addr, new_cap, buf_slot)
+            set_ipc_buffer(env, &cap, slot, target, addr, new_cap, buf_slot)
         }
         label::TCB_SET_PRIORITY | label::TCB_SET_MCPRIORITY => {
             let is_prio = inv.label == label::TCB_SET_PRIORITY;
@@ -311,7 +330,7 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>, 
             ipc::unbind_notification(target);
             Ok(())
         }
-        sel4_compat::uintr::label::TCB_BIND_UITT | sel4_compat::uintr::label::TCB_UNBIND_UITT => super::uintr::invoke_tcb(target, inv),
+        sel4_compat::uintr::label::TCB_BIND_UITT | sel4_compat::uintr::label::TCB_UNBIND_UITT => super::uintr::invoke_tcb(env, target, inv),
         label::TCB_SET_FLAGS => {
             if inv.length < 2 {
                 user_error!("TCB SetFlags: Truncated message.");
@@ -398,7 +417,14 @@ fn decode_space(
     Ok((croot_cap, vroot_cap))
 }
 
-fn configure(_caller: &mut Tcb, cap: Cap, slot: *mut Cte, target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+fn configure(
+    env: &mut KernelEnv<'_>,
+    _caller: &mut Tcb,
+    cap: Cap,
+    slot: *mut Cte,
+    target: &mut Tcb,
+    inv: &Invocation<'_>,
+) -> Result<(), InvocationError> {
     let (Some(croot), Some(vroot), Some(buffer)) = (extra_cap(inv, 0), extra_cap(inv, 1), extra_cap(inv, 2)) else {
         user_error!("TCB Configure: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
@@ -417,12 +443,12 @@ fn configure(_caller: &mut Tcb, cap: Cap, slot: *mut Cte, target: &mut Tcb, inv:
     };
     let (croot_cap, vroot_cap) = decode_space(true, target, croot_data, vroot_data, croot, vroot)?;
     target.fault_handler = fault_ep;
-    replace_tcb_cap(&cap, slot, target, tcb_slot::CTABLE, croot_cap, croot.0)?;
-    replace_tcb_cap(&cap, slot, target, tcb_slot::VTABLE, vroot_cap, vroot.0)?;
-    set_ipc_buffer(&cap, slot, target, buffer_addr, buffer_cap, buffer.0)
+    replace_tcb_cap(env, &cap, slot, target, tcb_slot::CTABLE, croot_cap, croot.0)?;
+    replace_tcb_cap(env, &cap, slot, target, tcb_slot::VTABLE, vroot_cap, vroot.0)?;
+    set_ipc_buffer(env, &cap, slot, target, buffer_addr, buffer_cap, buffer.0)
 }
 
-fn set_space(cap: Cap, slot: *mut Cte, target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+fn set_space(env: &mut KernelEnv<'_>, cap: Cap, slot: *mut Cte, target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let (Some(croot), Some(vroot)) = (extra_cap(inv, 0), extra_cap(inv, 1)) else {
         user_error!("TCB SetSpace: Truncated message.");
         return Err(SyscallError::TruncatedMessage.into());
@@ -434,17 +460,25 @@ fn set_space(cap: Cap, slot: *mut Cte, target: &mut Tcb, inv: &Invocation<'_>) -
     let (fault_ep, croot_data, vroot_data) = (inv.arg(0), inv.arg(1), inv.arg(2));
     let (croot_cap, vroot_cap) = decode_space(false, target, croot_data, vroot_data, croot, vroot)?;
     target.fault_handler = fault_ep;
-    replace_tcb_cap(&cap, slot, target, tcb_slot::CTABLE, croot_cap, croot.0)?;
-    replace_tcb_cap(&cap, slot, target, tcb_slot::VTABLE, vroot_cap, vroot.0)
+    replace_tcb_cap(env, &cap, slot, target, tcb_slot::CTABLE, croot_cap, croot.0)?;
+    replace_tcb_cap(env, &cap, slot, target, tcb_slot::VTABLE, vroot_cap, vroot.0)
 }
 
-fn set_ipc_buffer(cap: &Cap, slot: *mut Cte, target: &mut Tcb, addr: u64, new_cap: Option<Cap>, src: *mut Cte) -> Result<(), InvocationError> {
+fn set_ipc_buffer(
+    env: &mut KernelEnv<'_>,
+    cap: &Cap,
+    slot: *mut Cte,
+    target: &mut Tcb,
+    addr: u64,
+    new_cap: Option<Cap>,
+    src: *mut Cte,
+) -> Result<(), InvocationError> {
     let buf_slot = target.slot(tcb_slot::BUFFER);
     // Safety: the TCB's own slot.
-    unsafe { delete::cte_delete(buf_slot, true, &mut KernelEnv) }?;
+    unsafe { delete::cte_delete(buf_slot, true, env) }?;
     target.ipc_buffer_vaddr = addr;
     if let Some(c) = new_cap {
-        replace_tcb_cap(cap, slot, target, tcb_slot::BUFFER, c, src)?;
+        replace_tcb_cap(env, cap, slot, target, tcb_slot::BUFFER, c, src)?;
     }
     if sched::is_current(target) {
         sched::reschedule_required();

@@ -53,41 +53,54 @@ const _: () = assert!(core::mem::size_of::<[UittEntry; UITT_ENTRIES]>() == 4096,
 /// The highest valid UITT index (the CPU's UITTSZ).
 pub const UITT_SIZE: u64 = UITT_ENTRIES as u64 - 1;
 
-fn receiver_of(ptr: u64) -> &'static mut Receiver {
-    // Safety: receiver caps and UITT entries only ever name live receiver
-    // objects (deleting the last cap clears every entry first).
+/// The receiver object at `ptr`.
+///
+/// # Safety
+/// `ptr` comes from a receiver cap or a UITT entry's backing cap (these
+/// only ever name live receivers: deleting the last cap clears every entry
+/// first), and the caller makes no other reference to the receiver while
+/// the returned one is live.
+unsafe fn receiver_of<'a>(ptr: u64) -> &'a mut Receiver {
+    // Safety: per the caller's contract.
     unsafe { &mut *(ptr as *mut Receiver) }
 }
 
-fn uitt_of(cap: &Cap) -> &'static mut Uitt {
-    // Safety: a UITT cap names a live UITT object.
+/// The UITT object `cap` names.
+///
+/// # Safety
+/// `cap` is a UITT cap (which names a live UITT object), and the caller
+/// makes no other reference to the table while the returned one is live.
+unsafe fn uitt_of<'a>(cap: &Cap) -> &'a mut Uitt {
+    // Safety: per the caller's contract.
     unsafe { &mut *(cap.uitt_ptr() as *mut Uitt) }
 }
 
 /// The receiver bound to `t`, if any.
-pub fn receiver_of_thread(t: &Tcb) -> Option<&'static mut Receiver> {
+///
+/// # Safety
+/// `t`'s receiver slot is consistent (it holds a receiver cap or none),
+/// and the caller makes no other reference to the receiver while the
+/// returned one is live.
+pub unsafe fn receiver_of_thread<'a>(t: &Tcb) -> Option<&'a mut Receiver> {
     let cap = t.slot_cap(tcb_slot::RECEIVER);
-    cap.is(CapType::UintrReceiver).then(|| receiver_of(cap.receiver_ptr()))
+    // Safety: a receiver cap; exclusivity is the caller's contract.
+    cap.is(CapType::UintrReceiver).then(|| unsafe { receiver_of(cap.receiver_ptr()) })
 }
 
 /// The UITT bound to `t`, if any.
-pub fn uitt_of_thread(t: &Tcb) -> Option<&'static mut Uitt> {
+///
+/// # Safety
+/// As for [`receiver_of_thread`], for the UITT slot and the table.
+pub unsafe fn uitt_of_thread<'a>(t: &Tcb) -> Option<&'a mut Uitt> {
     let cap = t.slot_cap(tcb_slot::UITT);
-    cap.is(CapType::Uitt).then(|| uitt_of(&cap))
-}
-
-/// Which slots of the UINTR window are taken (`crate::uintr::window`).
-static WINDOW: crate::kernel_state::KernelCell<window::Slots> = crate::kernel_state::KernelCell::new(window::Slots::new());
-
-fn window_slots() -> &'static mut window::Slots {
-    // Safety: kernel context, single CPU; no caller holds another borrow.
-    unsafe { WINDOW.get() }
+    // Safety: a UITT cap; exclusivity is the caller's contract.
+    cap.is(CapType::Uitt).then(|| unsafe { uitt_of(&cap) })
 }
 
 /// Free slots of the UINTR window: how many receivers and UITTs retype
 /// can still create.
-pub fn window_slots_free() -> u64 {
-    window_slots().free() as u64
+pub fn window_slots_free(slots: &window::Slots) -> u64 {
+    slots.free() as u64
 }
 
 /// Gives the page at `frame_paddr` a free slot of the UINTR window and
@@ -96,8 +109,8 @@ pub fn window_slots_free() -> u64 {
 /// UPIDs in UITT entries, so user address spaces keep mapping nothing but
 /// the skim window (older CPUs, which take the fallback, are the ones
 /// whose speculative loads could read a supervisor-only page).
-pub fn map_into_window(frame_paddr: u64) -> Option<u64> {
-    let slot = window_slots().take()?;
+pub fn map_into_window(slots: &mut window::Slots, frame_paddr: u64) -> Option<u64> {
+    let slot = slots.take()?;
     if uintr_switch::hardware() {
         paging::map_uintr_window_slot(slot, frame_paddr);
     }
@@ -105,25 +118,27 @@ pub fn map_into_window(frame_paddr: u64) -> Option<u64> {
 }
 
 /// Releases the window slot holding `vaddr`.
-fn release_window(vaddr: u64) {
+fn release_window(slots: &mut window::Slots, vaddr: u64) {
     let slot = ((vaddr - paging::UINTR_WINDOW_BASE) / paging::PAGE_SIZE) as usize;
     paging::unmap_uintr_window_slot(slot);
-    window_slots().release(slot);
+    slots.release(slot);
 }
 
 /// Retype created a receiver or a UITT (zeroed): map it where the CPU
 /// will look for it. Retype checked that a window slot is free.
-pub fn object_created(cap: &Cap) {
+pub fn object_created(slots: &mut window::Slots, cap: &Cap) {
     let ptr = if cap.is(CapType::UintrReceiver) { cap.receiver_ptr() } else { cap.uitt_ptr() };
     let page = pptr_to_paddr(ptr) & !(paging::PAGE_SIZE - 1);
-    let window = map_into_window(page).expect("retype checks the UINTR window has room") + (ptr & (paging::PAGE_SIZE - 1));
+    let window = map_into_window(slots, page).expect("retype checks the UINTR window has room") + (ptr & (paging::PAGE_SIZE - 1));
     if cap.is(CapType::UintrReceiver) {
-        let r = receiver_of(ptr);
+        // Safety: retype just made the receiver; nothing else refers to it.
+        let r = unsafe { receiver_of(ptr) };
         r.window = window;
         // Nothing posted to an unbound receiver interrupts anyone.
         r.upid.set_sn(true);
     } else {
-        uitt_of(cap).window = window;
+        // Safety: retype just made the table; nothing else refers to it.
+        unsafe { uitt_of(cap) }.window = window;
     }
 }
 
@@ -140,9 +155,12 @@ pub fn wake_receiver_thread(r: &Receiver, t: &Tcb) {
 
 /// Deletes the cap in one of the kernel-held slots (a TCB's, a receiver's
 /// or a UITT's); these hold caps with nothing to finalise at length.
-fn delete_held(slot: *mut Cte) {
-    // Safety: a live slot in a consistent MDB.
-    unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
+///
+/// # Safety
+/// `slot` is a live slot in a consistent MDB.
+unsafe fn delete_held(env: &mut KernelEnv<'_>, slot: *mut Cte) {
+    // Safety: per the caller's contract.
+    unsafe { delete::cte_delete_one(slot, env) };
 }
 
 /// Invocations of a receiver cap.
@@ -150,8 +168,10 @@ fn delete_held(slot: *mut Cte) {
 /// # Safety
 /// `slot` is the live slot holding `cap` and the invocation's extra caps
 /// are live slots found by lookup.
-pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let r = receiver_of(cap.receiver_ptr());
+pub unsafe fn invoke_receiver(env: &mut KernelEnv<'_>, cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    // Safety: the invoked receiver cap names a live receiver; the TCB and
+    // slots reached below are other objects.
+    let r = unsafe { receiver_of(cap.receiver_ptr()) };
     match inv.label {
         label::UINTR_RECEIVER_BIND_TCB => {
             let Some((_, tcb_cap)) = extra_cap(inv, 0).filter(|_| inv.length >= 2) else {
@@ -191,8 +211,9 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
                 user_error!("UintrReceiver UnbindTCB: receiver is not bound.");
                 return Err(SyscallError::IllegalOperation.into());
             }
-            // Safety: a bound receiver's thread is live.
-            delete_held(unsafe { (*r.tcb).slot(tcb_slot::RECEIVER) });
+            // Safety: a bound receiver's thread is live; its receiver slot
+            // is a live slot.
+            unsafe { delete_held(env, (*r.tcb).slot(tcb_slot::RECEIVER)) };
             Ok(())
         }
         label::UINTR_RECEIVER_SET_NOTIFICATION => {
@@ -205,7 +226,8 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
                 return Err(SyscallError::InvalidCapability { number: 1 }.into());
             }
             let wake = &mut r.wake as *mut Cte;
-            delete_held(wake);
+            // Safety: the receiver's own wake slot.
+            unsafe { delete_held(env, wake) };
             // Safety: `ntfn_slot` was looked up; `wake` is now empty.
             unsafe { cte::cte_insert(ntfn, ntfn_slot, wake) };
             Ok(())
@@ -218,8 +240,10 @@ pub unsafe fn invoke_receiver(cap: Cap, slot: *mut Cte, inv: &Invocation<'_>) ->
 }
 
 /// Invocations of a UITT cap.
-pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let table = uitt_of(&cap);
+pub fn invoke_uitt(env: &mut KernelEnv<'_>, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    // Safety: the invoked UITT cap; the receivers reached below are other
+    // objects.
+    let table = unsafe { uitt_of(&cap) };
     let index = inv.arg(0);
     match inv.label {
         label::UITT_REGISTER_SENDER => {
@@ -244,7 +268,8 @@ pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError
             let held = receiver.held_by(ReceiverHolder::UittEntry(entry));
             // Safety: `src` was looked up; the UITT slot is empty.
             unsafe { cte::cte_insert(held, src, &mut table.slots[i]) };
-            table.entries[i] = UittEntry::new(vector, receiver_of(receiver.receiver_ptr()).window);
+            // Safety: a receiver cap looked up in the caller's CSpace.
+            table.entries[i] = UittEntry::new(vector, unsafe { receiver_of(receiver.receiver_ptr()) }.window);
             Ok(())
         }
         label::UITT_UNREGISTER_SENDER => {
@@ -256,7 +281,8 @@ pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError
                 user_error!("UITT UnregisterSender: index {index} above {UITT_SIZE}.");
                 return Err(SyscallError::RangeError { min: 0, max: UITT_SIZE }.into());
             }
-            delete_held(&mut table.slots[index as usize]);
+            // Safety: a slot of the live table.
+            unsafe { delete_held(env, &mut table.slots[index as usize]) };
             Ok(())
         }
         _ => {
@@ -268,7 +294,7 @@ pub fn invoke_uitt(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError
 
 /// TCB invocations of the extension: give the thread a UITT or take it
 /// away.
-pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub fn invoke_tcb(env: &mut KernelEnv<'_>, target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let slot = target.slot(tcb_slot::UITT);
     let bound = target.slot_cap(tcb_slot::UITT);
     match inv.label {
@@ -298,7 +324,8 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
             }
             // Safety: `target` is a reference to a live TCB.
             unsafe { uintr_switch::unload(target) };
-            delete_held(slot);
+            // Safety: the TCB's UITT slot.
+            unsafe { delete_held(env, slot) };
             Ok(())
         }
         _ => {
@@ -310,14 +337,15 @@ pub fn invoke_tcb(target: &mut Tcb, inv: &Invocation<'_>) -> Result<(), Invocati
 
 /// A receiver cap left its slot: undo what that copy stood for, and when
 /// it was the last cap to the receiver, release the wake notification.
-pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
+pub fn receiver_cap_deleted(env: &mut KernelEnv<'_>, cap: &Cap, is_final: bool) {
     match cap.receiver_holder() {
         ReceiverHolder::UittEntry(entry) => {
             // Safety: the copy records the entry of the live UITT that holds it.
             unsafe { (entry as *mut UittEntry).write(UittEntry::INVALID) };
         }
         ReceiverHolder::Tcb(tcb) => {
-            let r = receiver_of(cap.receiver_ptr());
+            // Safety: the deleted cap names a live receiver.
+            let r = unsafe { receiver_of(cap.receiver_ptr()) };
             // Safety: the copy records the live TCB that holds it.
             let t = unsafe { &mut *(tcb as *mut Tcb) };
             uintr_switch::detach(t, r);
@@ -329,9 +357,11 @@ pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
         ReceiverHolder::User => {}
     }
     if is_final {
-        let r = receiver_of(cap.receiver_ptr());
-        delete_held(&mut r.wake);
-        release_window(r.window);
+        // Safety: as above.
+        let r = unsafe { receiver_of(cap.receiver_ptr()) };
+        // Safety: the receiver's own wake slot.
+        unsafe { delete_held(env, &mut r.wake) };
+        release_window(&mut env.global.uintr_window, r.window);
     }
 }
 
@@ -339,16 +369,19 @@ pub fn receiver_cap_deleted(cap: &Cap, is_final: bool) {
 /// the one a TCB holds without asking the TCB), a thread that has the
 /// table loaded loads again; when it was the last cap, the entries' caps
 /// go with the table.
-pub fn uitt_cap_deleted(cap: &Cap, is_final: bool) {
-    let table = uitt_of(cap);
+pub fn uitt_cap_deleted(env: &mut KernelEnv<'_>, cap: &Cap, is_final: bool) {
+    // Safety: the deleted cap names a live UITT; the entries' receivers
+    // are other objects.
+    let table = unsafe { uitt_of(cap) };
     uintr_switch::uitt_going(table.window);
     if !is_final {
         return;
     }
     for slot in table.slots.iter_mut() {
-        delete_held(slot);
+        // Safety: a slot of the live table.
+        unsafe { delete_held(env, slot) };
     }
-    release_window(table.window);
+    release_window(&mut env.global.uintr_window, table.window);
 }
 
 /// What the #UD handler should do after [`emulate`].
@@ -444,13 +477,16 @@ fn senduipi(t: &mut Tcb, index: u64) -> Emulated {
     if index > UITT_SIZE {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
-    let table = uitt_of(&uitt);
+    // Safety: the thread's UITT cap; the receiver reached below is another
+    // object.
+    let table = unsafe { uitt_of(&uitt) };
     if !table.entries[index as usize].usable() {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
     // The entry names the UPID by its window address; the cap backing
     // the entry names the same receiver for the kernel.
-    let r = receiver_of(table.slots[index as usize].cap.receiver_ptr());
+    // Safety: a usable entry's backing slot holds a receiver cap.
+    let r = unsafe { receiver_of(table.slots[index as usize].cap.receiver_ptr()) };
     let entry = table.entries[index as usize];
     if model::post(&mut r.upid, entry.vector()) {
         notify(r);

@@ -9,7 +9,7 @@ use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use super::pte::{self, PRESENT as PTE_PRESENT, PS as PTE_PS};
 use super::untyped::max_free_index;
-use crate::arch::x86_64::vspace::{self, flush_tlb as flush, ASID_POOLS, ASID_POOL_ENTRIES};
+use crate::arch::x86_64::vspace::{self, flush_tlb as flush, AsidTable, ASID_POOLS, ASID_POOL_ENTRIES};
 use crate::config::pptr_to_paddr;
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::lookup::LookupFault;
@@ -44,11 +44,11 @@ fn lookup_slot(pml4: u64, vaddr: u64, shift: u32) -> Result<*mut u64, SyscallErr
 }
 
 /// seL4's `findVSpaceForASID`.
-fn find_vspace(asid: u64) -> Result<u64, SyscallError> {
+fn find_vspace(asids: &AsidTable, asid: u64) -> Result<u64, SyscallError> {
     if asid == 0 {
         return Err(failed_lookup(LookupFault::InvalidRoot));
     }
-    vspace::find_vspace(asid).ok_or(failed_lookup(LookupFault::InvalidRoot))
+    asids.find_vspace(asid).ok_or(failed_lookup(LookupFault::InvalidRoot))
 }
 
 /// The VSpace root named by extra cap 0 must be an assigned PML4
@@ -64,8 +64,8 @@ fn valid_root(inv: &Invocation<'_>) -> Result<(u64, u64), SyscallError> {
 }
 
 /// The ASID must still name that PML4.
-fn check_asid(pml4: u64, asid: u64) -> Result<(), SyscallError> {
-    if find_vspace(asid)? != pml4 {
+fn check_asid(asids: &AsidTable, pml4: u64, asid: u64) -> Result<(), SyscallError> {
+    if find_vspace(asids, asid)? != pml4 {
         return Err(SyscallError::InvalidCapability { number: 1 });
     }
     Ok(())
@@ -77,7 +77,18 @@ fn set_cap(slot: *mut Cte, cap: Cap) {
 }
 
 /// Frame invocations.
-pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+///
+/// # Safety
+/// `slot` is the live slot holding `cap` and the invocation's extra caps
+/// are live slots found by lookup.
+pub unsafe fn invoke_frame(
+    asids: &AsidTable,
+    caller: &mut Tcb,
+    slot: *mut Cte,
+    cap: Cap,
+    inv: &Invocation<'_>,
+    is_call: bool,
+) -> Result<(), InvocationError> {
     match inv.label {
         label::X86_PAGE_MAP => {
             if inv.length < 3 || inv.extra_cap(0).is_none() {
@@ -108,7 +119,7 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
                     return Err(SyscallError::InvalidArgument { number: 0 }.into());
                 }
             }
-            check_asid(pml4, asid).inspect_err(|_| user_error!("X86Frame Map: The VSpace root's ASID does not name it."))?;
+            check_asid(asids, pml4, asid).inspect_err(|_| user_error!("X86Frame Map: The VSpace root's ASID does not name it."))?;
             let rights = mask_cap_rights(CapRights(rights_mask), cap).frame_rights();
             if vaddr % (1 << size.bits()) != 0 {
                 user_error!("X86Frame Map: Address 0x{vaddr:x} is not aligned to the frame's size.");
@@ -133,7 +144,7 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
             Ok(())
         }
         label::X86_PAGE_UNMAP => {
-            vspace::unmap_frame(&cap);
+            vspace::unmap_frame(asids, &cap);
             set_cap(slot, cap.frame_unmapped());
             Ok(())
         }
@@ -158,7 +169,7 @@ pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation
 /// # Safety
 /// `slot` is the live slot holding `cap` and the invocation's extra caps
 /// are live slots found by lookup.
-pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub unsafe fn invoke_table(asids: &AsidTable, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let (map, unmap, shift) = match cap.cap_type() {
         Some(CapType::Pdpt) => (label::X86_PDPT_MAP, label::X86_PDPT_UNMAP, 39),
         Some(CapType::PageDirectory) => (label::X86_PAGE_DIRECTORY_MAP, label::X86_PAGE_DIRECTORY_UNMAP, 30),
@@ -181,7 +192,7 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
             return Err(SyscallError::RevokeFirst.into());
         }
         if cap.paging_mapped() {
-            vspace::unmap_table(&cap);
+            vspace::unmap_table(asids, &cap);
             // Safety: the table is owned by this (final) cap.
             unsafe { core::ptr::write_bytes(cap.paging_ptr() as *mut u8, 0, 4096) };
         }
@@ -207,7 +218,7 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
         user_error!("{name}: Mapping address too high.");
         return Err(SyscallError::InvalidArgument { number: 0 }.into());
     }
-    check_asid(pml4, asid).inspect_err(|_| user_error!("{name}: The VSpace root's ASID does not name it."))?;
+    check_asid(asids, pml4, asid).inspect_err(|_| user_error!("{name}: The VSpace root's ASID does not name it."))?;
     let e = lookup_slot(pml4, vaddr, shift).inspect_err(|_| user_error!("{name}: No paging structure to map 0x{vaddr:x} in."))?;
     if read(e) & PTE_PRESENT != 0 {
         user_error!("{name}: Something is already mapped at 0x{vaddr:x}.");
@@ -220,7 +231,7 @@ pub unsafe fn invoke_table(slot: *mut Cte, cap: Cap, inv: &Invocation<'_>) -> Re
 }
 
 /// ASIDControl_MakePool.
-pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub fn invoke_asid_control(asids: &mut AsidTable, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     if inv.label != label::X86_ASID_CONTROL_MAKE_POOL {
         user_error!("ASIDControl: Illegal operation.");
         return Err(SyscallError::IllegalOperation.into());
@@ -234,7 +245,7 @@ pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> 
         return Err(SyscallError::TruncatedMessage.into());
     }
     let (index, depth) = (inv.arg(0), inv.arg(1));
-    let Some(pool_index) = (0..ASID_POOLS).find(|&i| vspace::asid_pool(i) == 0) else {
+    let Some(pool_index) = (0..ASID_POOLS).find(|&i| asids.pool(i) == 0) else {
         user_error!("ASIDControlMakePool: No unallocated pools found.");
         return Err(SyscallError::DeleteFirst.into());
     };
@@ -263,12 +274,12 @@ pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> 
         (*ut_slot).cap = ut.with_untyped_free_index(max_free_index(ASID_POOL_BITS));
         cte::insert_new_cap(ut_slot, dest, Cap::asid_pool(pool, pool_index as u64 * ASID_POOL_ENTRIES));
     }
-    vspace::set_asid_pool(pool_index as u64 * ASID_POOL_ENTRIES, pool);
+    asids.set_pool(pool_index as u64 * ASID_POOL_ENTRIES, pool);
     Ok(())
 }
 
 /// ASIDPool_Assign.
-pub fn invoke_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub fn invoke_asid_pool(asids: &AsidTable, cap: Cap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     if inv.label != label::X86_ASID_POOL_ASSIGN {
         user_error!("X86ASIDPool: Illegal operation.");
         return Err(SyscallError::IllegalOperation.into());
@@ -284,7 +295,7 @@ pub fn invoke_asid_pool(cap: Cap, inv: &Invocation<'_>) -> Result<(), Invocation
         return Err(SyscallError::InvalidCapability { number: 1 }.into());
     }
     let base = cap.asid_base();
-    let pool = vspace::asid_pool((base / ASID_POOL_ENTRIES) as usize);
+    let pool = asids.pool((base / ASID_POOL_ENTRIES) as usize);
     if pool == 0 {
         user_error!("X86ASIDPool: The pool no longer exists.");
         return Err(failed_lookup(LookupFault::InvalidRoot).into());
