@@ -24,7 +24,6 @@
 use crate::cspace::cte::{Cte, MdbNode};
 use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
 use crate::ipc;
-use crate::kernel_state::Kernel;
 use crate::object::cap::Cap;
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;
 use crate::sched;
@@ -103,23 +102,23 @@ fn scheduler_would_pick(partner: &Tcb, current: &Tcb, partner_may_be_lower: bool
 /// The message check is inlined into the syscall handler so that long
 /// messages reach the slowpath at the cost of a compare.
 #[inline(always)]
-pub fn try_call(k: &mut Kernel, current: &mut Tcb) {
+pub fn try_call(current: &mut Tcb) {
     if ENABLED && fits_in_registers(current) {
-        call(k, current);
+        call(current);
     }
 }
 
 /// seL4's `fastpath_reply_recv`. Returns only if the slowpath must handle
 /// it.
 #[inline(always)]
-pub fn try_reply_recv(k: &mut Kernel, current: &mut Tcb) {
+pub fn try_reply_recv(current: &mut Tcb) {
     if ENABLED && fits_in_registers(current) {
-        reply_recv(k, current);
+        reply_recv(current);
     }
 }
 
 #[inline(always)]
-fn call(k: &mut Kernel, current: &mut Tcb) {
+fn call(current: &mut Tcb) {
     debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = lookup_cap_fast(&SlotMemory, current.cspace_root(), current.ctx.regs.rdi) else { return };
     // An endpoint cap with the send right and grant or grant-reply.
@@ -169,11 +168,11 @@ fn call(k: &mut Kernel, current: &mut Tcb) {
     if crate::config::DEBUG_BUILD {
         CALLS_TAKEN.fetch_add(1, Ordering::Relaxed);
     }
-    sched::switch_directly_and_return(k, dest, vspace)
+    sched::switch_directly_and_return(dest, vspace)
 }
 
 #[inline(always)]
-fn reply_recv(k: &mut Kernel, current: &mut Tcb) {
+fn reply_recv(current: &mut Tcb) {
     debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = invoked_endpoint(current) else { return };
     let ep_ptr = endpoint_address(ep_cap);
@@ -220,5 +219,5 @@ fn reply_recv(k: &mut Kernel, current: &mut Tcb) {
     if crate::config::DEBUG_BUILD {
         REPLY_RECVS_TAKEN.fetch_add(1, Ordering::Relaxed);
     }
-    sched::switch_directly_and_return(k, caller, vspace)
+    sched::switch_directly_and_return(caller, vspace)
 }

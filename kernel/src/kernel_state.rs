@@ -80,13 +80,20 @@ static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
 /// result down; boot calls it once for its single-threaded setup. With
 /// more than one core, the big kernel lock is taken here.
 ///
+/// The entry's reference ends before it goes back to user mode
+/// (`sched::schedule_and_return`), so that the interrupt that ends an
+/// idle wait there is an entry of its own, not one nested in a live borrow.
+///
 /// # Safety
-/// Interrupts are off, and no reference from an earlier call is used while
-/// the returned one is live. The one nesting is an interrupt taken while
-/// the kernel idles: the idle wait gives the hardware the state's address
-/// (so no access is cached across it) and the interrupt's entry returns
-/// before the idle loop goes on.
+/// Interrupts are off (or the caller is the interrupt entry taken in the
+/// idle wait), and no reference from an earlier call is live.
 pub unsafe fn kernel_entry() -> &'static mut Kernel {
     // Safety: exclusivity is the caller's contract.
     unsafe { KERNEL.get() }
+}
+
+/// The kernel state's address, for the idle wait: an interrupt there
+/// changes the state, and the wait tells the compiler so.
+pub fn address() -> *mut () {
+    KERNEL.as_ptr().cast()
 }

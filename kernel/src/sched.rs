@@ -8,7 +8,7 @@
 
 use crate::arch::x86_64::{cpu, entry, fpu, io};
 use crate::domain_schedule::DomainSchedule;
-use crate::kernel_state::{Kernel, KernelCell};
+use crate::kernel_state::KernelCell;
 use crate::thread::{Tcb, ThreadState};
 use sel4_compat::objects::tcb_flag;
 use sel4_compat::NUM_PRIORITIES;
@@ -296,11 +296,13 @@ pub fn with_domain_schedule<R>(f: impl FnOnce(&mut DomainSchedule) -> R) -> R {
 
 /// seL4's `schedule`.
 pub fn schedule() {
-    // Safety: kernel context; a copy of the two fields.
-    let (action, current) = unsafe { ((*sched()).action, (*sched()).current) };
+    // Safety: kernel context; a copy of one field.
+    let action = unsafe { (*sched()).action };
     if action == Action::ResumeCurrent {
         return;
     }
+    // Safety: as above.
+    let current = unsafe { (*sched()).current };
     // Safety: `current` is null or live.
     let was_runnable = unsafe { current.as_mut() }.is_some_and(|c| {
         let runnable = c.state.is_runnable();
@@ -388,12 +390,12 @@ pub fn timer_tick() {
 }
 
 /// Runs the scheduler and returns to the chosen thread, or idles.
-pub fn schedule_and_return(k: &mut Kernel) -> ! {
+pub fn schedule_and_return() -> ! {
     loop {
         schedule();
         // Safety: nothing else refers to the current TCB from here on.
         let Some(tcb) = (unsafe { current_opt() }) else {
-            idle_once(k);
+            idle_once();
             continue;
         };
         let Some(vspace) = tcb.vspace_root_paddr() else {
@@ -406,7 +408,7 @@ pub fn schedule_and_return(k: &mut Kernel) -> ! {
             tcb.ctx.regs.rip = tcb.restart_pc;
             tcb.state = ThreadState::Running;
         }
-        enter_user(k, tcb, vspace)
+        enter_user(tcb, vspace)
     }
 }
 
@@ -415,14 +417,14 @@ pub fn schedule_and_return(k: &mut Kernel) -> ! {
 /// important as anything queued (the fastpath checked), and neither it nor
 /// the blocked previous thread is on a ready queue.
 #[inline(always)]
-pub fn switch_directly_and_return(k: &mut Kernel, next: &mut Tcb, vspace: u64) -> ! {
+pub fn switch_directly_and_return(next: &mut Tcb, vspace: u64) -> ! {
     // The fastpath began by checking that nothing but resuming the current
     // thread was pending, and changed nothing the scheduler looks at, so
     // the action stays as it was.
     debug_assert!(next.state == ThreadState::Running && !next.in_ready_queue && resuming_current());
     // Safety: kernel context; one field is written.
     unsafe { (*sched()).current = next };
-    enter_user(k, next, vspace)
+    enter_user(next, vspace)
 }
 
 /// Whether nothing but resuming the current thread is pending.
@@ -435,7 +437,7 @@ pub fn resuming_current() -> bool {
 /// Returns to `tcb` in user mode on its address space `vspace`. Inlined
 /// so that the fastpath's exit is straight-line code.
 #[inline(always)]
-fn enter_user(k: &mut Kernel, tcb: &mut Tcb, vspace: u64) -> ! {
+fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
     // On the hardware path the thread's UINTR state goes to the CPU, which
     // delivers; on the fallback a due user interrupt is delivered on the
     // way out (its part of what the CPU does), and if its frame cannot be
@@ -445,7 +447,7 @@ fn enter_user(k: &mut Kernel, tcb: &mut Tcb, vspace: u64) -> ! {
     } else if tcb.uintr.may_deliver() {
         if let Err(fault) = crate::object::uintr::deliver_due(tcb) {
             crate::ipc::handle_fault(tcb, fault);
-            schedule_and_return(k)
+            schedule_and_return()
         }
     }
     switch_fpu(tcb);
@@ -537,7 +539,7 @@ pub fn has_idled() -> bool {
 }
 
 /// Nothing can run: wait for one interrupt with interrupts enabled.
-fn idle_once(k: &mut Kernel) {
+fn idle_once() {
     // Safety: kernel context (one core, interrupts off); the reference
     // ends before anything reaches the scheduler again.
     let s = unsafe { &mut *sched() };
@@ -547,6 +549,6 @@ fn idle_once(k: &mut Kernel) {
     }
     // The kernel runs on its own page tables, so no address space that may
     // be torn down meanwhile is loaded. The interrupt that ends the wait is
-    // a kernel entry nested in this one, and changes `k`.
-    io::wait_for_interrupt(k as *mut Kernel as *mut ());
+    // a kernel entry of its own, which changes the kernel state.
+    io::wait_for_interrupt(crate::kernel_state::address());
 }

@@ -33,7 +33,8 @@ extern "C" fn handle_syscall() -> ! {
     // else refers to during the entry.
     let tcb = unsafe { sched::current() };
     enter_syscall(tcb);
-    dispatch_syscall(k, tcb)
+    dispatch_syscall(k, tcb);
+    sched::schedule_and_return()
 }
 
 /// The SYSCALL stub's entry for Call (it compares the number itself, as
@@ -45,8 +46,9 @@ extern "C" fn handle_call_syscall() -> ! {
     // Safety: as in `handle_syscall`.
     let tcb = unsafe { sched::current() };
     enter_syscall(tcb);
-    fastpath::try_call(k, tcb);
-    dispatch_syscall(k, tcb)
+    fastpath::try_call(tcb);
+    dispatch_syscall(k, tcb);
+    sched::schedule_and_return()
 }
 
 /// The SYSCALL stub's entry for ReplyRecv.
@@ -57,8 +59,9 @@ extern "C" fn handle_reply_recv_syscall() -> ! {
     // Safety: as in `handle_syscall`.
     let tcb = unsafe { sched::current() };
     enter_syscall(tcb);
-    fastpath::try_reply_recv(k, tcb);
-    dispatch_syscall(k, tcb)
+    fastpath::try_reply_recv(tcb);
+    dispatch_syscall(k, tcb);
+    sched::schedule_and_return()
 }
 
 /// What every syscall entry records first.
@@ -71,7 +74,7 @@ fn enter_syscall(tcb: &mut Tcb) {
 
 /// seL4's `handleSyscall` after the fastpath: the syscall in `rdx`.
 #[inline(never)]
-fn dispatch_syscall(k: &mut Kernel, tcb: &mut Tcb) -> ! {
+fn dispatch_syscall(k: &mut Kernel, tcb: &mut Tcb) {
     let number = tcb.ctx.regs.rdx;
     match Syscall::from_word(number) {
         Some(Syscall::Call) => handle_invocation(k, tcb, true, true),
@@ -98,7 +101,6 @@ fn dispatch_syscall(k: &mut Kernel, tcb: &mut Tcb) -> ! {
         Some(Syscall::SetTLSBase) => set_tls_base(tcb),
         None => ipc::handle_fault(tcb, Fault::UnknownSyscall { number }),
     }
-    sched::schedule_and_return(k)
 }
 
 /// The SetTLSBase syscall (seL4's `Arch_setTLSRegister`): every return to

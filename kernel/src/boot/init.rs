@@ -61,7 +61,7 @@ pub extern "C" fn kernel_boot_entry(magic: u32, info: u32) -> ! {
                 kprintln!("selftest: leaving for user mode with RFLAGS.NT set");
                 cpu::set_nested_task_flag();
             }
-            crate::sched::schedule_and_return(k)
+            crate::sched::schedule_and_return()
         }
         Err(e) => {
             kprintln!("boot failed: {e}");

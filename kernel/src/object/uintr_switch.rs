@@ -192,11 +192,13 @@ pub fn switch_to(t: &mut Tcb) {
 #[inline(never)]
 fn switch_state(t: &mut Tcb) {
     // Safety: kernel context; copies of fields.
-    let (loaded, msrs_loaded, neutral) = unsafe { ((*state()).loaded, (*state()).msrs_loaded, (*state()).neutral) };
+    let (loaded, msrs_loaded) = unsafe { ((*state()).loaded, (*state()).msrs_loaded) };
     // Safety: the loaded thread is live (deletion calls `unload`).
     if let Some(prev) = unsafe { loaded.as_mut() } {
         save(prev, msrs_loaded);
     }
+    // Safety: kernel context; a copy of one field.
+    let neutral = unsafe { (*state()).neutral };
     match msrs_of(t, &neutral) {
         Some(msrs) => {
             // Safety: the thread's receiver slot is consistent; `msrs` no

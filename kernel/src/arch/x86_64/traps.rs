@@ -60,10 +60,10 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
     if vector == INVALID_OPCODE && !crate::object::uintr_switch::hardware() {
         // The fallback path: the kernel carries out UINTR instructions.
         match crate::object::uintr::emulate(tcb) {
-            crate::object::uintr::Emulated::Done => sched::schedule_and_return(k),
+            crate::object::uintr::Emulated::Done => sched::schedule_and_return(),
             crate::object::uintr::Emulated::Fault(fault) => {
                 ipc::handle_fault(tcb, fault);
-                sched::schedule_and_return(k)
+                sched::schedule_and_return()
             }
             crate::object::uintr::Emulated::NotUintr => {}
         }
@@ -79,7 +79,7 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
     } else {
         handle_interrupt(&mut k.global, vector);
     }
-    sched::schedule_and_return(k)
+    sched::schedule_and_return()
 }
 
 /// An external interrupt (seL4's `handleInterrupt`): the kernel timer
