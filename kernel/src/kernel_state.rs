@@ -9,8 +9,10 @@
 //! access. That entry is where a big kernel lock will be taken when there
 //! is more than one core. State seL4 keeps per node (`NODE_STATE`: the
 //! current thread, the scheduler's queues and action, the FPU and UINTR
-//! owners) stays in its modules' cells, accessed through those modules'
-//! `unsafe` accessors, until it moves into a per-core part of [`Kernel`].
+//! owners) stays in its modules' cells for now: `sched` and
+//! `uintr_switch` reach them through a raw pointer, each use making a
+//! short reference of its own, until they move into a per-core part of
+//! [`Kernel`] passed down the same way.
 //!
 //! Object memory (TCBs, endpoints, CTEs, receivers) is not kernel state in
 //! this sense: it is reached through the pointers in caps, as in seL4, by
