@@ -21,11 +21,11 @@ pub fn put_char(c: u8) {
     crate::arch::x86_64::serial::put_byte(c);
 }
 
-pub fn halt() -> ! {
+pub fn halt(caller: &Tcb) -> ! {
     crate::fastpath::report();
     crate::object::uintr_switch::report();
     crate::invariants::report();
-    kprintln!("halting: DebugHalt called by \"{}\"", crate::sched::current().name());
+    kprintln!("halting: DebugHalt called by \"{}\"", caller.name());
     exit_qemu(ExitCode::Halted)
 }
 
@@ -113,8 +113,7 @@ fn print_tcb_line(name: &str, state: &str, ip: u64, prio: u64) {
 }
 
 /// Prints the caller's root CNode: every non-null slot and its cap type.
-pub fn snapshot() {
-    let tcb = crate::sched::current();
+pub fn snapshot(tcb: &Tcb) {
     let Some(root) = tcb.cspace_root().as_cnode() else {
         kprintln!("snapshot of \"{}\": no root CNode", tcb.name());
         return;

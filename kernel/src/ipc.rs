@@ -7,9 +7,7 @@
 //! the `Safety` argument for the dereferences in this module.
 
 use crate::cspace::cte::{self, Cte};
-use crate::cspace::delete;
 use crate::cspace::lookup::LookupFault;
-use crate::kernel_env::KernelEnv;
 use crate::list::{List, PackedEnds, PACKED_STATE_MASK};
 use crate::object::cap::{Cap, EndpointCap, NotificationCap};
 use crate::object::cap_rules::derive_cap_ignoring_children;
@@ -530,12 +528,14 @@ pub fn delete_caller_cap(receiver: &mut Tcb) {
     // Safety: the caller slot of a live TCB, in a consistent MDB.
     unsafe {
         let cap = (*slot).cap;
-        // Empty is the common case (receiving deletes it), so it is asked first.
+        // Empty is the common case (receiving deletes it), so it is asked
+        // first. Only `setup_caller_cap` and the fastpath write this slot,
+        // and they write one-shot reply caps.
         if !cap.is_null() {
             if cap.as_one_shot_reply().is_some() {
                 delete_one_shot_reply_cap(slot);
             } else {
-                delete::cte_delete_one(slot, &mut KernelEnv);
+                debug_assert!(false, "the caller slot holds nothing or a one-shot reply cap");
             }
         }
     }
@@ -732,7 +732,7 @@ pub fn cancel_ipc(t: &mut Tcb) {
             unsafe {
                 let next = (*master).mdb.next();
                 if !next.is_null() && (*next).cap.as_one_shot_reply().is_some_and(|reply| reply.tcb() == t as *mut Tcb as u64) {
-                    delete::cte_delete_one(next, &mut KernelEnv);
+                    delete_one_shot_reply_cap(next);
                 }
             }
         }

@@ -3,13 +3,19 @@
 
 use crate::arch::x86_64::{apic, paging, vspace};
 use crate::config::pptr_to_paddr;
+use crate::kernel_state::Global;
 use crate::object::cap::{Cap, CapView};
 use crate::object::env::{ObjectEnv, Preempted};
 use crate::thread::{self, Tcb};
 
-pub struct KernelEnv;
+/// Holds the kernel entry's global state, which deleting and creating
+/// objects update (IRQs, I/O ports, ASIDs, the UINTR window), so that a
+/// capability operation reaches it only through the borrow it was given.
+pub struct KernelEnv<'k> {
+    pub global: &'k mut Global,
+}
 
-impl ObjectEnv for KernelEnv {
+impl ObjectEnv for KernelEnv<'_> {
     fn preemption_point(&mut self) -> Result<(), Preempted> {
         if crate::preemption::work_unit_done() && apic::interrupt_pending() {
             return Err(Preempted);
@@ -19,8 +25,8 @@ impl ObjectEnv for KernelEnv {
 
     fn finalise(&mut self, cap: &Cap, is_final: bool) {
         match cap.view() {
-            CapView::UintrReceiver(receiver) => crate::object::uintr::receiver_cap_deleted(receiver, is_final),
-            CapView::Uitt(uitt) => crate::object::uintr::uitt_cap_deleted(uitt, is_final),
+            CapView::UintrReceiver(receiver) => crate::object::uintr::receiver_cap_deleted(self, receiver, is_final),
+            CapView::Uitt(uitt) => crate::object::uintr::uitt_cap_deleted(self, uitt, is_final),
             CapView::Thread(thread) => {
                 // Safety: a thread cap points at a live, listed TCB.
                 let t = unsafe { &mut *(thread.tcb() as *mut Tcb) };
@@ -33,28 +39,28 @@ impl ObjectEnv for KernelEnv {
                 crate::ipc::unbind_maybe_notification(ntfn.ptr());
                 crate::ipc::cancel_all_signals(ntfn.ptr());
             }
-            CapView::Frame(frame) => vspace::unmap_frame(frame),
-            CapView::PageTable(table) => vspace::unmap_table(table.into()),
-            CapView::PageDirectory(table) => vspace::unmap_table(table.into()),
-            CapView::Pdpt(table) => vspace::unmap_table(table.into()),
-            CapView::Pml4(pml4) => vspace::delete_asid(pml4.asid(), pml4.ptr()),
-            CapView::AsidPool(pool) => vspace::delete_asid_pool(pool.asid_base(), pool.ptr()),
-            CapView::IrqHandler(handler) => crate::object::irq::deleting_handler(handler.irq()),
+            CapView::Frame(frame) => vspace::unmap_frame(&self.global.asids, frame),
+            CapView::PageTable(table) => vspace::unmap_table(&self.global.asids, table.into()),
+            CapView::PageDirectory(table) => vspace::unmap_table(&self.global.asids, table.into()),
+            CapView::Pdpt(table) => vspace::unmap_table(&self.global.asids, table.into()),
+            CapView::Pml4(pml4) => vspace::delete_asid(&self.global.asids, pml4.asid(), pml4.ptr()),
+            CapView::AsidPool(pool) => vspace::delete_asid_pool(&mut self.global.asids, pool.asid_base(), pool.ptr()),
+            CapView::IrqHandler(handler) => crate::object::irq::deleting_handler(self, handler.irq()),
             // An I/O port range is released after the slot is emptied.
             _ => {}
         }
     }
 
     fn uintr_window_free(&self) -> u64 {
-        crate::object::uintr::window_slots_free()
+        crate::object::uintr::window_slots_free(&self.global.uintr_window)
     }
 
     fn post_cap_deletion(&mut self, cleanup: &Cap) {
         if let Some(ports) = cleanup.as_io_port() {
-            crate::object::io_port::release(ports);
+            crate::object::io_port::release(&mut self.global.io_ports, ports);
         }
         if let Some(handler) = cleanup.as_irq_handler() {
-            crate::object::irq::deleted_handler(handler.irq());
+            crate::object::irq::deleted_handler(&mut self.global.irqs, handler.irq());
         }
     }
 
@@ -66,7 +72,7 @@ impl ObjectEnv for KernelEnv {
                 // Safety: retype just created the TCB in zeroed memory.
                 unsafe { thread::init_tcb(thread.tcb() as *mut Tcb, &name[..n]) };
             }
-            CapView::UintrReceiver(_) | CapView::Uitt(_) => crate::object::uintr::object_created(cap),
+            CapView::UintrReceiver(_) | CapView::Uitt(_) => crate::object::uintr::object_created(&mut self.global.uintr_window, cap),
             // Safety: retype just created the PML4 in zeroed memory.
             CapView::Pml4(pml4) => unsafe { paging::copy_kernel_mappings(pptr_to_paddr(pml4.ptr())) },
             _ => {}

@@ -66,26 +66,43 @@ static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     domains: DomainSchedule::new(),
 });
 
-fn sched() -> &'static mut Scheduler {
-    // Safety: kernel context (one core, interrupts off); no caller keeps the
-    // reference across a call back into this module.
-    unsafe { SCHED.get() }
+/// The scheduler's state. A pointer rather than a reference: each use
+/// makes a reference of its own that ends before the next call into this
+/// module, so that no two overlap (the reentrant paths, such as
+/// `reschedule_required` enqueuing, would otherwise hold two).
+fn sched() -> *mut Scheduler {
+    SCHED.as_ptr()
+}
+
+/// The running thread (null while idle).
+pub fn current_ptr() -> *mut Tcb {
+    // Safety: kernel context; a copy of one field.
+    unsafe { (*sched()).current }
 }
 
 /// The running thread, or `None` while idle.
-pub fn current_opt() -> Option<&'static mut Tcb> {
+///
+/// # Safety
+/// The caller makes no other reference to the current TCB while the
+/// returned one is live.
+pub unsafe fn current_opt<'a>() -> Option<&'a mut Tcb> {
     // Safety: `current` is null or a live TCB (TCB deletion suspends the
-    // thread first, which takes it off the CPU).
-    unsafe { sched().current.as_mut() }
+    // thread first, which takes it off the CPU); exclusivity is the
+    // caller's contract.
+    unsafe { current_ptr().as_mut() }
 }
 
 /// The thread whose registers the current kernel entry saved.
-pub fn current() -> &'static mut Tcb {
-    current_opt().expect("a kernel entry from user mode always has a current thread")
+///
+/// # Safety
+/// As for [`current_opt`].
+pub unsafe fn current<'a>() -> &'a mut Tcb {
+    // Safety: the caller's contract.
+    unsafe { current_opt() }.expect("a kernel entry from user mode always has a current thread")
 }
 
 pub fn is_current(t: *const Tcb) -> bool {
-    core::ptr::eq(sched().current, t)
+    core::ptr::eq(current_ptr(), t)
 }
 
 /// Makes `tcb` the running thread (boot).
@@ -93,7 +110,8 @@ pub fn is_current(t: *const Tcb) -> bool {
 /// # Safety
 /// `tcb` is a live TCB.
 pub unsafe fn set_current(tcb: *mut Tcb) {
-    sched().current = tcb;
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).current = tcb };
 }
 
 /// seL4's `tcbSchedEnqueue`: to the head of its priority's queue.
@@ -101,7 +119,9 @@ pub fn enqueue(t: &mut Tcb) {
     if t.in_ready_queue {
         return;
     }
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     let p = t.priority as usize;
     // Safety: queued TCBs are live; `t` is on no ready queue.
     unsafe { s.queues[p].push_front(t) };
@@ -115,7 +135,9 @@ pub fn append(t: &mut Tcb) {
     if t.in_ready_queue {
         return;
     }
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     let p = t.priority as usize;
     // Safety: as in `enqueue`.
     unsafe { s.queues[p].push_back(t) };
@@ -129,7 +151,9 @@ pub fn dequeue(t: &mut Tcb) {
     if !t.in_ready_queue {
         return;
     }
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     let p = t.priority as usize;
     let q = &mut s.queues[p];
     // Safety: queued TCBs are live, and `t` is on its priority's queue.
@@ -145,7 +169,9 @@ pub fn dequeue(t: &mut Tcb) {
 
 #[inline(always)]
 fn highest_priority() -> Option<usize> {
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if s.bitmap_l1 == 0 {
         return None;
     }
@@ -163,45 +189,48 @@ pub fn is_highest_priority(p: u8) -> bool {
 
 /// seL4's `rescheduleRequired`.
 pub fn reschedule_required() {
-    let s = sched();
-    if let Action::SwitchTo(t) = s.action {
+    // Safety: kernel context; a copy of one field.
+    if let Action::SwitchTo(t) = unsafe { (*sched()).action } {
         // Safety: a chosen thread is live and runnable.
         enqueue(unsafe { &mut *t });
     }
-    s.action = Action::ChooseNew;
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).action = Action::ChooseNew };
 }
 
 /// seL4's `possibleSwitchTo`: `target` became runnable.
 pub fn possible_switch_to(target: &mut Tcb) {
-    let s = sched();
-    if s.action != Action::ResumeCurrent {
+    if !resuming_current() {
         reschedule_required();
         enqueue(target);
     } else {
-        s.action = Action::SwitchTo(target);
+        // Safety: kernel context; one field is written.
+        unsafe { (*sched()).action = Action::SwitchTo(target) };
     }
 }
 
 /// seL4's `setThreadState` with its `scheduleTCB`.
 pub fn set_thread_state(t: &mut Tcb, state: ThreadState) {
     t.state = state;
-    let s = sched();
-    if is_current(t) && s.action == Action::ResumeCurrent && !state.is_runnable() {
-        s.action = Action::ChooseNew;
+    if is_current(t) && resuming_current() && !state.is_runnable() {
+        // Safety: kernel context; one field is written.
+        unsafe { (*sched()).action = Action::ChooseNew };
     }
 }
 
 fn switch_to(t: *mut Tcb) {
     // Safety: chosen threads are live.
     dequeue(unsafe { &mut *t });
-    sched().current = t;
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).current = t };
 }
 
 fn choose_thread() {
     match highest_priority() {
         // Safety: a non-empty queue's head is a live TCB.
-        Some(p) => switch_to(sched().queues[p].front()),
-        None => sched().current = core::ptr::null_mut(),
+        // Safety (both arms): kernel context; one field is read or written.
+        Some(p) => switch_to(unsafe { (*sched()).queues[p].front() }),
+        None => unsafe { (*sched()).current = core::ptr::null_mut() },
     }
 }
 
@@ -209,7 +238,9 @@ fn choose_thread() {
 /// one's time is up.
 #[inline(always)]
 fn choose_new_thread() {
-    if sched().domains.expired() {
+    // Safety: kernel context; the reference is to the domain schedule
+    // alone and ends with the call.
+    if unsafe { (*sched()).domains.expired() } {
         begin_next_domain();
     }
     choose_thread();
@@ -220,27 +251,33 @@ fn choose_new_thread() {
 /// and the preemption count starts again.
 #[cold]
 fn begin_next_domain() {
-    let s = sched();
-    // Safety: the owner is a live TCB (deletion calls `forget_fpu_owner`).
-    if let Some(owner) = unsafe { s.fpu_owner.as_mut() } {
+    // Safety: kernel context; a copy of one field. The owner is a live TCB
+    // (deletion calls `forget_fpu_owner`).
+    if let Some(owner) = unsafe { (*sched()).fpu_owner.as_mut() } {
         release_fpu(owner);
     }
     crate::preemption::reset();
-    sched().domains.next_domain();
+    // Safety: kernel context; the reference is to the domain schedule
+    // alone and ends with the call.
+    unsafe { (*sched()).domains.next_domain() };
 }
 
 /// Runs `f` on the domain schedule (the domain cap's invocations).
 pub fn with_domain_schedule<R>(f: impl FnOnce(&mut DomainSchedule) -> R) -> R {
-    f(&mut sched().domains)
+    // Safety: kernel context; domain invocations reach nothing else of the
+    // scheduler while `f` runs (they only read and write the schedule).
+    f(unsafe { &mut (*sched()).domains })
 }
 
 /// seL4's `schedule`.
 pub fn schedule() {
-    let s = sched();
-    if s.action == Action::ResumeCurrent {
+    // Safety: kernel context; a copy of one field.
+    let action = unsafe { (*sched()).action };
+    if action == Action::ResumeCurrent {
         return;
     }
-    let current = s.current;
+    // Safety: as above.
+    let current = unsafe { (*sched()).current };
     // Safety: `current` is null or live.
     let was_runnable = unsafe { current.as_mut() }.is_some_and(|c| {
         let runnable = c.state.is_runnable();
@@ -249,7 +286,7 @@ pub fn schedule() {
         }
         runnable
     });
-    match s.action {
+    match action {
         Action::ChooseNew => choose_new_thread(),
         Action::SwitchTo(candidate) => {
             // Safety: candidates are live and runnable.
@@ -269,13 +306,16 @@ pub fn schedule() {
         }
         Action::ResumeCurrent => {}
     }
-    sched().action = Action::ResumeCurrent;
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).action = Action::ResumeCurrent };
 }
 
 /// Checks the ready queues: links both ways, each thread on the queue of
 /// its priority and runnable, the bitmap matching the non-empty queues.
 pub fn check_queues() -> Result<(), &'static str> {
-    let s = sched();
+    // Safety: kernel context; only read, and nothing below reaches the
+    // scheduler.
+    let s = unsafe { &*sched() };
     for (p, q) in s.queues.iter().enumerate() {
         let bit = s.bitmap[p / 64] & (1 << (p % 64)) != 0;
         if bit == q.is_empty() {
@@ -306,7 +346,8 @@ pub fn check_queues() -> Result<(), &'static str> {
 
 /// A timer tick for the running thread (seL4's `timerTick`).
 pub fn timer_tick() {
-    if let Some(t) = current_opt() {
+    // Safety: nothing else refers to the current TCB here.
+    if let Some(t) = unsafe { current_opt() } {
         if t.state.is_runnable() {
             t.time_slice = t.time_slice.saturating_sub(1);
             if t.time_slice == 0 {
@@ -316,7 +357,9 @@ pub fn timer_tick() {
             }
         }
     }
-    if sched().domains.tick() {
+    // Safety: kernel context; the reference is to the domain schedule
+    // alone and ends with the call.
+    if unsafe { (*sched()).domains.tick() } {
         reschedule_required();
     }
 }
@@ -325,7 +368,8 @@ pub fn timer_tick() {
 pub fn schedule_and_return() -> ! {
     loop {
         schedule();
-        let Some(tcb) = current_opt() else {
+        // Safety: nothing else refers to the current TCB from here on.
+        let Some(tcb) = (unsafe { current_opt() }) else {
             idle_once();
             continue;
         };
@@ -353,15 +397,16 @@ pub fn switch_directly_and_return(next: &mut Tcb, vspace: u64) -> ! {
     // thread was pending, and changed nothing the scheduler looks at, so
     // the action stays as it was.
     debug_assert!(next.state == ThreadState::Running && !next.in_ready_queue && resuming_current());
-    let s = sched();
-    s.current = next;
+    // Safety: kernel context; one field is written.
+    unsafe { (*sched()).current = next };
     enter_user(next, vspace)
 }
 
 /// Whether nothing but resuming the current thread is pending.
 #[inline(always)]
 pub fn resuming_current() -> bool {
-    sched().action == Action::ResumeCurrent
+    // Safety: kernel context; a copy of one field.
+    unsafe { (*sched()).action == Action::ResumeCurrent }
 }
 
 /// Returns to `tcb` in user mode on its address space `vspace`. Inlined
@@ -395,14 +440,17 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
 /// CR0.TS is set only while there is no owner.
 #[inline(always)]
 fn switch_fpu(tcb: &mut Tcb) {
-    let s = sched();
-    if core::ptr::eq(s.fpu_owner, tcb) {
+    // Safety: kernel context; a copy of one field.
+    if core::ptr::eq(unsafe { (*sched()).fpu_owner }, tcb) {
         return;
     }
     if tcb.flags & tcb_flag::FPU_DISABLED != 0 {
         run_with_fpu_disabled();
         return;
     }
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     // Safety: the owner is a live TCB (deletion calls `forget_fpu_owner`).
     match unsafe { s.fpu_owner.as_mut() } {
         Some(owner) => fpu::save(&mut owner.fpu),
@@ -420,7 +468,9 @@ fn switch_fpu(tcb: &mut Tcb) {
 /// registers first (so that the FPU has no owner while it traps).
 #[cold]
 fn run_with_fpu_disabled() {
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if s.fpu_trapping {
         return;
     }
@@ -436,7 +486,9 @@ fn run_with_fpu_disabled() {
 /// seL4's `fpuRelease`: if the FPU holds `tcb`'s registers, they are saved
 /// into its TCB and the FPU belongs to no thread.
 pub fn release_fpu(tcb: &mut Tcb) {
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if core::ptr::eq(s.fpu_owner, tcb) {
         // CR0.TS is clear while there is an owner.
         fpu::save(&mut tcb.fpu);
@@ -446,7 +498,9 @@ pub fn release_fpu(tcb: &mut Tcb) {
 
 /// A TCB is being deleted: its FPU registers need not be saved.
 pub fn forget_fpu_owner(tcb: *mut Tcb) {
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if s.fpu_owner == tcb {
         s.fpu_owner = core::ptr::null_mut();
     }
@@ -455,17 +509,21 @@ pub fn forget_fpu_owner(tcb: *mut Tcb) {
 /// Whether the kernel has idled (waited for an interrupt with nothing to
 /// run) since boot.
 pub fn has_idled() -> bool {
-    sched().idle_announced
+    // Safety: kernel context; a copy of one field.
+    unsafe { (*sched()).idle_announced }
 }
 
 /// Nothing can run: wait for one interrupt with interrupts enabled.
 fn idle_once() {
-    let s = sched();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches the scheduler again.
+    let s = unsafe { &mut *sched() };
     if !s.idle_announced {
         s.idle_announced = true;
         kprintln!("no runnable threads; idling");
     }
     // The kernel runs on its own page tables, so no address space that may
-    // be torn down meanwhile is loaded.
-    io::wait_for_interrupt();
+    // be torn down meanwhile is loaded. The interrupt that ends the wait is
+    // a kernel entry of its own, which changes the kernel state.
+    io::wait_for_interrupt(crate::kernel_state::address());
 }

@@ -8,6 +8,7 @@ use crate::debug;
 use crate::fastpath;
 use crate::ipc;
 use crate::kernel_env::KernelEnv;
+use crate::kernel_state::{kernel_entry, Kernel};
 use crate::object::cap::{Cap, CapView};
 use crate::object::invocation::{Invocation, InvocationError, SyscallError, FAST_MESSAGE_REGISTERS};
 use crate::object::{cnode, domain, io_port, irq, tcb as tcb_invocation, untyped, vspace};
@@ -26,28 +27,41 @@ const SYSCALL_INSTRUCTION_LENGTH: u64 = 2;
 /// by resuming a thread or idling.
 #[no_mangle]
 extern "C" fn handle_syscall() -> ! {
-    let tcb = sched::current();
+    // Safety: the one call of this kernel entry, with interrupts off.
+    let k = unsafe { kernel_entry() };
+    // Safety: a syscall comes from the current thread, whose TCB nothing
+    // else refers to during the entry.
+    let tcb = unsafe { sched::current() };
     enter_syscall(tcb);
-    dispatch_syscall(tcb)
+    dispatch_syscall(k, tcb);
+    sched::schedule_and_return()
 }
 
 /// The SYSCALL stub's entry for Call (it compares the number itself, as
 /// seL4's entry does, so the fastpath starts without the dispatch).
 #[no_mangle]
 extern "C" fn handle_call_syscall() -> ! {
-    let tcb = sched::current();
+    // Safety: as in `handle_syscall`.
+    let k = unsafe { kernel_entry() };
+    // Safety: as in `handle_syscall`.
+    let tcb = unsafe { sched::current() };
     enter_syscall(tcb);
     fastpath::try_call(tcb);
-    dispatch_syscall(tcb)
+    dispatch_syscall(k, tcb);
+    sched::schedule_and_return()
 }
 
 /// The SYSCALL stub's entry for ReplyRecv.
 #[no_mangle]
 extern "C" fn handle_reply_recv_syscall() -> ! {
-    let tcb = sched::current();
+    // Safety: as in `handle_syscall`.
+    let k = unsafe { kernel_entry() };
+    // Safety: as in `handle_syscall`.
+    let tcb = unsafe { sched::current() };
     enter_syscall(tcb);
     fastpath::try_reply_recv(tcb);
-    dispatch_syscall(tcb)
+    dispatch_syscall(k, tcb);
+    sched::schedule_and_return()
 }
 
 /// What every syscall entry records first.
@@ -60,12 +74,12 @@ fn enter_syscall(tcb: &mut Tcb) {
 
 /// seL4's `handleSyscall` after the fastpath: the syscall in `rdx`.
 #[inline(never)]
-fn dispatch_syscall(tcb: &mut Tcb) -> ! {
+fn dispatch_syscall(k: &mut Kernel, tcb: &mut Tcb) {
     let number = tcb.ctx.regs.rdx;
     match Syscall::from_word(number) {
-        Some(Syscall::Call) => handle_invocation(tcb, true, true),
-        Some(Syscall::Send) => handle_invocation(tcb, false, true),
-        Some(Syscall::NBSend) => handle_invocation(tcb, false, false),
+        Some(Syscall::Call) => handle_invocation(k, tcb, true, true),
+        Some(Syscall::Send) => handle_invocation(k, tcb, false, true),
+        Some(Syscall::NBSend) => handle_invocation(k, tcb, false, false),
         Some(Syscall::Recv) => handle_recv(tcb, true),
         Some(Syscall::NBRecv) => handle_recv(tcb, false),
         Some(Syscall::Reply) => handle_reply(tcb),
@@ -79,15 +93,14 @@ fn dispatch_syscall(tcb: &mut Tcb) -> ! {
             sched::reschedule_required();
         }
         Some(Syscall::DebugPutChar) => debug::put_char(tcb.ctx.regs.rdi as u8),
-        Some(Syscall::DebugHalt) => debug::halt(),
-        Some(Syscall::DebugSnapshot) => debug::snapshot(),
+        Some(Syscall::DebugHalt) => debug::halt(tcb),
+        Some(Syscall::DebugSnapshot) => debug::snapshot(tcb),
         Some(Syscall::DebugCapIdentify) => tcb.ctx.regs.rdi = debug::cap_identify(tcb, tcb.ctx.regs.rdi),
         Some(Syscall::DebugNameThread) => debug::name_thread(tcb, tcb.ctx.regs.rdi),
         Some(Syscall::DebugDumpScheduler) => debug::dump_scheduler(),
         Some(Syscall::SetTLSBase) => set_tls_base(tcb),
         None => ipc::handle_fault(tcb, Fault::UnknownSyscall { number }),
     }
-    sched::schedule_and_return()
 }
 
 /// The SetTLSBase syscall (seL4's `Arch_setTLSRegister`): every return to
@@ -137,7 +150,7 @@ fn reply_error(tcb: &mut Tcb, error: &SyscallError) {
 
 /// seL4's `handleInvocation`: look up the invoked cap and the extra caps,
 /// decode and perform, and answer a Call.
-fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
+fn handle_invocation(k: &mut Kernel, tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
     let info = MessageInfo(tcb.ctx.regs.rsi);
     let cptr = tcb.ctx.regs.rdi;
     let slot = match lookup(tcb, cptr) {
@@ -192,7 +205,7 @@ fn handle_invocation(tcb: &mut Tcb, is_call: bool, is_blocking: bool) {
             let buffer_words: Option<[u64; MSG_MAX_LENGTH]> = buffer.map(|b| unsafe { (*b).msg });
             let regs = [tcb.ctx.regs.r10, tcb.ctx.regs.r8, tcb.ctx.regs.r9, tcb.ctx.regs.r15];
             let inv = Invocation { label: info.label(), length, regs, buffer: buffer_words.as_ref(), extra_caps };
-            invoke(tcb, slot, cap, &inv, is_call)
+            invoke(k, tcb, slot, cap, &inv, is_call)
         }
     };
     match result {
@@ -250,8 +263,8 @@ fn invoke_ipc_object(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, is_call: bool, is_
 }
 
 /// seL4's `decodeInvocation` for every other cap: dispatch on its type.
-fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
-    let mut env = KernelEnv;
+fn invoke(k: &mut Kernel, tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+    let mut env = KernelEnv { global: &mut k.global };
     match cap.view() {
         CapView::Invalid | CapView::Null(_) => {
             user_error!("Attempted to invoke a null cap #{}.", tcb.ctx.regs.rdi);
@@ -261,7 +274,8 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
             user_error!("Attempted to invoke a zombie cap #{}.", tcb.ctx.regs.rdi);
             Err(SyscallError::InvalidCapability { number: 0 }.into())
         }
-        CapView::Thread(thread) => tcb_invocation::invoke(tcb, thread, slot, inv, is_call),
+        // Safety: `slot` holds `cap`; the extra caps were found by lookup.
+        CapView::Thread(thread) => unsafe { tcb_invocation::invoke(&mut env, tcb, thread, slot, inv, is_call) },
         // Safety: the extra caps and the caller slot are live slots found
         // by lookup or belonging to the current TCB.
         CapView::CNode(cnode) => unsafe { cnode::invoke(cnode, inv, tcb.slot(tcb_slot::CALLER), &mut env) },
@@ -269,23 +283,24 @@ fn invoke(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocation<'_>, is_call
         CapView::Untyped(ut) => unsafe { untyped::invoke(slot, ut, inv, &mut env) },
         CapView::Domain(_) => domain::invoke(inv),
         // Safety: `slot` holds `cap`; as above for the extra caps.
-        CapView::IoPortControl(_) => unsafe { io_port::invoke_control(slot, inv) },
+        CapView::IoPortControl(_) => unsafe { io_port::invoke_control(&mut env.global.io_ports, tcb, slot, inv) },
         CapView::IoPort(ports) => io_port::invoke_port(tcb, ports, inv, is_call),
-        CapView::Frame(frame) => vspace::invoke_frame(tcb, slot, frame, inv, is_call),
         // Safety: as above.
-        CapView::PageTable(table) => unsafe { vspace::invoke_table(slot, table.into(), inv) },
+        CapView::Frame(frame) => unsafe { vspace::invoke_frame(&env.global.asids, tcb, slot, frame, inv, is_call) },
         // Safety: as above.
-        CapView::PageDirectory(table) => unsafe { vspace::invoke_table(slot, table.into(), inv) },
+        CapView::PageTable(table) => unsafe { vspace::invoke_table(&env.global.asids, slot, table.into(), inv) },
         // Safety: as above.
-        CapView::Pdpt(table) => unsafe { vspace::invoke_table(slot, table.into(), inv) },
-        CapView::AsidControl(_) => vspace::invoke_asid_control(inv),
-        CapView::AsidPool(pool) => vspace::invoke_asid_pool(pool, inv),
+        CapView::PageDirectory(table) => unsafe { vspace::invoke_table(&env.global.asids, slot, table.into(), inv) },
         // Safety: as above.
-        CapView::IrqControl(_) => unsafe { irq::invoke_control(slot, inv) },
-        CapView::IrqHandler(handler) => irq::invoke_handler(handler, inv),
+        CapView::Pdpt(table) => unsafe { vspace::invoke_table(&env.global.asids, slot, table.into(), inv) },
+        CapView::AsidControl(_) => vspace::invoke_asid_control(&mut env.global.asids, inv),
+        CapView::AsidPool(pool) => vspace::invoke_asid_pool(&env.global.asids, pool, inv),
         // Safety: as above.
-        CapView::UintrReceiver(receiver) => unsafe { crate::object::uintr::invoke_receiver(receiver, slot, inv) },
-        CapView::Uitt(uitt) => crate::object::uintr::invoke_uitt(uitt, inv),
+        CapView::IrqControl(_) => unsafe { irq::invoke_control(&mut env.global.irqs, slot, inv) },
+        CapView::IrqHandler(handler) => irq::invoke_handler(&mut env, handler, inv),
+        // Safety: as above.
+        CapView::UintrReceiver(receiver) => unsafe { crate::object::uintr::invoke_receiver(&mut env, receiver, slot, inv) },
+        CapView::Uitt(uitt) => crate::object::uintr::invoke_uitt(&mut env, uitt, inv),
         _ => {
             if let Some(other) = cap.cap_type() {
                 user_error!("{other:?} cap: Illegal operation {}.", inv.label);

@@ -161,7 +161,9 @@ impl Tcb {
 
     /// The thread's IPC buffer (seL4's `lookupIPCBuffer`): the buffer frame
     /// cap must be a writable, non-device frame.
-    pub fn ipc_buffer(&mut self) -> Option<&'static mut sel4_compat::ipc::IpcBuffer> {
+    /// The buffer is borrowed with the TCB, so that no second reference to
+    /// it can be made through this thread while it is live.
+    pub fn ipc_buffer(&mut self) -> Option<&mut sel4_compat::ipc::IpcBuffer> {
         // Safety: a pointer from `ipc_buffer_ptr` is to the thread's live
         // buffer; the reference is the only one this caller makes.
         self.ipc_buffer_ptr().map(|b| unsafe { &mut *b })
@@ -232,7 +234,9 @@ pub unsafe fn init_tcb(tcb: *mut Tcb, name: &[u8]) {
 
 /// Names a child TCB as seL4 does: `child of: '<creator>'`.
 pub fn child_name(buf: &mut [u8; TCB_NAME_LENGTH]) -> usize {
-    let parent = crate::sched::current_opt().map(|t| t.name()).unwrap_or("");
+    // Safety: the creating thread's TCB, only read (its name) while the
+    // entry's reference to it is not in use.
+    let parent = unsafe { crate::sched::current_ptr().as_ref() }.map(|t| t.name()).unwrap_or("");
     let mut n = 0;
     for part in ["child of: '", parent, "'"] {
         for &b in part.as_bytes() {

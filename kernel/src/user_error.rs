@@ -73,7 +73,9 @@ pub fn short_function_name(path: &str) -> &str {
 pub fn print(function: &str, line: u32, message: core::fmt::Arguments<'_>) {
     use crate::config::{COLOUR_PRINTING, DEBUG_BUILD};
     let (bold, green, reset) = if COLOUR_PRINTING { ("\x1b[0m\x1b[1m", "\x1b[0m\x1b[32m", "\x1b[0m") } else { ("", "", "") };
-    let (tcb, name, ip) = match crate::sched::current_opt() {
+    // Safety: debug output while the entry's reference to the current TCB
+    // is not in use; the name and restart PC are only read.
+    let (tcb, name, ip) = match unsafe { crate::sched::current_ptr().as_ref() } {
         Some(t) => (t as *const crate::thread::Tcb as u64, if DEBUG_BUILD { t.name() } else { "" }, t.restart_pc),
         None => (0, "", 0),
     };

@@ -49,7 +49,10 @@ impl PhysRead for PhysWindow {
 pub extern "C" fn kernel_boot_entry(magic: u32, info: u32) -> ! {
     arch_boot::plant_stack_canary();
     serial::init_console(crate::config::DEFAULT_CONSOLE_PORT);
-    match boot(magic, info as u64) {
+    // Safety: boot is single-threaded with interrupts off, and this is the
+    // only call before the first return to user mode.
+    let k = unsafe { crate::kernel_state::kernel_entry() };
+    match boot(&mut k.global, magic, info as u64) {
         Ok(exit_fault_selftest) => {
             if exit_fault_selftest {
                 // The first exit is the IRETQ into the rootserver, with its
@@ -69,10 +72,10 @@ pub extern "C" fn kernel_boot_entry(magic: u32, info: u32) -> ! {
 
 /// Chooses how user interrupts run and says so: the console line is how
 /// users (and the tests and benchmark) know which path produced a result.
-fn init_uintr(emulate_requested: bool) {
+fn init_uintr(window: &mut crate::uintr::window::Slots, emulate_requested: bool) {
     use crate::arch::x86_64::uintr::{NOTIFICATION_VECTOR, WAKE_VECTOR};
     let has = cpu::has_uintr();
-    crate::object::uintr_switch::init(has && !emulate_requested);
+    crate::object::uintr_switch::init(window, has && !emulate_requested);
     if has && !emulate_requested {
         kprintln!(
             "user interrupts: the CPU has UINTR, enabled (hardware path); notifications on vector {NOTIFICATION_VECTOR:#x}, \
@@ -88,7 +91,7 @@ fn init_uintr(emulate_requested: bool) {
 
 /// Returns whether the kernel command line asked for the exit-stub fault
 /// self-test.
-fn boot(magic: u32, info: u64) -> Result<bool, BootError> {
+fn boot(global: &mut crate::kernel_state::Global, magic: u32, info: u64) -> Result<bool, BootError> {
     let params = multiboot::parse(magic, info, &PhysWindow)?;
     let opts = cmdline::parse(params.cmdline_str());
     serial::init_console(opts.console_port);
@@ -106,7 +109,7 @@ fn boot(magic: u32, info: u64) -> Result<bool, BootError> {
     let skim_pages = paging::init_skim_window();
     kprintln!("skim window: {skim_pages} pages of kernel entry code and data");
     paging::init_uintr_window(arch_boot::boot_pdpt_high_paddr());
-    init_uintr(opts.uintr_emulate);
+    init_uintr(&mut global.uintr_window, opts.uintr_emulate);
     cpu::init_syscall(entry::syscall_entry_addr());
     cpu::init_fpu();
     cpu::init_pat();
@@ -161,7 +164,7 @@ fn boot(magic: u32, info: u64) -> Result<bool, BootError> {
     // nothing else uses, away from the kernel and the modules.
     unsafe {
         load_image(&image, &plan);
-        create_rootserver(&image, &plan, &params, &madt, &extra)?;
+        create_rootserver(&mut global.asids, &image, &plan, &params, &madt, &extra)?;
     }
     Ok(exit_fault_selftest)
 }
@@ -536,10 +539,10 @@ fn fill_bootinfo(bi: &mut BootInfo, cnode: &RootCNode, image_caps: ImageCaps, pl
 ///
 /// # Safety
 /// The plan's ASID pool is a zeroed object owned by the boot code.
-unsafe fn install_asid_pool(plan: &Plan) {
+unsafe fn install_asid_pool(asids: &mut vspace::AsidTable, plan: &Plan) {
     // Safety: per the caller's contract; entry IT_ASID is inside the pool.
     unsafe { ((paddr_to_pptr(plan.asid_pool)) as *mut u64).add(IT_ASID as usize).write(paddr_to_pptr(plan.vspace)) };
-    vspace::set_asid_pool(0, paddr_to_pptr(plan.asid_pool));
+    asids.set_pool(0, paddr_to_pptr(plan.asid_pool));
 }
 
 /// Creates the rootserver's thread, ready to run at `image.entry` with
@@ -612,6 +615,7 @@ unsafe fn check_kernel_pages_visible(pml4_paddr: u64) {
 /// # Safety
 /// Every object address in `plan` must be free RAM owned by the boot code.
 unsafe fn create_rootserver(
+    asids: &mut vspace::AsidTable,
     image: &ElfImage<'_>,
     plan: &Plan,
     params: &BootParams,
@@ -640,7 +644,7 @@ unsafe fn create_rootserver(
     // Safety: the ASID pool and the TCB were just zeroed and are ours; the
     // root CNode's fixed slots were just filled.
     unsafe {
-        install_asid_pool(plan);
+        install_asid_pool(asids, plan);
         create_initial_thread(image, plan, &cnode);
     }
 

@@ -7,39 +7,47 @@ use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use crate::arch::x86_64::io;
 use crate::cspace::cte::{self, Cte};
-use crate::kernel_state::KernelCell;
 use crate::sched;
 use crate::thread::{Tcb, ThreadState};
 use sel4_compat::invocation as label;
 use sel4_compat::ipc::MessageInfo;
 
 /// One bit per I/O port: handed out to an IOPort cap (seL4's
-/// `x86KSAllocatedIOPorts`).
-static ALLOCATED: KernelCell<[u64; 1024]> = KernelCell::new([0; 1024]);
+/// `x86KSAllocatedIOPorts`); part of the kernel's [`Global`] state.
+///
+/// [`Global`]: crate::kernel_state::Global
+pub struct IoPortAllocation([u64; 1024]);
 
-fn allocated() -> &'static mut [u64; 1024] {
-    // Safety: kernel context; no caller holds the reference across calls.
-    unsafe { ALLOCATED.get() }
+impl Default for IoPortAllocation {
+    fn default() -> IoPortAllocation {
+        IoPortAllocation::new()
+    }
 }
 
-fn range_free(first: u16, last: u16) -> bool {
-    (first..=last).all(|p| allocated()[p as usize / 64] & (1 << (p % 64)) == 0)
-}
+impl IoPortAllocation {
+    pub const fn new() -> IoPortAllocation {
+        IoPortAllocation([0; 1024])
+    }
 
-fn set_range(first: u16, last: u16, used: bool) {
-    for p in first..=last {
-        let (w, b) = (p as usize / 64, p % 64);
-        if used {
-            allocated()[w] |= 1 << b;
-        } else {
-            allocated()[w] &= !(1 << b);
+    fn range_free(&self, first: u16, last: u16) -> bool {
+        (first..=last).all(|p| self.0[p as usize / 64] & (1 << (p % 64)) == 0)
+    }
+
+    fn set_range(&mut self, first: u16, last: u16, used: bool) {
+        for p in first..=last {
+            let (w, b) = (p as usize / 64, p % 64);
+            if used {
+                self.0[w] |= 1 << b;
+            } else {
+                self.0[w] &= !(1 << b);
+            }
         }
     }
 }
 
 /// An IOPort cap was deleted for good: its ports are free again.
-pub fn release(cap: IoPortCap) {
-    set_range(cap.first() as u16, cap.last() as u16, false);
+pub fn release(ports: &mut IoPortAllocation, cap: IoPortCap) {
+    ports.set_range(cap.first() as u16, cap.last() as u16, false);
 }
 
 /// IOPortControl_Issue.
@@ -47,7 +55,7 @@ pub fn release(cap: IoPortCap) {
 /// # Safety
 /// `slot` is the live slot of the invoked IOPortControl cap and the
 /// invocation's extra caps are live slots found by lookup.
-pub unsafe fn invoke_control(slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub unsafe fn invoke_control(ports: &mut IoPortAllocation, caller: &mut Tcb, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     if inv.label != label::X86_IOPORT_CONTROL_ISSUE {
         user_error!("IOPortControl: Unknown operation.");
         return Err(SyscallError::IllegalOperation.into());
@@ -62,20 +70,20 @@ pub unsafe fn invoke_control(slot: *mut Cte, inv: &Invocation<'_>) -> Result<(),
         user_error!("IOPortControl: Last port must be > first port.");
         return Err(SyscallError::InvalidArgument { number: 1 }.into());
     }
-    if !range_free(first, last) {
+    if !ports.range_free(first, last) {
         user_error!("IOPortControl: Some ports in range already in use.");
         return Err(SyscallError::RevokeFirst.into());
     }
     // Safety: the extra cap's slot was looked up in the caller's CSpace.
     let root = unsafe { (*root_slot).cap };
     let dest = lookup_slot_for_cnode_op(false, root, index, depth)
-        .inspect_err(|_| user_error!("Target slot for new IO Port cap invalid: cap {}.", extra_cptr()))?;
+        .inspect_err(|_| user_error!("Target slot for new IO Port cap invalid: cap {}.", extra_cptr(caller)))?;
     // Safety: a slot from a lookup.
     if !unsafe { (*dest).cap }.is_null() {
-        user_error!("Target slot for new IO Port cap not empty: cap {}.", extra_cptr());
+        user_error!("Target slot for new IO Port cap not empty: cap {}.", extra_cptr(caller));
         return Err(SyscallError::DeleteFirst.into());
     }
-    set_range(first, last, true);
+    ports.set_range(first, last, true);
     // Safety: `dest` is empty and distinct from the control cap's slot.
     unsafe { cte::cte_insert(Cap::io_port(first, last), slot, dest) };
     Ok(())
@@ -83,8 +91,8 @@ pub unsafe fn invoke_control(slot: *mut Cte, inv: &Invocation<'_>) -> Result<(),
 
 /// The cap pointer of the invocation's first extra cap, as the caller
 /// wrote it (for the debug line).
-fn extra_cptr() -> u64 {
-    sched::current().ipc_buffer().map_or(0, |b| b.caps_or_badges[0])
+fn extra_cptr(caller: &mut Tcb) -> u64 {
+    caller.ipc_buffer().map_or(0, |b| b.caps_or_badges[0])
 }
 
 /// IOPort In8/16/32 and Out8/16/32.

@@ -33,25 +33,40 @@ struct Irq {
     source: Source,
 }
 
-struct Irqs {
-    table: [Irq; IRQ_COUNT],
-    /// The notification cap each IRQ signals (seL4's `intStateIRQNode`).
-    node: [Cte; IRQ_COUNT],
+/// Which IRQs are handed out and where each comes from (seL4's
+/// `intStateIRQTable`); part of the kernel's [`Global`] state.
+///
+/// [`Global`]: crate::kernel_state::Global
+pub struct IrqTable([Irq; IRQ_COUNT]);
+
+impl Default for IrqTable {
+    fn default() -> IrqTable {
+        IrqTable::new()
+    }
+}
+
+impl IrqTable {
+    pub const fn new() -> IrqTable {
+        IrqTable([IDLE; IRQ_COUNT])
+    }
 }
 
 const IDLE: Irq = Irq { active: false, source: Source::None };
 const EMPTY_SLOT: Cte = Cte { cap: Cap::NULL, mdb: crate::cspace::cte::MdbNode::NULL };
 
-static IRQS: KernelCell<Irqs> = KernelCell::new(Irqs { table: [IDLE; IRQ_COUNT], node: [EMPTY_SLOT; IRQ_COUNT] });
+/// The notification cap each IRQ signals (seL4's `intStateIRQNode`). These
+/// are capability slots, linked into the MDB like any other, so they are
+/// reached by pointer (as object memory is) rather than through a borrow
+/// of the kernel state.
+static NODE: KernelCell<[Cte; IRQ_COUNT]> = KernelCell::new([EMPTY_SLOT; IRQ_COUNT]);
 
-fn irqs() -> &'static mut Irqs {
-    // Safety: kernel context; callers do not hold the reference across
-    // calls back into this module.
-    unsafe { IRQS.get() }
+/// The slot of `irq`'s notification cap, if `irq` is in range.
+fn node_slot(irq: u64) -> Option<*mut Cte> {
+    ((irq as usize) < IRQ_COUNT).then(|| NODE.as_ptr().cast::<Cte>().wrapping_add(irq as usize))
 }
 
-fn set_masked(irq: u64, masked: bool) {
-    if let Some(i) = irqs().table.get(irq as usize) {
+fn set_masked(table: &IrqTable, irq: u64, masked: bool) {
+    if let Some(i) = table.0.get(irq as usize) {
         if let Source::IoApic { ioapic: a, pin } = i.source {
             ioapic::set_masked(a, pin, masked);
         }
@@ -76,14 +91,14 @@ enum IssueSource {
 /// # Safety
 /// `control_slot` is the live slot of the invoked IRQControl cap and the
 /// invocation's extra caps are live slots found by lookup.
-pub unsafe fn invoke_control(control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let op = decode_control(inv)?;
+pub unsafe fn invoke_control(table: &mut IrqTable, control_slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let op = decode_control(table, inv)?;
     // Safety: per the caller's contract; `op` was just decoded.
-    unsafe { perform_issue(control_slot, op) };
+    unsafe { perform_issue(table, control_slot, op) };
     Ok(())
 }
 
-fn decode_control(inv: &Invocation<'_>) -> Result<IssueHandler, SyscallError> {
+fn decode_control(table: &IrqTable, inv: &Invocation<'_>) -> Result<IssueHandler, SyscallError> {
     match inv.label {
         // With the I/O APIC, IRQs are obtained by pin or MSI only; as in
         // seL4, a message too short for the generic form is refused as
@@ -107,7 +122,7 @@ fn decode_control(inv: &Invocation<'_>) -> Result<IssueHandler, SyscallError> {
                 return Err(SyscallError::RangeError { min: 0, max: IRQ_USER_MAX - IRQ_USER_MIN });
             }
             let irq = requested + IRQ_USER_MIN;
-            if irqs().table[irq as usize].active {
+            if table.0[irq as usize].active {
                 user_error!("IRQControl: IRQ {irq} is already active.");
                 return Err(SyscallError::RevokeFirst);
             }
@@ -165,7 +180,7 @@ fn decode_control(inv: &Invocation<'_>) -> Result<IssueHandler, SyscallError> {
 /// # Safety
 /// `control_slot` is the live slot of the IRQControl cap and `op` was
 /// just decoded (its `dest` is an empty live slot).
-unsafe fn perform_issue(control_slot: *mut Cte, op: IssueHandler) {
+unsafe fn perform_issue(table: &mut IrqTable, control_slot: *mut Cte, op: IssueHandler) {
     let IssueHandler { irq, source, dest } = op;
     let source = match source {
         IssueSource::IoApic { ioapic: a, pin, level, polarity } => {
@@ -174,7 +189,7 @@ unsafe fn perform_issue(control_slot: *mut Cte, op: IssueHandler) {
         }
         IssueSource::Msi => Source::Msi,
     };
-    irqs().table[irq as usize] = Irq { active: true, source };
+    table.0[irq as usize] = Irq { active: true, source };
     // Safety: `dest` is empty, distinct from the control cap's slot.
     unsafe { cte::cte_insert(Cap::irq_handler(irq), control_slot, dest) };
 }
@@ -191,10 +206,10 @@ enum HandlerOp {
 }
 
 /// IRQHandler invocations.
-pub fn invoke_handler(cap: IrqHandlerCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+pub fn invoke_handler(env: &mut KernelEnv<'_>, cap: IrqHandlerCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
     let op = decode_handler(inv)?;
     // Safety: just decoded.
-    unsafe { perform_handler(cap.irq(), op) };
+    unsafe { perform_handler(env, cap.irq(), op) };
     Ok(())
 }
 
@@ -231,48 +246,50 @@ fn decode_handler(inv: &Invocation<'_>) -> Result<HandlerOp, SyscallError> {
 
 /// # Safety
 /// `op` was just decoded (its slots are live, nothing ran since).
-unsafe fn perform_handler(irq: u64, op: HandlerOp) {
-    let node = &mut irqs().node[irq as usize] as *mut Cte;
+unsafe fn perform_handler(env: &mut KernelEnv<'_>, irq: u64, op: HandlerOp) {
+    let node = node_slot(irq).expect("an IRQHandler cap names an IRQ in range");
     match op {
-        HandlerOp::Ack => set_masked(irq, false),
+        HandlerOp::Ack => set_masked(&env.global.irqs, irq, false),
         HandlerOp::SetNotification { ntfn, src } => {
             // Safety: the IRQ's node slot, and `src` per the caller's contract.
             unsafe {
-                delete::cte_delete_one(node, &mut KernelEnv);
+                delete::cte_delete_one(node, env);
                 cte::cte_insert(ntfn, src, node);
             }
         }
         // Safety: the IRQ's node slot.
-        HandlerOp::Clear => unsafe { delete::cte_delete_one(node, &mut KernelEnv) },
+        HandlerOp::Clear => unsafe { delete::cte_delete_one(node, env) },
     }
 }
 
 /// The last IRQHandler cap for `irq` is being deleted (finalise).
-pub fn deleting_handler(irq: u64) {
-    if let Some(node) = irqs().node.get_mut(irq as usize) {
+pub fn deleting_handler(env: &mut KernelEnv<'_>, irq: u64) {
+    if let Some(node) = node_slot(irq) {
         // Safety: the IRQ's node slot.
-        unsafe { delete::cte_delete_one(node, &mut KernelEnv) };
+        unsafe { delete::cte_delete_one(node, env) };
     }
 }
 
 /// After the slot is empty: the IRQ is free again and masked.
-pub fn deleted_handler(irq: u64) {
-    set_masked(irq, true);
-    if let Some(i) = irqs().table.get_mut(irq as usize) {
+pub fn deleted_handler(table: &mut IrqTable, irq: u64) {
+    set_masked(table, irq, true);
+    if let Some(i) = table.0.get_mut(irq as usize) {
         *i = IDLE;
     }
 }
 
 /// A user interrupt arrived on `vector` (seL4's `handleInterrupt`): signal
 /// its notification and mask the line until the handler acknowledges it.
-pub fn handle(vector: u64) {
+pub fn handle(table: &IrqTable, vector: u64) {
     let irq = vector - IRQ_INT_OFFSET;
-    let Some(info) = irqs().table.get(irq as usize).copied() else { return };
+    let Some(info) = table.0.get(irq as usize).copied() else { return };
     if info.active {
-        let cap = irqs().node[irq as usize].cap;
+        let node = node_slot(irq).expect("the table and the node have one entry per IRQ");
+        // Safety: the IRQ's node slot, a live static slot.
+        let cap = unsafe { (*node).cap };
         if let Some(ntfn) = cap.as_notification().filter(|ntfn| ntfn.can_send()) {
             crate::ipc::send_signal(ntfn.ptr(), ntfn.badge());
         }
     }
-    set_masked(irq, true);
+    set_masked(table, irq, true);
 }

@@ -107,10 +107,18 @@ fn is_valid_vtable_root(cap: &Cap) -> bool {
 /// Installs `new_cap` (derived from the cap in `src`) into the TCB slot
 /// `index`, replacing what was there (seL4's ThreadControl cap update):
 /// only if `src` still holds the same object and the TCB still exists.
-fn replace_tcb_cap(tcb_cap: &Cap, tcb_cap_slot: *mut Cte, target: &mut Tcb, index: u64, new_cap: Cap, src: *mut Cte) -> Result<(), InvocationError> {
+fn replace_tcb_cap(
+    env: &mut KernelEnv<'_>,
+    tcb_cap: &Cap,
+    tcb_cap_slot: *mut Cte,
+    target: &mut Tcb,
+    index: u64,
+    new_cap: Cap,
+    src: *mut Cte,
+) -> Result<(), InvocationError> {
     let slot = target.slot(index);
     // Safety: the TCB's own slot.
-    unsafe { delete::cte_delete(slot, true, &mut KernelEnv) }?;
+    unsafe { delete::cte_delete(slot, true, env) }?;
     // Safety: `src` and `tcb_cap_slot` are live slots found by lookup.
     let still_there = unsafe { same_object_as(&new_cap, &(*src).cap) && same_object_as(tcb_cap, &(*tcb_cap_slot).cap) };
     // Safety: `slot` was just emptied.
@@ -170,10 +178,21 @@ struct IpcBuffer {
 
 /// Decodes and performs an invocation of the thread cap `cap` (in `slot`)
 /// by `caller`.
-pub fn invoke(caller: &mut Tcb, cap: ThreadCap, slot: *mut Cte, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
+///
+/// # Safety
+/// `slot` is the live slot holding `cap` and the invocation's extra caps
+/// are live slots found by lookup.
+pub unsafe fn invoke(
+    env: &mut KernelEnv<'_>,
+    caller: &mut Tcb,
+    cap: ThreadCap,
+    slot: *mut Cte,
+    inv: &Invocation<'_>,
+    is_call: bool,
+) -> Result<(), InvocationError> {
     let target = tcb_of(cap);
     let op = decode(target, core::ptr::eq(target, caller), inv)?;
-    perform(caller, &Cap::from(cap), slot, target, op, inv, is_call)
+    perform(env, caller, InvokedCap { cap: &Cap::from(cap), slot }, target, op, inv, is_call)
 }
 
 /// seL4's `decodeTCBInvocation`: every check, in seL4's order, and
@@ -324,6 +343,14 @@ fn decode<'a>(target: &Tcb, target_is_caller: bool, inv: &Invocation<'_>) -> Res
     }
 }
 
+/// The invoked thread cap and the slot holding it: Configure's, SetSpace's
+/// and SetIPCBuffer's cap updates go ahead only while that slot still
+/// names the thread.
+struct InvokedCap<'c> {
+    cap: &'c Cap,
+    slot: *mut Cte,
+}
+
 /// Performs a decoded operation on `target`. Only the cap updates of
 /// Configure, SetSpace and SetIPCBuffer can stop early (a deletion
 /// preempted); everything else completes.
@@ -331,15 +358,16 @@ fn decode<'a>(target: &Tcb, target_is_caller: bool, inv: &Invocation<'_>) -> Res
 /// `op` is what [`decode`] just returned for `target` (its slots are the
 /// live ones it looked up).
 fn perform(
+    env: &mut KernelEnv<'_>,
     caller: &mut Tcb,
-    cap: &Cap,
-    slot: *mut Cte,
+    invoked: InvokedCap<'_>,
     target: &mut Tcb,
     op: TcbOp<'_>,
     inv: &Invocation<'_>,
     is_call: bool,
 ) -> Result<(), InvocationError> {
     let target_is_caller = core::ptr::eq(target, caller);
+    let InvokedCap { cap, slot } = invoked;
     match op {
         TcbOp::ReadRegisters { suspend, count } => read_registers(caller, target, suspend, count, is_call),
         TcbOp::WriteRegisters { resume, count } => {
@@ -376,11 +404,11 @@ fn perform(
         TcbOp::Suspend => ipc::suspend(target),
         TcbOp::Resume => ipc::restart(target),
         TcbOp::Configure { fault_ep, space, buffer } => {
-            set_space(cap, slot, target, fault_ep, space)?;
-            set_ipc_buffer(cap, slot, target, buffer)?;
+            set_space(env, cap, slot, target, fault_ep, space)?;
+            set_ipc_buffer(env, cap, slot, target, buffer)?;
         }
-        TcbOp::SetSpace { fault_ep, space } => set_space(cap, slot, target, fault_ep, space)?,
-        TcbOp::SetIpcBuffer(buffer) => set_ipc_buffer(cap, slot, target, buffer)?,
+        TcbOp::SetSpace { fault_ep, space } => set_space(env, cap, slot, target, fault_ep, space)?,
+        TcbOp::SetIpcBuffer(buffer) => set_ipc_buffer(env, cap, slot, target, buffer)?,
         TcbOp::SetPriority(prio) => set_priority(target, prio),
         TcbOp::SetMcPriority(mcp) => target.mcp = mcp,
         TcbOp::SetSchedParams { mcp, prio } => {
@@ -390,7 +418,7 @@ fn perform(
         TcbOp::BindNotification(ntfn) => ipc::bind_notification(target, ntfn),
         TcbOp::UnbindNotification => ipc::unbind_notification(target),
         // Safety: `op` is what `decode_tcb` just returned for `target`.
-        TcbOp::Uitt(op) => unsafe { super::uintr::perform_tcb(target, op) },
+        TcbOp::Uitt(op) => unsafe { super::uintr::perform_tcb(env, target, op) },
         TcbOp::SetFlags { clear, set } => set_flags(caller, target, clear, set, is_call),
         TcbOp::SetTlsBase(base) => {
             ipc::write_user_register(target, TLS_BASE, base);
@@ -529,19 +557,19 @@ fn decode_set_space<'a>(target: &Tcb, inv: &Invocation<'_>) -> Result<TcbOp<'a>,
 
 /// The fault endpoint and the new CSpace and VSpace roots of Configure
 /// and SetSpace.
-fn set_space(cap: &Cap, slot: *mut Cte, target: &mut Tcb, fault_ep: u64, space: SpaceCaps) -> Result<(), InvocationError> {
+fn set_space(env: &mut KernelEnv<'_>, cap: &Cap, slot: *mut Cte, target: &mut Tcb, fault_ep: u64, space: SpaceCaps) -> Result<(), InvocationError> {
     target.fault_handler = fault_ep;
-    replace_tcb_cap(cap, slot, target, tcb_slot::CTABLE, space.croot.0, space.croot.1)?;
-    replace_tcb_cap(cap, slot, target, tcb_slot::VTABLE, space.vroot.0, space.vroot.1)
+    replace_tcb_cap(env, cap, slot, target, tcb_slot::CTABLE, space.croot.0, space.croot.1)?;
+    replace_tcb_cap(env, cap, slot, target, tcb_slot::VTABLE, space.vroot.0, space.vroot.1)
 }
 
-fn set_ipc_buffer(cap: &Cap, slot: *mut Cte, target: &mut Tcb, buffer: IpcBuffer) -> Result<(), InvocationError> {
+fn set_ipc_buffer(env: &mut KernelEnv<'_>, cap: &Cap, slot: *mut Cte, target: &mut Tcb, buffer: IpcBuffer) -> Result<(), InvocationError> {
     let buf_slot = target.slot(tcb_slot::BUFFER);
     // Safety: the TCB's own slot.
-    unsafe { delete::cte_delete(buf_slot, true, &mut KernelEnv) }?;
+    unsafe { delete::cte_delete(buf_slot, true, env) }?;
     target.ipc_buffer_vaddr = buffer.addr;
     if let Some(c) = buffer.cap {
-        replace_tcb_cap(cap, slot, target, tcb_slot::BUFFER, c, buffer.src)?;
+        replace_tcb_cap(env, cap, slot, target, tcb_slot::BUFFER, c, buffer.src)?;
     }
     if sched::is_current(target) {
         sched::reschedule_required();

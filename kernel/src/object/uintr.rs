@@ -53,39 +53,52 @@ const _: () = assert!(core::mem::size_of::<[UittEntry; UITT_ENTRIES]>() == 4096,
 /// The highest valid UITT index (the CPU's UITTSZ).
 pub const UITT_SIZE: u64 = UITT_ENTRIES as u64 - 1;
 
-fn receiver_of(ptr: u64) -> &'static mut Receiver {
-    // Safety: receiver caps and UITT entries only ever name live receiver
-    // objects (deleting the last cap clears every entry first).
+/// The receiver object at `ptr`.
+///
+/// # Safety
+/// `ptr` comes from a receiver cap or a UITT entry's backing cap (these
+/// only ever name live receivers: deleting the last cap clears every entry
+/// first), and the caller makes no other reference to the receiver while
+/// the returned one is live.
+unsafe fn receiver_of<'a>(ptr: u64) -> &'a mut Receiver {
+    // Safety: per the caller's contract.
     unsafe { &mut *(ptr as *mut Receiver) }
 }
 
-fn uitt_of(cap: UittCap) -> &'static mut Uitt {
-    // Safety: a UITT cap names a live UITT object.
+/// The UITT object `cap` names.
+///
+/// # Safety
+/// The caller makes no other reference to the table while the returned
+/// one is live (a UITT cap names a live UITT object).
+unsafe fn uitt_of<'a>(cap: UittCap) -> &'a mut Uitt {
+    // Safety: per the caller's contract.
     unsafe { &mut *(cap.ptr() as *mut Uitt) }
 }
 
 /// The receiver bound to `t`, if any.
-pub fn receiver_of_thread(t: &Tcb) -> Option<&'static mut Receiver> {
-    t.slot_cap(tcb_slot::RECEIVER).as_uintr_receiver().map(|cap| receiver_of(cap.ptr()))
+///
+/// # Safety
+/// `t`'s receiver slot is consistent (it holds a receiver cap or none),
+/// and the caller makes no other reference to the receiver while the
+/// returned one is live.
+pub unsafe fn receiver_of_thread<'a>(t: &Tcb) -> Option<&'a mut Receiver> {
+    // Safety: a receiver cap; exclusivity is the caller's contract.
+    t.slot_cap(tcb_slot::RECEIVER).as_uintr_receiver().map(|cap| unsafe { receiver_of(cap.ptr()) })
 }
 
 /// The UITT bound to `t`, if any.
-pub fn uitt_of_thread(t: &Tcb) -> Option<&'static mut Uitt> {
-    t.slot_cap(tcb_slot::UITT).as_uitt().map(uitt_of)
-}
-
-/// Which slots of the UINTR window are taken (`crate::uintr::window`).
-static WINDOW: crate::kernel_state::KernelCell<window::Slots> = crate::kernel_state::KernelCell::new(window::Slots::new());
-
-fn window_slots() -> &'static mut window::Slots {
-    // Safety: kernel context, single CPU; no caller holds another borrow.
-    unsafe { WINDOW.get() }
+///
+/// # Safety
+/// As for [`receiver_of_thread`], for the UITT slot and the table.
+pub unsafe fn uitt_of_thread<'a>(t: &Tcb) -> Option<&'a mut Uitt> {
+    // Safety: a UITT cap; exclusivity is the caller's contract.
+    t.slot_cap(tcb_slot::UITT).as_uitt().map(|cap| unsafe { uitt_of(cap) })
 }
 
 /// Free slots of the UINTR window: how many receivers and UITTs retype
 /// can still create.
-pub fn window_slots_free() -> u64 {
-    window_slots().free() as u64
+pub fn window_slots_free(slots: &window::Slots) -> u64 {
+    slots.free() as u64
 }
 
 /// Gives the page at `frame_paddr` a free slot of the UINTR window and
@@ -94,8 +107,8 @@ pub fn window_slots_free() -> u64 {
 /// UPIDs in UITT entries, so user address spaces keep mapping nothing but
 /// the skim window (older CPUs, which take the fallback, are the ones
 /// whose speculative loads could read a supervisor-only page).
-pub fn map_into_window(frame_paddr: u64) -> Option<u64> {
-    let slot = window_slots().take()?;
+pub fn map_into_window(slots: &mut window::Slots, frame_paddr: u64) -> Option<u64> {
+    let slot = slots.take()?;
     if uintr_switch::hardware() {
         paging::map_uintr_window_slot(slot, frame_paddr);
     }
@@ -103,27 +116,29 @@ pub fn map_into_window(frame_paddr: u64) -> Option<u64> {
 }
 
 /// Releases the window slot holding `vaddr`.
-fn release_window(vaddr: u64) {
+fn release_window(slots: &mut window::Slots, vaddr: u64) {
     let slot = ((vaddr - paging::UINTR_WINDOW_BASE) / paging::PAGE_SIZE) as usize;
     paging::unmap_uintr_window_slot(slot);
-    window_slots().release(slot);
+    slots.release(slot);
 }
 
 /// Retype created a receiver or a UITT (zeroed): map it where the CPU
 /// will look for it. Retype checked that a window slot is free.
-pub fn object_created(cap: &Cap) {
-    let window_of = |ptr: u64| {
+pub fn object_created(slots: &mut window::Slots, cap: &Cap) {
+    let mut window_of = |ptr: u64| {
         let page = pptr_to_paddr(ptr) & !(paging::PAGE_SIZE - 1);
-        map_into_window(page).expect("retype checks the UINTR window has room") + (ptr & (paging::PAGE_SIZE - 1))
+        map_into_window(slots, page).expect("retype checks the UINTR window has room") + (ptr & (paging::PAGE_SIZE - 1))
     };
     match cap.view() {
         CapView::UintrReceiver(receiver) => {
-            let r = receiver_of(receiver.ptr());
+            // Safety: retype just made the receiver; nothing else refers to it.
+            let r = unsafe { receiver_of(receiver.ptr()) };
             r.window = window_of(receiver.ptr());
             // Nothing posted to an unbound receiver interrupts anyone.
             r.upid.set_sn(true);
         }
-        CapView::Uitt(uitt) => uitt_of(uitt).window = window_of(uitt.ptr()),
+        // Safety: retype just made the table; nothing else refers to it.
+        CapView::Uitt(uitt) => unsafe { uitt_of(uitt) }.window = window_of(uitt.ptr()),
         _ => unreachable!("object_created is given a receiver or UITT cap"),
     }
 }
@@ -144,9 +159,12 @@ pub fn wake_receiver_thread(r: &Receiver, t: &Tcb) {
 
 /// Deletes the cap in one of the kernel-held slots (a TCB's, a receiver's
 /// or a UITT's); these hold caps with nothing to finalise at length.
-fn delete_held(slot: *mut Cte) {
-    // Safety: a live slot in a consistent MDB.
-    unsafe { delete::cte_delete_one(slot, &mut KernelEnv) };
+///
+/// # Safety
+/// `slot` is a live slot in a consistent MDB.
+unsafe fn delete_held(env: &mut KernelEnv<'_>, slot: *mut Cte) {
+    // Safety: per the caller's contract.
+    unsafe { delete::cte_delete_one(slot, env) };
 }
 
 /// A checked receiver operation, ready to perform.
@@ -169,11 +187,13 @@ enum ReceiverOp {
 /// # Safety
 /// `slot` is the live slot holding `cap` and the invocation's extra caps
 /// are live slots found by lookup.
-pub unsafe fn invoke_receiver(cap: UintrReceiverCap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let r = receiver_of(cap.ptr());
+pub unsafe fn invoke_receiver(env: &mut KernelEnv<'_>, cap: UintrReceiverCap, slot: *mut Cte, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    // Safety: the invoked receiver cap names a live receiver; the TCB and
+    // slots reached below are other objects.
+    let r = unsafe { receiver_of(cap.ptr()) };
     let op = decode_receiver(r, inv)?;
     // Safety: per the caller's contract; `op` was just decoded.
-    unsafe { perform_receiver(cap, slot, r, op) };
+    unsafe { perform_receiver(env, cap, slot, r, op) };
     Ok(())
 }
 
@@ -232,7 +252,7 @@ fn decode_receiver(r: &Receiver, inv: &Invocation<'_>) -> Result<ReceiverOp, Sys
 /// # Safety
 /// `slot` is the live slot holding `cap`, the receiver `r` names, and
 /// `op` was just decoded for it.
-unsafe fn perform_receiver(cap: UintrReceiverCap, slot: *mut Cte, r: &mut Receiver, op: ReceiverOp) {
+unsafe fn perform_receiver(env: &mut KernelEnv<'_>, cap: UintrReceiverCap, slot: *mut Cte, r: &mut Receiver, op: ReceiverOp) {
     match op {
         ReceiverOp::BindTcb { tcb: t, handler, stack_adjust } => {
             let held = UintrReceiverCap::zeroed().with_ptr(cap.ptr()).held_by(ReceiverHolder::Tcb(t as *mut Tcb as u64)).cap();
@@ -245,11 +265,13 @@ unsafe fn perform_receiver(cap: UintrReceiverCap, slot: *mut Cte, r: &mut Receiv
             t.uintr = UintrState { handler, stack_adjust, uirr: 0, uif: false };
             uintr_switch::attach(t, r);
         }
-        // Safety: a bound receiver's thread is live.
-        ReceiverOp::UnbindTcb => delete_held(unsafe { (*r.tcb).slot(tcb_slot::RECEIVER) }),
+        // Safety: a bound receiver's thread is live; its receiver slot is a
+        // live slot.
+        ReceiverOp::UnbindTcb => unsafe { delete_held(env, (*r.tcb).slot(tcb_slot::RECEIVER)) },
         ReceiverOp::SetNotification { ntfn, src } => {
             let wake = &mut r.wake as *mut Cte;
-            delete_held(wake);
+            // Safety: the receiver's own wake slot.
+            unsafe { delete_held(env, wake) };
             // Safety: `src` was looked up; `wake` is now empty.
             unsafe { cte::cte_insert(ntfn, src, wake) };
         }
@@ -271,11 +293,13 @@ enum UittOp {
 }
 
 /// Invocations of a UITT cap.
-pub fn invoke_uitt(cap: UittCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let table = uitt_of(cap);
+pub fn invoke_uitt(env: &mut KernelEnv<'_>, cap: UittCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    // Safety: the invoked UITT cap; the receivers reached below are other
+    // objects.
+    let table = unsafe { uitt_of(cap) };
     let op = decode_uitt(table, inv)?;
     // Safety: just decoded.
-    unsafe { perform_uitt(table, op) };
+    unsafe { perform_uitt(env, table, op) };
     Ok(())
 }
 
@@ -321,16 +345,18 @@ fn decode_uitt(table: &Uitt, inv: &Invocation<'_>) -> Result<UittOp, SyscallErro
 
 /// # Safety
 /// `op` was just decoded (its slots are live, nothing ran since).
-unsafe fn perform_uitt(table: &mut Uitt, op: UittOp) {
+unsafe fn perform_uitt(env: &mut KernelEnv<'_>, table: &mut Uitt, op: UittOp) {
     match op {
         UittOp::RegisterSender { index: i, receiver, vector, src } => {
             let entry = &mut table.entries[i] as *mut UittEntry as u64;
             let held = receiver.held_by(ReceiverHolder::UittEntry(entry)).cap();
             // Safety: `src` was looked up; decode found the UITT slot empty.
             unsafe { cte::cte_insert(held, src, &mut table.slots[i]) };
-            table.entries[i] = UittEntry::new(vector, receiver_of(receiver.ptr()).window);
+            // Safety: a receiver cap looked up in the caller's CSpace.
+            table.entries[i] = UittEntry::new(vector, unsafe { receiver_of(receiver.ptr()) }.window);
         }
-        UittOp::UnregisterSender { index } => delete_held(&mut table.slots[index]),
+        // Safety: a slot of the live table.
+        UittOp::UnregisterSender { index } => unsafe { delete_held(env, &mut table.slots[index]) },
     }
 }
 
@@ -383,27 +409,29 @@ pub(super) fn decode_tcb(target: &Tcb, inv: &Invocation<'_>) -> Result<TcbUittOp
 /// # Safety
 /// `op` was just decoded for `target` (its slot is live, nothing ran
 /// since).
-pub(super) unsafe fn perform_tcb(target: &mut Tcb, op: TcbUittOp) {
+pub(super) unsafe fn perform_tcb(env: &mut KernelEnv<'_>, target: &mut Tcb, op: TcbUittOp) {
     let slot = target.slot(tcb_slot::UITT);
     // Safety: `target` is a reference to a live TCB.
     unsafe { uintr_switch::unload(target) };
     match op {
         // Safety: `src` was looked up; decode found the TCB's UITT slot empty.
         TcbUittOp::Bind { uitt, src } => unsafe { cte::cte_insert(uitt, src, slot) },
-        TcbUittOp::Unbind => delete_held(slot),
+        // Safety: the TCB's UITT slot.
+        TcbUittOp::Unbind => unsafe { delete_held(env, slot) },
     }
 }
 
 /// A receiver cap left its slot: undo what that copy stood for, and when
 /// it was the last cap to the receiver, release the wake notification.
-pub fn receiver_cap_deleted(cap: UintrReceiverCap, is_final: bool) {
+pub fn receiver_cap_deleted(env: &mut KernelEnv<'_>, cap: UintrReceiverCap, is_final: bool) {
     match cap.holder() {
         ReceiverHolder::UittEntry(entry) => {
             // Safety: the copy records the entry of the live UITT that holds it.
             unsafe { (entry as *mut UittEntry).write(UittEntry::INVALID) };
         }
         ReceiverHolder::Tcb(tcb) => {
-            let r = receiver_of(cap.ptr());
+            // Safety: the deleted cap names a live receiver.
+            let r = unsafe { receiver_of(cap.ptr()) };
             // Safety: the copy records the live TCB that holds it.
             let t = unsafe { &mut *(tcb as *mut Tcb) };
             uintr_switch::detach(t, r);
@@ -415,9 +443,11 @@ pub fn receiver_cap_deleted(cap: UintrReceiverCap, is_final: bool) {
         ReceiverHolder::User => {}
     }
     if is_final {
-        let r = receiver_of(cap.ptr());
-        delete_held(&mut r.wake);
-        release_window(r.window);
+        // Safety: as above.
+        let r = unsafe { receiver_of(cap.ptr()) };
+        // Safety: the receiver's own wake slot.
+        unsafe { delete_held(env, &mut r.wake) };
+        release_window(&mut env.global.uintr_window, r.window);
     }
 }
 
@@ -425,16 +455,19 @@ pub fn receiver_cap_deleted(cap: UintrReceiverCap, is_final: bool) {
 /// the one a TCB holds without asking the TCB), a thread that has the
 /// table loaded loads again; when it was the last cap, the entries' caps
 /// go with the table.
-pub fn uitt_cap_deleted(cap: UittCap, is_final: bool) {
-    let table = uitt_of(cap);
+pub fn uitt_cap_deleted(env: &mut KernelEnv<'_>, cap: UittCap, is_final: bool) {
+    // Safety: the deleted cap names a live UITT; the entries' receivers
+    // are other objects.
+    let table = unsafe { uitt_of(cap) };
     uintr_switch::uitt_going(table.window);
     if !is_final {
         return;
     }
     for slot in table.slots.iter_mut() {
-        delete_held(slot);
+        // Safety: a slot of the live table.
+        unsafe { delete_held(env, slot) };
     }
-    release_window(table.window);
+    release_window(&mut env.global.uintr_window, table.window);
 }
 
 /// What the #UD handler should do after [`emulate`].
@@ -531,14 +564,17 @@ fn senduipi(t: &mut Tcb, index: u64) -> Emulated {
     if index > UITT_SIZE {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
-    let table = uitt_of(uitt);
+    // Safety: the thread's UITT cap; the receiver reached below is another
+    // object.
+    let table = unsafe { uitt_of(uitt) };
     if !table.entries[index as usize].usable() {
         return Emulated::Fault(Fault::UserException { number: GP, code: 0 });
     }
     // The entry names the UPID by its window address; the cap backing
     // the entry names the same receiver for the kernel.
     let receiver = table.slots[index as usize].cap.as_uintr_receiver().expect("a usable UITT entry is backed by a receiver cap");
-    let r = receiver_of(receiver.ptr());
+    // Safety: a receiver cap, whose receiver is live.
+    let r = unsafe { receiver_of(receiver.ptr()) };
     let entry = table.entries[index as usize];
     if model::post(&mut r.upid, entry.vector()) {
         notify(r);

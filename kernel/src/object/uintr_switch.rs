@@ -72,9 +72,11 @@ static STATE: KernelCell<HardwareState> = KernelCell::new(HardwareState {
     neutral: UintrMsrs { handler: 0, stack_adjust: 0, misc: 0, pd: 0, tt: 0 },
 });
 
-fn state() -> &'static mut HardwareState {
-    // Safety: kernel context, single CPU; no caller holds another borrow.
-    unsafe { STATE.get() }
+/// The path's state. A pointer rather than a reference: each use makes a
+/// reference of its own that ends before the next call that reaches the
+/// state again, so that no two overlap.
+fn state() -> *mut HardwareState {
+    STATE.as_ptr()
 }
 
 /// IA32_UINTR_MISC: UITTSZ and UINV.
@@ -88,7 +90,7 @@ struct NeutralUpid(Upid, [u8; 4096 - 16]);
 static NEUTRAL_UPID: KernelCell<NeutralUpid> = KernelCell::new(NeutralUpid(Upid { control: 0, pir: 0 }, [0; 4096 - 16]));
 
 /// Chooses the path at boot; `hardware` only when CPUID reports UINTR.
-pub fn init(hardware: bool) {
+pub fn init(window: &mut crate::uintr::window::Slots, hardware: bool) {
     if !hardware {
         return;
     }
@@ -97,10 +99,13 @@ pub fn init(hardware: bool) {
     let page = unsafe { NEUTRAL_UPID.get() };
     page.0.set_sn(true);
     page.0.set_nv(NOTIFICATION_VECTOR);
-    state().path = Path::Hardware;
-    let pd = super::uintr::map_into_window(crate::config::kernel_vaddr_to_paddr(page as *mut NeutralUpid as u64))
+    // Safety: boot; one field is written.
+    unsafe { (*state()).path = Path::Hardware };
+    let pd = super::uintr::map_into_window(window, crate::config::kernel_vaddr_to_paddr(page as *mut NeutralUpid as u64))
         .expect("the UINTR window is empty at boot");
-    let s = state();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches this state again.
+    let s = unsafe { &mut *state() };
     s.neutral = UintrMsrs { handler: 0, stack_adjust: 0, misc: MISC, pd, tt: 0 };
     // Safety: the CPU has UINTR (the caller checked CPUID); the MSRs get
     // valid values before interrupts are enabled; the neutral UPID is
@@ -115,7 +120,8 @@ pub fn init(hardware: bool) {
 
 /// The one-line report printed when the system halts.
 pub fn report() {
-    let s = state();
+    // Safety: kernel context; only read.
+    let s = unsafe { &*state() };
     match s.path {
         Path::Hardware => kprintln!(
             "user interrupts: hardware path; {} wake interrupts, {} notifications re-sent on switch-in",
@@ -129,7 +135,8 @@ pub fn report() {
 /// Whether the CPU carries out UINTR instructions itself.
 #[inline(always)]
 pub fn hardware() -> bool {
-    state().path == Path::Hardware
+    // Safety: kernel context; a copy of one field.
+    unsafe { (*state()).path == Path::Hardware }
 }
 
 /// This CPU in a UPID's NDST (xAPIC or x2APIC format, as the APIC runs).
@@ -140,8 +147,11 @@ fn this_cpu() -> u32 {
 /// The MSR values of `t`, or `None` for a thread with neither a receiver
 /// nor a UITT.
 fn msrs_of(t: &Tcb, neutral: &UintrMsrs) -> Option<UintrMsrs> {
-    let receiver = super::uintr::receiver_of_thread(t);
-    let uitt = uitt_of_thread(t);
+    // Safety: the thread's slots are consistent; the two references are
+    // only read here, to different objects.
+    let receiver = unsafe { super::uintr::receiver_of_thread(t) };
+    // Safety: as above.
+    let uitt = unsafe { uitt_of_thread(t) };
     if receiver.is_none() && uitt.is_none() {
         return None;
     }
@@ -160,7 +170,9 @@ fn msrs_of(t: &Tcb, neutral: &UintrMsrs) -> Option<UintrMsrs> {
 #[inline(always)]
 pub fn switch_to(t: &mut Tcb) {
     debug_assert!(hardware(), "the fallback has no UINTR state on the CPU");
-    let s = state();
+    // Safety: kernel context; the reference is not used after
+    // `switch_state`, the one call below that reaches this state.
+    let s = unsafe { &mut *state() };
     if core::ptr::eq(s.loaded, t) {
         return;
     }
@@ -182,34 +194,42 @@ pub fn switch_to(t: &mut Tcb) {
 /// [`switch_to`] when either side has MSRs of its own.
 #[inline(never)]
 fn switch_state(t: &mut Tcb) {
-    let (loaded, msrs_loaded) = (state().loaded, state().msrs_loaded);
+    // Safety: kernel context; copies of fields.
+    let (loaded, msrs_loaded) = unsafe { ((*state()).loaded, (*state()).msrs_loaded) };
     // Safety: the loaded thread is live (deletion calls `unload`).
     if let Some(prev) = unsafe { loaded.as_mut() } {
         save(prev, msrs_loaded);
     }
-    let neutral = state().neutral;
+    // Safety: kernel context; a copy of one field.
+    let neutral = unsafe { (*state()).neutral };
     match msrs_of(t, &neutral) {
         Some(msrs) => {
-            if let Some(r) = super::uintr::receiver_of_thread(t) {
+            // Safety: the thread's receiver slot is consistent; `msrs` no
+            // longer refers to the receiver.
+            if let Some(r) = unsafe { super::uintr::receiver_of_thread(t) } {
                 resume(t, r);
             }
             // Safety: window addresses of live objects and a handler that
             // binding checked canonical.
             unsafe { cpu::load_msrs(&msrs, t.uintr.uirr) };
-            let s = state();
+            // Safety: kernel context (one core, interrupts off); the reference
+            // ends before anything reaches this state again.
+            let s = unsafe { &mut *state() };
             s.msrs_loaded = true;
             s.loaded_tt = msrs.tt;
         }
         None if msrs_loaded => {
             // Safety: the neutral values.
             unsafe { cpu::load_msrs(&neutral, 0) };
-            state().msrs_loaded = false;
+            // Safety: kernel context; one field is written.
+            unsafe { (*state()).msrs_loaded = false };
         }
         None => {}
     }
     // Safety: only the hardware path switches.
     unsafe { cpu::set_uif(t.uintr.uif) };
-    state().loaded = t;
+    // Safety: kernel context; one field is written.
+    unsafe { (*state()).loaded = t };
 }
 
 /// Saves what the CPU changed of `t`'s state and parks its receiver.
@@ -219,7 +239,9 @@ fn save(t: &mut Tcb, msrs_loaded: bool) {
     if msrs_loaded {
         // Safety: as above.
         t.uintr.uirr = unsafe { cpu::read_uirr() };
-        if let Some(r) = super::uintr::receiver_of_thread(t) {
+        // Safety: the thread's receiver slot is consistent; nothing else
+        // refers to the receiver here.
+        if let Some(r) = unsafe { super::uintr::receiver_of_thread(t) } {
             park(t, r);
         }
     }
@@ -232,7 +254,11 @@ fn save(t: &mut Tcb, msrs_loaded: bool) {
 /// # Safety
 /// `t` is a live TCB or null.
 pub unsafe fn unload(t: *mut Tcb) {
-    let HardwareState { path, loaded, msrs_loaded, neutral, .. } = *state();
+    // Safety: kernel context; copies of fields.
+    let (path, loaded, msrs_loaded, neutral) = unsafe {
+        let s = &*state();
+        (s.path, s.loaded, s.msrs_loaded, s.neutral)
+    };
     if path != Path::Hardware || loaded != t {
         return;
     }
@@ -243,7 +269,9 @@ pub unsafe fn unload(t: *mut Tcb) {
         // Safety: the neutral values.
         unsafe { cpu::load_msrs(&neutral, 0) };
     }
-    let s = state();
+    // Safety: kernel context (one core, interrupts off); the reference
+    // ends before anything reaches this state again.
+    let s = unsafe { &mut *state() };
     s.msrs_loaded = false;
     s.loaded = core::ptr::null_mut();
 }
@@ -261,7 +289,11 @@ pub fn detach(t: &mut Tcb, r: &mut Receiver) {
 /// for the loaded thread, that thread loads its state again on its next
 /// return to user mode (from its TCB, whose slot may be emptied now).
 pub fn uitt_going(window: u64) {
-    let HardwareState { loaded, msrs_loaded, loaded_tt, .. } = *state();
+    // Safety: kernel context; copies of fields.
+    let (loaded, msrs_loaded, loaded_tt) = unsafe {
+        let s = &*state();
+        (s.loaded, s.msrs_loaded, s.loaded_tt)
+    };
     if msrs_loaded && loaded_tt == window | 1 {
         // Safety: the loaded thread is live (a TCB's deletion unloads it).
         unsafe { unload(loaded) };
@@ -297,9 +329,9 @@ fn park(t: &mut Tcb, r: &mut Receiver) {
     }
     if blocked && !t.uintr_sleeping {
         t.uintr_sleeping = true;
-        // Safety: sleepers are live TCBs (deletion unlinks them), and `t`
-        // is not one.
-        unsafe { state().sleepers.push_front(t) };
+        // Safety: kernel context, one field updated; sleepers are live
+        // TCBs (deletion unlinks them), and `t` is not one.
+        unsafe { (*state()).sleepers.push_front(t) };
     }
 }
 
@@ -311,7 +343,8 @@ fn resume(t: &mut Tcb, r: &mut Receiver) {
         // arrives once user mode enables interrupts, with `t`'s MSRs.
         apic::send_self_ipi(NOTIFICATION_VECTOR);
         if crate::config::DEBUG_BUILD {
-            state().notifications_resent += 1;
+            // Safety: kernel context; one field is updated.
+            unsafe { (*state()).notifications_resent += 1 };
         }
     }
 }
@@ -320,9 +353,9 @@ fn unlink_sleeper(t: &mut Tcb) {
     if !t.uintr_sleeping {
         return;
     }
-    // Safety: the list holds live TCBs (deletion unlinks them), `t` among
-    // them.
-    unsafe { state().sleepers.remove(t) };
+    // Safety: kernel context, one field updated; the list holds live TCBs
+    // (deletion unlinks them), `t` among them.
+    unsafe { (*state()).sleepers.remove(t) };
     t.uintr_sleeping = false;
 }
 
@@ -332,22 +365,25 @@ fn unlink_sleeper(t: &mut Tcb) {
 /// (SN set, so no more wake interrupts) and its thread woken through the
 /// receiver's notification. PIR stays for the switch-in to deliver.
 pub fn wake_interrupt() {
-    let s = state();
     if crate::config::DEBUG_BUILD {
-        s.wake_interrupts += 1;
+        // Safety: kernel context; one field is updated.
+        unsafe { (*state()).wake_interrupts += 1 };
     }
+    // Safety: kernel context; the address of one field. Waking a thread
+    // reaches the list again, so it is reached through this pointer alone.
+    let sleepers = unsafe { core::ptr::addr_of_mut!((*state()).sleepers) };
     // Safety: the list holds live TCBs with bound receivers (unbinding
     // and deletion unlink them first); waking a thread (signalling its
     // notification) parks or resumes no other, so only the yielded thread
     // leaves the list while it is walked.
     unsafe {
-        for t in s.sleepers.iter() {
+        for t in (*sleepers).iter() {
             let t = &mut *t;
             let r = super::uintr::receiver_of_thread(t).expect("a sleeping thread has a receiver");
             if !parking::wake(&mut r.upid) {
                 continue;
             }
-            s.sleepers.remove(t);
+            (*sleepers).remove(t);
             t.uintr_sleeping = false;
             super::uintr::wake_receiver_thread(r, t);
         }

@@ -9,7 +9,7 @@ use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
 use super::pte::{self, PRESENT as PTE_PRESENT, PS as PTE_PS};
 use super::untyped::max_free_index;
-use crate::arch::x86_64::vspace::{self, flush_tlb as flush, ASID_POOLS, ASID_POOL_ENTRIES};
+use crate::arch::x86_64::vspace::{self, flush_tlb as flush, AsidTable, ASID_POOLS, ASID_POOL_ENTRIES};
 use crate::config::pptr_to_paddr;
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::lookup::LookupFault;
@@ -44,11 +44,11 @@ fn lookup_slot(pml4: u64, vaddr: u64, shift: u32) -> Result<*mut u64, SyscallErr
 }
 
 /// seL4's `findVSpaceForASID`.
-fn find_vspace(asid: u64) -> Result<u64, SyscallError> {
+fn find_vspace(asids: &AsidTable, asid: u64) -> Result<u64, SyscallError> {
     if asid == 0 {
         return Err(failed_lookup(LookupFault::InvalidRoot));
     }
-    vspace::find_vspace(asid).ok_or(failed_lookup(LookupFault::InvalidRoot))
+    asids.find_vspace(asid).ok_or(failed_lookup(LookupFault::InvalidRoot))
 }
 
 /// The VSpace root named by extra cap 0 must be an assigned PML4
@@ -63,8 +63,8 @@ fn valid_root(inv: &Invocation<'_>) -> Result<(u64, u64), SyscallError> {
 }
 
 /// The ASID must still name that PML4.
-fn check_asid(pml4: u64, asid: u64) -> Result<(), SyscallError> {
-    if find_vspace(asid)? != pml4 {
+fn check_asid(asids: &AsidTable, pml4: u64, asid: u64) -> Result<(), SyscallError> {
+    if find_vspace(asids, asid)? != pml4 {
         return Err(SyscallError::InvalidCapability { number: 1 });
     }
     Ok(())
@@ -89,13 +89,25 @@ enum FrameOp {
 }
 
 /// Frame invocations.
-pub fn invoke_frame(caller: &mut Tcb, slot: *mut Cte, cap: FrameCap, inv: &Invocation<'_>, is_call: bool) -> Result<(), InvocationError> {
-    let op = decode_frame(cap, inv)?;
-    perform_frame(caller, slot, cap, op, is_call);
+///
+/// # Safety
+/// `slot` is the live slot holding `cap` and the invocation's extra caps
+/// are live slots found by lookup.
+pub unsafe fn invoke_frame(
+    asids: &AsidTable,
+    caller: &mut Tcb,
+    slot: *mut Cte,
+    cap: FrameCap,
+    inv: &Invocation<'_>,
+    is_call: bool,
+) -> Result<(), InvocationError> {
+    let op = decode_frame(asids, cap, inv)?;
+    // Safety: per the caller's contract; `op` was just decoded.
+    unsafe { perform_frame(asids, caller, slot, cap, op, is_call) };
     Ok(())
 }
 
-fn decode_frame(cap: FrameCap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallError> {
+fn decode_frame(asids: &AsidTable, cap: FrameCap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallError> {
     match inv.label {
         label::X86_PAGE_MAP => {
             if inv.length < 3 || inv.extra_cap(0).is_none() {
@@ -126,7 +138,7 @@ fn decode_frame(cap: FrameCap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallE
                     return Err(SyscallError::InvalidArgument { number: 0 });
                 }
             }
-            check_asid(pml4, asid).inspect_err(|_| user_error!("X86Frame Map: The VSpace root's ASID does not name it."))?;
+            check_asid(asids, pml4, asid).inspect_err(|_| user_error!("X86Frame Map: The VSpace root's ASID does not name it."))?;
             let rights = mask_vm_rights(cap.rights(), CapRights(rights_mask));
             if vaddr % (1 << size.bits()) != 0 {
                 user_error!("X86Frame Map: Address 0x{vaddr:x} is not aligned to the frame's size.");
@@ -160,9 +172,11 @@ fn decode_frame(cap: FrameCap, inv: &Invocation<'_>) -> Result<FrameOp, SyscallE
     }
 }
 
-/// `op` is what [`decode_frame`] just returned for `cap` (its paging entry
-/// is the live one it looked up).
-fn perform_frame(caller: &mut Tcb, slot: *mut Cte, cap: FrameCap, op: FrameOp, is_call: bool) {
+/// # Safety
+/// `slot` is the live slot holding `cap`, and `op` is what
+/// [`decode_frame`] just returned for it (its paging entry is the live one
+/// it looked up).
+unsafe fn perform_frame(asids: &AsidTable, caller: &mut Tcb, slot: *mut Cte, cap: FrameCap, op: FrameOp, is_call: bool) {
     match op {
         FrameOp::Map { entry, pte, mapped_cap } => {
             write(entry, pte);
@@ -170,7 +184,7 @@ fn perform_frame(caller: &mut Tcb, slot: *mut Cte, cap: FrameCap, op: FrameOp, i
             set_cap(slot, mapped_cap);
         }
         FrameOp::Unmap => {
-            vspace::unmap_frame(cap);
+            vspace::unmap_frame(asids, cap);
             set_cap(slot, cap.unmapped().cap());
         }
         FrameOp::GetAddress => {
@@ -202,14 +216,14 @@ enum TableOp {
 /// # Safety
 /// `slot` is the live slot holding `cap` and the invocation's extra caps
 /// are live slots found by lookup.
-pub unsafe fn invoke_table(slot: *mut Cte, cap: PagingCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let op = decode_table(slot, cap, inv)?;
+pub unsafe fn invoke_table(asids: &AsidTable, slot: *mut Cte, cap: PagingCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let op = decode_table(asids, slot, cap, inv)?;
     // Safety: per the caller's contract; `op` was just decoded.
-    unsafe { perform_table(slot, cap, op) };
+    unsafe { perform_table(asids, slot, cap, op) };
     Ok(())
 }
 
-fn decode_table(slot: *mut Cte, cap: PagingCap, inv: &Invocation<'_>) -> Result<TableOp, SyscallError> {
+fn decode_table(asids: &AsidTable, slot: *mut Cte, cap: PagingCap, inv: &Invocation<'_>) -> Result<TableOp, SyscallError> {
     let (map, unmap, shift) = match cap.cap_type() {
         CapType::Pdpt => (label::X86_PDPT_MAP, label::X86_PDPT_UNMAP, 39),
         CapType::PageDirectory => (label::X86_PAGE_DIRECTORY_MAP, label::X86_PAGE_DIRECTORY_UNMAP, 30),
@@ -252,7 +266,7 @@ fn decode_table(slot: *mut Cte, cap: PagingCap, inv: &Invocation<'_>) -> Result<
         user_error!("{name}: Mapping address too high.");
         return Err(SyscallError::InvalidArgument { number: 0 });
     }
-    check_asid(pml4, asid).inspect_err(|_| user_error!("{name}: The VSpace root's ASID does not name it."))?;
+    check_asid(asids, pml4, asid).inspect_err(|_| user_error!("{name}: The VSpace root's ASID does not name it."))?;
     let e = lookup_slot(pml4, vaddr, shift).inspect_err(|_| user_error!("{name}: No paging structure to map 0x{vaddr:x} in."))?;
     if read(e) & PTE_PRESENT != 0 {
         user_error!("{name}: Something is already mapped at 0x{vaddr:x}.");
@@ -265,7 +279,7 @@ fn decode_table(slot: *mut Cte, cap: PagingCap, inv: &Invocation<'_>) -> Result<
 /// # Safety
 /// `slot` is the live slot holding `cap` and `op` was just decoded for
 /// it (an unmap found the cap final).
-unsafe fn perform_table(slot: *mut Cte, cap: PagingCap, op: TableOp) {
+unsafe fn perform_table(asids: &AsidTable, slot: *mut Cte, cap: PagingCap, op: TableOp) {
     match op {
         TableOp::Map { entry, pte, mapped_cap } => {
             write(entry, pte);
@@ -273,7 +287,7 @@ unsafe fn perform_table(slot: *mut Cte, cap: PagingCap, op: TableOp) {
         }
         TableOp::Unmap => {
             if cap.mapped() {
-                vspace::unmap_table(cap);
+                vspace::unmap_table(asids, cap);
                 // Safety: the table is owned by this (final) cap.
                 unsafe { core::ptr::write_bytes(cap.ptr() as *mut u8, 0, 4096) };
             }
@@ -292,14 +306,14 @@ struct MakePool {
 }
 
 /// ASIDControl_MakePool.
-pub fn invoke_asid_control(inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let op = decode_asid_control(inv)?;
+pub fn invoke_asid_control(asids: &mut AsidTable, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let op = decode_asid_control(asids, inv)?;
     // Safety: just decoded.
-    unsafe { perform_make_pool(op) };
+    unsafe { perform_make_pool(asids, op) };
     Ok(())
 }
 
-fn decode_asid_control(inv: &Invocation<'_>) -> Result<MakePool, SyscallError> {
+fn decode_asid_control(asids: &AsidTable, inv: &Invocation<'_>) -> Result<MakePool, SyscallError> {
     if inv.label != label::X86_ASID_CONTROL_MAKE_POOL {
         user_error!("ASIDControl: Illegal operation.");
         return Err(SyscallError::IllegalOperation);
@@ -313,7 +327,7 @@ fn decode_asid_control(inv: &Invocation<'_>) -> Result<MakePool, SyscallError> {
         return Err(SyscallError::TruncatedMessage);
     }
     let (index, depth) = (inv.arg(0), inv.arg(1));
-    let Some(pool_index) = (0..ASID_POOLS).find(|&i| vspace::asid_pool(i) == 0) else {
+    let Some(pool_index) = (0..ASID_POOLS).find(|&i| asids.pool(i) == 0) else {
         user_error!("ASIDControlMakePool: No unallocated pools found.");
         return Err(SyscallError::DeleteFirst);
     };
@@ -339,7 +353,7 @@ fn decode_asid_control(inv: &Invocation<'_>) -> Result<MakePool, SyscallError> {
 
 /// # Safety
 /// `op` was just decoded (its slots are live, nothing ran since).
-unsafe fn perform_make_pool(op: MakePool) {
+unsafe fn perform_make_pool(asids: &mut AsidTable, op: MakePool) {
     let MakePool { ut_slot, ut, dest, pool_index } = op;
     let pool = ut.ptr();
     // Safety: decode found the untyped without children, so its memory is
@@ -350,7 +364,7 @@ unsafe fn perform_make_pool(op: MakePool) {
         (*ut_slot).cap = ut.with_free_index(max_free_index(ASID_POOL_BITS)).cap();
         cte::insert_new_cap(ut_slot, dest, Cap::asid_pool(pool, pool_index as u64 * ASID_POOL_ENTRIES));
     }
-    vspace::set_asid_pool(pool_index as u64 * ASID_POOL_ENTRIES, pool);
+    asids.set_pool(pool_index as u64 * ASID_POOL_ENTRIES, pool);
 }
 
 /// A checked ASIDPool_Assign: the PML4 cap `vs` in `vs_slot` gets `asid`,
@@ -363,14 +377,14 @@ struct Assign {
 }
 
 /// ASIDPool_Assign.
-pub fn invoke_asid_pool(cap: AsidPoolCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
-    let op = decode_asid_pool(cap, inv)?;
+pub fn invoke_asid_pool(asids: &AsidTable, cap: AsidPoolCap, inv: &Invocation<'_>) -> Result<(), InvocationError> {
+    let op = decode_asid_pool(asids, cap, inv)?;
     // Safety: just decoded.
     unsafe { perform_assign(op) };
     Ok(())
 }
 
-fn decode_asid_pool(cap: AsidPoolCap, inv: &Invocation<'_>) -> Result<Assign, SyscallError> {
+fn decode_asid_pool(asids: &AsidTable, cap: AsidPoolCap, inv: &Invocation<'_>) -> Result<Assign, SyscallError> {
     if inv.label != label::X86_ASID_POOL_ASSIGN {
         user_error!("X86ASIDPool: Illegal operation.");
         return Err(SyscallError::IllegalOperation);
@@ -385,7 +399,7 @@ fn decode_asid_pool(cap: AsidPoolCap, inv: &Invocation<'_>) -> Result<Assign, Sy
         return Err(SyscallError::InvalidCapability { number: 1 });
     };
     let base = cap.asid_base();
-    let pool = vspace::asid_pool((base / ASID_POOL_ENTRIES) as usize);
+    let pool = asids.pool((base / ASID_POOL_ENTRIES) as usize);
     if pool == 0 {
         user_error!("X86ASIDPool: The pool no longer exists.");
         return Err(failed_lookup(LookupFault::InvalidRoot));

@@ -63,8 +63,13 @@ pub fn halt_forever() -> ! {
 }
 
 /// Sleeps until the next interrupt with interrupts enabled, then returns
-/// with them disabled again.
-pub fn wait_for_interrupt() {
-    x86_64::instructions::interrupts::enable_and_hlt();
-    x86_64::instructions::interrupts::disable();
+/// with them disabled again. `state` is the kernel state the interrupt's
+/// handler may change while the caller holds it: the wait takes its
+/// address, so the compiler assumes the wait reads and writes it and keeps
+/// nothing of it in registers across.
+pub fn wait_for_interrupt(state: *mut ()) {
+    // Safety: enabling interrupts for one HLT (STI's one-instruction delay
+    // makes the pair atomic) and disabling them again changes no memory but
+    // what the interrupt's handler changes, which `state` covers.
+    unsafe { core::arch::asm!("sti", "hlt", "cli", in("rax") state, options(nostack)) };
 }

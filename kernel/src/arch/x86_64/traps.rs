@@ -49,7 +49,11 @@ pub fn exception_name(vector: u64) -> &'static str {
 /// registers are already saved in the current TCB.
 #[no_mangle]
 extern "C" fn handle_user_trap(vector: u64) -> ! {
-    let tcb = sched::current();
+    // Safety: the one call of this kernel entry, with interrupts off.
+    let k = unsafe { crate::kernel_state::kernel_entry() };
+    // Safety: the trap came from the current thread, whose TCB nothing
+    // else refers to during the entry.
+    let tcb = unsafe { sched::current() };
     // An exception restarts at the faulting instruction; after an
     // interrupt the thread continues where it was.
     tcb.restart_pc = tcb.ctx.regs.rip;
@@ -73,14 +77,14 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
         };
         ipc::handle_fault(tcb, fault);
     } else {
-        handle_interrupt(vector);
+        handle_interrupt(&mut k.global, vector);
     }
     sched::schedule_and_return()
 }
 
 /// An external interrupt (seL4's `handleInterrupt`): the kernel timer
 /// ticks the scheduler; anything else is acknowledged.
-fn handle_interrupt(vector: u64) {
+fn handle_interrupt(global: &mut crate::kernel_state::Global, vector: u64) {
     if vector == super::apic::SPURIOUS_VECTOR as u64 {
         return;
     }
@@ -93,7 +97,7 @@ fn handle_interrupt(vector: u64) {
         ..=crate::object::irq::IRQ_USER_MAX + crate::object::irq::IRQ_INT_OFFSET)
         .contains(&vector)
     {
-        crate::object::irq::handle(vector);
+        crate::object::irq::handle(&global.irqs, vector);
     }
     super::apic::end_of_interrupt();
 }
@@ -111,7 +115,10 @@ const PF_INSTRUCTION_FETCH: u64 = 1 << 4;
 #[no_mangle]
 extern "C" fn handle_kernel_trap(vector: u64, frame: &TrapFrame, cr3: u64) {
     if vector >= 32 {
-        handle_interrupt(vector);
+        // Safety: interrupts reach the kernel only while it idles; this is
+        // the entry nested in the idle wait that `kernel_entry` allows for.
+        let k = unsafe { crate::kernel_state::kernel_entry() };
+        handle_interrupt(&mut k.global, vector);
         return;
     }
     // A fault while reporting a fault (the console, say) must not recurse:

@@ -3,7 +3,6 @@
 //! that made them are deleted.
 
 use crate::config::{paddr_to_pptr, pptr_to_paddr};
-use crate::kernel_state::KernelCell;
 use crate::object::cap::{map_type, FrameCap, PagingCap};
 use crate::object::pte::{ADDR_MASK, PRESENT, PS};
 use sel4_compat::caps::CapType;
@@ -14,34 +13,42 @@ pub const ASID_POOL_ENTRIES: u64 = 512;
 pub const ASID_POOLS: usize = 8;
 
 /// The ASID table: kernel pointers of the ASID pools (seL4's
-/// `x86KSASIDTable`).
-static ASID_TABLE: KernelCell<[u64; ASID_POOLS]> = KernelCell::new([0; ASID_POOLS]);
+/// `x86KSASIDTable`); part of the kernel's [`Global`] state.
+///
+/// [`Global`]: crate::kernel_state::Global
+pub struct AsidTable([u64; ASID_POOLS]);
 
-fn asid_table() -> &'static mut [u64; ASID_POOLS] {
-    // Safety: kernel context; callers do not hold the reference across
-    // other uses of the table.
-    unsafe { ASID_TABLE.get() }
+impl Default for AsidTable {
+    fn default() -> AsidTable {
+        AsidTable::new()
+    }
 }
 
-/// The pool installed at ASID-table index `index` (0 when none).
-pub fn asid_pool(index: usize) -> u64 {
-    asid_table().get(index).copied().unwrap_or(0)
-}
+impl AsidTable {
+    pub const fn new() -> AsidTable {
+        AsidTable([0; ASID_POOLS])
+    }
 
-/// Installs the pool at `pool` (kernel pointer) for ASIDs from `base`.
-pub fn set_asid_pool(base: u64, pool: u64) {
-    asid_table()[(base / ASID_POOL_ENTRIES) as usize % ASID_POOLS] = pool;
-}
+    /// The pool installed at ASID-table index `index` (0 when none).
+    pub fn pool(&self, index: usize) -> u64 {
+        self.0.get(index).copied().unwrap_or(0)
+    }
 
-fn pool_entry(asid: u64) -> Option<*mut u64> {
-    let pool = *asid_table().get((asid / ASID_POOL_ENTRIES) as usize)?;
-    (pool != 0).then(|| (pool + (asid % ASID_POOL_ENTRIES) * 8) as *mut u64)
-}
+    /// Installs the pool at `pool` (kernel pointer) for ASIDs from `base`.
+    pub fn set_pool(&mut self, base: u64, pool: u64) {
+        self.0[(base / ASID_POOL_ENTRIES) as usize % ASID_POOLS] = pool;
+    }
 
-/// Kernel pointer of the PML4 assigned to `asid`.
-pub fn find_vspace(asid: u64) -> Option<u64> {
-    // Safety: pool entries are words of a live ASID pool object.
-    pool_entry(asid).map(|e| unsafe { e.read() }).filter(|&p| p != 0)
+    fn pool_entry(&self, asid: u64) -> Option<*mut u64> {
+        let pool = *self.0.get((asid / ASID_POOL_ENTRIES) as usize)?;
+        (pool != 0).then(|| (pool + (asid % ASID_POOL_ENTRIES) * 8) as *mut u64)
+    }
+
+    /// Kernel pointer of the PML4 assigned to `asid`.
+    pub fn find_vspace(&self, asid: u64) -> Option<u64> {
+        // Safety: pool entries are words of a live ASID pool object.
+        self.pool_entry(asid).map(|e| unsafe { e.read() }).filter(|&p| p != 0)
+    }
 }
 
 /// Flushes the current address space's (non-global) TLB entries.
@@ -81,8 +88,8 @@ pub fn lookup_entry(pml4: u64, vaddr: u64, shift: u32) -> Result<*mut u64, u32> 
 
 /// Clears the entry at level `shift` for `vaddr` in `asid`'s VSpace if it
 /// points at `target_pptr`.
-fn clear_if_points_at(asid: u64, vaddr: u64, shift: u32, target_pptr: u64) {
-    let Some(pml4) = find_vspace(asid) else { return };
+fn clear_if_points_at(asids: &AsidTable, asid: u64, vaddr: u64, shift: u32, target_pptr: u64) {
+    let Some(pml4) = asids.find_vspace(asid) else { return };
     let Ok(e) = lookup_entry(pml4, vaddr, shift) else { return };
     // Safety: `e` is inside a live paging structure.
     let value = unsafe { e.read() };
@@ -94,17 +101,17 @@ fn clear_if_points_at(asid: u64, vaddr: u64, shift: u32, target_pptr: u64) {
 }
 
 /// Removes the mapping a frame cap made (seL4's `unmapPage`).
-pub fn unmap_frame(frame: FrameCap) {
+pub fn unmap_frame(asids: &AsidTable, frame: FrameCap) {
     if frame.map_type() != map_type::VSPACE || frame.mapped_asid() == 0 {
         return;
     }
     let shift = frame.size().bits();
-    clear_if_points_at(frame.mapped_asid(), frame.mapped_vaddr(), shift, frame.base());
+    clear_if_points_at(asids, frame.mapped_asid(), frame.mapped_vaddr(), shift, frame.base());
 }
 
 /// Removes a PDPT, page directory or page table from the VSpace it is
 /// mapped in (everything mapped through it becomes unreachable).
-pub fn unmap_table(table: PagingCap) {
+pub fn unmap_table(asids: &AsidTable, table: PagingCap) {
     if !table.mapped() {
         return;
     }
@@ -113,13 +120,13 @@ pub fn unmap_table(table: PagingCap) {
         CapType::PageDirectory => 30,
         _ => 21,
     };
-    clear_if_points_at(table.mapped_asid(), table.mapped_vaddr(), shift, table.ptr());
+    clear_if_points_at(asids, table.mapped_asid(), table.mapped_vaddr(), shift, table.ptr());
 }
 
 /// Drops `asid`'s assignment if it still names `pml4` (seL4's
 /// `deleteASID`).
-pub fn delete_asid(asid: u64, pml4: u64) {
-    if let Some(e) = pool_entry(asid) {
+pub fn delete_asid(asids: &AsidTable, asid: u64, pml4: u64) {
+    if let Some(e) = asids.pool_entry(asid) {
         // Safety: a word of a live ASID pool.
         if unsafe { e.read() } == pml4 {
             // Safety: as above.
@@ -130,11 +137,10 @@ pub fn delete_asid(asid: u64, pml4: u64) {
 }
 
 /// Removes an ASID pool from the ASID table (seL4's `deleteASIDPool`).
-pub fn delete_asid_pool(base: u64, pool: u64) {
-    let table = asid_table();
+pub fn delete_asid_pool(asids: &mut AsidTable, base: u64, pool: u64) {
     let index = (base / ASID_POOL_ENTRIES) as usize % ASID_POOLS;
-    if table[index] == pool {
-        table[index] = 0;
+    if asids.0[index] == pool {
+        asids.0[index] = 0;
         flush_tlb();
     }
 }
