@@ -23,7 +23,6 @@
 
 use crate::cspace::cte::{Cte, MdbNode};
 use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
-use crate::ipc;
 use crate::object::cap::{Cap, EndpointCap};
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;
 use crate::sched;
@@ -122,7 +121,7 @@ fn call(current: &mut Tcb) {
     // An endpoint cap with the send right and grant or grant-reply.
     let Some(ep_cap) = cap.as_endpoint_for_call() else { return };
     let ep_ptr = endpoint_address(ep_cap);
-    let Some(dest_ptr) = ipc::endpoint_first_receiver(ep_ptr) else { return };
+    let Some(dest_ptr) = crate::object::endpoint::endpoint_first_receiver(ep_ptr) else { return };
     // Safety: threads queued on an endpoint are live, and a receiver is
     // never the thread running now.
     let dest = unsafe { &mut *dest_ptr };
@@ -146,8 +145,8 @@ fn call(current: &mut Tcb) {
     }
 
     // Every check passed: from here on nothing can fail.
-    ipc::endpoint_remove_first_receiver(ep_ptr, dest);
-    ipc::transfer_register_message(current, ep_cap.badge(), dest);
+    crate::object::endpoint::endpoint_remove_first_receiver(ep_ptr, dest);
+    crate::registers::transfer_register_message(current, ep_cap.badge(), dest);
     // seL4's setupCallerCap as `cte_insert` does it for these two slots: a
     // reply cap is not revocable from its master (`is_cap_revocable`), and
     // the caller's state change needs no reschedule, as we switch anyway.
@@ -172,7 +171,10 @@ fn reply_recv(current: &mut Tcb) {
     debug_assert!(sched::resuming_current(), "{}", NOTHING_PENDING_AT_ENTRY);
     let Some(ep_cap) = invoked_endpoint(current) else { return };
     let ep_ptr = endpoint_address(ep_cap);
-    if !ep_cap.can_receive() || ipc::bound_notification_active(current) || ipc::endpoint_has_senders(ep_ptr) {
+    if !ep_cap.can_receive()
+        || crate::object::notification::bound_notification_active(current)
+        || crate::object::endpoint::endpoint_has_senders(ep_ptr)
+    {
         return;
     }
     let caller_slot = current.slot(tcb_slot::CALLER);
@@ -199,8 +201,8 @@ fn reply_recv(current: &mut Tcb) {
     debug_assert_eq!(caller.state, ThreadState::BlockedOnReply);
 
     // Every check passed: from here on nothing can fail.
-    ipc::endpoint_append_receiver(ep_ptr, ep_cap.can_grant(), current);
-    ipc::transfer_register_message(current, 0, caller);
+    crate::object::endpoint::endpoint_append_receiver(ep_ptr, ep_cap.can_grant(), current);
+    crate::registers::transfer_register_message(current, 0, caller);
     // Safety: the caller slot holds a one-shot reply cap with a previous
     // and no next entry (checked above); deleting it only unlinks it, as
     // `delete_caller_cap` would, and with no next entry `unlink_and_clear`

@@ -57,8 +57,10 @@ pub fn check_all() {
 /// A blocked thread must be on the queue of the object it waits on.
 fn check_blocked(t: &Tcb) {
     let (object, on_queue) = match t.state {
-        ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnReceive { ep, .. } => (ep, crate::ipc::endpoint_queue_contains(ep, t)),
-        ThreadState::BlockedOnNotification { ntfn } => (ntfn, crate::ipc::notification_queue_contains(ntfn, t)),
+        ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnReceive { ep, .. } => {
+            (ep, crate::object::endpoint::endpoint_queue_contains(ep, t))
+        }
+        ThreadState::BlockedOnNotification { ntfn } => (ntfn, crate::object::notification::notification_queue_contains(ntfn, t)),
         _ => return,
     };
     if !on_queue {

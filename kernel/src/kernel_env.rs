@@ -30,14 +30,14 @@ impl ObjectEnv for KernelEnv<'_> {
             CapView::Thread(thread) => {
                 // Safety: a thread cap points at a live, listed TCB.
                 let t = unsafe { &mut *(thread.tcb() as *mut Tcb) };
-                crate::ipc::unbind_notification(t);
+                crate::object::notification::unbind_notification(t);
                 // Safety: as above.
                 unsafe { thread::remove_thread(t) };
             }
-            CapView::Endpoint(ep) => crate::ipc::cancel_all_ipc(ep.ptr()),
+            CapView::Endpoint(ep) => crate::object::endpoint::cancel_all_ipc(ep.ptr()),
             CapView::Notification(ntfn) => {
-                crate::ipc::unbind_maybe_notification(ntfn.ptr());
-                crate::ipc::cancel_all_signals(ntfn.ptr());
+                crate::object::notification::unbind_maybe_notification(ntfn.ptr());
+                crate::object::notification::cancel_all_signals(ntfn.ptr());
             }
             CapView::Frame(frame) => vspace::unmap_frame(&self.global.asids, frame),
             CapView::PageTable(table) => vspace::unmap_table(&self.global.asids, table.into()),
@@ -80,6 +80,6 @@ impl ObjectEnv for KernelEnv<'_> {
     }
 
     fn cancel_badged_sends(&mut self, ep: u64, badge: u64) {
-        crate::ipc::cancel_badged_sends(ep, badge);
+        crate::object::endpoint::cancel_badged_sends(ep, badge);
     }
 }

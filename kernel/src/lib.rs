@@ -30,6 +30,8 @@ pub mod debug;
 #[cfg(target_os = "none")]
 pub mod fastpath;
 #[cfg(target_os = "none")]
+pub mod fault;
+#[cfg(target_os = "none")]
 pub mod invariants;
 #[cfg(target_os = "none")]
 pub mod ipc;
@@ -39,6 +41,8 @@ pub mod kernel_env;
 pub mod kernel_state;
 #[cfg(target_os = "none")]
 pub mod preemption;
+#[cfg(target_os = "none")]
+pub mod registers;
 #[cfg(target_os = "none")]
 pub mod sched;
 #[cfg(target_os = "none")]

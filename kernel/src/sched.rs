@@ -421,7 +421,7 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
         crate::object::uintr_switch::switch_to(tcb);
     } else if tcb.uintr.may_deliver() {
         if let Err(fault) = crate::object::uintr::deliver_due(tcb) {
-            crate::ipc::handle_fault(tcb, fault);
+            crate::fault::handle_fault(tcb, fault);
             schedule_and_return()
         }
     }

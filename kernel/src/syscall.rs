@@ -6,7 +6,6 @@ use crate::cspace::cte::Cte;
 use crate::cspace::lookup::{lookup_slot_fast, resolve_address_bits, LookupFault, SlotMemory};
 use crate::debug;
 use crate::fastpath;
-use crate::ipc;
 use crate::kernel_env::KernelEnv;
 use crate::kernel_state::{kernel_entry, Kernel};
 use crate::object::cap::{Cap, CapView};
@@ -99,7 +98,7 @@ fn dispatch_syscall(k: &mut Kernel, tcb: &mut Tcb) {
         Some(Syscall::DebugNameThread) => debug::name_thread(tcb, tcb.ctx.regs.rdi),
         Some(Syscall::DebugDumpScheduler) => debug::dump_scheduler(),
         Some(Syscall::SetTLSBase) => set_tls_base(tcb),
-        None => ipc::handle_fault(tcb, Fault::UnknownSyscall { number }),
+        None => crate::fault::handle_fault(tcb, Fault::UnknownSyscall { number }),
     }
 }
 
@@ -142,7 +141,7 @@ fn reply_error(tcb: &mut Tcb, error: &SyscallError) {
     let has_buffer = tcb.ipc_buffer().is_some();
     let len = if has_buffer { words.len() } else { words.len().min(FAST_MESSAGE_REGISTERS) };
     for (i, &w) in words.iter().take(len).enumerate() {
-        ipc::set_mr(tcb, i, w);
+        crate::registers::set_mr(tcb, i, w);
     }
     tcb.ctx.regs.rdi = 0;
     tcb.ctx.regs.rsi = MessageInfo::new(error.code() as u64, 0, 0, len as u64).0;
@@ -158,7 +157,7 @@ fn handle_invocation(k: &mut Kernel, tcb: &mut Tcb, is_call: bool, is_blocking: 
         Err(fault) => {
             user_error!("Invocation of invalid cap #{cptr}.");
             if is_blocking {
-                ipc::handle_fault(tcb, ipc::cap_fault(cptr, false, fault));
+                crate::fault::handle_fault(tcb, crate::fault::cap_fault(cptr, false, fault));
             }
             return;
         }
@@ -177,7 +176,7 @@ fn handle_invocation(k: &mut Kernel, tcb: &mut Tcb, is_call: bool, is_blocking: 
                 Err(fault) => {
                     user_error!("Lookup of extra caps failed.");
                     if is_blocking {
-                        ipc::handle_fault(tcb, ipc::cap_fault(extra, false, fault));
+                        crate::fault::handle_fault(tcb, crate::fault::cap_fault(extra, false, fault));
                     }
                     return;
                 }
@@ -238,14 +237,14 @@ fn invoke_ipc_object(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, is_call: bool, is_
             return Err(SyscallError::InvalidCapability { number: 0 }.into());
         }
         let (grant, grant_reply) = (ep.can_grant(), ep.can_grant_reply());
-        ipc::send_ipc(is_blocking, is_call, ep.badge(), grant, grant_reply, tcb, ep.ptr());
+        crate::object::endpoint::send_ipc(is_blocking, is_call, ep.badge(), grant, grant_reply, tcb, ep.ptr());
         Ok(())
     } else if let Some(ntfn) = cap.as_notification() {
         if !ntfn.can_send() {
             user_error!("Attempted to invoke a read-only notification cap #{}.", tcb.ctx.regs.rdi);
             return Err(SyscallError::InvalidCapability { number: 0 }.into());
         }
-        ipc::send_signal(ntfn.ptr(), ntfn.badge());
+        crate::object::notification::send_signal(ntfn.ptr(), ntfn.badge());
         Ok(())
     } else if let Some(reply) = cap.as_reply() {
         if reply.master() {
@@ -255,7 +254,7 @@ fn invoke_ipc_object(tcb: &mut Tcb, slot: *mut Cte, cap: Cap, is_call: bool, is_
         // Safety: a reply cap names a live TCB blocked on it.
         let receiver = unsafe { &mut *(reply.tcb() as *mut Tcb) };
         // Safety: `slot` holds the reply cap naming `receiver`.
-        unsafe { ipc::do_reply_transfer(tcb, receiver, slot, reply.can_grant()) };
+        unsafe { crate::object::reply::do_reply_transfer(tcb, receiver, slot, reply.can_grant()) };
         Ok(())
     } else {
         unreachable!("invoke_ipc_object is given an endpoint, notification or reply cap")
@@ -317,26 +316,26 @@ fn handle_recv(tcb: &mut Tcb, is_blocking: bool) {
         // Safety: a slot found by lookup is live.
         Ok(slot) => unsafe { (*slot).cap },
         Err(fault) => {
-            ipc::handle_fault(tcb, ipc::cap_fault(cptr, true, fault));
+            crate::fault::handle_fault(tcb, crate::fault::cap_fault(cptr, true, fault));
             return;
         }
     };
-    let missing = || ipc::cap_fault(cptr, true, LookupFault::MissingCapability { bits_left: 0 });
+    let missing = || crate::fault::cap_fault(cptr, true, LookupFault::MissingCapability { bits_left: 0 });
     match cap.view() {
         CapView::Endpoint(ep) if ep.can_receive() => {
-            ipc::delete_caller_cap(tcb);
-            ipc::receive_ipc(tcb, ep, is_blocking);
+            crate::object::reply::delete_caller_cap(tcb);
+            crate::object::endpoint::receive_ipc(tcb, ep, is_blocking);
         }
         CapView::Notification(ntfn) if ntfn.can_receive() => {
             // A notification bound to another thread cannot be waited on.
-            let bound = ipc::notification_bound_tcb(ntfn.ptr());
+            let bound = crate::object::notification::notification_bound_tcb(ntfn.ptr());
             if bound != 0 && bound != tcb as *mut Tcb as u64 {
-                ipc::handle_fault(tcb, missing());
+                crate::fault::handle_fault(tcb, missing());
             } else {
-                ipc::receive_signal(tcb, ntfn, is_blocking);
+                crate::object::notification::receive_signal(tcb, ntfn, is_blocking);
             }
         }
-        _ => ipc::handle_fault(tcb, missing()),
+        _ => crate::fault::handle_fault(tcb, missing()),
     }
 }
 
@@ -349,6 +348,6 @@ fn handle_reply(tcb: &mut Tcb) {
         // Safety: a reply cap names a live TCB blocked on it.
         let receiver = unsafe { &mut *(reply.tcb() as *mut Tcb) };
         // Safety: the caller slot holds the reply cap naming `receiver`.
-        unsafe { ipc::do_reply_transfer(tcb, receiver, slot, reply.can_grant()) };
+        unsafe { crate::object::reply::do_reply_transfer(tcb, receiver, slot, reply.can_grant()) };
     }
 }

@@ -582,7 +582,7 @@ unsafe fn create_initial_thread(image: &ElfImage<'_>, plan: &Plan, cnode: &RootC
         }
     }
     tcb.state = thread::ThreadState::Running;
-    crate::ipc::setup_reply_master(tcb);
+    crate::object::reply::setup_reply_master(tcb);
     // Safety: `tcb_ptr` is the TCB just initialised.
     unsafe { crate::sched::set_current(tcb_ptr) };
 }

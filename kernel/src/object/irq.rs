@@ -288,7 +288,7 @@ pub fn handle(table: &IrqTable, vector: u64) {
         // Safety: the IRQ's node slot, a live static slot.
         let cap = unsafe { (*node).cap };
         if let Some(ntfn) = cap.as_notification().filter(|ntfn| ntfn.can_send()) {
-            crate::ipc::send_signal(ntfn.ptr(), ntfn.badge());
+            crate::object::notification::send_signal(ntfn.ptr(), ntfn.badge());
         }
     }
     set_masked(table, irq, true);

@@ -7,8 +7,9 @@ use super::cap_rules::{derive_cap_ignoring_children, same_object_as, update_cap_
 use super::invocation::{Invocation, InvocationError, SyscallError, FAST_MESSAGE_REGISTERS};
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::delete;
-use crate::ipc::{self, USER_CONTEXT_WORDS};
+use crate::ipc;
 use crate::kernel_env::KernelEnv;
+use crate::registers::USER_CONTEXT_WORDS;
 use crate::sched;
 use crate::thread::{tcb_slot, Tcb, ThreadState};
 use sel4_compat::caps::CapType;
@@ -22,7 +23,7 @@ const IPC_BUFFER_ALIGN: u64 = 1 << sel4_compat::objects::IPC_BUFFER_SIZE_BITS;
 /// (rip .. r15); the rest (fs_base, gs_base) are the integer transfer.
 const FRAME_REGISTERS: usize = 18;
 /// The register SetTLSBase writes (seL4's `TLS_BASE`, fs_base here), in
-/// the `seL4_UserContext` numbering of `ipc::read_user_register`.
+/// the `seL4_UserContext` numbering of `crate::registers::read_user_register`.
 const TLS_BASE: usize = 18;
 
 /// ReadRegisters' flag bit: suspend the target first (seL4's
@@ -306,7 +307,9 @@ fn decode<'a>(target: &Tcb, target_is_caller: bool, inv: &Invocation<'_>) -> Res
                 user_error!("TCB BindNotification: Insufficient access rights");
                 return Err(SyscallError::IllegalOperation);
             }
-            if ipc::notification_bound_tcb(ntfn.ptr()) != 0 || ipc::notification_has_waiters(ntfn.ptr()) {
+            if crate::object::notification::notification_bound_tcb(ntfn.ptr()) != 0
+                || crate::object::notification::notification_has_waiters(ntfn.ptr())
+            {
                 user_error!("TCB BindNotification: Notification cannot be bound.");
                 return Err(SyscallError::IllegalOperation);
             }
@@ -372,7 +375,7 @@ fn perform(
         TcbOp::ReadRegisters { suspend, count } => read_registers(caller, target, suspend, count, is_call),
         TcbOp::WriteRegisters { resume, count } => {
             for i in 0..count {
-                ipc::write_user_register(target, i, inv.arg(2 + i));
+                crate::registers::write_user_register(target, i, inv.arg(2 + i));
             }
             if resume {
                 ipc::restart(target);
@@ -387,14 +390,14 @@ fn perform(
             }
             if flags & COPY_TRANSFER_FRAME != 0 {
                 for i in 0..FRAME_REGISTERS {
-                    let v = ipc::read_user_register(source, i);
-                    ipc::write_user_register(target, i, v);
+                    let v = crate::registers::read_user_register(source, i);
+                    crate::registers::write_user_register(target, i, v);
                 }
             }
             if flags & COPY_TRANSFER_INTEGER != 0 {
                 for i in FRAME_REGISTERS..USER_CONTEXT_WORDS {
-                    let v = ipc::read_user_register(source, i);
-                    ipc::write_user_register(target, i, v);
+                    let v = crate::registers::read_user_register(source, i);
+                    crate::registers::write_user_register(target, i, v);
                 }
             }
             if target_is_caller {
@@ -415,13 +418,13 @@ fn perform(
             target.mcp = mcp;
             set_priority(target, prio);
         }
-        TcbOp::BindNotification(ntfn) => ipc::bind_notification(target, ntfn),
-        TcbOp::UnbindNotification => ipc::unbind_notification(target),
+        TcbOp::BindNotification(ntfn) => crate::object::notification::bind_notification(target, ntfn),
+        TcbOp::UnbindNotification => crate::object::notification::unbind_notification(target),
         // Safety: `op` is what `decode_tcb` just returned for `target`.
         TcbOp::Uitt(op) => unsafe { super::uintr::perform_tcb(env, target, op) },
         TcbOp::SetFlags { clear, set } => set_flags(caller, target, clear, set, is_call),
         TcbOp::SetTlsBase(base) => {
-            ipc::write_user_register(target, TLS_BASE, base);
+            crate::registers::write_user_register(target, TLS_BASE, base);
             if target_is_caller {
                 sched::reschedule_required();
             }
@@ -439,12 +442,12 @@ fn read_registers(caller: &mut Tcb, target: &mut Tcb, suspend: bool, count: usiz
     if is_call {
         let mut words = [0u64; USER_CONTEXT_WORDS];
         for (i, w) in words.iter_mut().enumerate().take(count) {
-            *w = ipc::read_user_register(target, i);
+            *w = crate::registers::read_user_register(target, i);
         }
         let has_buffer = caller.ipc_buffer().is_some();
         let sent = if has_buffer { count } else { count.min(FAST_MESSAGE_REGISTERS) };
         for (i, &w) in words.iter().enumerate().take(sent) {
-            ipc::set_mr(caller, i, w);
+            crate::registers::set_mr(caller, i, w);
         }
         caller.ctx.regs.rdi = 0;
         caller.ctx.regs.rsi = MessageInfo::new(0, 0, 0, sent as u64).0;
@@ -465,7 +468,7 @@ fn set_flags(caller: &mut Tcb, target: &mut Tcb, clear: u64, set: u64, is_call: 
     // An enabled FPU is handed to the thread when it next returns to user
     // mode, the caller included.
     if is_call {
-        let length = ipc::set_mr(caller, 0, flags);
+        let length = crate::registers::set_mr(caller, 0, flags);
         caller.ctx.regs.rdi = 0;
         caller.ctx.regs.rsi = MessageInfo::new(0, 0, 0, length as u64).0;
     }

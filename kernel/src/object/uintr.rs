@@ -14,12 +14,12 @@ use crate::config::{paddr_to_pptr, pptr_to_paddr};
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::delete;
 use crate::kernel_env::KernelEnv;
+use crate::sched;
 use crate::thread::{tcb_slot, Fault, Tcb};
 use crate::uintr::decode::{decode, Insn, MAX_INSTRUCTION};
 use crate::uintr::format::{UittEntry, Upid};
 use crate::uintr::model::{self, UintrState};
 use crate::uintr::window;
-use crate::{ipc, sched};
 use sel4_compat::uintr::{label, UINTR_RECEIVER_SIZE_BITS, UITT_ENTRIES, UITT_SIZE_BITS};
 
 /// A receiver object: the UPID senders post to, the thread that takes
@@ -153,7 +153,7 @@ pub fn wake_receiver_thread(r: &Receiver, t: &Tcb) {
         return;
     }
     if let Some(ntfn) = r.wake.cap.as_notification() {
-        ipc::send_signal(ntfn.ptr(), ntfn.badge());
+        crate::object::notification::send_signal(ntfn.ptr(), ntfn.badge());
     }
 }
 

@@ -4,8 +4,8 @@
 
 use super::context::TrapFrame;
 use super::exit::{exit_qemu, ExitCode};
+use crate::sched;
 use crate::thread::Fault;
-use crate::{ipc, sched};
 
 pub fn exception_name(vector: u64) -> &'static str {
     const NAMES: [&str; 32] = [
@@ -62,7 +62,7 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
         match crate::object::uintr::emulate(tcb) {
             crate::object::uintr::Emulated::Done => sched::schedule_and_return(),
             crate::object::uintr::Emulated::Fault(fault) => {
-                ipc::handle_fault(tcb, fault);
+                crate::fault::handle_fault(tcb, fault);
                 sched::schedule_and_return()
             }
             crate::object::uintr::Emulated::NotUintr => {}
@@ -75,7 +75,7 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
         } else {
             Fault::UserException { number: vector, code: error }
         };
-        ipc::handle_fault(tcb, fault);
+        crate::fault::handle_fault(tcb, fault);
     } else {
         handle_interrupt(&mut k.global, vector);
     }
