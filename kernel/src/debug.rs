@@ -23,7 +23,7 @@ pub fn put_char(c: u8) {
 
 pub fn halt(caller: &Tcb) -> ! {
     crate::fastpath::report();
-    crate::object::uintr_switch::report();
+    crate::uintr::switch::report();
     crate::invariants::report();
     kprintln!("halting: DebugHalt called by \"{}\"", caller.name());
     exit_qemu(ExitCode::Halted)

@@ -25,8 +25,8 @@ impl ObjectEnv for KernelEnv<'_> {
 
     fn finalise(&mut self, cap: &Cap, is_final: bool) {
         match cap.view() {
-            CapView::UintrReceiver(receiver) => crate::object::uintr::receiver_cap_deleted(self, receiver, is_final),
-            CapView::Uitt(uitt) => crate::object::uintr::uitt_cap_deleted(self, uitt, is_final),
+            CapView::UintrReceiver(receiver) => crate::uintr::objects::receiver_cap_deleted(self, receiver, is_final),
+            CapView::Uitt(uitt) => crate::uintr::objects::uitt_cap_deleted(self, uitt, is_final),
             CapView::Thread(thread) => {
                 // Safety: a thread cap points at a live, listed TCB.
                 let t = unsafe { &mut *(thread.tcb() as *mut Tcb) };
@@ -52,7 +52,7 @@ impl ObjectEnv for KernelEnv<'_> {
     }
 
     fn uintr_window_free(&self) -> u64 {
-        crate::object::uintr::window_slots_free(&self.global.uintr_window)
+        crate::uintr::objects::window_slots_free(&self.global.uintr_window)
     }
 
     fn post_cap_deletion(&mut self, cleanup: &Cap) {
@@ -72,7 +72,7 @@ impl ObjectEnv for KernelEnv<'_> {
                 // Safety: retype just created the TCB in zeroed memory.
                 unsafe { thread::init_tcb(thread.tcb() as *mut Tcb, &name[..n]) };
             }
-            CapView::UintrReceiver(_) | CapView::Uitt(_) => crate::object::uintr::object_created(&mut self.global.uintr_window, cap),
+            CapView::UintrReceiver(_) | CapView::Uitt(_) => crate::uintr::objects::object_created(&mut self.global.uintr_window, cap),
             // Safety: retype just created the PML4 in zeroed memory.
             CapView::Pml4(pml4) => unsafe { paging::copy_kernel_mappings(pptr_to_paddr(pml4.ptr())) },
             _ => {}

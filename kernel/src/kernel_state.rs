@@ -10,7 +10,7 @@
 //! is more than one core. State seL4 keeps per node (`NODE_STATE`: the
 //! current thread, the scheduler's queues and action, the FPU and UINTR
 //! owners) stays in its modules' cells for now: `sched` and
-//! `uintr_switch` reach them through a raw pointer, each use making a
+//! `uintr::switch` reach them through a raw pointer, each use making a
 //! short reference of its own, until they move into a per-core part of
 //! [`Kernel`] passed down the same way.
 //!

@@ -417,10 +417,10 @@ fn enter_user(tcb: &mut Tcb, vspace: u64) -> ! {
     // delivers; on the fallback a due user interrupt is delivered on the
     // way out (its part of what the CPU does), and if its frame cannot be
     // stored the thread takes that fault instead.
-    if crate::object::uintr_switch::hardware() {
-        crate::object::uintr_switch::switch_to(tcb);
+    if crate::uintr::switch::hardware() {
+        crate::uintr::switch::switch_to(tcb);
     } else if tcb.uintr.may_deliver() {
-        if let Err(fault) = crate::object::uintr::deliver_due(tcb) {
+        if let Err(fault) = crate::uintr::emulate::deliver_due(tcb) {
             crate::fault::handle_fault(tcb, fault);
             schedule_and_return()
         }

@@ -298,8 +298,8 @@ fn invoke(k: &mut Kernel, tcb: &mut Tcb, slot: *mut Cte, cap: Cap, inv: &Invocat
         CapView::IrqControl(_) => unsafe { irq::invoke_control(&mut env.global.irqs, slot, inv) },
         CapView::IrqHandler(handler) => irq::invoke_handler(&mut env, handler, inv),
         // Safety: as above.
-        CapView::UintrReceiver(receiver) => unsafe { crate::object::uintr::invoke_receiver(&mut env, receiver, slot, inv) },
-        CapView::Uitt(uitt) => crate::object::uintr::invoke_uitt(&mut env, uitt, inv),
+        CapView::UintrReceiver(receiver) => unsafe { crate::uintr::invocation::invoke_receiver(&mut env, receiver, slot, inv) },
+        CapView::Uitt(uitt) => crate::uintr::invocation::invoke_uitt(&mut env, uitt, inv),
         _ => {
             if let Some(other) = cap.cap_type() {
                 user_error!("{other:?} cap: Illegal operation {}.", inv.label);

@@ -112,7 +112,7 @@ pub struct Tcb {
     /// a receiving thread; all zero otherwise.
     pub uintr: crate::uintr::model::UintrState,
     /// Whether the thread is on the hardware path's list of blocked
-    /// receivers (`object::uintr_switch`), and its links there.
+    /// receivers (`uintr::switch`), and its links there.
     pub uintr_sleeping: bool,
     pub uintr_sleep_links: Links<Tcb>,
     /// Links of the ready queue and of an endpoint or notification queue.
@@ -259,7 +259,7 @@ pub unsafe fn remove_thread(tcb: *mut Tcb) {
     unsafe {
         crate::ipc::suspend(&mut *tcb);
         crate::sched::forget_fpu_owner(tcb);
-        crate::object::uintr_switch::forget_thread(&mut *tcb);
+        crate::uintr::switch::forget_thread(&mut *tcb);
         let threads = THREADS.get();
         threads.debug_list.remove(tcb);
         if threads.boot_thread == tcb {

@@ -75,7 +75,7 @@ pub extern "C" fn kernel_boot_entry(magic: u32, info: u32) -> ! {
 fn init_uintr(window: &mut crate::uintr::window::Slots, emulate_requested: bool) {
     use crate::arch::x86_64::uintr::{NOTIFICATION_VECTOR, WAKE_VECTOR};
     let has = cpu::has_uintr();
-    crate::object::uintr_switch::init(window, has && !emulate_requested);
+    crate::uintr::switch::init(window, has && !emulate_requested);
     if has && !emulate_requested {
         kprintln!(
             "user interrupts: the CPU has UINTR, enabled (hardware path); notifications on vector {NOTIFICATION_VECTOR:#x}, \

@@ -22,10 +22,6 @@ pub mod pte;
 pub mod reply;
 #[cfg(target_os = "none")]
 pub mod tcb;
-#[cfg(target_os = "none")]
-pub mod uintr;
-#[cfg(target_os = "none")]
-pub mod uintr_switch;
 pub mod untyped;
 #[cfg(target_os = "none")]
 pub mod vspace;

@@ -38,12 +38,12 @@ const COPY_RESUME_TARGET: u64 = 1 << 1;
 const COPY_TRANSFER_FRAME: u64 = 1 << 2;
 const COPY_TRANSFER_INTEGER: u64 = 1 << 3;
 
-pub(super) fn tcb_of<'a>(cap: ThreadCap) -> &'a mut Tcb {
+pub(crate) fn tcb_of<'a>(cap: ThreadCap) -> &'a mut Tcb {
     // Safety: a thread cap points at a live TCB.
     unsafe { &mut *(cap.tcb() as *mut Tcb) }
 }
 
-pub(super) fn extra_cap(inv: &Invocation<'_>, i: usize) -> Option<(*mut Cte, Cap)> {
+pub(crate) fn extra_cap(inv: &Invocation<'_>, i: usize) -> Option<(*mut Cte, Cap)> {
     // Safety: extra cap slots were looked up in the caller's CSpace.
     inv.extra_cap(i).map(|s| (s, unsafe { (*s).cap }))
 }
@@ -157,7 +157,7 @@ enum TcbOp<'a> {
     SetSchedParams { mcp: u8, prio: u8 },
     BindNotification(u64),
     UnbindNotification,
-    Uitt(super::uintr::TcbUittOp),
+    Uitt(crate::uintr::invocation::TcbUittOp),
     SetFlags { clear: u64, set: u64 },
     SetTlsBase(u64),
 }
@@ -323,7 +323,7 @@ fn decode<'a>(target: &Tcb, target_is_caller: bool, inv: &Invocation<'_>) -> Res
             Ok(TcbOp::UnbindNotification)
         }
         sel4_compat::uintr::label::TCB_BIND_UITT | sel4_compat::uintr::label::TCB_UNBIND_UITT => {
-            Ok(TcbOp::Uitt(super::uintr::decode_tcb(target, inv)?))
+            Ok(TcbOp::Uitt(crate::uintr::invocation::decode_tcb(target, inv)?))
         }
         label::TCB_SET_FLAGS => {
             if inv.length < 2 {
@@ -421,7 +421,7 @@ fn perform(
         TcbOp::BindNotification(ntfn) => crate::object::notification::bind_notification(target, ntfn),
         TcbOp::UnbindNotification => crate::object::notification::unbind_notification(target),
         // Safety: `op` is what `decode_tcb` just returned for `target`.
-        TcbOp::Uitt(op) => unsafe { super::uintr::perform_tcb(env, target, op) },
+        TcbOp::Uitt(op) => unsafe { crate::uintr::invocation::perform_tcb(env, target, op) },
         TcbOp::SetFlags { clear, set } => set_flags(caller, target, clear, set, is_call),
         TcbOp::SetTlsBase(base) => {
             crate::registers::write_user_register(target, TLS_BASE, base);

@@ -8,7 +8,7 @@
 //!   wake vector, SN clear, so the first post interrupts the kernel, which
 //!   wakes the thread.
 //!
-//! These are the transitions the kernel makes (`object::uintr_switch`);
+//! These are the transitions the kernel makes (`uintr::switch`);
 //! the tests run them on a model of up to four CPUs, with interrupts that
 //! arrive late and a receiver that moves between CPUs, and hold them to
 //! three promises: no post is lost, none is delivered twice, and a

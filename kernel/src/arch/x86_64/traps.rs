@@ -57,15 +57,15 @@ extern "C" fn handle_user_trap(vector: u64) -> ! {
     // An exception restarts at the faulting instruction; after an
     // interrupt the thread continues where it was.
     tcb.restart_pc = tcb.ctx.regs.rip;
-    if vector == INVALID_OPCODE && !crate::object::uintr_switch::hardware() {
+    if vector == INVALID_OPCODE && !crate::uintr::switch::hardware() {
         // The fallback path: the kernel carries out UINTR instructions.
-        match crate::object::uintr::emulate(tcb) {
-            crate::object::uintr::Emulated::Done => sched::schedule_and_return(),
-            crate::object::uintr::Emulated::Fault(fault) => {
+        match crate::uintr::emulate::emulate(tcb) {
+            crate::uintr::emulate::Emulated::Done => sched::schedule_and_return(),
+            crate::uintr::emulate::Emulated::Fault(fault) => {
                 crate::fault::handle_fault(tcb, fault);
                 sched::schedule_and_return()
             }
-            crate::object::uintr::Emulated::NotUintr => {}
+            crate::uintr::emulate::Emulated::NotUintr => {}
         }
     }
     if vector < 32 {
@@ -92,7 +92,7 @@ fn handle_interrupt(global: &mut crate::kernel_state::Global, vector: u64) {
         sched::timer_tick();
         super::apic::rearm_timer();
     } else if vector == super::uintr::WAKE_VECTOR as u64 {
-        crate::object::uintr_switch::wake_interrupt();
+        crate::uintr::switch::wake_interrupt();
     } else if (crate::object::irq::IRQ_USER_MIN + crate::object::irq::IRQ_INT_OFFSET
         ..=crate::object::irq::IRQ_USER_MAX + crate::object::irq::IRQ_INT_OFFSET)
         .contains(&vector)

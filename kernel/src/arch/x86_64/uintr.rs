@@ -1,6 +1,6 @@
 //! The CPU side of user interrupts (hardware path): CR4.UINTR, the
 //! IA32_UINTR_* MSRs and the user-interrupt flag. What to load when is
-//! decided in `crate::object::uintr_switch`.
+//! decided in `crate::uintr::switch`.
 
 use x86_64::registers::model_specific::Msr;
 

@@ -15,13 +15,13 @@
 //! The kernel is single-CPU and runs with interrupts disabled, so no
 //! SENDUIPI or notification processing touches a UPID while it runs.
 
-use super::uintr::{uitt_of_thread, Receiver, UITT_SIZE};
 use crate::arch::x86_64::apic;
 use crate::arch::x86_64::uintr::{self as cpu, UintrMsrs, NOTIFICATION_VECTOR, WAKE_VECTOR};
 use crate::kernel_state::KernelCell;
 use crate::list::List;
 use crate::thread::{tcb_slot, Tcb};
 use crate::uintr::format::Upid;
+use crate::uintr::objects::{uitt_of_thread, Receiver, UITT_SIZE};
 use crate::uintr::parking::{self, Vectors};
 
 const VECTORS: Vectors = Vectors { notification: NOTIFICATION_VECTOR, wake: WAKE_VECTOR };
@@ -29,7 +29,7 @@ const VECTORS: Vectors = Vectors { notification: NOTIFICATION_VECTOR, wake: WAKE
 /// How UINTR instructions are carried out on this machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Path {
-    /// They raise #UD and the kernel emulates them (`super::uintr::emulate`).
+    /// They raise #UD and the kernel emulates them (`crate::uintr::objects::emulate`).
     Emulated,
     /// The CPU executes them; the kernel switches the state.
     Hardware,
@@ -101,7 +101,7 @@ pub fn init(window: &mut crate::uintr::window::Slots, hardware: bool) {
     page.0.set_nv(NOTIFICATION_VECTOR);
     // Safety: boot; one field is written.
     unsafe { (*state()).path = Path::Hardware };
-    let pd = super::uintr::map_into_window(window, crate::config::kernel_vaddr_to_paddr(page as *mut NeutralUpid as u64))
+    let pd = crate::uintr::objects::map_into_window(window, crate::config::kernel_vaddr_to_paddr(page as *mut NeutralUpid as u64))
         .expect("the UINTR window is empty at boot");
     // Safety: kernel context (one core, interrupts off); the reference
     // ends before anything reaches this state again.
@@ -149,7 +149,7 @@ fn this_cpu() -> u32 {
 fn msrs_of(t: &Tcb, neutral: &UintrMsrs) -> Option<UintrMsrs> {
     // Safety: the thread's slots are consistent; the two references are
     // only read here, to different objects.
-    let receiver = unsafe { super::uintr::receiver_of_thread(t) };
+    let receiver = unsafe { crate::uintr::objects::receiver_of_thread(t) };
     // Safety: as above.
     let uitt = unsafe { uitt_of_thread(t) };
     if receiver.is_none() && uitt.is_none() {
@@ -206,7 +206,7 @@ fn switch_state(t: &mut Tcb) {
         Some(msrs) => {
             // Safety: the thread's receiver slot is consistent; `msrs` no
             // longer refers to the receiver.
-            if let Some(r) = unsafe { super::uintr::receiver_of_thread(t) } {
+            if let Some(r) = unsafe { crate::uintr::objects::receiver_of_thread(t) } {
                 resume(t, r);
             }
             // Safety: window addresses of live objects and a handler that
@@ -241,7 +241,7 @@ fn save(t: &mut Tcb, msrs_loaded: bool) {
         t.uintr.uirr = unsafe { cpu::read_uirr() };
         // Safety: the thread's receiver slot is consistent; nothing else
         // refers to the receiver here.
-        if let Some(r) = unsafe { super::uintr::receiver_of_thread(t) } {
+        if let Some(r) = unsafe { crate::uintr::objects::receiver_of_thread(t) } {
             park(t, r);
         }
     }
@@ -379,13 +379,13 @@ pub fn wake_interrupt() {
     unsafe {
         for t in (*sleepers).iter() {
             let t = &mut *t;
-            let r = super::uintr::receiver_of_thread(t).expect("a sleeping thread has a receiver");
+            let r = crate::uintr::objects::receiver_of_thread(t).expect("a sleeping thread has a receiver");
             if !parking::wake(&mut r.upid) {
                 continue;
             }
             (*sleepers).remove(t);
             t.uintr_sleeping = false;
-            super::uintr::wake_receiver_thread(r, t);
+            crate::uintr::objects::wake_receiver_thread(r, t);
         }
     }
 }
