@@ -2,8 +2,8 @@
 //! capability identification, thread names and the scheduler dump.
 
 use crate::arch::x86_64::exit::{exit_qemu, ExitCode};
+use crate::cap::Cap;
 use crate::cspace::lookup::{resolve_address_bits, CNodeStore, SlotMemory};
-use crate::object::cap::Cap;
 use crate::thread::{self, Tcb};
 use sel4_compat::caps::CapType;
 use sel4_compat::ipc::MSG_MAX_LENGTH;

@@ -21,9 +21,9 @@
 //! debug configurations (`KernelDebugBuild`), as seL4 keeps no counters on
 //! its hot paths in release builds.
 
+use crate::cap::{Cap, EndpointCap};
 use crate::cspace::cte::{Cte, MdbNode};
 use crate::cspace::lookup::{lookup_cap_fast, SlotMemory};
-use crate::object::cap::{Cap, EndpointCap};
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;
 use crate::sched;
 use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};

@@ -47,7 +47,7 @@ pub fn check_all() {
     crate::sched::check_queues().unwrap_or_else(|e| fail(format_args!("ready queues: {e}")));
     for t in thread::all_threads() {
         check_blocked(t);
-        for i in 0..crate::object::cap::TCB_CNODE_ENTRIES {
+        for i in 0..crate::cap::TCB_CNODE_ENTRIES {
             check_slot(t.slot(i));
         }
     }

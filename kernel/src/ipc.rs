@@ -10,10 +10,10 @@
 //! caps; every such pointer names a live object (the kernel's object
 //! invariant), which is the `Safety` argument for the dereferences here.
 
+use crate::cap::rules::derive_cap_ignoring_children;
 use crate::cspace::cte::{self, Cte};
 use crate::fault::do_fault_transfer;
 use crate::list::{List, PackedEnds};
-use crate::object::cap_rules::derive_cap_ignoring_children;
 use crate::object::cnode::lookup_slot_for_cnode_op;
 use crate::object::endpoint::cancel_ipc;
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;

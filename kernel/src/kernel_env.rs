@@ -2,10 +2,10 @@
 //! of the machine (threads, address spaces, preemption).
 
 use crate::arch::x86_64::{apic, paging, vspace};
+use crate::cap::env::{ObjectEnv, Preempted};
+use crate::cap::{Cap, CapView};
 use crate::config::pptr_to_paddr;
 use crate::kernel_state::Global;
-use crate::object::cap::{Cap, CapView};
-use crate::object::env::{ObjectEnv, Preempted};
 use crate::thread::{self, Tcb};
 
 /// Holds the kernel entry's global state, which deleting and creating

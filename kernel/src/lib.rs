@@ -21,6 +21,7 @@ pub mod cspace;
 pub mod domain_schedule;
 pub mod list;
 pub mod object;
+pub mod pte;
 pub mod uintr;
 
 #[cfg(target_os = "none")]

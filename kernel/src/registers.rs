@@ -113,7 +113,7 @@ pub fn read_user_register(t: &Tcb, i: usize) -> u64 {
 }
 
 fn canonical_or_zero(v: u64) -> u64 {
-    if crate::object::cap::is_canonical(v) {
+    if crate::cap::is_canonical(v) {
         v
     } else {
         0

@@ -2,13 +2,13 @@
 //! `handleSyscall` does. Object invocations (Call, Send, NBSend) go through
 //! `handle_invocation`; Recv, Reply and friends through the IPC code.
 
+use crate::cap::{Cap, CapView};
 use crate::cspace::cte::Cte;
 use crate::cspace::lookup::{lookup_slot_fast, resolve_address_bits, LookupFault, SlotMemory};
 use crate::debug;
 use crate::fastpath;
 use crate::kernel_env::KernelEnv;
 use crate::kernel_state::{kernel_entry, Kernel};
-use crate::object::cap::{Cap, CapView};
 use crate::object::invocation::{Invocation, InvocationError, SyscallError, FAST_MESSAGE_REGISTERS};
 use crate::object::{cnode, domain, io_port, irq, tcb as tcb_invocation, untyped, vspace};
 use crate::sched;
@@ -108,7 +108,7 @@ fn dispatch_syscall(k: &mut Kernel, tcb: &mut Tcb) {
 /// nothing changes and the thread simply continues.
 fn set_tls_base(tcb: &mut Tcb) {
     let base = tcb.ctx.regs.rdi;
-    if crate::object::cap::is_canonical(base) {
+    if crate::cap::is_canonical(base) {
         tcb.fs_base = base;
     }
 }
@@ -129,7 +129,7 @@ pub(crate) fn lookup(tcb: &Tcb, cptr: u64) -> Result<*mut Cte, LookupFault> {
 
 /// Why a lookup that the fast walk refused fails.
 #[cold]
-fn lookup_failure(root: crate::object::cap::Cap, cptr: u64) -> Result<*mut Cte, LookupFault> {
+fn lookup_failure(root: crate::cap::Cap, cptr: u64) -> Result<*mut Cte, LookupFault> {
     let result = resolve_address_bits(&SlotMemory, root, cptr, 64).map(|r| r.slot as *mut Cte);
     debug_assert!(result.is_err(), "the fast lookup fails exactly where the full one does");
     result

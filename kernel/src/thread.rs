@@ -7,12 +7,12 @@
 //! Scheduling is in `sched`, IPC and thread blocking in `ipc`.
 
 use crate::arch::x86_64::context::UserContext;
+use crate::cap::rules::TCB_OFFSET;
+use crate::cap::{vm_rights, Cap};
 use crate::config::pptr_to_paddr;
 use crate::cspace::cte::Cte;
 use crate::kernel_state::KernelCell;
 use crate::list::{Links, List};
-use crate::object::cap::{vm_rights, Cap};
-use crate::object::cap_rules::TCB_OFFSET;
 
 /// seL4's thread states. The blocked states carry what seL4 keeps in the
 /// TCB's state words: the object waited on and the IPC parameters.

@@ -5,11 +5,11 @@
 //! pointer names a live object (the kernel's object invariant), which is
 //! the `Safety` argument for the dereferences in this module.
 
+use crate::cap::EndpointCap;
 use crate::ipc::do_ipc_transfer;
 use crate::ipc::packed_queue;
 use crate::ipc::TcbQueue;
 use crate::list::PACKED_STATE_MASK;
-use crate::object::cap::EndpointCap;
 use crate::object::notification::complete_signal;
 use crate::object::notification::notification;
 use crate::object::notification::NTFN_ACTIVE;

@@ -129,8 +129,8 @@ impl From<SyscallError> for InvocationError {
     }
 }
 
-impl From<crate::object::env::Preempted> for InvocationError {
-    fn from(_: crate::object::env::Preempted) -> Self {
+impl From<crate::cap::env::Preempted> for InvocationError {
+    fn from(_: crate::cap::env::Preempted) -> Self {
         InvocationError::Preempted
     }
 }

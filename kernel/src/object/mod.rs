@@ -17,7 +17,6 @@ pub mod io_port;
 pub mod irq;
 #[cfg(target_os = "none")]
 pub mod notification;
-pub mod pte;
 #[cfg(target_os = "none")]
 pub mod reply;
 #[cfg(target_os = "none")]

@@ -5,10 +5,10 @@
 //! pointer names a live object (the kernel's object invariant), which is
 //! the `Safety` argument for the dereferences in this module.
 
+use crate::cap::NotificationCap;
 use crate::ipc::packed_queue;
 use crate::ipc::TcbQueue;
 use crate::list::PACKED_STATE_MASK;
-use crate::object::cap::NotificationCap;
 use crate::object::endpoint::cancel_ipc;
 use crate::object::endpoint::EP_IDLE;
 use crate::sched;

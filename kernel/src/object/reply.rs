@@ -2,10 +2,10 @@
 //! reply cap a Call leaves in the receiver's caller slot, and replying
 //! through it.
 
+use crate::cap::Cap;
 use crate::cspace::cte::{self, Cte};
 use crate::fault::handle_fault_reply;
 use crate::ipc::do_ipc_transfer;
-use crate::object::cap::Cap;
 use crate::sched;
 use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
 

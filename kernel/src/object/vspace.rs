@@ -7,12 +7,12 @@ use super::cap::{map_type, AsidPoolCap, Cap, CapRights, FrameCap, FrameSize, Pag
 use super::cap_rules::mask_vm_rights;
 use super::cnode::lookup_slot_for_cnode_op;
 use super::invocation::{Invocation, InvocationError, SyscallError};
-use super::pte::{self, PRESENT as PTE_PRESENT, PS as PTE_PS};
 use super::untyped::max_free_index;
 use crate::arch::x86_64::vspace::{self, flush_tlb as flush, AsidTable, ASID_POOLS, ASID_POOL_ENTRIES};
 use crate::config::pptr_to_paddr;
 use crate::cspace::cte::{self, Cte};
 use crate::cspace::lookup::LookupFault;
+use crate::pte::{self, PRESENT as PTE_PRESENT, PS as PTE_PS};
 use crate::sched;
 use crate::thread::{Tcb, ThreadState};
 use sel4_compat::caps::CapType;

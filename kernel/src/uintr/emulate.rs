@@ -37,7 +37,7 @@ fn user_word(t: &Tcb, vaddr: u64, write: bool) -> Option<*mut u64> {
     let pml4 = t.vspace_root_paddr()?;
     // Safety: page-table entries lie in RAM, inside the kernel window.
     let read = |paddr: u64| unsafe { (paddr_to_pptr(paddr) as *const u64).read_volatile() };
-    let paddr = crate::object::pte::translate_user(read, pml4, vaddr, write)?;
+    let paddr = crate::pte::translate_user(read, pml4, vaddr, write)?;
     // Only RAM is in the kernel window; a user mapping of device memory
     // beyond it is treated as unreachable.
     (paddr < crate::config::PADDR_TOP).then(|| paddr_to_pptr(paddr) as *mut u64)

@@ -3,9 +3,9 @@
 //! a UITT's RegisterSender and UnregisterSender, and a TCB's BindUITT and
 //! UnbindUITT, each decoded (checks only) before it is performed.
 
+use crate::cap::{is_canonical, Cap, ReceiverHolder, UintrReceiverCap, UittCap};
 use crate::cspace::cte::{self, Cte};
 use crate::kernel_env::KernelEnv;
-use crate::object::cap::{is_canonical, Cap, ReceiverHolder, UintrReceiverCap, UittCap};
 use crate::object::invocation::{Invocation, InvocationError, SyscallError};
 use crate::object::tcb::{extra_cap, tcb_of};
 use crate::thread::{tcb_slot, Tcb};

@@ -3,7 +3,7 @@
 //! what the kernel does for it on the fallback path.
 
 use super::format::Upid;
-use crate::object::cap::is_canonical;
+use crate::cap::is_canonical;
 
 /// The per-thread registers of UINTR (the IA32_UINTR_* MSRs and UIF):
 /// what the kernel saves and restores on every switch.

@@ -4,11 +4,11 @@
 //! caps undoes.
 
 use crate::arch::x86_64::paging;
+use crate::cap::{Cap, CapView, ReceiverHolder, UintrReceiverCap, UittCap};
 use crate::config::pptr_to_paddr;
 use crate::cspace::cte::Cte;
 use crate::cspace::delete;
 use crate::kernel_env::KernelEnv;
-use crate::object::cap::{Cap, CapView, ReceiverHolder, UintrReceiverCap, UittCap};
 use crate::sched;
 use crate::thread::{tcb_slot, Tcb};
 use crate::uintr::format::{UittEntry, Upid};

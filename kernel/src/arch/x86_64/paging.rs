@@ -3,7 +3,7 @@
 
 use crate::boot::plan::BootPaging;
 use crate::config::paddr_to_pptr;
-use crate::object::pte::{ADDR_MASK as PTE_ADDR_MASK, PRESENT as PTE_PRESENT, PS as PTE_PS, USER as PTE_USER, WRITE as PTE_WRITE};
+use crate::pte::{ADDR_MASK as PTE_ADDR_MASK, PRESENT as PTE_PRESENT, PS as PTE_PS, USER as PTE_USER, WRITE as PTE_WRITE};
 
 pub const PAGE_SIZE: u64 = 4096;
 

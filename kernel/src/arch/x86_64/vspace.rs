@@ -2,9 +2,9 @@
 //! table, finding a VSpace by ASID, and removing mappings when the caps
 //! that made them are deleted.
 
+use crate::cap::{map_type, FrameCap, PagingCap};
 use crate::config::{paddr_to_pptr, pptr_to_paddr};
-use crate::object::cap::{map_type, FrameCap, PagingCap};
-use crate::object::pte::{ADDR_MASK, PRESENT, PS};
+use crate::pte::{ADDR_MASK, PRESENT, PS};
 use sel4_compat::caps::CapType;
 
 /// ASIDs per pool (2^seL4_ASIDPoolIndexBits).
