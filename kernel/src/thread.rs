@@ -4,7 +4,8 @@
 //! root, VSpace root, reply, caller, IPC buffer frame) and the `Tcb` at
 //! `TCB_OFFSET`, where thread caps point, as in seL4.
 //!
-//! Scheduling is in `sched`, IPC and thread blocking in `ipc`.
+//! Scheduling is in `sched`; IPC and thread blocking in `ipc` and the
+//! `object::endpoint`, `object::notification` and `object::reply` modules.
 
 use crate::arch::x86_64::context::UserContext;
 use crate::cap::rules::TCB_OFFSET;

@@ -29,7 +29,7 @@ const VECTORS: Vectors = Vectors { notification: NOTIFICATION_VECTOR, wake: WAKE
 /// How UINTR instructions are carried out on this machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Path {
-    /// They raise #UD and the kernel emulates them (`crate::uintr::objects::emulate`).
+    /// They raise #UD and the kernel emulates them (`crate::uintr::emulate`).
     Emulated,
     /// The CPU executes them; the kernel switches the state.
     Hardware,
