@@ -4,10 +4,7 @@
 use crate::cspace::lookup::LookupFault;
 use crate::ipc::lookup_slot;
 use crate::object::endpoint::send_ipc;
-use crate::registers::get_mr;
-use crate::registers::read_user_register;
-use crate::registers::set_mr;
-use crate::registers::write_user_register;
+use crate::registers::{get_mr, read_user_register, set_mr, write_user_register};
 use crate::sched;
 use crate::thread::{Fault, Tcb, ThreadState};
 use sel4_compat::ipc::{MessageInfo, MSG_MAX_LENGTH};
@@ -88,8 +85,6 @@ pub(crate) fn handle_fault_reply(receiver: &mut Tcb, sender: &mut Tcb) -> bool {
         _ => true,
     }
 }
-
-// --------------------------------------------------------------- faults
 
 /// seL4's `handleFault`: send the fault to the thread's fault endpoint, or,
 /// with none usable, report it and stop the thread.

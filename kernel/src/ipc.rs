@@ -13,7 +13,7 @@
 use crate::cap::rules::derive_cap_ignoring_children;
 use crate::cspace::cte::{self, Cte};
 use crate::fault::do_fault_transfer;
-use crate::list::{List, PackedEnds};
+use crate::list::{List, PackedEnds, PACKED_STATE_MASK};
 use crate::object::cnode::lookup_slot_for_cnode_op;
 use crate::object::endpoint::cancel_ipc;
 use crate::object::invocation::FAST_MESSAGE_REGISTERS;
@@ -33,14 +33,32 @@ crate::list::linked_through!(Tcb, IpcQueue, ep_links);
 /// own words (seL4's layout).
 pub(crate) type TcbQueue<'a> = List<Tcb, IpcQueue, PackedEnds<'a, Tcb>>;
 
-/// The queue in an object's `head` and `tail_and_state` words; the object
-/// is in `busy_state` while threads are queued.
-#[inline(always)]
-pub(crate) fn packed_queue<'a>(head: &'a mut u64, tail_and_state: &'a mut u64, busy_state: u64) -> TcbQueue<'a> {
-    List::from_ends(PackedEnds::new(head, tail_and_state, busy_state))
-}
+/// An endpoint or a notification: an object that keeps its queue of
+/// blocked threads in two of its own words (seL4's layout), the head, and
+/// the tail with the object's state in its low bits.
+pub(crate) trait QueueObject {
+    /// The object's (head, tail and state) words.
+    fn queue_words(&mut self) -> (&mut u64, &mut u64);
+    fn tail_and_state(&self) -> u64;
 
-// ------------------------------------------------------------ transfer
+    fn state(&self) -> u64 {
+        self.tail_and_state() & PACKED_STATE_MASK
+    }
+
+    /// The queue, the object keeping its state while threads remain.
+    #[inline(always)]
+    fn queue(&mut self) -> TcbQueue<'_> {
+        let state = self.state();
+        self.queue_as(state)
+    }
+
+    /// The queue, the object in `state` while threads are on it.
+    #[inline(always)]
+    fn queue_as(&mut self, state: u64) -> TcbQueue<'_> {
+        let (head, tail_and_state) = self.queue_words();
+        List::from_ends(PackedEnds::new(head, tail_and_state, state))
+    }
+}
 
 #[inline(never)]
 pub(crate) fn lookup_slot(t: &Tcb, cptr: u64) -> Option<*mut Cte> {

@@ -5,8 +5,6 @@
 use crate::thread::Tcb;
 use sel4_compat::ipc::MessageInfo;
 
-// ---------------------------------------------------------- registers
-
 /// Message registers passed in CPU registers (seL4's `msgRegisters`).
 fn get_mr_reg(t: &Tcb, i: usize) -> u64 {
     match i {

@@ -169,9 +169,9 @@ pub fn dequeue(t: &mut Tcb) {
 
 #[inline(always)]
 fn highest_priority() -> Option<usize> {
-    // Safety: kernel context (one core, interrupts off); the reference
-    // ends before anything reaches the scheduler again.
-    let s = unsafe { &mut *sched() };
+    // Safety: kernel context (one core, interrupts off); only read, and the
+    // reference ends before anything reaches the scheduler again.
+    let s = unsafe { &*sched() };
     if s.bitmap_l1 == 0 {
         return None;
     }
@@ -227,8 +227,8 @@ fn switch_to(t: *mut Tcb) {
 
 fn choose_thread() {
     match highest_priority() {
-        // Safety: a non-empty queue's head is a live TCB.
-        // Safety (both arms): kernel context; one field is read or written.
+        // Safety (both arms): kernel context, one field read or written; a
+        // non-empty queue's head is a live TCB.
         Some(p) => switch_to(unsafe { (*sched()).queues[p].front() }),
         None => unsafe { (*sched()).current = core::ptr::null_mut() },
     }

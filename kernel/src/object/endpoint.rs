@@ -6,26 +6,15 @@
 //! the `Safety` argument for the dereferences in this module.
 
 use crate::cap::EndpointCap;
-use crate::ipc::do_ipc_transfer;
-use crate::ipc::packed_queue;
-use crate::ipc::TcbQueue;
-use crate::list::PACKED_STATE_MASK;
-use crate::object::notification::complete_signal;
-use crate::object::notification::notification;
-use crate::object::notification::NTFN_ACTIVE;
-use crate::object::notification::NTFN_WAITING;
-use crate::object::reply::delete_one_shot_reply_cap;
-use crate::object::reply::setup_caller_cap;
+use crate::ipc::{do_ipc_transfer, QueueObject};
+use crate::object::notification::{complete_signal, notification, NTFN_ACTIVE, NTFN_WAITING};
+use crate::object::reply::{delete_one_shot_reply_cap, setup_caller_cap};
 use crate::sched;
 use crate::thread::{tcb_slot, Fault, Tcb, ThreadState};
 
-// ---------------------------------------------------------------- objects
-
 /// Endpoint queue states.
 pub(crate) const EP_IDLE: u64 = 0;
-
 const EP_SEND: u64 = 1;
-
 const EP_RECV: u64 = 2;
 
 /// An endpoint: 16 bytes, the queue tail with the state in its low bits,
@@ -38,22 +27,15 @@ pub struct Endpoint {
 
 const _: () = assert!(core::mem::size_of::<Endpoint>() == 1 << sel4_compat::objects::ENDPOINT_BITS);
 
-impl Endpoint {
-    pub(crate) fn state(&self) -> u64 {
-        self.tail_and_state & PACKED_STATE_MASK
+impl QueueObject for Endpoint {
+    #[inline(always)]
+    fn queue_words(&mut self) -> (&mut u64, &mut u64) {
+        (&mut self.head, &mut self.tail_and_state)
     }
 
-    /// The queue, the endpoint keeping its state while threads remain.
     #[inline(always)]
-    fn queue(&mut self) -> TcbQueue<'_> {
-        let state = self.state();
-        self.queue_as(state)
-    }
-
-    /// The queue, the endpoint in `state` while threads are on it.
-    #[inline(always)]
-    pub(crate) fn queue_as(&mut self, state: u64) -> TcbQueue<'_> {
-        packed_queue(&mut self.head, &mut self.tail_and_state, state)
+    fn tail_and_state(&self) -> u64 {
+        self.tail_and_state
     }
 }
 
@@ -114,8 +96,6 @@ pub(crate) fn endpoint_append_receiver(ep_ptr: u64, can_grant: bool, t: &mut Tcb
     // Safety: queued TCBs are live; a running thread is on no queue.
     unsafe { ep.queue_as(EP_RECV).push_back(t) };
 }
-
-// ------------------------------------------------------------ endpoints
 
 /// seL4's `sendIPC`.
 pub fn send_ipc(blocking: bool, do_call: bool, badge: u64, can_grant: bool, can_grant_reply: bool, thread: &mut Tcb, ep_ptr: u64) {

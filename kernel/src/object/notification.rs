@@ -6,19 +6,15 @@
 //! the `Safety` argument for the dereferences in this module.
 
 use crate::cap::NotificationCap;
-use crate::ipc::packed_queue;
-use crate::ipc::TcbQueue;
+use crate::ipc::QueueObject;
 use crate::list::PACKED_STATE_MASK;
-use crate::object::endpoint::cancel_ipc;
-use crate::object::endpoint::EP_IDLE;
+use crate::object::endpoint::{cancel_ipc, EP_IDLE};
 use crate::sched;
 use crate::thread::{Tcb, ThreadState};
 
 /// Notification states.
 const NTFN_IDLE: u64 = 0;
-
 pub(crate) const NTFN_WAITING: u64 = 1;
-
 pub(crate) const NTFN_ACTIVE: u64 = 2;
 
 // A queue's packed ends write a zero state when the queue empties: both
@@ -37,27 +33,22 @@ pub struct Notification {
 
 const _: () = assert!(core::mem::size_of::<Notification>() == 1 << sel4_compat::objects::NOTIFICATION_BITS);
 
-impl Notification {
-    pub(crate) fn state(&self) -> u64 {
-        self.tail_and_state & PACKED_STATE_MASK
+impl QueueObject for Notification {
+    #[inline(always)]
+    fn queue_words(&mut self) -> (&mut u64, &mut u64) {
+        (&mut self.head, &mut self.tail_and_state)
     }
 
+    #[inline(always)]
+    fn tail_and_state(&self) -> u64 {
+        self.tail_and_state
+    }
+}
+
+impl Notification {
     /// Sets the state, leaving the queue as it is.
     fn set_state(&mut self, state: u64) {
         self.tail_and_state = (self.tail_and_state & !PACKED_STATE_MASK) | state;
-    }
-
-    /// The queue, the notification keeping its state while threads remain.
-    #[inline(always)]
-    fn queue(&mut self) -> TcbQueue<'_> {
-        let state = self.state();
-        self.queue_as(state)
-    }
-
-    /// The queue, the notification in `state` while threads are on it.
-    #[inline(always)]
-    pub(crate) fn queue_as(&mut self, state: u64) -> TcbQueue<'_> {
-        packed_queue(&mut self.head, &mut self.tail_and_state, state)
     }
 }
 
@@ -81,8 +72,6 @@ pub(crate) fn bound_notification_active(t: &Tcb) -> bool {
     // Safety: a bound notification is live while bound.
     t.bound_notification != 0 && unsafe { notification(t.bound_notification) }.state() == NTFN_ACTIVE
 }
-
-// -------------------------------------------------------- notifications
 
 /// seL4's `sendSignal`.
 pub fn send_signal(ntfn_ptr: u64, badge: u64) {

@@ -7,12 +7,8 @@
 use crate::config::paddr_to_pptr;
 use crate::thread::{tcb_slot, Fault, Tcb};
 use crate::uintr::decode::{decode, Insn, MAX_INSTRUCTION};
-use crate::uintr::model::{self};
-use crate::uintr::objects::receiver_of;
-use crate::uintr::objects::uitt_of;
-use crate::uintr::objects::wake_receiver_thread;
-use crate::uintr::objects::Receiver;
-use crate::uintr::objects::UITT_SIZE;
+use crate::uintr::model;
+use crate::uintr::objects::{receiver_of, uitt_of, wake_receiver_thread, Receiver, UITT_SIZE};
 
 /// What the #UD handler should do after [`emulate`].
 pub enum Emulated {

@@ -11,12 +11,7 @@ use crate::object::tcb::{extra_cap, tcb_of};
 use crate::thread::{tcb_slot, Tcb};
 use crate::uintr::format::UittEntry;
 use crate::uintr::model::UintrState;
-use crate::uintr::objects::delete_held;
-use crate::uintr::objects::receiver_of;
-use crate::uintr::objects::uitt_of;
-use crate::uintr::objects::Receiver;
-use crate::uintr::objects::Uitt;
-use crate::uintr::objects::UITT_SIZE;
+use crate::uintr::objects::{delete_held, receiver_of, uitt_of, Receiver, Uitt, UITT_SIZE};
 use crate::uintr::switch;
 use sel4_compat::uintr::label;
 

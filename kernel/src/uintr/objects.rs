@@ -13,8 +13,7 @@ use crate::sched;
 use crate::thread::{tcb_slot, Tcb};
 use crate::uintr::format::{UittEntry, Upid};
 use crate::uintr::model::UintrState;
-use crate::uintr::switch;
-use crate::uintr::window;
+use crate::uintr::{switch, window};
 use sel4_compat::uintr::{UINTR_RECEIVER_SIZE_BITS, UITT_ENTRIES, UITT_SIZE_BITS};
 
 /// A receiver object: the UPID senders post to, the thread that takes
